@@ -1,0 +1,15 @@
+"""URL configuration."""
+from django.contrib import admin
+from django.urls import path
+
+from studies import views as studies_views
+
+admin.site.site_header = "Living review — back office"
+admin.site.site_title = "Living review"
+admin.site.index_title = "Review database"
+
+urlpatterns = [
+    path("", studies_views.home, name="home"),
+    path("healthz", studies_views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

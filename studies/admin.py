@@ -1,0 +1,410 @@
+"""The back office. Admin classes only translate forms to service calls (``studies.services``) and
+scope every queryset to the reviews the signed-in user manages (superusers see all)."""
+from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
+
+from studies import selectors
+from studies.models import (
+    Arm,
+    CharacteristicField,
+    ExclusionReason,
+    ImportBatch,
+    Outcome,
+    OutcomeData,
+    OutcomeDomain,
+    Record,
+    Report,
+    Review,
+    ReviewMembership,
+    RiskOfBiasAssessment,
+    RiskOfBiasJudgment,
+    ScreeningDecision,
+    ScreeningResolution,
+    SearchSource,
+    Study,
+    StudyCharacteristic,
+    TimePoint,
+)
+from studies.services import entities_delete, entity_delete, entity_save
+from studies.services.entities import REVIEW_LOOKUP
+
+
+def _scope_to_managed_reviews(request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
+    if request.user.is_superuser:
+        return queryset
+    path = REVIEW_LOOKUP[queryset.model]
+    return queryset.filter(**{f"{path}__in": selectors.managed_review_ids(request.user)})
+
+
+class ReviewScopedMixin:
+    """Shared by model admins and inlines: scoped querysets, scoped choices, writes via services."""
+
+    def get_queryset(self, request):
+        return _scope_to_managed_reviews(request, super().get_queryset(request))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if related in REVIEW_LOOKUP and "queryset" not in kwargs:
+            queryset = related._default_manager.all()
+            parent_review_id = getattr(request, "_admin_parent_review_id", None)
+            if parent_review_id is not None:
+                # Inline rows may only point at things of the parent's review (and, for arms, study).
+                queryset = queryset.filter(**{REVIEW_LOOKUP[related]: parent_review_id})
+                parent_study_id = getattr(request, "_admin_parent_study_id", None)
+                if related is Arm and parent_study_id is not None:
+                    queryset = queryset.filter(study_id=parent_study_id)
+            kwargs["queryset"] = _scope_to_managed_reviews(request, queryset)
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if formfield is not None and isinstance(self, admin.options.InlineModelAdmin):
+            # Evaluate each select's choices once per request, not once per inline row (N+1).
+            cache = request.__dict__.setdefault("_admin_choice_cache", {})
+            key = (type(self).__name__, db_field.name)
+            if key not in cache:
+                cache[key] = list(formfield.choices)
+            formfield.choices = cache[key]
+        return formfield
+
+
+class ServiceModelAdmin(ReviewScopedMixin, admin.ModelAdmin):
+    list_per_page = 50
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # Remember the parent so inline choices are limited to its review (and study).
+        if obj is not None:
+            request._admin_parent_review_id = _review_id_for_parent(obj)
+            request._admin_parent_study_id = obj.pk if isinstance(obj, Study) else None
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        entity_save(instance=obj)
+
+    def delete_model(self, request, obj):
+        entity_delete(instance=obj)
+
+    def delete_queryset(self, request, queryset):
+        entities_delete(queryset=queryset)
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            entity_delete(instance=obj)
+        for instance in instances:
+            entity_save(instance=instance)
+        formset.save_m2m()
+
+
+def _review_id_for_parent(obj: models.Model) -> int | None:
+    if isinstance(obj, Review):
+        return obj.pk
+    return getattr(obj, "review_id", None) or getattr(getattr(obj, "study", None), "review_id", None)
+
+
+class ScopedTabularInline(ReviewScopedMixin, admin.TabularInline):
+    extra = 0
+    show_change_link = True
+
+
+class ScopedStackedInline(ReviewScopedMixin, admin.StackedInline):
+    extra = 0
+
+
+# --- Reviews and team -------------------------------------------------------------------------
+
+
+class MembershipInline(ScopedTabularInline):
+    model = ReviewMembership
+    autocomplete_fields = ["user"]
+    show_change_link = False
+
+
+class SearchSourceInline(ScopedTabularInline):
+    model = SearchSource
+    fields = ["database", "date_searched", "records_reported"]
+
+
+class ExclusionReasonInline(ScopedTabularInline):
+    model = ExclusionReason
+    show_change_link = False
+
+
+class TimePointInline(ScopedTabularInline):
+    model = TimePoint
+    show_change_link = False
+
+
+class CharacteristicFieldInline(ScopedTabularInline):
+    model = CharacteristicField
+    fields = ["name", "data_type", "choices", "is_subgroup_variable", "order"]
+    show_change_link = False
+
+
+@admin.register(Review)
+class ReviewAdmin(ServiceModelAdmin):
+    list_display = ["title", "slug", "registration_id", "is_public", "is_synthetic", "data_version", "updated_at"]
+    list_filter = ["is_public", "is_synthetic", "model_rule", "tau2_estimator"]
+    search_fields = ["title", "slug", "registration_id"]
+    prepopulated_fields = {"slug": ["title"]}
+    readonly_fields = ["data_version", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "registration_id", "is_public", "is_synthetic"]}),
+        ("Question and criteria", {"fields": [
+            "question", "population", "intervention", "comparison", "outcomes_summary",
+            "inclusion_criteria", "exclusion_criteria",
+        ]}),
+        ("Analysis settings", {"fields": [
+            "effect_measure", "model_rule", "i2_threshold", "tau2_estimator", "hartung_knapp",
+            "confidence_level", "funnel_min_studies", "rob_tool",
+        ]}),
+        ("Living analysis", {"fields": ["data_version", "created_at", "updated_at"]}),
+    ]
+    inlines = [MembershipInline, SearchSourceInline, ExclusionReasonInline, TimePointInline, CharacteristicFieldInline]
+
+
+@admin.register(ReviewMembership)
+class ReviewMembershipAdmin(ServiceModelAdmin):
+    list_display = ["user", "role", "review", "added_at"]
+    list_filter = ["role", ("review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["user__username", "user__email", "review__title"]
+    autocomplete_fields = ["user", "review"]
+    list_select_related = ["user", "review"]
+
+
+# --- Sources, imports, records ----------------------------------------------------------------
+
+
+@admin.register(SearchSource)
+class SearchSourceAdmin(ServiceModelAdmin):
+    list_display = ["database", "date_searched", "records_reported", "review"]
+    list_filter = ["database", ("review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["database", "query"]
+    autocomplete_fields = ["review"]
+    list_select_related = ["review"]
+    date_hierarchy = "date_searched"
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(ServiceModelAdmin):
+    list_display = ["file_name", "file_format", "source", "imported_by", "imported_at", "review"]
+    list_filter = ["file_format", ("review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["file_name", "sha256"]
+    autocomplete_fields = ["review", "source", "imported_by"]
+    list_select_related = ["source", "imported_by", "review"]
+
+
+class DecisionInline(ScopedTabularInline):
+    model = ScreeningDecision
+    fields = ["stage", "screener", "decision", "exclusion_reason", "note"]
+    autocomplete_fields = ["screener"]
+    show_change_link = False
+
+
+class ResolutionInline(ScopedTabularInline):
+    model = ScreeningResolution
+    fields = ["stage", "tutor", "decision", "exclusion_reason", "rationale"]
+    autocomplete_fields = ["tutor"]
+    show_change_link = False
+
+
+@admin.register(Record)
+class RecordAdmin(ServiceModelAdmin):
+    list_display = ["title_short", "first_author", "year", "journal", "doi", "is_duplicate", "fulltext_status", "review"]
+    list_filter = [("review", admin.RelatedOnlyFieldListFilter), "fulltext_status", ("duplicate_of", admin.EmptyFieldListFilter), "year"]
+    search_fields = ["title", "doi", "pmid", "nct_id", "journal"]
+    autocomplete_fields = ["review", "import_batch", "duplicate_of"]
+    list_select_related = ["review"]
+    readonly_fields = ["created_at"]
+    inlines = [DecisionInline, ResolutionInline]
+
+    @admin.display(description="title", ordering="title")
+    def title_short(self, obj: Record) -> str:
+        return obj.title if len(obj.title) <= 90 else obj.title[:89] + "…"
+
+    @admin.display(description="first author")
+    def first_author(self, obj: Record) -> str:
+        return obj.authors[0] if obj.authors else ""
+
+    @admin.display(description="duplicate", boolean=True)
+    def is_duplicate(self, obj: Record) -> bool:
+        return obj.duplicate_of_id is not None
+
+
+# --- Screening --------------------------------------------------------------------------------
+
+
+@admin.register(ExclusionReason)
+class ExclusionReasonAdmin(ServiceModelAdmin):
+    list_display = ["label", "order", "review"]
+    list_filter = [("review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["label"]
+    autocomplete_fields = ["review"]
+    list_select_related = ["review"]
+
+
+@admin.register(ScreeningDecision)
+class ScreeningDecisionAdmin(ServiceModelAdmin):
+    list_display = ["record", "stage", "screener", "decision", "exclusion_reason", "decided_at"]
+    list_filter = ["stage", "decision", ("record__review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["record__title", "screener__username"]
+    autocomplete_fields = ["record", "screener", "exclusion_reason"]
+    list_select_related = ["record", "screener", "exclusion_reason"]
+
+
+@admin.register(ScreeningResolution)
+class ScreeningResolutionAdmin(ServiceModelAdmin):
+    list_display = ["record", "stage", "tutor", "decision", "exclusion_reason", "resolved_at"]
+    list_filter = ["stage", "decision", ("record__review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["record__title", "tutor__username", "rationale"]
+    autocomplete_fields = ["record", "tutor", "exclusion_reason"]
+    list_select_related = ["record", "tutor", "exclusion_reason"]
+
+
+# --- Studies ----------------------------------------------------------------------------------
+
+
+class ReportInline(ScopedTabularInline):
+    model = Report
+    autocomplete_fields = ["record"]
+
+
+class ArmInline(ScopedTabularInline):
+    model = Arm
+
+
+class StudyCharacteristicInline(ScopedTabularInline):
+    model = StudyCharacteristic
+    show_change_link = False
+
+
+class OutcomeDataInline(ScopedTabularInline):
+    model = OutcomeData
+    fields = [
+        "outcome", "time_point", "arm", "n", "mean", "sd", "events", "total", "value_type",
+        "instrument", "provenance", "include_in_analysis",
+    ]
+
+
+@admin.register(Study)
+class StudyAdmin(ServiceModelAdmin):
+    list_display = ["label", "year", "is_included", "report_count", "review"]
+    list_filter = ["is_included", ("review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["label", "notes"]
+    autocomplete_fields = ["review"]
+    list_select_related = ["review"]
+    inlines = [ReportInline, ArmInline, StudyCharacteristicInline, OutcomeDataInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_report_count=models.Count("reports"))
+
+    @admin.display(description="reports", ordering="_report_count")
+    def report_count(self, obj: Study) -> int:
+        return obj._report_count
+
+
+@admin.register(Report)
+class ReportAdmin(ServiceModelAdmin):
+    list_display = ["record", "study", "is_primary"]
+    list_filter = ["is_primary", ("study__review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["record__title", "study__label"]
+    autocomplete_fields = ["study", "record"]
+    list_select_related = ["record", "study"]
+
+
+@admin.register(CharacteristicField)
+class CharacteristicFieldAdmin(ServiceModelAdmin):
+    list_display = ["name", "data_type", "is_subgroup_variable", "order", "review"]
+    list_filter = ["data_type", "is_subgroup_variable", ("review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name"]
+    autocomplete_fields = ["review"]
+    list_select_related = ["review"]
+
+
+@admin.register(StudyCharacteristic)
+class StudyCharacteristicAdmin(ServiceModelAdmin):
+    list_display = ["study", "field", "value_text", "value_number"]
+    list_filter = [("field__review", admin.RelatedOnlyFieldListFilter), ("field", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["study__label", "field__name", "value_text"]
+    autocomplete_fields = ["study", "field"]
+    list_select_related = ["study", "field"]
+
+
+@admin.register(Arm)
+class ArmAdmin(ServiceModelAdmin):
+    list_display = ["label", "role", "randomised", "study"]
+    list_filter = ["role", ("study__review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["label", "study__label"]
+    autocomplete_fields = ["study"]
+    list_select_related = ["study"]
+
+
+# --- Outcomes ---------------------------------------------------------------------------------
+
+
+@admin.register(OutcomeDomain)
+class OutcomeDomainAdmin(ServiceModelAdmin):
+    list_display = ["name", "order", "review"]
+    list_filter = [("review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name"]
+    autocomplete_fields = ["review"]
+    list_select_related = ["review"]
+
+
+@admin.register(Outcome)
+class OutcomeAdmin(ServiceModelAdmin):
+    list_display = ["name", "domain", "is_primary", "data_type", "effect_measure", "direction", "review"]
+    list_filter = [("review", admin.RelatedOnlyFieldListFilter), ("domain", admin.RelatedOnlyFieldListFilter), "is_primary", "data_type", "effect_measure"]
+    search_fields = ["name", "domain__name"]
+    autocomplete_fields = ["review", "domain"]
+    list_select_related = ["review", "domain"]
+
+
+@admin.register(TimePoint)
+class TimePointAdmin(ServiceModelAdmin):
+    list_display = ["label", "order", "is_analysis_default", "review"]
+    list_filter = [("review", admin.RelatedOnlyFieldListFilter), "is_analysis_default"]
+    search_fields = ["label"]
+    autocomplete_fields = ["review"]
+    list_select_related = ["review"]
+
+
+@admin.register(OutcomeData)
+class OutcomeDataAdmin(ServiceModelAdmin):
+    list_display = [
+        "study", "outcome", "time_point", "arm_label", "n", "mean", "sd", "events", "total",
+        "value_type", "provenance", "include_in_analysis",
+    ]
+    list_filter = [("study__review", admin.RelatedOnlyFieldListFilter), ("outcome", admin.RelatedOnlyFieldListFilter), ("time_point", admin.RelatedOnlyFieldListFilter), "value_type", "provenance", "include_in_analysis"]
+    search_fields = ["study__label", "outcome__name", "instrument"]
+    autocomplete_fields = ["study", "outcome", "time_point", "arm"]
+    list_select_related = ["study", "outcome", "time_point", "arm"]
+
+    @admin.display(description="arm", ordering="arm__label")
+    def arm_label(self, obj: OutcomeData) -> str:
+        return obj.arm.label
+
+
+# --- Risk of bias -----------------------------------------------------------------------------
+
+
+class JudgmentInline(ScopedTabularInline):
+    model = RiskOfBiasJudgment
+    show_change_link = False
+
+
+@admin.register(RiskOfBiasAssessment)
+class RiskOfBiasAssessmentAdmin(ServiceModelAdmin):
+    list_display = ["study", "assessor", "is_consensus", "updated_at"]
+    list_filter = ["is_consensus", ("study__review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["study__label", "assessor__username"]
+    autocomplete_fields = ["study", "assessor"]
+    list_select_related = ["study", "assessor"]
+    inlines = [JudgmentInline]
+
+
+@admin.register(RiskOfBiasJudgment)
+class RiskOfBiasJudgmentAdmin(ServiceModelAdmin):
+    list_display = ["assessment", "domain", "judgment"]
+    list_filter = ["domain", "judgment", ("assessment__study__review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["assessment__study__label", "support"]
+    autocomplete_fields = ["assessment"]
+    list_select_related = ["assessment__study", "assessment__assessor"]

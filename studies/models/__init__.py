@@ -1,0 +1,43 @@
+"""The review database, split by concern (Zulip style) and re-exported here."""
+from studies.models.outcomes import (
+    DataType,
+    Direction,
+    Outcome,
+    OutcomeData,
+    OutcomeDomain,
+    Provenance,
+    TimePoint,
+    ValueType,
+)
+from studies.models.records import FullTextStatus, ImportBatch, ImportFormat, Record, SearchSource
+from studies.models.reviews import (
+    CONTINUOUS_MEASURES,
+    DICHOTOMOUS_MEASURES,
+    EffectMeasure,
+    ModelRule,
+    Review,
+    ReviewMembership,
+    RiskOfBiasTool,
+    Role,
+    Tau2Estimator,
+)
+from studies.models.risk_of_bias import Judgment, RiskOfBiasAssessment, RiskOfBiasJudgment, RobDomain
+from studies.models.screening import Decision, ExclusionReason, ScreeningDecision, ScreeningResolution, Stage
+from studies.models.studies import (
+    Arm,
+    ArmRole,
+    CharacteristicField,
+    CharacteristicType,
+    Report,
+    Study,
+    StudyCharacteristic,
+)
+
+__all__ = [
+    "Arm", "ArmRole", "CONTINUOUS_MEASURES", "CharacteristicField", "CharacteristicType", "DICHOTOMOUS_MEASURES",
+    "DataType", "Decision", "Direction", "EffectMeasure", "ExclusionReason", "FullTextStatus", "ImportBatch",
+    "ImportFormat", "Judgment", "ModelRule", "Outcome", "OutcomeData", "OutcomeDomain", "Provenance", "Record",
+    "Report", "Review", "ReviewMembership", "RiskOfBiasAssessment", "RiskOfBiasJudgment", "RiskOfBiasTool",
+    "RobDomain", "Role", "ScreeningDecision", "ScreeningResolution", "SearchSource", "Stage", "Study",
+    "StudyCharacteristic", "Tau2Estimator", "TimePoint", "ValueType",
+]

@@ -1,0 +1,220 @@
+"""Outcomes (grouped in domains), time points, and arm-level outcome data."""
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from studies.models.reviews import CONTINUOUS_MEASURES, DICHOTOMOUS_MEASURES, EffectMeasure, Review
+from studies.models.studies import Arm, Study
+from studies.models.validators import validate_finite, validate_positive_sd
+
+
+class OutcomeDomain(models.Model):
+    """A group of outcomes reported together, e.g. Stigma, Clinical symptoms."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="outcome_domains")
+    name = models.CharField(max_length=100)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["review", "order", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review", "name"], name="outcome_domain_unique_name",
+                violation_error_message="This review already has a domain with this name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DataType(models.TextChoices):
+    CONTINUOUS = "continuous", "Continuous (n, mean, SD)"
+    DICHOTOMOUS = "dichotomous", "Dichotomous (events, total)"
+
+
+class Direction(models.TextChoices):
+    LOWER_IS_BETTER = "lower", "Lower is better"
+    HIGHER_IS_BETTER = "higher", "Higher is better"
+
+
+class Outcome(models.Model):
+    """An outcome the review analyses, e.g. self-stigma (lower is better)."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="outcomes")
+    domain = models.ForeignKey(OutcomeDomain, on_delete=models.PROTECT, related_name="outcomes")
+    name = models.CharField(max_length=200)
+    is_primary = models.BooleanField(default=False)
+    data_type = models.CharField(max_length=12, choices=DataType.choices, default=DataType.CONTINUOUS)
+    effect_measure = models.CharField(max_length=10, choices=EffectMeasure.choices, default=EffectMeasure.SMD)
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["review", "domain__order", "order", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review", "name"], name="outcome_unique_name",
+                violation_error_message="This review already has an outcome with this name.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(data_type=DataType.CONTINUOUS) & Q(effect_measure__in=CONTINUOUS_MEASURES))
+                | (Q(data_type=DataType.DICHOTOMOUS) & Q(effect_measure__in=DICHOTOMOUS_MEASURES)),
+                name="outcome_measure_fits_data_type",
+                violation_error_message=(
+                    "The effect measure must fit the data type: SMD or MD for continuous data, "
+                    "OR, RR or RD for dichotomous data."
+                ),
+            ),
+        ]
+
+    def clean(self) -> None:
+        if self.domain_id and self.review_id and self.domain.review_id != self.review_id:
+            raise ValidationError({"domain": "This domain belongs to another review."})
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TimePoint(models.Model):
+    """When an outcome was measured, e.g. end of intervention, 6-month follow-up."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="time_points")
+    label = models.CharField(max_length=100)
+    order = models.PositiveSmallIntegerField(default=0)
+    is_analysis_default = models.BooleanField(
+        default=False, help_text="The time point the review's main analyses use."
+    )
+
+    class Meta:
+        ordering = ["review", "order", "label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review", "label"], name="time_point_unique_label",
+                violation_error_message="This review already has this time point.",
+            ),
+            models.UniqueConstraint(
+                fields=["review"], condition=Q(is_analysis_default=True), name="time_point_one_default",
+                violation_error_message="This review already has a default analysis time point.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class ValueType(models.TextChoices):
+    CHANGE = "change", "Change from baseline"
+    FINAL = "final", "Final value"
+
+
+class Provenance(models.TextChoices):
+    REPORTED = "reported", "Reported"
+    CALCULATED = "calculated", "Calculated"
+    IMPUTED = "imputed", "Imputed"
+
+
+_FINITE = float("inf")
+
+
+class OutcomeData(models.Model):
+    """The summary data of one arm for one outcome at one time point.
+
+    Continuous rows hold n, mean and SD; dichotomous rows hold events and total. ``study`` is
+    stored beside ``arm`` so the admin can edit data inline under a study; a composite foreign
+    key (see the migration) makes the database refuse a row whose arm belongs to another study.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="outcome_data")
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="data")
+    time_point = models.ForeignKey(TimePoint, on_delete=models.PROTECT, related_name="data")
+    arm = models.ForeignKey(Arm, on_delete=models.CASCADE, related_name="outcome_data")
+    n = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    mean = models.FloatField(null=True, blank=True, validators=[validate_finite])
+    sd = models.FloatField("SD", null=True, blank=True, validators=[validate_positive_sd])
+    events = models.PositiveIntegerField(null=True, blank=True)
+    total = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    value_type = models.CharField(max_length=10, choices=ValueType.choices, default=ValueType.CHANGE)
+    instrument = models.CharField(max_length=200, blank=True, help_text="Scale or instrument, e.g. ISMI.")
+    provenance = models.CharField(max_length=12, choices=Provenance.choices, default=Provenance.REPORTED)
+    include_in_analysis = models.BooleanField(default=True)
+    note = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["study", "outcome", "time_point", "-arm__role"]
+        verbose_name_plural = "outcome data"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["outcome", "time_point", "arm"], name="outcome_data_one_per_arm",
+                violation_error_message="This arm already has data for this outcome at this time point.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(n__isnull=False, mean__isnull=False, sd__isnull=False, events__isnull=True, total__isnull=True)
+                    | Q(n__isnull=True, mean__isnull=True, sd__isnull=True, events__isnull=False, total__isnull=False)
+                ),
+                name="outcome_data_continuous_or_dichotomous",
+                violation_error_message="Enter either n, mean and SD (continuous) or events and total (dichotomous).",
+            ),
+            models.CheckConstraint(
+                condition=Q(n__isnull=True) | Q(n__gte=1), name="outcome_data_n_at_least_1",
+                violation_error_message="n must be at least 1.",
+            ),
+            # In PostgreSQL NaN sorts above infinity, so these ranges also refuse NaN.
+            models.CheckConstraint(
+                condition=Q(sd__isnull=True) | (Q(sd__gt=0) & Q(sd__lt=_FINITE)), name="outcome_data_sd_positive",
+                violation_error_message="SD must be a finite number greater than 0.",
+            ),
+            models.CheckConstraint(
+                condition=Q(mean__isnull=True) | (Q(mean__gt=-_FINITE) & Q(mean__lt=_FINITE)),
+                name="outcome_data_mean_finite",
+                violation_error_message="Mean must be a finite number.",
+            ),
+            models.CheckConstraint(
+                condition=Q(total__isnull=True) | Q(total__gte=1), name="outcome_data_total_at_least_1",
+                violation_error_message="Total must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(events__isnull=True) | Q(events__lte=models.F("total")),
+                name="outcome_data_events_within_total",
+                violation_error_message="Events cannot exceed the total.",
+            ),
+        ]
+
+    def clean(self) -> None:
+        """Cross-row rules the field validators cannot see; each error names its field."""
+        errors: dict[str, str] = {}
+        study = self.study if self.study_id else None
+        if study is not None:
+            if self.arm_id and self.arm.study_id != study.pk:
+                errors["arm"] = "This arm belongs to another study."
+            if self.outcome_id and self.outcome.review_id != study.review_id:
+                errors["outcome"] = "This outcome belongs to another review."
+            if self.time_point_id and self.time_point.review_id != study.review_id:
+                errors["time_point"] = "This time point belongs to another review."
+        if self.outcome_id and "outcome" not in errors:
+            if self.outcome.data_type == DataType.CONTINUOUS:
+                for name in ("n", "mean", "sd"):
+                    if getattr(self, name) is None:
+                        errors[name] = f"{self.outcome} is continuous: enter n, mean and SD."
+                for name in ("events", "total"):
+                    if getattr(self, name) is not None:
+                        errors[name] = f"{self.outcome} is continuous: leave events and total empty."
+            else:
+                for name in ("events", "total"):
+                    if getattr(self, name) is None:
+                        errors[name] = f"{self.outcome} is dichotomous: enter events and total."
+                for name in ("n", "mean", "sd"):
+                    if getattr(self, name) is not None:
+                        errors[name] = f"{self.outcome} is dichotomous: leave n, mean and SD empty."
+        if self.events is not None and self.total is not None and self.events > self.total:
+            errors.setdefault("events", "Events cannot exceed the total.")
+        if errors:
+            raise ValidationError(errors)
+
+    def __str__(self) -> str:
+        if self.events is not None:
+            return f"{self.outcome} · {self.arm.label}: {self.events}/{self.total}"
+        return f"{self.outcome} · {self.arm.label}: n={self.n}, mean={self.mean}, SD={self.sd}"

@@ -1,0 +1,146 @@
+"""A review, its team, and its analysis settings."""
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class EffectMeasure(models.TextChoices):
+    SMD = "SMD", "Std. mean difference (Hedges' g, RevMan)"
+    SMD_EXACT = "SMD_EXACT", "Std. mean difference (Hedges' g, exact)"
+    MD = "MD", "Mean difference"
+    OR = "OR", "Odds ratio"
+    RR = "RR", "Risk ratio"
+    RD = "RD", "Risk difference"
+
+
+CONTINUOUS_MEASURES = (EffectMeasure.SMD, EffectMeasure.SMD_EXACT, EffectMeasure.MD)
+DICHOTOMOUS_MEASURES = (EffectMeasure.OR, EffectMeasure.RR, EffectMeasure.RD)
+
+
+class ModelRule(models.TextChoices):
+    FIXED = "fixed", "Fixed effect"
+    RANDOM = "random", "Random effects"
+    AUTO = "auto", "Automatic: random when I² ≥ threshold"
+
+
+class Tau2Estimator(models.TextChoices):
+    DL = "DL", "DerSimonian–Laird"
+    REML = "REML", "Restricted maximum likelihood"
+    PM = "PM", "Paule–Mandel"
+
+
+class RiskOfBiasTool(models.TextChoices):
+    ROB1 = "ROB1", "Cochrane RoB 1"
+
+
+class Review(models.Model):
+    """A systematic review, with its question, criteria and the settings of its analyses."""
+
+    title = models.CharField(max_length=300)
+    slug = models.SlugField(max_length=100, unique=True)
+    question = models.TextField(blank=True, help_text="The review question.")
+    population = models.TextField(blank=True, help_text="PICO: participants.")
+    intervention = models.TextField(blank=True, help_text="PICO: intervention.")
+    comparison = models.TextField(blank=True, help_text="PICO: comparator.")
+    outcomes_summary = models.TextField("outcomes", blank=True, help_text="PICO: outcomes.")
+    registration_id = models.CharField(
+        max_length=100, blank=True, help_text="Registration, e.g. PROSPERO CRD42021240000."
+    )
+    inclusion_criteria = models.TextField(blank=True)
+    exclusion_criteria = models.TextField(blank=True)
+    is_public = models.BooleanField(
+        default=False, help_text="Readers without a login can see the review's analysis pages."
+    )
+    is_synthetic = models.BooleanField(
+        default=False, help_text="Demo data: every page that shows it says it is synthetic."
+    )
+
+    # Analysis settings (DESIGN.md step 5). Both models are always computed; the rule picks
+    # the one reported.
+    effect_measure = models.CharField(
+        max_length=10, choices=EffectMeasure.choices, default=EffectMeasure.SMD,
+        help_text="Default effect measure for new continuous outcomes.",
+    )
+    model_rule = models.CharField(max_length=10, choices=ModelRule.choices, default=ModelRule.AUTO)
+    i2_threshold = models.FloatField(
+        "I² threshold (%)", default=50.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text="With the automatic rule: random effects when I² is at least this.",
+    )
+    tau2_estimator = models.CharField(
+        "τ² estimator", max_length=10, choices=Tau2Estimator.choices, default=Tau2Estimator.DL
+    )
+    hartung_knapp = models.BooleanField(
+        "Hartung–Knapp–Sidik–Jonkman CI", default=False,
+        help_text="Random-effects CI from a t distribution on k−1 df.",
+    )
+    confidence_level = models.FloatField(
+        default=0.95, validators=[MinValueValidator(0.5), MaxValueValidator(0.999)]
+    )
+    funnel_min_studies = models.PositiveSmallIntegerField(
+        "minimum studies for a funnel plot", default=10, validators=[MinValueValidator(3)],
+        help_text="Funnel plots and Egger's test are shown from this many studies (Cochrane Handbook 13.3.5.4).",
+    )
+    rob_tool = models.CharField(
+        "risk-of-bias tool", max_length=10, choices=RiskOfBiasTool.choices, default=RiskOfBiasTool.ROB1
+    )
+
+    # Bumped in the same transaction as any change to an analysis input (DESIGN.md, "Living
+    # analysis"); results record the version they were computed from.
+    data_version = models.PositiveBigIntegerField(default=1, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(i2_threshold__gte=0) & Q(i2_threshold__lte=100),
+                name="review_i2_threshold_0_100",
+                violation_error_message="I² threshold must be between 0 and 100.",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence_level__gte=0.5) & Q(confidence_level__lt=1),
+                name="review_confidence_level_range",
+                violation_error_message="Confidence level must be at least 0.5 and below 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(funnel_min_studies__gte=3),
+                name="review_funnel_min_studies_3",
+                violation_error_message="A funnel plot needs at least 3 studies.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Role(models.TextChoices):
+    MANAGER = "manager", "Manager"
+    SCREENER = "screener", "Screener"
+    TUTOR = "tutor", "Tutor"
+    EXTRACTOR = "extractor", "Extractor"
+    ASSESSOR = "assessor", "Risk-of-bias assessor"
+
+
+class ReviewMembership(models.Model):
+    """A user's role in a review. A user may hold several roles: one row per role."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["review", "user", "role"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review", "user", "role"], name="membership_unique_role",
+                violation_error_message="This user already has this role in this review.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} in {self.review}"

@@ -1,0 +1,141 @@
+"""Dual screening: each screener's decision per record and stage, and the tutor's resolution.
+
+The status of a record at a stage (awaiting, agreed, conflict, resolved) is derived from these rows,
+never stored, so it cannot drift from them.
+"""
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from studies.models.records import Record
+from studies.models.reviews import Review
+
+
+class Stage(models.TextChoices):
+    TITLE_ABSTRACT = "title_abstract", "Title and abstract"
+    FULL_TEXT = "full_text", "Full text"
+
+
+class Decision(models.TextChoices):
+    INCLUDE = "include", "Include"
+    EXCLUDE = "exclude", "Exclude"
+    UNSURE = "unsure", "Unsure"
+
+
+class ExclusionReason(models.Model):
+    """A review's controlled vocabulary of reasons for excluding a full text (PRISMA counts them)."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="exclusion_reasons")
+    label = models.CharField(max_length=200)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["review", "order", "label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review", "label"], name="exclusion_reason_unique_label",
+                violation_error_message="This review already has this exclusion reason.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+# A full-text verdict is include or exclude (unsure is a title/abstract convenience), and a
+# full-text exclusion always carries its reason: PRISMA reports excluded reports by reason.
+_FULL_TEXT_RULES = (
+    Q(stage=Stage.TITLE_ABSTRACT)
+    | (Q(decision=Decision.INCLUDE) & Q(exclusion_reason__isnull=True))
+    | (Q(decision=Decision.EXCLUDE) & Q(exclusion_reason__isnull=False))
+)
+
+
+class ScreeningDecision(models.Model):
+    """One screener's verdict on one record at one stage."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="decisions")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    screener = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="screening_decisions")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    exclusion_reason = models.ForeignKey(
+        ExclusionReason, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
+    )
+    note = models.TextField(blank=True)
+    decided_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["record", "stage", "decided_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record", "stage", "screener"], name="decision_one_per_screener",
+                violation_error_message="This screener has already decided on this record at this stage.",
+            ),
+            models.CheckConstraint(
+                condition=_FULL_TEXT_RULES, name="decision_full_text_rules",
+                violation_error_message=(
+                    "At full text, decide include or exclude; an exclusion needs a reason, an inclusion has none."
+                ),
+            ),
+        ]
+
+    def clean(self) -> None:
+        if self.exclusion_reason_id and self.record_id and self.exclusion_reason.review_id != self.record.review_id:
+            raise ValidationError({"exclusion_reason": "This exclusion reason belongs to another review."})
+        if self.stage == Stage.FULL_TEXT and self.decision == Decision.EXCLUDE and not self.exclusion_reason_id:
+            raise ValidationError({"exclusion_reason": "A full-text exclusion needs a reason."})
+        if self.decision == Decision.INCLUDE and self.exclusion_reason_id:
+            raise ValidationError({"exclusion_reason": "An inclusion has no exclusion reason."})
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} by {self.screener} ({self.get_stage_display()})"
+
+
+class ScreeningResolution(models.Model):
+    """A tutor's final decision where the two screeners disagreed."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="resolutions")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    tutor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="screening_resolutions")
+    decision = models.CharField(
+        max_length=10, choices=[(Decision.INCLUDE, "Include"), (Decision.EXCLUDE, "Exclude")]
+    )
+    exclusion_reason = models.ForeignKey(
+        ExclusionReason, null=True, blank=True, on_delete=models.PROTECT, related_name="resolutions"
+    )
+    rationale = models.TextField(help_text="Why the tutor decided so.")
+    resolved_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["record", "stage"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record", "stage"], name="resolution_one_per_stage",
+                violation_error_message="This record is already resolved at this stage.",
+            ),
+            models.CheckConstraint(
+                condition=Q(decision__in=[Decision.INCLUDE, Decision.EXCLUDE]), name="resolution_decision_final",
+                violation_error_message="A resolution is include or exclude.",
+            ),
+            models.CheckConstraint(
+                condition=_FULL_TEXT_RULES, name="resolution_full_text_rules",
+                violation_error_message="A full-text exclusion needs a reason; an inclusion has none.",
+            ),
+            models.CheckConstraint(
+                condition=Q(rationale__length__gt=0), name="resolution_rationale_given",
+                violation_error_message="Give the reason for the resolution.",
+            ),
+        ]
+
+    def clean(self) -> None:
+        if self.exclusion_reason_id and self.record_id and self.exclusion_reason.review_id != self.record.review_id:
+            raise ValidationError({"exclusion_reason": "This exclusion reason belongs to another review."})
+        if self.stage == Stage.FULL_TEXT and self.decision == Decision.EXCLUDE and not self.exclusion_reason_id:
+            raise ValidationError({"exclusion_reason": "A full-text exclusion needs a reason."})
+        if self.decision == Decision.INCLUDE and self.exclusion_reason_id:
+            raise ValidationError({"exclusion_reason": "An inclusion has no exclusion reason."})
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} by tutor {self.tutor} ({self.get_stage_display()})"

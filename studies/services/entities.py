@@ -1,0 +1,157 @@
+"""Writes of the review database. The admin, the API, forms and commands all save through here,
+so every path validates the same way and every change to an analysis input moves the review's
+``data_version`` in the same transaction (DESIGN.md, "Living analysis").
+"""
+from collections.abc import Iterable
+
+from django.db import models, transaction
+from django.db.models import F
+
+from studies.models import (
+    Arm,
+    CharacteristicField,
+    ExclusionReason,
+    ImportBatch,
+    Outcome,
+    OutcomeData,
+    OutcomeDomain,
+    Record,
+    Report,
+    Review,
+    ReviewMembership,
+    RiskOfBiasAssessment,
+    RiskOfBiasJudgment,
+    ScreeningDecision,
+    ScreeningResolution,
+    SearchSource,
+    Study,
+    StudyCharacteristic,
+    TimePoint,
+)
+
+# How each entity reaches its review: used to scope querysets to a user's reviews and to find the
+# review whose data version a change moves.
+REVIEW_LOOKUP: dict[type[models.Model], str] = {
+    Review: "id",
+    ReviewMembership: "review_id",
+    SearchSource: "review_id",
+    ImportBatch: "review_id",
+    Record: "review_id",
+    ExclusionReason: "review_id",
+    ScreeningDecision: "record__review_id",
+    ScreeningResolution: "record__review_id",
+    Study: "review_id",
+    Report: "study__review_id",
+    CharacteristicField: "review_id",
+    StudyCharacteristic: "study__review_id",
+    Arm: "study__review_id",
+    OutcomeDomain: "review_id",
+    Outcome: "review_id",
+    TimePoint: "review_id",
+    OutcomeData: "study__review_id",
+    RiskOfBiasAssessment: "study__review_id",
+    RiskOfBiasJudgment: "assessment__study__review_id",
+}
+
+# Entities whose changes can change a pooled result: outcome data, arms, study inclusion,
+# subgroup values, outcome definitions, and risk of bias (sensitivity analyses use it).
+ANALYSIS_INPUTS: frozenset[type[models.Model]] = frozenset(
+    {
+        Study,
+        Arm,
+        CharacteristicField,
+        StudyCharacteristic,
+        OutcomeDomain,
+        Outcome,
+        TimePoint,
+        OutcomeData,
+        RiskOfBiasAssessment,
+        RiskOfBiasJudgment,
+    }
+)
+
+# Review fields that change how its analyses are computed; editing the title changes nothing.
+REVIEW_ANALYSIS_SETTINGS: frozenset[str] = frozenset(
+    {"effect_measure", "model_rule", "i2_threshold", "tau2_estimator", "hartung_knapp", "confidence_level"}
+)
+
+
+def review_id_of(instance: models.Model) -> int | None:
+    """The id of the review an entity belongs to (follows foreign keys, one query at most per hop)."""
+    obj: object = instance
+    for hop in REVIEW_LOOKUP[type(instance)].split("__"):
+        obj = getattr(obj, hop, None)
+        if obj is None:
+            return None
+    return int(obj)  # type: ignore[arg-type]
+
+
+def review_data_version_bump(*, review_ids: Iterable[int]) -> None:
+    """Move the data version of reviews whose analysis inputs changed (inside the caller's transaction)."""
+    ids = sorted({rid for rid in review_ids if rid is not None})
+    if ids:
+        Review.objects.filter(pk__in=ids).update(data_version=F("data_version") + 1)
+
+
+def _review_settings_changed(review: Review) -> bool:
+    if review.pk is None:
+        return False
+    stored = Review.objects.filter(pk=review.pk).values(*REVIEW_ANALYSIS_SETTINGS).first()
+    return stored is not None and any(stored[name] != getattr(review, name) for name in REVIEW_ANALYSIS_SETTINGS)
+
+
+@transaction.atomic
+def entity_save(*, instance: models.Model) -> models.Model:
+    """Validate and save one entity; refuse invalid values with errors that name the field.
+
+    Raises ``django.core.exceptions.ValidationError`` and writes nothing when the instance is invalid.
+    """
+    instance.full_clean()
+    bump = type(instance) in ANALYSIS_INPUTS or (isinstance(instance, Review) and _review_settings_changed(instance))
+    instance.save()
+    if bump:
+        review_data_version_bump(review_ids=[review_id_of(instance)])
+    return instance
+
+
+@transaction.atomic
+def entity_delete(*, instance: models.Model) -> None:
+    """Delete one entity (and what cascades from it), moving the data version if it fed analyses."""
+    review_id = review_id_of(instance) if not isinstance(instance, Review) else None
+    feeds_analysis = type(instance) in ANALYSIS_INPUTS
+    instance.delete()
+    if feeds_analysis:
+        review_data_version_bump(review_ids=[review_id])
+
+
+@transaction.atomic
+def entities_delete(*, queryset: models.QuerySet) -> int:
+    """Delete many entities at once (the admin's bulk action), with one data-version move per review."""
+    model = queryset.model
+    review_ids: list[int] = []
+    if model in ANALYSIS_INPUTS:
+        review_ids = list(queryset.values_list(REVIEW_LOOKUP[model], flat=True).distinct())
+    deleted, _ = queryset.delete()
+    review_data_version_bump(review_ids=review_ids)
+    return deleted
+
+
+@transaction.atomic
+def entities_create(*, instances: list[models.Model]) -> list[models.Model]:
+    """Create many entities of one model in one statement (imports, the demo review).
+
+    Every instance is validated field by field and by its ``clean()``, as ``entity_save`` does;
+    uniqueness and check constraints are left to the database, which refuses the whole batch
+    (nothing is written) if any row breaks one.
+    """
+    if not instances:
+        return []
+    model = type(instances[0])
+    for instance in instances:
+        if type(instance) is not model:
+            raise TypeError("entities_create takes instances of one model at a time.")
+        instance.full_clean(validate_unique=False, validate_constraints=False)
+    created = model._default_manager.bulk_create(instances)
+    if model in ANALYSIS_INPUTS:
+        review_data_version_bump(review_ids={review_id_of(instance) for instance in created})
+    return created

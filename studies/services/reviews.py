@@ -1,0 +1,24 @@
+"""Setting up a review and its team."""
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from studies.models import Review, ReviewMembership, Role, TimePoint
+from studies.services.entities import entity_save
+
+
+@transaction.atomic
+def review_create(*, title: str, slug: str, created_by: AbstractBaseUser | None = None, **fields: object) -> Review:
+    """Create a review with its default analysis time point, making its creator a manager."""
+    review = entity_save(instance=Review(title=title, slug=slug, **fields))
+    entity_save(instance=TimePoint(review=review, label="End of intervention", order=0, is_analysis_default=True))
+    if created_by is not None:
+        membership_add(review=review, user=created_by, role=Role.MANAGER)
+    return review
+
+
+def membership_add(*, review: Review, user: AbstractBaseUser, role: Role | str) -> ReviewMembership:
+    """Give a user a role in a review (idempotent: an existing role is returned as it is)."""
+    existing = ReviewMembership.objects.filter(review=review, user=user, role=role).first()
+    if existing is not None:
+        return existing
+    return entity_save(instance=ReviewMembership(review=review, user=user, role=role))
