@@ -101,8 +101,15 @@ def _review_id_for_parent(obj: models.Model) -> int | None:
 
 
 class ScopedTabularInline(ReviewScopedMixin, admin.TabularInline):
+    """Inline rows load what their labels need in the one query (no per-row lookups); foreign keys
+    are plain selects whose choices are fetched once per page, since autocomplete widgets query per row."""
+
     extra = 0
     show_change_link = True
+    select_related_fields: tuple[str, ...] = ()
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*self.select_related_fields)
 
 
 class ScopedStackedInline(ReviewScopedMixin, admin.StackedInline):
@@ -114,7 +121,6 @@ class ScopedStackedInline(ReviewScopedMixin, admin.StackedInline):
 
 class MembershipInline(ScopedTabularInline):
     model = ReviewMembership
-    autocomplete_fields = ["user"]
     show_change_link = False
 
 
@@ -195,14 +201,12 @@ class ImportBatchAdmin(ServiceModelAdmin):
 class DecisionInline(ScopedTabularInline):
     model = ScreeningDecision
     fields = ["stage", "screener", "decision", "exclusion_reason", "note"]
-    autocomplete_fields = ["screener"]
     show_change_link = False
 
 
 class ResolutionInline(ScopedTabularInline):
     model = ScreeningResolution
     fields = ["stage", "tutor", "decision", "exclusion_reason", "rationale"]
-    autocomplete_fields = ["tutor"]
     show_change_link = False
 
 
@@ -263,16 +267,27 @@ class ScreeningResolutionAdmin(ServiceModelAdmin):
 
 
 class ReportInline(ScopedTabularInline):
+    """Reports are listed here; a record is linked to a study from the report page, whose record
+    search scales to a review's whole library."""
+
     model = Report
-    autocomplete_fields = ["record"]
+    fields = ["record", "is_primary"]
+    readonly_fields = ["record"]
+    select_related_fields = ("record",)
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class ArmInline(ScopedTabularInline):
     model = Arm
+    select_related_fields = ("study",)
 
 
 class StudyCharacteristicInline(ScopedTabularInline):
     model = StudyCharacteristic
+    select_related_fields = ("field",)
     show_change_link = False
 
 
@@ -282,6 +297,7 @@ class OutcomeDataInline(ScopedTabularInline):
         "outcome", "time_point", "arm", "n", "mean", "sd", "events", "total", "value_type",
         "instrument", "provenance", "include_in_analysis",
     ]
+    select_related_fields = ("outcome", "arm", "time_point")
 
 
 @admin.register(Study)

@@ -5,3 +5,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "local-development-only-not-a-secret"
 os.environ.setdefault("DJANGO_DEBUG", "true")
 
 from reviewsite.settings.base import *  # noqa: E402,F403
+
+# Static files straight from the apps (no collectstatic needed outside production).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

@@ -43,7 +43,7 @@ class Outcome(models.Model):
     """An outcome the review analyses, e.g. self-stigma (lower is better)."""
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="outcomes")
-    domain = models.ForeignKey(OutcomeDomain, on_delete=models.PROTECT, related_name="outcomes")
+    domain = models.ForeignKey(OutcomeDomain, on_delete=models.RESTRICT, related_name="outcomes")
     name = models.CharField(max_length=200)
     is_primary = models.BooleanField(default=False)
     data_type = models.CharField(max_length=12, choices=DataType.choices, default=DataType.CONTINUOUS)
@@ -128,7 +128,7 @@ class OutcomeData(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="outcome_data")
     outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="data")
-    time_point = models.ForeignKey(TimePoint, on_delete=models.PROTECT, related_name="data")
+    time_point = models.ForeignKey(TimePoint, on_delete=models.RESTRICT, related_name="data")
     arm = models.ForeignKey(Arm, on_delete=models.CASCADE, related_name="outcome_data")
     n = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
     mean = models.FloatField(null=True, blank=True, validators=[validate_finite])

@@ -57,7 +57,7 @@ class ImportBatch(models.Model):
     """One uploaded export file. The sha256 recognises the same file uploaded twice."""
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="import_batches")
-    source = models.ForeignKey(SearchSource, on_delete=models.PROTECT, related_name="import_batches")
+    source = models.ForeignKey(SearchSource, on_delete=models.RESTRICT, related_name="import_batches")
     file_name = models.CharField(max_length=255)
     file_format = models.CharField(max_length=20, choices=ImportFormat.choices)
     sha256 = models.CharField("SHA-256", max_length=64)
@@ -100,7 +100,7 @@ class Record(models.Model):
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="records")
     import_batch = models.ForeignKey(
-        ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+        ImportBatch, null=True, blank=True, on_delete=models.RESTRICT, related_name="records"
     )
     title = models.TextField()
     abstract = models.TextField(blank=True)

@@ -113,6 +113,16 @@ class Review(models.Model):
             ),
         ]
 
+    def save(self, *args, **kwargs) -> None:
+        # The data version only moves by an atomic UPDATE (services.review_data_version_bump); saving
+        # a review loaded earlier must never write its stale copy back over a newer version.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "data_version"
+            ]
+        super().save(*args, **kwargs)
+
     def __str__(self) -> str:
         return self.title
 

@@ -60,7 +60,7 @@ class ScreeningDecision(models.Model):
     screener = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="screening_decisions")
     decision = models.CharField(max_length=10, choices=Decision.choices)
     exclusion_reason = models.ForeignKey(
-        ExclusionReason, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
+        ExclusionReason, null=True, blank=True, on_delete=models.RESTRICT, related_name="decisions"
     )
     note = models.TextField(blank=True)
     decided_at = models.DateTimeField(auto_now_add=True)
@@ -103,7 +103,7 @@ class ScreeningResolution(models.Model):
         max_length=10, choices=[(Decision.INCLUDE, "Include"), (Decision.EXCLUDE, "Exclude")]
     )
     exclusion_reason = models.ForeignKey(
-        ExclusionReason, null=True, blank=True, on_delete=models.PROTECT, related_name="resolutions"
+        ExclusionReason, null=True, blank=True, on_delete=models.RESTRICT, related_name="resolutions"
     )
     rationale = models.TextField(help_text="Why the tutor decided so.")
     resolved_at = models.DateTimeField(auto_now_add=True)

@@ -1,6 +1,7 @@
 """Included studies, their reports, arms and characteristics."""
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -39,7 +40,7 @@ class Report(models.Model):
     """A record that reports on a study. A record belongs to at most one study."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="reports")
-    record = models.OneToOneField(Record, on_delete=models.PROTECT, related_name="report")
+    record = models.OneToOneField(Record, on_delete=models.RESTRICT, related_name="report")
     is_primary = models.BooleanField(default=False, help_text="The study's main publication.")
 
     class Meta:
@@ -172,7 +173,10 @@ class Arm(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="arms")
     role = models.CharField(max_length=20, choices=ArmRole.choices)
     label = models.CharField(max_length=200, help_text="e.g. 'Peer-led group sessions', 'Waiting list'.")
-    randomised = models.PositiveIntegerField("number randomised", null=True, blank=True)
+    randomised = models.PositiveIntegerField(
+        "number randomised", null=True, blank=True,
+        validators=[MinValueValidator(1, message="Number randomised must be at least 1.")],
+    )
 
     class Meta:
         ordering = ["study", "-role", "label"]

@@ -177,9 +177,6 @@ def demo_review_load(*, password: str, reset: bool = False) -> tuple[Review, boo
     if existing is not None and not reset:
         return existing, False
     if existing is not None:
-        # Studies first: their reports protect the records the review's deletion would remove.
-        Study.objects.filter(review=existing).delete()
-        Record.objects.filter(review=existing).delete()
         existing.delete()
     return _DemoBuilder(random.Random(DEMO_SEED)).build(), True
 

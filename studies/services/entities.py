@@ -111,6 +111,8 @@ def entity_save(*, instance: models.Model) -> models.Model:
     instance.save()
     if bump:
         review_data_version_bump(review_ids=[review_id_of(instance)])
+    if isinstance(instance, Review):
+        instance.refresh_from_db(fields=["data_version"])
     return instance
 
 
