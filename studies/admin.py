@@ -201,12 +201,14 @@ class ImportBatchAdmin(ServiceModelAdmin):
 class DecisionInline(ScopedTabularInline):
     model = ScreeningDecision
     fields = ["stage", "screener", "decision", "exclusion_reason", "note"]
+    select_related_fields = ("screener",)
     show_change_link = False
 
 
 class ResolutionInline(ScopedTabularInline):
     model = ScreeningResolution
     fields = ["stage", "tutor", "decision", "exclusion_reason", "rationale"]
+    select_related_fields = ("tutor",)
     show_change_link = False
 
 
@@ -273,7 +275,7 @@ class ReportInline(ScopedTabularInline):
     model = Report
     fields = ["record", "is_primary"]
     readonly_fields = ["record"]
-    select_related_fields = ("record",)
+    select_related_fields = ("record", "study")
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
