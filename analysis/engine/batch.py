@@ -16,13 +16,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from .bias import egger_test, funnel_frames
 from .direction import Direction
-from .effect_sizes import MantelHaenszelTerms, StudyData, study_effects
+from .effect_sizes import MantelHaenszelTerms, StudyData, StudyEffects, study_effects
 from .options import AnalysisOptions, ModelRule, PoolingMethod
 from .pooling import normal_quantile, pool_sets
 from .results import (
     AnalysisResult,
     BatchResult,
     NestedArrays,
+    PooledArrays,
     StudyArrays,
     SubgroupArrays,
 )
@@ -89,7 +90,7 @@ def analyse_batch(
     order
         Optional sort key per row (e.g. publication year) for the cumulative
         meta-analysis; ties keep input order. Without it no cumulative analysis is
-        computed, and studies are listed in input order.
+        computed. Studies and leave-one-out rows are always listed in input order.
     directions
         Outcome direction, one for all analyses or one per analysis.
 
@@ -116,30 +117,32 @@ def analyse_batch(
     direction_tuple = _directions(directions, n_analyses)
 
     effects = study_effects(data, options.measure)
-    row_index = np.arange(n_rows)
+    # Studies are listed in input order; the pooling layout follows the cumulative
+    # order when one is given (it only matters for the cumulative analysis).
+    study_order = np.argsort(analysis_ids, kind="stable")
     if order is None:
         order_key = None
-        study_order = np.argsort(analysis_ids, kind="stable")
+        layout_order = study_order
     else:
         order_key = np.asarray(order, dtype=np.float64)
         if order_key.shape != (n_rows,):
             raise ValueError(f"order must have one entry per study row ({n_rows})")
         if np.isnan(order_key).any():
             raise ValueError("order must not contain NaN")
-        study_order = np.lexsort((row_index, order_key, analysis_ids))
+        layout_order = np.lexsort((np.arange(n_rows), order_key, analysis_ids))
     study_start = np.concatenate(
         ([0], np.cumsum(np.bincount(analysis_ids, minlength=n_analyses))[:-1])
     ).astype(np.intp)
 
     # The layout: estimable rows only, sorted by analysis (then by order).
-    rows = study_order[effects.estimable[study_order]]
+    rows = layout_order[effects.estimable[layout_order]]
     layout = Layout.from_sorted(analysis_ids[rows], n_analyses)
     y = effects.effect[rows]
     se = effects.se[rows]
     v = se * se
     mh_terms = None
     if options.method is PoolingMethod.MH:
-        assert effects.mh_terms is not None
+        assert effects.mh_terms is not None  # always set for OR/RR/RD
         mh_terms = MantelHaenszelTerms(options.measure, effects.mh_terms.terms[:, rows])
 
     overall = pool_sets(SegmentSets(layout.analysis, n_analyses), y, v, options, mh_terms)
@@ -200,8 +203,18 @@ def analyse_batch(
     )
 
 
-def _study_arrays(effects, analysis_ids, subgroup, rows, layout, v, mh_terms, overall, z,
-                  n_rows) -> StudyArrays:
+def _study_arrays(
+    effects: StudyEffects,
+    analysis_ids: IntArray,
+    subgroup: ArrayLike | None,
+    rows: IntArray,
+    layout: Layout,
+    v: NDArray[np.float64],
+    mh_terms: MantelHaenszelTerms | None,
+    overall: PooledArrays,
+    z: float,
+    n_rows: int,
+) -> StudyArrays:
     """Per-study CIs and percentage weights under both models, in input order."""
     a = layout.analysis
     weight_fixed = np.zeros(n_rows)

@@ -16,8 +16,8 @@ from enum import StrEnum
 class Direction(StrEnum):
     """Whether higher values of the outcome are better or worse for participants."""
 
-    HIGHER_IS_BETTER = "higher_is_better"
-    LOWER_IS_BETTER = "lower_is_better"
+    HIGHER_IS_BETTER = "higher"
+    LOWER_IS_BETTER = "lower"
 
 
 class Favours(StrEnum):

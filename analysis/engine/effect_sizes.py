@@ -15,7 +15,7 @@ from enum import IntEnum
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import gammaln
+from scipy.special import poch
 
 from .options import Measure
 
@@ -268,9 +268,10 @@ def _continuous(data: ContinuousArms, measure: Measure) -> StudyEffects:
             se = np.sqrt(total / (n1 * n2) + g**2 / (2.0 * (total - 3.94)))
         else:
             df = total - 2.0
-            # log of the exact small-sample factor, via log-gamma so large N cannot overflow
-            log_j = gammaln(df / 2.0) - 0.5 * np.log(df / 2.0) - gammaln((df - 1.0) / 2.0)
-            g = cohen_d * np.exp(log_j)
+            # J = Γ(m/2)/(√(m/2)·Γ((m−1)/2)) through the Pochhammer ratio, which stays
+            # exact for huge N where Γ overflows and log-Γ differences lose digits.
+            j = poch((df - 1.0) / 2.0, 0.5) / np.sqrt(df / 2.0)
+            g = cohen_d * j
             se = np.sqrt(1.0 / n1 + 1.0 / n2 + g**2 / (2.0 * total))
     return _finish(g, se, status, corrected, None)
 

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from scipy.special import chdtrc
 
 from .options import Tau2Method
-from .study_sets import Expansion, MemberSets
+from .study_sets import MemberSets
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -70,7 +70,7 @@ def tau2_iterative(
     method: Tau2Method,
     max_iter: int,
     tol: float,
-) -> tuple[Tau2Estimate, Expansion]:
+) -> Tau2Estimate:
     """REML (Fisher scoring) or Paule–Mandel (Newton) τ² for many sets at once.
 
     Every iteration updates all still-active sets with a few ``np.bincount`` calls
@@ -92,13 +92,12 @@ def tau2_iterative(
     method
         ``REML`` or ``PM``.
     max_iter, tol
-        Iteration cap; convergence when |Δτ²| ≤ tol·max(1, τ²).
+        Iteration cap; convergence when |Δτ²| ≤ tol·τ² (or Δτ² = 0 at the boundary).
 
     Returns
     -------
-    Tau2Estimate, Expansion
-        The estimates and the member expansion of the candidate sets (reused by the
-        caller to pool with the new weights).
+    Tau2Estimate
+        The estimates, convergence flags and iteration counts.
 
     Notes
     -----
@@ -117,9 +116,8 @@ def tau2_iterative(
     tau2 = np.where(candidates, start, 0.0)
     converged = ~candidates
     iterations = np.zeros(n_sets, dtype=np.intp)
-    full = sets.expand(candidates)
     active = candidates.copy()
-    expansion = full
+    expansion = sets.expand(candidates)
     for iteration in range(1, max_iter + 1):
         if not active.any():
             break
@@ -152,7 +150,10 @@ def tau2_iterative(
         change = np.abs(updated - tau2)
         tau2 = np.where(active, updated, tau2)
         iterations = np.where(active, iteration, iterations)
-        done = active & (change <= tol * np.maximum(1.0, updated))
+        # Relative criterion: τ² is in squared effect units, which range from 1e-6 (risk
+        # differences) to 1e3 (mean differences); a step of exactly 0 (a boundary
+        # solution) is converged too.
+        done = active & (change <= tol * updated)
         converged = converged | done
         active = active & ~done
-    return Tau2Estimate(tau2, converged, iterations), full
+    return Tau2Estimate(tau2, converged, iterations)

@@ -121,7 +121,8 @@ class AnalysisOptions:
         Confidence level of every interval (study, pooled, prediction).
     max_iter, tol
         Iteration cap and convergence tolerance for REML and Paule–Mandel: an
-        iteration stops when the change in τ² is at most ``tol * max(1, τ²)``.
+        iteration stops when the change in τ² is at most ``tol * τ²`` (relative, since
+        τ² is in squared effect units), or exactly 0 at the boundary τ² = 0.
     egger_min_k
         Smallest number of estimable studies for which Egger's test is computed.
         The Cochrane Handbook advises *showing* it only from k = 10; that display

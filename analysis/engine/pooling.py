@@ -14,9 +14,12 @@ Spiegelhalter (2009) and Riley et al. (2011) for the prediction interval; Viecht
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr, stdtr, stdtrit
+from scipy.stats import norm
 
 from .effect_sizes import MantelHaenszelTerms
 from .heterogeneity import (
@@ -28,16 +31,29 @@ from .heterogeneity import (
 )
 from .options import AnalysisOptions, Measure, PoolingMethod, Tau2Method
 from .results import EstimateArrays, HeterogeneityArrays, PooledArrays
-from .study_sets import Expansion, MemberSets
+from .study_sets import MemberSets
 
 FloatArray = NDArray[np.float64]
 
 
+@lru_cache(maxsize=32)
 def normal_quantile(level: float) -> float:
     """Exact two-sided normal quantile, e.g. 1.959963984540054 for 0.95 (not 1.96)."""
-    from scipy.stats import norm
-
     return float(norm.ppf(0.5 + level / 2.0))
+
+
+def t_quantile(df: FloatArray, level: float) -> FloatArray:
+    """Two-sided t quantile per entry; NaN where df < 1.
+
+    The inverse t CDF is iterative and slow, and a batch has few distinct df values
+    (k − 1 or k − 2 per analysis), so it is evaluated once per distinct df.
+    """
+    usable = df >= 1
+    out = np.full(len(df), np.nan)
+    if usable.any():
+        distinct, inverse = np.unique(df[usable], return_inverse=True)
+        out[usable] = stdtrit(distinct, 0.5 + level / 2.0)[inverse]
+    return out
 
 
 def estimate_arrays(
@@ -56,9 +72,9 @@ def estimate_arrays(
             df_out = np.full(len(estimate), np.inf)
         else:
             usable = df >= 1
-            safe_df = np.where(usable, df, 1.0)
-            crit = np.where(usable, stdtrit(safe_df, 0.5 + level / 2.0), np.nan)
-            p = np.where(usable, 2.0 * stdtr(safe_df, -np.abs(statistic)), np.nan)
+            crit = t_quantile(df, level)
+            p = np.where(usable, 2.0 * stdtr(np.where(usable, df, 1.0), -np.abs(statistic)),
+                         np.nan)
             df_out = df.astype(np.float64)
         half_width = crit * se
     return EstimateArrays(
@@ -165,7 +181,7 @@ def pool_sets(
         sum_weights_fixed = sum_w
         q = q_iv
 
-    tau2_estimate, expansion = _tau2(sets, y, v, k, q, q_iv, df, sum_w, sum_w2, options)
+    tau2_estimate = _tau2(sets, y, v, k, q, q_iv, df, sum_w, sum_w2, options)
     tau2 = tau2_estimate.tau2
 
     # Random effects: sets with τ² = 0 reduce to inverse-variance fixed effect, which
@@ -175,14 +191,11 @@ def pool_sets(
     theta_random = theta_iv.copy()
     q_random = q_iv.copy()  # Σw*(θᵢ − θ*)², for HKSJ
     if positive.any():
-        if expansion is None:
-            expansion = sets.expand(positive)
-        sw, swy, qr = _weighted_moments(expansion, y, v, tau2, options.hksj)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sum_w_random = np.where(positive, sw, sum_w_random)
-            theta_random = np.where(positive, swy / sw, theta_random)
-            if options.hksj:
-                q_random = np.where(positive, qr, q_random)
+        sw, theta, spread = sets.random_moments(y, v, tau2, positive, options.hksj)
+        sum_w_random = np.where(positive, sw, sum_w_random)
+        theta_random = np.where(positive, theta, theta_random)
+        if spread is not None:
+            q_random = np.where(positive, spread, q_random)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         se_fixed = np.sqrt(var_fixed)
@@ -195,9 +208,7 @@ def pool_sets(
             random = estimate_arrays(theta_random, np.sqrt(var_random), level)
         pi_df = k - 2.0
         has_pi = pi_df >= 1
-        t_crit = np.where(has_pi, stdtrit(np.where(has_pi, pi_df, 1.0), 0.5 + level / 2.0),
-                          np.nan)
-        pi_half = t_crit * np.sqrt(tau2 + var_random)
+        pi_half = t_quantile(pi_df, level) * np.sqrt(tau2 + var_random)
     empty = k == 0
     heterogeneity = HeterogeneityArrays(
         q=np.where(empty, np.nan, q),
@@ -231,14 +242,11 @@ def _tau2(
     sum_w: FloatArray,
     sum_w2: FloatArray,
     options: AnalysisOptions,
-) -> tuple[Tau2Estimate, Expansion | None]:
+) -> Tau2Estimate:
     n_sets = len(k)
     dl = tau2_dersimonian_laird(q, df, sum_w, sum_w2)
     if options.tau2_method is Tau2Method.DL:
-        return (
-            Tau2Estimate(dl, np.ones(n_sets, dtype=bool), np.zeros(n_sets, dtype=np.intp)),
-            None,
-        )
+        return Tau2Estimate(dl, np.ones(n_sets, dtype=bool), np.zeros(n_sets, dtype=np.intp))
     if options.tau2_method is Tau2Method.REML:
         candidates = k >= 2
         start = tau2_dersimonian_laird(q_iv, df, sum_w, sum_w2)
@@ -246,23 +254,6 @@ def _tau2(
         # Q(0) ≤ k − 1 means the Paule–Mandel root is at the boundary τ² = 0.
         candidates = (k >= 2) & (q_iv > df)
         start = np.zeros(n_sets)
-    estimate, expansion = tau2_iterative(
+    return tau2_iterative(
         sets, y, v, k, start, candidates, options.tau2_method, options.max_iter, options.tol
     )
-    return estimate, expansion
-
-
-def _weighted_moments(
-    expansion: Expansion, y: FloatArray, v: FloatArray, tau2: FloatArray, hksj: bool
-) -> tuple[FloatArray, FloatArray, FloatArray | None]:
-    """Σw*, Σw*θ and (for HKSJ) Σw*(θ − θ*)² per set, w* = 1/(v + τ²_set)."""
-    rows, owner = expansion.rows, expansion.owner
-    ye = y[rows]
-    w = 1.0 / (v[rows] + tau2[owner])
-    sum_w = expansion.sum(w)
-    sum_wy = expansion.sum(w * ye)
-    if not hksj:
-        return sum_w, sum_wy, None
-    with np.errstate(divide="ignore", invalid="ignore"):
-        theta = sum_wy / sum_w
-    return sum_w, sum_wy, expansion.sum(w * (ye - theta[owner]) ** 2)

@@ -149,7 +149,8 @@ class NestedArrays:
     """Leave-one-out or cumulative pools: one entry per estimable study.
 
     ``row`` is the input row omitted (leave-one-out) or last added (cumulative);
-    entries are sorted by analysis, then by study order within the analysis.
+    entries are sorted by analysis, then by the cumulative order (input order when
+    none was given) within the analysis.
     """
 
     analysis: IntArray
@@ -384,22 +385,22 @@ def _estimate_view(
     value = float(arrays.estimate[index])
     low, high = float(arrays.ci_low[index]), float(arrays.ci_high[index])
     df = float(arrays.df[index])
-    return dict(
-        estimate=value,
-        se=float(arrays.se[index]),
-        ci_low=low,
-        ci_high=high,
-        statistic=float(arrays.statistic[index]),
-        p=float(arrays.p[index]),
-        k=k,
-        test="z" if math.isinf(df) else "t",
-        df=None if math.isinf(df) else df,
-        favours=favoured_arm(value, direction),
-        ci_excludes_null=bool(low > 0.0 or high < 0.0),
-        ratio=_ratio(value, measure),
-        ratio_ci_low=_ratio(low, measure),
-        ratio_ci_high=_ratio(high, measure),
-    )
+    return {
+        "estimate": value,
+        "se": float(arrays.se[index]),
+        "ci_low": low,
+        "ci_high": high,
+        "statistic": float(arrays.statistic[index]),
+        "p": float(arrays.p[index]),
+        "k": k,
+        "test": "z" if math.isinf(df) else "t",
+        "df": None if math.isinf(df) else df,
+        "favours": favoured_arm(value, direction),
+        "ci_excludes_null": bool(low > 0.0 or high < 0.0),
+        "ratio": _ratio(value, measure),
+        "ratio_ci_low": _ratio(low, measure),
+        "ratio_ci_high": _ratio(high, measure),
+    }
 
 
 def pooled_view(
@@ -488,7 +489,7 @@ class BatchResult:
     egger: EggerArrays
     funnel: FunnelArrays
     z: float
-    study_order: IntArray  # input rows sorted by analysis, then order/row
+    study_order: IntArray  # input rows grouped by analysis, in input order
     study_start: IntArray  # first position in study_order of each analysis
 
     @property
@@ -598,7 +599,10 @@ class BatchResult:
         self, nested: NestedArrays, analysis: int, model: Model, direction: Direction
     ) -> tuple[SensitivityRow, ...]:
         rows = []
-        for i in np.flatnonzero(nested.analysis == analysis):
+        entries = np.flatnonzero(nested.analysis == analysis)
+        if nested is self.leave_one_out:
+            entries = entries[np.argsort(nested.row[entries], kind="stable")]
+        for i in entries:
             pooled = pooled_view(nested.pooled, int(i), self.options, direction)
             rows.append(SensitivityRow(int(nested.row[i]), pooled.model(model), pooled))
         return tuple(rows)

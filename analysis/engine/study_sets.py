@@ -112,6 +112,30 @@ class MemberSets(ABC):
     def expand(self, active: NDArray[np.bool_]) -> Expansion:
         """(row, set) pairs of the sets where ``active`` is true."""
 
+    def random_moments(
+        self,
+        y: FloatArray,
+        v: FloatArray,
+        tau2: FloatArray,
+        active: NDArray[np.bool_],
+        spread: bool,
+    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+        """Random-effects sums of the ``active`` sets, wᵢ = 1/(vᵢ + τ²_set).
+
+        Returns Σw, θ* = Σwy/Σw and, when ``spread`` is true, Σw(y − θ*)² (the
+        Hartung–Knapp numerator). Entries of inactive sets are meaningless.
+        """
+        expansion = self.expand(active)
+        rows, owner = expansion.rows, expansion.owner
+        ye = y[rows]
+        w = 1.0 / (v[rows] + tau2[owner])
+        sum_w = expansion.sum(w)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            theta = expansion.sum(w * ye) / sum_w
+        if not spread:
+            return sum_w, theta, None
+        return sum_w, theta, expansion.sum(w * (ye - theta[owner]) ** 2)
+
 
 class SegmentSets(MemberSets):
     """Disjoint sets: each row belongs to exactly one set (an analysis or a subgroup)."""
@@ -160,9 +184,81 @@ class _NestedSets(MemberSets):
             shift = np.where(sum_w > 0, sum_w * (theta - centre) ** 2, 0.0)
         return np.maximum(about_analysis - shift, 0.0)
 
+    def _zero_non_members(self, weights: FloatArray) -> None:
+        """Zero weights[m, i, j] where row j is not in set i (padded analysis block)."""
+        raise NotImplementedError
+
+    def random_moments(
+        self,
+        y: FloatArray,
+        v: FloatArray,
+        tau2: FloatArray,
+        active: NDArray[np.bool_],
+        spread: bool,
+    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+        # Every set of an analysis draws on the same k rows, so the k × k weights
+        # 1/(v_j + τ²_i) of an analysis form a dense block: built by broadcasting and
+        # reduced with one batched matrix product, with no index arrays of size Σk².
+        # Analyses are grouped by size (padded to a geometric grid of widths, rows of
+        # weight 0) so that one block shape serves many analyses.
+        layout = self.layout
+        n_rows = layout.n_rows
+        sum_w = np.zeros(n_rows)
+        first = np.zeros(n_rows)
+        second = np.zeros(n_rows)
+        centre = self.analysis_theta
+        wanted = np.bincount(layout.analysis[active], minlength=layout.n_analyses) > 0
+        widths = _padded_width(layout.count)
+        for width in np.unique(widths[wanted]):
+            analyses = np.flatnonzero(wanted & (widths == width))
+            # Bound a block stack to ~4 million weights (32 MB).
+            per_chunk = max(1, 4_000_000 // int(width) ** 2)
+            for chunk in range(0, len(analyses), per_chunk):
+                block = analyses[chunk:chunk + per_chunk]
+                position = np.arange(layout.count[block].max())  # no padding if all equal
+                member = position < layout.count[block][:, None]
+                index = np.where(member, layout.start[block][:, None] + position, 0)
+                v_block = np.where(member, v[index], np.inf)
+                deviation = np.where(member, y[index] - centre[block][:, None], 0.0)
+                tau2_block = np.where(member, tau2[index], 0.0)
+                # In place: one k × k temporary per block instead of two.
+                weights = np.add(tau2_block[:, :, None], v_block[:, None, :])
+                np.reciprocal(weights, out=weights)
+                self._zero_non_members(weights)
+                columns = [np.ones_like(deviation), deviation]
+                if spread:
+                    columns.append(deviation * deviation)
+                moments = weights @ np.stack(columns, axis=2)
+                rows = index[member]
+                sum_w[rows] = moments[..., 0][member]
+                first[rows] = moments[..., 1][member]
+                if spread:
+                    second[rows] = moments[..., 2][member]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shift = first / sum_w
+            theta = centre[layout.analysis] + shift
+            if not spread:
+                return sum_w, theta, None
+            # Σw(y − θ)² = Σw(y − c)² − Σw·(θ − c)², c the analysis estimate.
+            return sum_w, theta, np.maximum(second - first * shift, 0.0)
+
+
+def _padded_width(count: IntArray) -> IntArray:
+    """Block width for analyses of ``count`` rows: rounded up to a step of 1/8 of the
+    count's power of two (at least 4), so padding wastes at most ~12% of a block's
+    width while analyses of similar size share one block shape."""
+    count = np.maximum(count, 1)
+    octave = np.floor(np.log2(count)).astype(np.intp)
+    step = np.maximum(4, 2 ** np.maximum(octave - 3, 0))
+    return (-(-count // step) * step).astype(np.intp)
+
 
 class LeaveOneOutSets(_NestedSets):
     """Set i = the analysis of row i without row i."""
+
+    def _zero_non_members(self, weights: FloatArray) -> None:
+        width = weights.shape[-1]
+        weights.reshape(len(weights), width * width)[:, :: width + 1] = 0.0  # the diagonal
 
     def static_sum(self, values: FloatArray) -> FloatArray:
         totals = np.bincount(
@@ -183,6 +279,10 @@ class LeaveOneOutSets(_NestedSets):
 
 class PrefixSets(_NestedSets):
     """Set i = rows of the analysis of row i up to and including row i."""
+
+    def _zero_non_members(self, weights: FloatArray) -> None:
+        width = weights.shape[-1]
+        weights *= np.tri(width, dtype=bool)  # keep j <= i
 
     def static_sum(self, values: FloatArray) -> FloatArray:
         # Running sums within each analysis, computed on a padded (analysis × position)

@@ -18,7 +18,7 @@ runv <- function(name, call) {
   cat("# R: ", call, "\n", sep = "")
   cat(name, " = [", paste(fmt(as.numeric(vals)), collapse = ", "), "]\n", sep = "")
 }
-ctl <- "control=list(threshold=1e-12, maxiter=1000)"
+ctl <- "control=list(threshold=1e-12, tol=1e-15, maxiter=1000)"
 est <- c(estimate = "r$b[1]", se = "r$se", ci_low = "r$ci.lb", ci_high = "r$ci.ub",
          statistic = "r$zval", p = "r$pval", q = "r$QE", tau2 = "r$tau2")
 
