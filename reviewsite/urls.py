@@ -1,6 +1,6 @@
 """URL configuration."""
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from studies import views as studies_views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("", studies_views.home, name="home"),
     path("healthz", studies_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("analysis.urls")),
 ]

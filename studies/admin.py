@@ -63,6 +63,10 @@ class ReviewScopedMixin:
             if key not in cache:
                 cache[key] = list(formfield.choices)
             formfield.choices = cache[key]
+            # A grid of rows reads better without the add/change/view icons beside every select.
+            widget = formfield.widget
+            widget.can_add_related = widget.can_change_related = widget.can_view_related = False
+            widget.can_delete_related = False
         return formfield
 
 

@@ -20,6 +20,7 @@ from studies.models import (
     TimePoint,
 )
 from studies.services import entity_save, membership_add, review_create
+from studies.services.reviews import managers_group_ensure
 from studies.services.demo import DEMO_SLUG, demo_review_load
 
 DEMO_PASSWORD = "synthetic-demo-review"
@@ -54,9 +55,7 @@ class SmallReview:
 def small(db) -> SmallReview:
     user_model = get_user_model()
     manager = user_model.objects.create_user("small-manager", password="a-long-test-password", is_staff=True)
-    from django.contrib.auth.models import Group
-
-    manager.groups.add(Group.objects.get(name="Review managers"))
+    manager.groups.add(managers_group_ensure())
     review = review_create(title="Small review", slug="small-review", created_by=manager)
     study = entity_save(instance=Study(review=review, label="Only 2020", year=2020))
     intervention = entity_save(instance=Arm(study=study, role=ArmRole.INTERVENTION, label="Peer group", randomised=40))

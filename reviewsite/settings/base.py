@@ -120,12 +120,22 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
-CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Above the task time limit, so a slow task is not redelivered while it still runs.
     "visibility_timeout": 600,
     "socket_timeout": 5,
-    "socket_connect_timeout": 3,
+    "socket_connect_timeout": 2,
+}
+# Successive recomputes of one review start at least this far apart, so bursts coalesce.
+ANALYSIS_COALESCE_SECONDS = float(os.environ.get("ANALYSIS_COALESCE_SECONDS", "0.4"))
+# The reconciler: recompute any review whose results are behind its data (a lost message, a dead
+# worker or a broker outage only delays results).
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-analyses": {
+        "task": "analysis.tasks.reconcile_reviews",
+        "schedule": float(os.environ.get("RECONCILE_INTERVAL_SECONDS", "30")),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".data" / "celerybeat-schedule"))
 

@@ -12,7 +12,6 @@ import hashlib
 import random
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from studies.models import (
@@ -47,11 +46,10 @@ from studies.models import (
     ValueType,
 )
 from studies.services.entities import entities_create, entity_save
-from studies.services.reviews import membership_add, review_create
+from studies.services.reviews import managers_group_ensure, membership_add, review_create
 
 DEMO_SLUG = "peer-led-stigma-demo"
 DEMO_SEED = 915617
-MANAGERS_GROUP = "Review managers"
 
 # (database, records retrieved): sums to 3,192 as in the published review's PRISMA chart.
 SOURCES = [
@@ -150,11 +148,7 @@ _SURNAMES = [
 def demo_users_ensure(*, password: str) -> list[DemoUser]:
     """Create the demo users (or reset their passwords) and the managers' admin group."""
     user_model = get_user_model()
-    group, _ = Group.objects.get_or_create(name=MANAGERS_GROUP)
-    group.permissions.set(
-        Permission.objects.filter(content_type__app_label="studies")
-        | Permission.objects.filter(content_type__app_label="auth", codename="view_user")
-    )
+    group = managers_group_ensure()
     for demo in DEMO_USERS:
         user, _ = user_model.objects.get_or_create(username=demo.username)
         user.email = f"{demo.username}@example.org"

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from django.db import models, transaction
 from django.db.models import F
 
+from analysis.tasks import recompute_request
+
 from studies.models import (
     Arm,
     CharacteristicField,
@@ -87,10 +89,12 @@ def review_id_of(instance: models.Model) -> int | None:
 
 
 def review_data_version_bump(*, review_ids: Iterable[int]) -> None:
-    """Move the data version of reviews whose analysis inputs changed (inside the caller's transaction)."""
+    """Move the data version of reviews whose analysis inputs changed (inside the caller's
+    transaction), and once it commits ask for a recompute of their analyses."""
     ids = sorted({rid for rid in review_ids if rid is not None})
     if ids:
         Review.objects.filter(pk__in=ids).update(data_version=F("data_version") + 1)
+        transaction.on_commit(lambda: recompute_request(ids))
 
 
 def _review_settings_changed(review: Review) -> bool:

@@ -1,5 +1,5 @@
 """Setting up a review and its team."""
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.db import transaction
 
 from studies.models import Review, ReviewMembership, Role, TimePoint
@@ -22,3 +22,17 @@ def membership_add(*, review: Review, user: AbstractBaseUser, role: Role | str) 
     if existing is not None:
         return existing
     return entity_save(instance=ReviewMembership(review=review, user=user, role=role))
+
+
+MANAGERS_GROUP = "Review managers"
+
+
+def managers_group_ensure() -> Group:
+    """The admin group that lets managers use the back office (what they see is scoped to the
+    reviews they manage by the admin's querysets)."""
+    group, _ = Group.objects.get_or_create(name=MANAGERS_GROUP)
+    group.permissions.set(
+        Permission.objects.filter(content_type__app_label="studies")
+        | Permission.objects.filter(content_type__app_label="auth", codename="view_user")
+    )
+    return group

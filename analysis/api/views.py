@@ -1,0 +1,48 @@
+"""Analysis status and results: what readers' pages poll and what scripts read."""
+from django.shortcuts import get_object_or_404
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analysis import selectors
+
+
+class AnalysisVersionView(APIView):
+    """``GET /api/reviews/<slug>/analysis/version/``: just the versions (cheap, for polling)."""
+
+    permission_classes = [AllowAny]  # visibility is decided by the queryset: unknown reviews are 404
+
+    def get(self, request: Request, slug: str) -> Response:
+        review = get_object_or_404(selectors.review_visible_to(request.user), slug=slug)
+        return Response(selectors.analysis_status(review))
+
+
+class AnalysisResultsView(APIView):
+    """``GET /api/reviews/<slug>/analysis/``: versions plus every outcome's current results."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request, slug: str) -> Response:
+        review = get_object_or_404(selectors.review_visible_to(request.user), slug=slug)
+        body = selectors.analysis_status(review)
+        body["results"] = [
+            {
+                "outcome": result.outcome.name,
+                "domain": result.outcome.domain.name,
+                "time_point": result.time_point.label,
+                "subgroup_variable": result.subgroup_field.name if result.subgroup_field else None,
+                "analysis_set": result.analysis_set,
+                "k": result.k,
+                "chosen_model": result.chosen_model,
+                "estimate": result.estimate,
+                "ci_low": result.ci_low,
+                "ci_high": result.ci_high,
+                "p": result.p_value,
+                "i2": result.i2,
+                "tau2": result.tau2,
+                "detail": result.payload,
+            }
+            for result in selectors.current_results(review)
+        ]
+        return Response(body)

@@ -1,0 +1,41 @@
+"""Celery tasks: take ids, call one service. Idempotent, so at-least-once delivery is safe."""
+import logging
+
+from celery import shared_task
+
+from analysis import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5, default_retry_delay=5)
+def recompute_review(self, review_id: int) -> int:
+    """Bring one review's analyses up to date (a no-op when they already are)."""
+    try:
+        return services.review_recompute(review_id)
+    except Exception as error:
+        # A failed run is recorded by the service; retry a bounded number of times, and after that
+        # the periodic reconciler keeps trying, so results are delayed, never wrong.
+        raise self.retry(exc=error) from error
+
+
+@shared_task(acks_late=True)
+def reconcile_reviews() -> list[int]:
+    """Periodic (Celery beat): ask for a recompute of every review whose results are behind."""
+    behind = services.reviews_behind()
+    for review_id in behind:
+        recompute_review.delay(review_id)
+    if behind:
+        logger.info("Reconciler queued recomputes for reviews %s", behind)
+    return behind
+
+
+def recompute_request(review_ids: list[int]) -> None:
+    """Ring the doorbell after a commit. If the broker is unreachable the save has already
+    succeeded: log it and let the reconciler catch up when the broker is back."""
+    for review_id in review_ids:
+        try:
+            recompute_review.apply_async(args=[review_id], retry=False)
+        except Exception:
+            logger.warning("Could not queue a recompute of review %s (broker unreachable?); "
+                           "the reconciler will pick it up.", review_id, exc_info=True)

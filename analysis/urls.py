@@ -1,0 +1,9 @@
+from django.urls import path
+
+from analysis.api import views
+
+urlpatterns = [
+    path("api/reviews/<slug:slug>/analysis/", views.AnalysisResultsView.as_view(), name="api-analysis"),
+    path("api/reviews/<slug:slug>/analysis/version/", views.AnalysisVersionView.as_view(),
+         name="api-analysis-version"),
+]

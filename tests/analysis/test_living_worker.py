@@ -1,0 +1,298 @@
+"""The living pipeline end to end, with real processes: a test-owned Redis on its own port, real
+Celery worker processes (with beat, for the reconciler) and PostgreSQL. Each test's data are
+committed (transactional tests), because the worker reads them from its own connections."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import quote
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+import numpy as np
+import psutil
+import pytest
+
+from analysis import services
+from analysis.models import AnalysisRun, OutcomeResult, ReviewAnalysisState, RunStatus
+from reviewsite import embedded
+from reviewsite.celery import app as celery_app
+from studies.models import Arm, ArmRole, OutcomeData, Review, Study
+from studies.services import entity_save
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@dataclass
+class TestRedis:
+    """A Redis server owned by one test, so stopping it disturbs nothing else."""
+
+    directory: Path
+    port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process, _ = embedded.start_private_redis(self.directory, self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            embedded.stop(self.process)
+            self.process = None
+
+
+@pytest.fixture
+def test_redis(tmp_path):
+    redis = TestRedis(tmp_path / "redis", embedded.free_port(16500 + os.getpid() % 1000))
+    redis.start()
+    previous = celery_app.conf.broker_url
+    celery_app.conf.broker_url = redis.url
+    celery_app.pool.force_close_all()
+    celery_app._pool = None
+    yield redis
+    redis.stop()
+    celery_app.conf.broker_url = previous
+    celery_app.pool.force_close_all()
+    celery_app._pool = None
+
+
+def database_url() -> str:
+    """The test database, as the worker processes must reach it."""
+    db = connection.settings_dict
+    host = db["HOST"] or "127.0.0.1"
+    host = quote(host, safe="") if host.startswith("/") else host
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{db['USER']}@{host}{port}/{db['NAME']}"
+
+
+@dataclass
+class Worker:
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "reviewsite", "worker", "--beat", "--loglevel", "INFO",
+             "--concurrency", "2", "--without-mingle", "--without-gossip", "--pool", "prefork"],
+            cwd=BASE_DIR, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker: main process, pool children and embedded beat."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.process = None
+
+
+@pytest.fixture
+def worker_env(test_redis, tmp_path):
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="reviewsite.settings.test",
+        DATABASE_URL=database_url(),
+        REDIS_URL=test_redis.url,
+        RECONCILE_INTERVAL_SECONDS="2",
+        ANALYSIS_COALESCE_SECONDS="0.3",
+        CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / "beat-schedule"),
+    )
+    return env
+
+
+@pytest.fixture
+def worker(worker_env, tmp_path):
+    running = Worker(worker_env, tmp_path / "worker.log")
+    running.start()
+    yield running
+    running.stop()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def up_to_date(review: Review) -> bool:
+    return not services.review_is_behind(review.pk)
+
+
+def assert_results_equal_from_scratch(review: Review) -> None:
+    """The stored current results equal a fresh computation from the database as it is now."""
+    state = ReviewAnalysisState.objects.get(review=review)
+    assert state.computed_version == Review.objects.get(pk=review.pk).data_version
+    stored = {(r.outcome_id, r.subgroup_field_id): r for r in OutcomeResult.objects.filter(run=state.current_run)}
+    fresh = services.review_results_compute(services.analysis_inputs_load(review.pk))
+    assert len(fresh) == len(stored)
+    for result in fresh:
+        row = stored[(result.outcome_id, result.subgroup_field_id)]
+        expected = result.payload[result.payload["chosen_model"]]
+        np.testing.assert_allclose([row.estimate, row.ci_low, row.ci_high], [
+            expected["estimate"], expected["ci_low"], expected["ci_high"]], rtol=1e-12)
+
+
+def wait_converged(review: Review, timeout: float = 60) -> None:
+    wait_for(lambda: up_to_date(review), timeout, "the results to catch up with the data")
+    assert_results_equal_from_scratch(review)
+
+
+def test_every_write_path_leads_to_new_results(worker, small, client):
+    manager = small.manager
+    client.force_login(manager)
+    wait_converged(small.review, 30)
+
+    # A service call.
+    small.data.mean = -6.0
+    entity_save(instance=small.data)
+    wait_converged(small.review)
+
+    # The admin's change form.
+    row = OutcomeData.objects.get(pk=small.data.pk)
+    response = client.post(f"/admin/studies/outcomedata/{row.pk}/change/", {
+        "study": row.study_id, "outcome": row.outcome_id, "time_point": row.time_point_id, "arm": row.arm_id,
+        "n": "38", "mean": "-2.5", "sd": "6.1", "value_type": "change", "provenance": "reported",
+        "include_in_analysis": "on",
+    })
+    assert response.status_code == 302
+    wait_converged(small.review)
+    assert OutcomeResult.objects.filter(run=ReviewAnalysisState.objects.get(review=small.review).current_run)\
+        .get(subgroup_field=None).payload["arms"][0]["intervention"]["mean"] == -2.5
+
+    # An admin inline: a second study's arms, added under the study.
+    study = entity_save(instance=Study(review=small.review, label="Second 2022", year=2022))
+    response = client.post(f"/admin/studies/study/{study.pk}/change/", {
+        "review": small.review.pk, "label": study.label, "year": "2022", "is_included": "on", "notes": "",
+        "reports-TOTAL_FORMS": "0", "reports-INITIAL_FORMS": "0",
+        "arms-TOTAL_FORMS": "2", "arms-INITIAL_FORMS": "0",
+        "arms-0-role": ArmRole.INTERVENTION, "arms-0-label": "Peer group", "arms-0-randomised": "30",
+        "arms-1-role": ArmRole.CONTROL, "arms-1-label": "Usual care", "arms-1-randomised": "30",
+        "characteristics-TOTAL_FORMS": "0", "characteristics-INITIAL_FORMS": "0",
+        "outcome_data-TOTAL_FORMS": "0", "outcome_data-INITIAL_FORMS": "0",
+    })
+    assert response.status_code == 302, response.content[:2000]
+    for role, mean in ((ArmRole.INTERVENTION, -3.0), (ArmRole.CONTROL, -0.5)):
+        entity_save(instance=OutcomeData(study=study, outcome=small.outcome, time_point=small.time_point,
+                                         arm=Arm.objects.get(study=study, role=role), n=30, mean=mean, sd=5.0))
+    wait_converged(small.review)
+    assert OutcomeResult.objects.filter(run=ReviewAnalysisState.objects.get(review=small.review).current_run)\
+        .get(subgroup_field=None).k == 2
+
+    # The admin's bulk delete action.
+    response = client.post("/admin/studies/arm/", {
+        "action": "delete_selected", "post": "yes",
+        "_selected_action": [str(pk) for pk in Arm.objects.filter(study=study).values_list("pk", flat=True)],
+    })
+    assert response.status_code == 302
+    wait_converged(small.review)
+    assert OutcomeResult.objects.filter(run=ReviewAnalysisState.objects.get(review=small.review).current_run)\
+        .get(subgroup_field=None).k == 1
+
+
+def test_a_killed_worker_only_delays_results(worker, small):
+    wait_converged(small.review, 30)
+    # Two quick edits: the second round waits out the coalescing window while holding the
+    # review's lock, which is the moment to kill the worker in the middle of its recompute.
+    small.data.mean = -1.0
+    entity_save(instance=small.data)
+    small.data.mean = -8.0
+    entity_save(instance=small.data)
+
+    def recompute_in_progress() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s",
+                           [services._LOCK_NAMESPACE, small.review.pk])
+            return cursor.fetchone()[0] > 0
+
+    wait_for(recompute_in_progress, 20, "a recompute to start")
+    worker.kill()
+    wait_for(lambda: not recompute_in_progress(), 10, "PostgreSQL to release the dead worker's lock")
+    worker.start()
+    wait_converged(small.review)
+    assert OutcomeResult.objects.filter(run=ReviewAnalysisState.objects.get(review=small.review).current_run)\
+        .get(subgroup_field=None).payload["arms"][0]["intervention"]["mean"] == -8.0
+
+
+def test_saves_succeed_while_redis_is_down_and_results_catch_up(worker, small, test_redis):
+    wait_converged(small.review, 30)
+    test_redis.stop()
+    small.data.mean = -3.3
+    started = time.monotonic()
+    entity_save(instance=small.data)  # must not raise: the broker is only a doorbell
+    assert time.monotonic() - started < 10
+    assert OutcomeData.objects.get(pk=small.data.pk).mean == -3.3
+    assert services.review_is_behind(small.review.pk)
+    time.sleep(1)
+    assert services.review_is_behind(small.review.pk)  # nothing could compute it yet
+    test_redis.start()
+    wait_converged(small.review, 60)
+
+
+def test_the_same_task_delivered_twice_at_once_writes_one_result(small):
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def deliver() -> None:
+        try:
+            barrier.wait()
+            outcomes.append(services.analysis_run_execute(small.review.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    version = Review.objects.get(pk=small.review.pk).data_version
+    assert sum(result is not None for result in outcomes) == 1
+    assert AnalysisRun.objects.filter(review=small.review, data_version=version, status=RunStatus.SUCCEEDED).count() == 1
+    assert OutcomeResult.objects.filter(run__review=small.review).count() == 1
+
+
+def test_a_burst_of_edits_is_coalesced_and_ends_correct(worker, small):
+    wait_converged(small.review, 30)
+    since = timezone.now()
+    started = time.monotonic()
+    for i in range(500):
+        small.data.mean = -4.0 - (i % 50) / 10
+        entity_save(instance=small.data)
+    elapsed = time.monotonic() - started
+    wait_converged(small.review)
+    runs = AnalysisRun.objects.filter(review=small.review, status=RunStatus.SUCCEEDED, started_at__gte=since).count()
+    # At most one run per coalescing window while the burst lasts, plus the one after it.
+    assert 1 <= runs <= elapsed / 0.3 + 2, (runs, elapsed)
+    assert runs < 50
+    assert OutcomeData.objects.get(pk=small.data.pk).mean == pytest.approx(-4.0 - 49 / 10)
+
+
+def test_worker_processes_are_real(worker):
+    """Guard against a test set-up in which tasks run eagerly inside the test process."""
+    assert not celery_app.conf.task_always_eager
+    wait_for(lambda: worker.process is not None and len(psutil.Process(worker.process.pid).children()) >= 2,
+             30, "the worker's pool processes")
