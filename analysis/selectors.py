@@ -1,7 +1,7 @@
 """Reads of analysis results for pages and the API."""
 from django.db.models import QuerySet
 
-from analysis.models import OutcomeResult, ReviewAnalysisState
+from analysis.models import ConclusionChange, OutcomeResult, ReviewAnalysisState
 from studies.models import Review, ReviewMembership
 
 
@@ -37,3 +37,8 @@ def current_results(review: Review) -> QuerySet[OutcomeResult]:
                   "analysis_set")
         if hasattr(review, "analysis_state") else OutcomeResult.objects.none()
     )
+
+
+def conclusion_changes(review: Review) -> QuerySet:
+    """The review's feed of conclusion changes, newest first."""
+    return ConclusionChange.objects.filter(review=review).select_related("outcome", "run").order_by("-created_at", "-id")

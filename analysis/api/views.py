@@ -46,3 +46,23 @@ class AnalysisResultsView(APIView):
             for result in selectors.current_results(review)
         ]
         return Response(body)
+
+
+class ConclusionChangesView(APIView):
+    """``GET /api/reviews/<slug>/analysis/changes/``: the feed of conclusion changes, newest first."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request, slug: str) -> Response:
+        review = get_object_or_404(selectors.review_visible_to(request.user), slug=slug)
+        return Response([
+            {
+                "outcome": change.outcome.name,
+                "kind": change.kind,
+                "title": change.get_kind_display(),
+                "description": change.description,
+                "data_version": change.run.data_version,
+                "at": change.created_at.isoformat(),
+            }
+            for change in selectors.conclusion_changes(review)[:200]
+        ])

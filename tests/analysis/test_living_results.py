@@ -134,3 +134,27 @@ def test_unpublished_reviews_are_not_found_by_strangers(client, small):
     assert client.get(f"/api/reviews/{small.review.slug}/analysis/").status_code == 404
     client.force_login(small.manager)
     assert client.get(f"/api/reviews/{small.review.slug}/analysis/version/").status_code == 200
+
+
+def test_conclusion_change_feed_lists_the_newest_first(client, small):
+    small.review.is_public = True
+    entity_save(instance=small.review)
+    services.review_recompute(small.review.pk)
+    small.data.mean = 1.5
+    entity_save(instance=small.data)
+    services.review_recompute(small.review.pk)
+    feed = client.get(f"/api/reviews/{small.review.slug}/analysis/changes/").json()
+    assert {item["kind"] for item in feed} >= {"lost_significance", "direction_changed"}
+    assert all(item["outcome"] == "Self-stigma" for item in feed)
+
+
+def test_managers_see_runs_and_changes_read_only_in_the_back_office(client, demo_review):
+    from django.contrib.auth import get_user_model
+
+    services.review_recompute(demo_review.pk)
+    client.force_login(get_user_model().objects.get(username="demo-manager"))
+    run = AnalysisRun.objects.filter(review=demo_review).first()
+    assert client.get("/admin/analysis/analysisrun/").status_code == 200
+    assert client.get(f"/admin/analysis/analysisrun/{run.pk}/change/").status_code == 200
+    assert client.get("/admin/analysis/conclusionchange/").status_code == 200
+    assert client.get("/admin/analysis/analysisrun/add/").status_code == 403
