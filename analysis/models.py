@@ -65,8 +65,9 @@ class AnalysisSet(models.TextChoices):
 class OutcomeResult(models.Model):
     """The engine's full output for one outcome × time point × subgroup variable × study set.
 
-    A few headline numbers are columns (for conclusion changes, history charts and summary tables);
-    ``payload`` holds everything else exactly as the engine reported it.
+    A few headline numbers are columns (for conclusion changes, history charts and summary tables)
+    and are kept for every run; ``payload`` holds everything else exactly as the engine reported it,
+    for the current run.
     """
 
     run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="results")
@@ -85,7 +86,10 @@ class OutcomeResult(models.Model):
     p_value = models.FloatField(null=True, blank=True)
     i2 = models.FloatField(null=True, blank=True, help_text="I² in percent.")
     tau2 = models.FloatField(null=True, blank=True)
-    payload = models.JSONField()
+    payload = models.JSONField(
+        null=True, blank=True,
+        help_text="The engine's full output; kept for the current run, emptied when a newer run replaces it.",
+    )
 
     class Meta:
         ordering = ["run", "outcome", "time_point", "subgroup_field", "analysis_set"]

@@ -246,10 +246,16 @@ def review_results_compute(inputs: ReviewInputs) -> list[ComputedResult]:
                 index = {value: i for i, value in enumerate(subgroup_labels)}
                 subgroup_keys = [index.get(inputs.subgroup_values.get((field.pk, row.study_id)),
                                            len(subgroup_labels) - 1) for row in rows]
+            # Cumulative analysis, leave-one-out, Egger and the funnel belong to the overall analysis;
+            # a subgroup split would only repeat them.
             batch = analyse_batch(data, analysis_ids, options=options, n_analyses=len(items),
-                                  subgroup=subgroup_keys, order=years, directions=directions)
+                                  subgroup=subgroup_keys, order=years if field is None else None,
+                                  directions=directions)
             for i, item in enumerate(items):
                 payload = result_to_dict(batch.analysis(i), labels, subgroup_labels)
+                if field is not None:
+                    for key in ("leave_one_out", "cumulative", "egger", "funnel"):
+                        payload.pop(key)
                 payload["outcome"] = item.outcome.name
                 payload["arms"] = [_arm_payload(row, options.measure) for row in item.rows]
                 payload["incomplete"] = list(item.incomplete)
@@ -334,6 +340,10 @@ def _store(review_id: int, data_version: int, time_point_id: int | None, started
         state.computed_version, state.computed_at, state.current_run = data_version, now, run
         state.save()
         _record_conclusion_changes(review_id, run, previous_run_id, stored)
+        if previous_run_id is not None:
+            # Every run keeps its headline numbers (the history of each estimate); the full engine
+            # output, megabytes for a large review, is kept for the current run only.
+            OutcomeResult.objects.filter(run_id=previous_run_id).update(payload=None)
     return run
 
 
@@ -408,8 +418,9 @@ def review_recompute(review_id: int) -> int:
     dies) lets one worker compute while others return at once. The holder loops while the data
     keep moving, so edits made during a run cause exactly one more run; after releasing the lock
     it checks once more, closing the gap in which another worker gave up on the lock. The first
-    change after a quiet period is computed at once; later rounds start at least
-    ``ANALYSIS_COALESCE_SECONDS`` apart.
+    change after a quiet period is computed at once; while edits keep arriving, rounds start
+    ``ANALYSIS_COALESCE_SECONDS`` apart, then twice that, and so on up to
+    ``ANALYSIS_COALESCE_MAX_SECONDS``.
     """
     stored = rounds = 0
     last_start = time.monotonic()
@@ -421,9 +432,11 @@ def review_recompute(review_id: int) -> int:
         try:
             while rounds < MAX_ROUNDS and review_is_behind(review_id):
                 if rounds:
-                    # Data changed during the last run: wait out the rest of the coalescing window
-                    # so a burst of edits costs a few runs, not one per edit.
-                    time.sleep(max(0.0, settings.ANALYSIS_COALESCE_SECONDS - (time.monotonic() - last_start)))
+                    # Data changed during the last run: wait out the rest of the coalescing window,
+                    # which doubles while the edits keep coming, so a burst costs a few runs.
+                    window = min(settings.ANALYSIS_COALESCE_MAX_SECONDS,
+                                 settings.ANALYSIS_COALESCE_SECONDS * 2 ** (rounds - 1))
+                    time.sleep(max(0.0, window - (time.monotonic() - last_start)))
                 rounds += 1
                 last_start = time.monotonic()
                 if analysis_run_execute(review_id) is not None:

@@ -127,8 +127,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 5,
     "socket_connect_timeout": 2,
 }
-# Successive recomputes of one review start at least this far apart, so bursts coalesce.
+# Successive recomputes of one review start at least this far apart, the gap doubling (up to the
+# maximum) while edits keep arriving, so bursts coalesce into a few runs.
 ANALYSIS_COALESCE_SECONDS = float(os.environ.get("ANALYSIS_COALESCE_SECONDS", "0.4"))
+ANALYSIS_COALESCE_MAX_SECONDS = float(os.environ.get("ANALYSIS_COALESCE_MAX_SECONDS", "8"))
 # The reconciler: recompute any review whose results are behind its data (a lost message, a dead
 # worker or a broker outage only delays results).
 CELERY_BEAT_SCHEDULE = {

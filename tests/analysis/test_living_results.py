@@ -158,3 +158,15 @@ def test_managers_see_runs_and_changes_read_only_in_the_back_office(client, demo
     assert client.get(f"/admin/analysis/analysisrun/{run.pk}/change/").status_code == 200
     assert client.get("/admin/analysis/conclusionchange/").status_code == 200
     assert client.get("/admin/analysis/analysisrun/add/").status_code == 403
+
+
+def test_history_keeps_every_run_headline_and_the_current_payload(small):
+    services.review_recompute(small.review.pk)
+    first_run = ReviewAnalysisState.objects.get(review=small.review).current_run
+    small.data.mean = -5.5
+    entity_save(instance=small.data)
+    services.review_recompute(small.review.pk)
+    old = OutcomeResult.objects.get(run=first_run)
+    new = current(small.review)["Self-stigma"]
+    assert old.payload is None and old.estimate is not None  # history: the estimate of every run
+    assert new.payload is not None and new.estimate != old.estimate

@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @dataclass
-class TestRedis:
+class OwnRedis:
     """A Redis server owned by one test, so stopping it disturbs nothing else."""
 
     directory: Path
@@ -55,7 +55,7 @@ class TestRedis:
 
 @pytest.fixture
 def test_redis(tmp_path):
-    redis = TestRedis(tmp_path / "redis", embedded.free_port(16500 + os.getpid() % 1000))
+    redis = OwnRedis(tmp_path / "redis", embedded.free_port(16500 + os.getpid() % 1000))
     redis.start()
     previous = celery_app.conf.broker_url
     celery_app.conf.broker_url = redis.url
