@@ -1,7 +1,11 @@
 """Analysis runs and their results: every run of every review is kept, because how each pooled
 estimate moved over time is itself a result of a living review."""
+import json
+import zlib
+
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import cached_property
 
 from studies.models import CharacteristicField, Outcome, Review, TimePoint
 
@@ -86,10 +90,10 @@ class OutcomeResult(models.Model):
     p_value = models.FloatField(null=True, blank=True)
     i2 = models.FloatField(null=True, blank=True, help_text="I² in percent.")
     tau2 = models.FloatField(null=True, blank=True)
-    payload = models.JSONField(
-        null=True, blank=True,
-        help_text="The engine's full output; kept for the current run, emptied when a newer run replaces it.",
-    )
+    # The engine's full output as zlib-compressed JSON: megabytes for a large review, never queried
+    # inside (the headline numbers above are the columns), so compact storage makes a run's write
+    # ~10× cheaper than jsonb. Kept for the current run; emptied when a newer run replaces it.
+    payload_gz = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["run", "outcome", "time_point", "subgroup_field", "analysis_set"]
@@ -106,6 +110,17 @@ class OutcomeResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} ({self.analysis_set}) in run {self.run_id}"
+
+    @staticmethod
+    def pack(payload: dict) -> bytes:
+        return zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 1)
+
+    @cached_property
+    def payload(self) -> dict | None:
+        """The engine's output for this analysis (None for runs no longer current)."""
+        if self.payload_gz is None:
+            return None
+        return json.loads(zlib.decompress(self.payload_gz))
 
 
 class ChangeKind(models.TextChoices):

@@ -139,7 +139,7 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
         data_rows = list(
             OutcomeData.objects.filter(study__review=review, study__is_included=True, time_point=time_point,
                                        include_in_analysis=True)
-            .values("outcome_id", "study_id", "arm__role", "n", "mean", "sd", "events", "total")
+            .values_list("outcome_id", "study_id", "arm__role", "n", "mean", "sd", "events", "total")
             .order_by("outcome_id", "study_id", "arm_id")
         )
         subgroup_fields = tuple(CharacteristicField.objects.filter(review=review, is_subgroup_variable=True)
@@ -151,10 +151,8 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
         }
 
     grouped: dict[tuple[int, int], dict[str, list[ArmSummary]]] = defaultdict(lambda: defaultdict(list))
-    for row in data_rows:
-        grouped[(row["outcome_id"], row["study_id"])][row["arm__role"]].append(ArmSummary(
-            n=row["n"], mean=row["mean"], sd=row["sd"], events=row["events"], total=row["total"],
-        ))
+    for outcome_id, study_id, role, n, mean, sd, events, total in data_rows:
+        grouped[(outcome_id, study_id)][role].append(ArmSummary(n=n, mean=mean, sd=sd, events=events, total=total))
     ordered_studies = sorted(studies.values(), key=lambda s: ((s.year or 0), s.label))
     outcome_inputs = []
     for outcome in outcomes:
@@ -332,7 +330,8 @@ def _store(review_id: int, data_version: int, time_point_id: int | None, started
                                          status=RunStatus.SUCCEEDED, started_at=started_at, finished_at=now)
         stored = OutcomeResult.objects.bulk_create([
             OutcomeResult(run=run, outcome_id=c.outcome_id, time_point_id=time_point_id,
-                          subgroup_field_id=c.subgroup_field_id, analysis_set=c.analysis_set, payload=c.payload,
+                          subgroup_field_id=c.subgroup_field_id, analysis_set=c.analysis_set,
+                          payload_gz=OutcomeResult.pack(c.payload),
                           **_headline(c.payload))
             for c in computed
         ])
@@ -343,7 +342,7 @@ def _store(review_id: int, data_version: int, time_point_id: int | None, started
         if previous_run_id is not None:
             # Every run keeps its headline numbers (the history of each estimate); the full engine
             # output, megabytes for a large review, is kept for the current run only.
-            OutcomeResult.objects.filter(run_id=previous_run_id).update(payload=None)
+            OutcomeResult.objects.filter(run_id=previous_run_id).update(payload_gz=None)
     return run
 
 

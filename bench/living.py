@@ -226,7 +226,9 @@ def measure_burst(base: str, slug: str, edits: int, clients: int) -> dict:
     burst_seconds = time.perf_counter() - started
     wait_fresh(sessions[0], slug, data_version(slug))
     settled = time.perf_counter() - started
-    runs = AnalysisRun.objects.filter(review__slug=slug, status=RunStatus.SUCCEEDED, started_at__gte=since).count()
+    all_runs = AnalysisRun.objects.filter(review__slug=slug, started_at__gte=since)
+    runs = all_runs.count()  # every computation the burst caused, kept or thrown away as stale
+    stored_runs = all_runs.filter(status=RunStatus.SUCCEEDED).count()
     state = ReviewAnalysisState.objects.get(review__slug=slug)
     stored = {(r.outcome_id, r.subgroup_field_id): r for r in OutcomeResult.objects.filter(run=state.current_run)}
     fresh = services.review_results_compute(services.analysis_inputs_load(state.review_id))
@@ -234,7 +236,8 @@ def measure_burst(base: str, slug: str, edits: int, clients: int) -> dict:
         stored[(c.outcome_id, c.subgroup_field_id)].estimate == c.payload[c.payload["chosen_model"]]["estimate"]
         for c in fresh
     )
-    return {"runs": runs, "burst_seconds": burst_seconds, "settled_seconds": settled, "equal": equal}
+    return {"runs": runs, "stored_runs": stored_runs, "burst_seconds": burst_seconds, "settled_seconds": settled,
+            "equal": equal}
 
 
 def main() -> int:
@@ -299,7 +302,8 @@ def main() -> int:
         ok &= burst["runs"] <= 5 and burst["equal"]
         print(f"burst of {args.burst} admin edits from {args.clients} clients on the demo review: "
               f"{burst['burst_seconds']:.1f} s of edits, results current {burst['settled_seconds']:.1f} s after the "
-              f"first; {burst['runs']} runs (target ≤ 5); final results equal a from-scratch computation: "
+              f"first; {burst['runs']} runs (target ≤ 5), of which {burst['stored_runs']} stored (the others were "
+              f"stale by the time they finished and were thrown away); final results equal a from-scratch computation: "
               f"{burst['equal']}")
         print("all targets met" if ok else "some targets missed")
         return 0
