@@ -52,6 +52,17 @@ _FULL_TEXT_RULES = (
 )
 
 
+def _validate_exclusion_reason(verdict: "ScreeningDecision | ScreeningResolution") -> None:
+    """A verdict's reason comes from its review's list; full-text exclusions need one, inclusions have none."""
+    if verdict.exclusion_reason_id and verdict.record_id and \
+            verdict.exclusion_reason.review_id != verdict.record.review_id:
+        raise ValidationError({"exclusion_reason": "This exclusion reason belongs to another review."})
+    if verdict.stage == Stage.FULL_TEXT and verdict.decision == Decision.EXCLUDE and not verdict.exclusion_reason_id:
+        raise ValidationError({"exclusion_reason": "A full-text exclusion needs a reason."})
+    if verdict.decision == Decision.INCLUDE and verdict.exclusion_reason_id:
+        raise ValidationError({"exclusion_reason": "An inclusion has no exclusion reason."})
+
+
 class ScreeningDecision(models.Model):
     """One screener's verdict on one record at one stage."""
 
@@ -82,12 +93,7 @@ class ScreeningDecision(models.Model):
         ]
 
     def clean(self) -> None:
-        if self.exclusion_reason_id and self.record_id and self.exclusion_reason.review_id != self.record.review_id:
-            raise ValidationError({"exclusion_reason": "This exclusion reason belongs to another review."})
-        if self.stage == Stage.FULL_TEXT and self.decision == Decision.EXCLUDE and not self.exclusion_reason_id:
-            raise ValidationError({"exclusion_reason": "A full-text exclusion needs a reason."})
-        if self.decision == Decision.INCLUDE and self.exclusion_reason_id:
-            raise ValidationError({"exclusion_reason": "An inclusion has no exclusion reason."})
+        _validate_exclusion_reason(self)
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} by {self.screener} ({self.get_stage_display()})"
@@ -130,12 +136,7 @@ class ScreeningResolution(models.Model):
         ]
 
     def clean(self) -> None:
-        if self.exclusion_reason_id and self.record_id and self.exclusion_reason.review_id != self.record.review_id:
-            raise ValidationError({"exclusion_reason": "This exclusion reason belongs to another review."})
-        if self.stage == Stage.FULL_TEXT and self.decision == Decision.EXCLUDE and not self.exclusion_reason_id:
-            raise ValidationError({"exclusion_reason": "A full-text exclusion needs a reason."})
-        if self.decision == Decision.INCLUDE and self.exclusion_reason_id:
-            raise ValidationError({"exclusion_reason": "An inclusion has no exclusion reason."})
+        _validate_exclusion_reason(self)
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} by tutor {self.tutor} ({self.get_stage_display()})"
