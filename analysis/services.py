@@ -26,7 +26,7 @@ from analysis.engine import (
     Direction,
     Measure,
     analyse_batch,
-    result_to_dict,
+    batch_to_dicts,
 )
 from analysis.models import (
     AnalysisRun,
@@ -249,8 +249,7 @@ def review_results_compute(inputs: ReviewInputs) -> list[ComputedResult]:
             batch = analyse_batch(data, analysis_ids, options=options, n_analyses=len(items),
                                   subgroup=subgroup_keys, order=years if field is None else None,
                                   directions=directions)
-            for i, item in enumerate(items):
-                payload = result_to_dict(batch.analysis(i), labels, subgroup_labels)
+            for item, payload in zip(items, batch_to_dicts(batch, labels, subgroup_labels), strict=True):
                 if field is not None:
                     for key in ("leave_one_out", "cumulative", "egger", "funnel"):
                         payload.pop(key)

@@ -27,7 +27,10 @@ Conversions with provenance: :func:`sd_from_se`, :func:`sd_from_ci`,
 :func:`correlation_from_change`.
 
 Display: :mod:`analysis.engine.formatting` (RevMan-style P, I², weights, the
-"Heterogeneity: …" lines) and :func:`result_to_dict` (JSON-ready payload).
+"Heterogeneity: …" lines), :func:`result_to_dict` (JSON-ready payload of one
+:class:`AnalysisResult`) and :func:`batch_to_dicts` (the same payloads for every
+analysis of a :class:`BatchResult` at once, formatted from its arrays without the
+scalar views: use it for whole reviews).
 
 Example
 -------
@@ -73,7 +76,7 @@ from .options import (
     PoolingMethod,
     Tau2Method,
 )
-from .report import result_to_dict
+from .report import batch_to_dicts, result_to_dict
 from .results import (
     AnalysisResult,
     BatchResult,
@@ -122,6 +125,7 @@ __all__ = [
     "Tau2Method",
     "analyse",
     "analyse_batch",
+    "batch_to_dicts",
     "correlation_from_change",
     "favoured_arm",
     "forest_labels",

@@ -508,14 +508,10 @@ class BatchResult:
         analysis
             Analysis id, 0 … ``n_analyses`` − 1, as passed to the batch call.
         """
-        if not 0 <= analysis < self.n_analyses:
-            raise IndexError(f"analysis {analysis} not in 0..{self.n_analyses - 1}")
-        options, measure = self.options, self.options.measure
+        self._check(analysis)
+        measure = self.options.measure
         direction = self.directions[analysis]
         model = self.chosen_model(analysis)
-        end = (self.study_start[analysis + 1] if analysis + 1 < self.n_analyses
-               else len(self.study_order))
-        rows = self.study_order[self.study_start[analysis]:end]
         s = self.studies
         studies = tuple(
             StudyResult(
@@ -533,105 +529,139 @@ class BatchResult:
                 ratio_ci_low=_ratio(float(s.ci_low[row]), measure),
                 ratio_ci_high=_ratio(float(s.ci_high[row]), measure),
             )
-            for row in rows
+            for row in self.study_rows(analysis)
         )
-        overall = pooled_view(self.overall, analysis, options, direction)
-
-        subgroups: tuple[SubgroupResult, ...] = ()
-        test_fixed = test_random = None
-        if self.subgroups is not None:
-            indices = np.flatnonzero(self.subgroups.analysis == analysis)
-            subgroups = tuple(
-                SubgroupResult(
-                    subgroup=int(self.subgroups.subgroup[i]),
-                    pooled=pooled_view(self.subgroups.pooled, int(i), options, direction),
-                )
-                for i in indices
-            )
-            test_fixed = _subgroup_test_view(self.subgroup_test_fixed, analysis)
-            test_random = _subgroup_test_view(self.subgroup_test_random, analysis)
-
-        leave_one_out = self._nested_view(self.leave_one_out, analysis, model, direction)
+        test_fixed, test_random = self.subgroup_tests(analysis)
         cumulative = (None if self.cumulative is None
                       else self._nested_view(self.cumulative, analysis, model, direction))
-
-        egger = None
-        if math.isfinite(float(self.egger.df[analysis])):
-            e = self.egger
-            egger = EggerTest(
-                intercept=float(e.intercept[analysis]),
-                se=float(e.se[analysis]),
-                t=float(e.t[analysis]),
-                df=int(e.df[analysis]),
-                p=float(e.p[analysis]),
-                slope=float(e.slope[analysis]),
-            )
-        funnel = None
-        if overall.k >= 1:
-            funnel = FunnelData(
-                centre=float(self.funnel.centre[analysis]),
-                se_max=float(self.funnel.se_max[analysis]),
-                z=self.z,
-            )
         return AnalysisResult(
             analysis=analysis,
-            options=options,
+            options=self.options,
             direction=direction,
             labels=forest_labels(direction),
             chosen_model=model,
             studies=studies,
-            overall=overall,
-            subgroups=subgroups,
+            overall=pooled_view(self.overall, analysis, self.options, direction),
+            subgroups=self.subgroup_results(analysis),
             subgroup_test_fixed=test_fixed,
             subgroup_test_random=test_random,
-            leave_one_out=leave_one_out,
+            leave_one_out=self._nested_view(self.leave_one_out, analysis, model, direction),
             cumulative=cumulative,
-            egger=egger,
-            funnel=funnel,
-            warnings=self._warnings(analysis, studies, overall, subgroups),
+            egger=self.egger_test(analysis),
+            funnel=self.funnel_data(analysis),
+            warnings=self.warnings(analysis),
         )
 
     def analyses(self) -> list[AnalysisResult]:
         """Scalar views of every analysis, in id order."""
         return [self.analysis(i) for i in range(self.n_analyses)]
 
+    # Parts of one analysis, shared by :meth:`analysis` and by callers that read the
+    # per-study and sensitivity rows straight from the arrays
+    # (:func:`~.report.batch_to_dicts`).
+
+    def _check(self, analysis: int) -> None:
+        if not 0 <= analysis < self.n_analyses:
+            raise IndexError(f"analysis {analysis} not in 0..{self.n_analyses - 1}")
+
+    def study_bounds(self) -> IntArray:
+        """Where each analysis's rows start in ``study_order``, plus the end (n_analyses + 1)."""
+        return np.append(self.study_start, len(self.study_order)).astype(np.intp)
+
+    def study_rows(self, analysis: int) -> IntArray:
+        """Input rows of ``analysis`` in input order (the order of ``AnalysisResult.studies``)."""
+        self._check(analysis)
+        bounds = self.study_bounds()
+        return self.study_order[bounds[analysis]:bounds[analysis + 1]]
+
+    def _subgroup_entries(self, analysis: int) -> IntArray:
+        if self.subgroups is None:
+            return np.empty(0, dtype=np.intp)
+        return np.flatnonzero(self.subgroups.analysis == analysis)
+
+    def subgroup_results(self, analysis: int) -> tuple[SubgroupResult, ...]:
+        """Scalar views of the subgroup pools of ``analysis`` (empty without subgroups)."""
+        self._check(analysis)
+        if self.subgroups is None:
+            return ()
+        direction = self.directions[analysis]
+        return tuple(
+            SubgroupResult(
+                subgroup=int(self.subgroups.subgroup[i]),
+                pooled=pooled_view(self.subgroups.pooled, int(i), self.options, direction),
+            )
+            for i in self._subgroup_entries(analysis)
+        )
+
+    def subgroup_tests(self, analysis: int) -> tuple[SubgroupTest | None, SubgroupTest | None]:
+        """Tests for subgroup differences of ``analysis`` under the fixed and random models."""
+        self._check(analysis)
+        return (_subgroup_test_view(self.subgroup_test_fixed, analysis),
+                _subgroup_test_view(self.subgroup_test_random, analysis))
+
+    def egger_test(self, analysis: int) -> EggerTest | None:
+        """Egger's test of ``analysis``; ``None`` below the minimum k."""
+        self._check(analysis)
+        e = self.egger
+        if not math.isfinite(float(e.df[analysis])):
+            return None
+        return EggerTest(
+            intercept=float(e.intercept[analysis]),
+            se=float(e.se[analysis]),
+            t=float(e.t[analysis]),
+            df=int(e.df[analysis]),
+            p=float(e.p[analysis]),
+            slope=float(e.slope[analysis]),
+        )
+
+    def funnel_data(self, analysis: int) -> FunnelData | None:
+        """Funnel plot frame of ``analysis``; ``None`` without estimable studies."""
+        self._check(analysis)
+        if int(self.overall.k[analysis]) < 1:
+            return None
+        return FunnelData(
+            centre=float(self.funnel.centre[analysis]),
+            se_max=float(self.funnel.se_max[analysis]),
+            z=self.z,
+        )
+
     def _nested_view(
         self, nested: NestedArrays, analysis: int, model: Model, direction: Direction
     ) -> tuple[SensitivityRow, ...]:
         rows = []
-        entries = np.flatnonzero(nested.analysis == analysis)
-        if nested is self.leave_one_out:
-            entries = entries[np.argsort(nested.row[entries], kind="stable")]
+        entries = sensitivity_order(
+            nested, np.flatnonzero(nested.analysis == analysis),
+            by_row=nested is self.leave_one_out,
+        )
         for i in entries:
             pooled = pooled_view(nested.pooled, int(i), self.options, direction)
             rows.append(SensitivityRow(int(nested.row[i]), pooled.model(model), pooled))
         return tuple(rows)
 
-    def _warnings(
-        self,
-        analysis: int,
-        studies: tuple[StudyResult, ...],
-        overall: Pooled,
-        subgroups: tuple[SubgroupResult, ...],
-    ) -> tuple[str, ...]:
+    def warnings(self, analysis: int) -> tuple[str, ...]:
+        """What a reader of ``analysis`` must know (``AnalysisResult.warnings``)."""
+        self._check(analysis)
         warnings = []
-        for study in studies:
-            if not study.estimable:
-                warnings.append(
-                    f"row {study.row}: not estimable ({_STATUS_WARNINGS[study.status]});"
-                    " excluded from pooling and from df"
-                )
+        rows = self.study_rows(analysis)
+        status = self.studies.status[rows]
+        excluded = status != StudyStatus.ESTIMABLE
+        for row, code in zip(rows[excluded].tolist(), status[excluded].tolist()):
+            warnings.append(
+                f"row {row}: not estimable ({_STATUS_WARNINGS[StudyStatus(code)]});"
+                " excluded from pooling and from df"
+            )
         method = self.options.tau2_method
-        pools = [("overall", overall)] + [
-            (f"subgroup {s.subgroup}", s.pooled) for s in subgroups
-        ]
-        for name, pooled in pools:
-            het = pooled.heterogeneity
-            if not het.tau2_converged:
+        pools = [("overall", self.overall, analysis)]
+        if self.subgroups is not None:
+            pools += [(f"subgroup {int(self.subgroups.subgroup[i])}", self.subgroups.pooled, int(i))
+                      for i in self._subgroup_entries(analysis)]
+        for name, arrays, i in pools:
+            het = arrays.heterogeneity
+            if not het.tau2_converged[i]:
                 warnings.append(
                     f"{name}: {method} estimate of tau² did not converge after "
-                    f"{het.tau2_iterations} iterations; tau² = {het.tau2:.6g} is the "
-                    "last iterate"
+                    f"{int(het.tau2_iterations[i])} iterations; tau² = "
+                    f"{float(het.tau2[i]):.6g} is the last iterate"
                 )
         if self.options.tau2_method is not Tau2Method.DL:
             sensitivity = [self.leave_one_out] + (
@@ -645,6 +675,14 @@ class BatchResult:
                         "re-analyses"
                     )
         return tuple(warnings)
+
+
+def sensitivity_order(nested: NestedArrays, entries: IntArray, *, by_row: bool) -> IntArray:
+    """``entries`` of ``nested`` in display order: by analysis, then by omitted row
+    (leave-one-out, ``by_row``) or in the cumulative order (as stored)."""
+    if by_row:
+        return entries[np.lexsort((nested.row[entries], nested.analysis[entries]))]
+    return entries[np.argsort(nested.analysis[entries], kind="stable")]
 
 
 def _subgroup_test_view(arrays: SubgroupTestArrays | None, analysis: int) -> SubgroupTest | None:

@@ -19,6 +19,7 @@ from django.db import connection
 from django.utils import timezone
 import numpy as np
 import psutil
+import psycopg
 import pytest
 
 from analysis import services
@@ -216,22 +217,29 @@ def test_every_write_path_leads_to_new_results(worker, small, client):
 
 def test_a_killed_worker_only_delays_results(worker, small):
     wait_converged(small.review, 30)
-    # Two quick edits: the second round waits out the coalescing window while holding the
-    # review's lock, which is the moment to kill the worker in the middle of its recompute.
-    small.data.mean = -1.0
-    entity_save(instance=small.data)
-    small.data.mean = -8.0
-    entity_save(instance=small.data)
+    # Hold the review's analysis-state row from another connection: the worker's recompute then
+    # stops inside its store step, holding the review's lock — the middle of a recompute.
+    db = connection.settings_dict
+    blocker = psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or None, user=db["USER"],
+                              dbname=db["NAME"])
+    blocker.execute("SELECT 1 FROM analysis_reviewanalysisstate WHERE review_id = %s FOR UPDATE", [small.review.pk])
+    try:
+        small.data.mean = -8.0
+        entity_save(instance=small.data)
 
-    def recompute_in_progress() -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s",
-                           [services._LOCK_NAMESPACE, small.review.pk])
-            return cursor.fetchone()[0] > 0
+        def recompute_in_progress() -> bool:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
+                               "AND objid = %s AND granted", [services._LOCK_NAMESPACE, small.review.pk])
+                return cursor.fetchone()[0] > 0
 
-    wait_for(recompute_in_progress, 20, "a recompute to start")
-    worker.kill()
-    wait_for(lambda: not recompute_in_progress(), 10, "PostgreSQL to release the dead worker's lock")
+        wait_for(recompute_in_progress, 30, "a recompute to start")
+        worker.kill()
+        wait_for(lambda: not recompute_in_progress(), 10, "PostgreSQL to release the dead worker's lock")
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert services.review_is_behind(small.review.pk)
     worker.start()
     wait_converged(small.review)
     assert OutcomeResult.objects.filter(run=ReviewAnalysisState.objects.get(review=small.review).current_run)\
