@@ -409,6 +409,20 @@ def review_is_behind(review_id: int) -> bool:
 _LOCK_NAMESPACE = 7_311_001  # first key of PostgreSQL's two-key advisory locks: "recompute"
 
 
+def _wait_for_quiet(review_id: int, deadline: float) -> None:
+    """Wait until ``deadline`` (monotonic), or less: as soon as the review's data have not changed
+    for ``ANALYSIS_COALESCE_SECONDS``, so the run after a burst starts when the burst ends."""
+    quiet_needed = settings.ANALYSIS_COALESCE_SECONDS
+    seen, quiet_since = None, time.monotonic()
+    while (now := time.monotonic()) < deadline:
+        version = Review.objects.filter(pk=review_id).values_list("data_version", flat=True).first()
+        if version != seen:
+            seen, quiet_since = version, now
+        elif now - quiet_since >= quiet_needed:
+            return
+        time.sleep(min(0.1, max(0.0, deadline - now)))
+
+
 def review_recompute(review_id: int) -> int:
     """Bring a review's results up to date; returns how many runs stored results.
 
@@ -418,7 +432,8 @@ def review_recompute(review_id: int) -> int:
     it checks once more, closing the gap in which another worker gave up on the lock. The first
     change after a quiet period is computed at once; while edits keep arriving, rounds start
     ``ANALYSIS_COALESCE_SECONDS`` apart, then twice that, and so on up to
-    ``ANALYSIS_COALESCE_MAX_SECONDS``.
+    ``ANALYSIS_COALESCE_MAX_SECONDS`` — but a round starts early once the edits pause for
+    ``ANALYSIS_COALESCE_SECONDS``.
     """
     stored = rounds = 0
     last_start = time.monotonic()
@@ -434,7 +449,7 @@ def review_recompute(review_id: int) -> int:
                     # which doubles while the edits keep coming, so a burst costs a few runs.
                     window = min(settings.ANALYSIS_COALESCE_MAX_SECONDS,
                                  settings.ANALYSIS_COALESCE_SECONDS * 2 ** (rounds - 1))
-                    time.sleep(max(0.0, window - (time.monotonic() - last_start)))
+                    _wait_for_quiet(review_id, last_start + window)
                 rounds += 1
                 last_start = time.monotonic()
                 if analysis_run_execute(review_id) is not None:
