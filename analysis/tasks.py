@@ -35,7 +35,10 @@ def recompute_request(review_ids: list[int]) -> None:
     succeeded: log it and let the reconciler catch up when the broker is back."""
     for review_id in review_ids:
         try:
-            recompute_review.apply_async(args=[review_id], retry=False)
+            # One quick retry covers a pooled connection that went stale while Redis restarted;
+            # more would only make the saving user wait for a broker that is down.
+            recompute_review.apply_async(args=[review_id], retry=True,
+                                         retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2})
         except Exception:
             logger.warning("Could not queue a recompute of review %s (broker unreachable?); "
                            "the reconciler will pick it up.", review_id, exc_info=True)

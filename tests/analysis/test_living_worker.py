@@ -17,6 +17,7 @@ from urllib.parse import quote
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
+import kombu.pools
 import numpy as np
 import psutil
 import psycopg
@@ -59,14 +60,19 @@ def test_redis(tmp_path):
     redis = OwnRedis(tmp_path / "redis", embedded.free_port(16500 + os.getpid() % 1000))
     redis.start()
     previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = redis.url
-    celery_app.pool.force_close_all()
-    celery_app._pool = None
+    use_broker(redis.url)
     yield redis
     redis.stop()
-    celery_app.conf.broker_url = previous
-    celery_app.pool.force_close_all()
+    use_broker(previous)
+
+
+def use_broker(url: str) -> None:
+    """Point this process's Celery app at another broker, dropping pooled connections (the
+    producer pool holds the connection pool, so both are rebuilt on next use)."""
+    celery_app.conf.broker_url = url
+    kombu.pools.reset()  # kombu keeps connection and producer pools in global registries
     celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 def database_url() -> str:
@@ -235,10 +241,11 @@ def test_a_killed_worker_only_delays_results(worker, small):
 
         wait_for(recompute_in_progress, 30, "a recompute to start")
         worker.kill()
-        wait_for(lambda: not recompute_in_progress(), 10, "PostgreSQL to release the dead worker's lock")
     finally:
+        # A backend waiting on a lock notices its dead client only when the wait ends.
         blocker.rollback()
         blocker.close()
+    wait_for(lambda: not recompute_in_progress(), 30, "PostgreSQL to release the dead worker's lock")
     assert services.review_is_behind(small.review.pk)
     worker.start()
     wait_converged(small.review)
@@ -304,3 +311,16 @@ def test_worker_processes_are_real(worker):
     assert not celery_app.conf.task_always_eager
     wait_for(lambda: worker.process is not None and len(psutil.Process(worker.process.pid).children()) >= 2,
              30, "the worker's pool processes")
+
+
+def test_the_doorbell_alone_brings_results_within_seconds(worker_env, tmp_path, small):
+    """With the reconciler an hour away, only the message sent after commit can bring results."""
+    env = {**worker_env, "RECONCILE_INTERVAL_SECONDS": "3600"}
+    running = Worker(env, tmp_path / "doorbell-worker.log")
+    running.start()
+    try:
+        small.data.mean = -2.0
+        entity_save(instance=small.data)
+        wait_converged(small.review, 20)
+    finally:
+        running.stop()
