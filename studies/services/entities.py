@@ -12,6 +12,7 @@ from analysis.tasks import recompute_request
 from studies.models import (
     Arm,
     CharacteristicField,
+    DuplicateCandidate,
     ExclusionReason,
     ImportBatch,
     Outcome,
@@ -39,6 +40,7 @@ REVIEW_LOOKUP: dict[type[models.Model], str] = {
     SearchSource: "review_id",
     ImportBatch: "review_id",
     Record: "review_id",
+    DuplicateCandidate: "review_id",
     ExclusionReason: "review_id",
     ScreeningDecision: "record__review_id",
     ScreeningResolution: "record__review_id",
@@ -153,10 +155,16 @@ def entities_create(*, instances: list[models.Model]) -> list[models.Model]:
     if not instances:
         return []
     model = type(instances[0])
+    foreign_keys = [f for f in model._meta.concrete_fields if f.many_to_one]
     for instance in instances:
         if type(instance) is not model:
             raise TypeError("entities_create takes instances of one model at a time.")
-        instance.full_clean(validate_unique=False, validate_constraints=False)
+        # A foreign key given as a saved instance needs no existence query per row (the database's
+        # foreign key holds it); clean() still checks that it belongs to the right review.
+        assigned = [f.name for f in foreign_keys
+                    if f.is_cached(instance) and getattr(instance, f.name) is not None
+                    and getattr(instance, f.name).pk is not None]
+        instance.full_clean(exclude=assigned, validate_unique=False, validate_constraints=False)
     created = model._default_manager.bulk_create(instances)
     if model in ANALYSIS_INPUTS:
         review_data_version_bump(review_ids={review_id_of(instance) for instance in created})
