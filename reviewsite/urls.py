@@ -13,4 +13,5 @@ urlpatterns = [
     path("healthz", studies_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("analysis.urls")),
+    path("", include("studies.urls")),
 ]

@@ -8,6 +8,7 @@ from studies import selectors
 from studies.models import (
     Arm,
     CharacteristicField,
+    DuplicateCandidate,
     ExclusionReason,
     ImportBatch,
     Outcome,
@@ -237,6 +238,19 @@ class RecordAdmin(ServiceModelAdmin):
     @admin.display(description="duplicate", boolean=True)
     def is_duplicate(self, obj: Record) -> bool:
         return obj.duplicate_of_id is not None
+
+
+@admin.register(DuplicateCandidate)
+class DuplicateCandidateAdmin(ServiceModelAdmin):
+    """Every merge the import made, with its reason, and the pairs waiting for a person (whose
+    everyday page is the review's duplicate queue)."""
+
+    list_display = ["id", "duplicate", "primary", "method", "score", "status", "automatic", "decided_by", "review"]
+    list_filter = ["status", "method", "automatic", ("review", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["review", "duplicate", "primary", "decided_by"]
+    search_fields = ["duplicate__title", "primary__title", "reason"]
+    raw_id_fields = ["duplicate", "primary", "import_batch"]
+    readonly_fields = ["created_at", "decided_at"]
 
 
 # --- Screening --------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """The review database, split by concern (Zulip style) and re-exported here."""
+from studies.models.dedup import CandidateStatus, DuplicateCandidate, MatchMethod
 from studies.models.outcomes import (
     DataType,
     Direction,
@@ -34,6 +35,7 @@ from studies.models.studies import (
 )
 
 __all__ = [
+    "CandidateStatus", "DuplicateCandidate", "MatchMethod",
     "Arm", "ArmRole", "CONTINUOUS_MEASURES", "CharacteristicField", "CharacteristicType", "DICHOTOMOUS_MEASURES",
     "DataType", "Decision", "Direction", "EffectMeasure", "ExclusionReason", "FullTextStatus", "ImportBatch",
     "ImportFormat", "Judgment", "ModelRule", "Outcome", "OutcomeData", "OutcomeDomain", "Provenance", "Record",

@@ -18,14 +18,17 @@ from studies.models import (
     Arm,
     ArmRole,
     CharacteristicField,
+    CandidateStatus,
     CharacteristicType,
     Decision,
+    DuplicateCandidate,
     Direction,
     ExclusionReason,
     FullTextStatus,
     ImportBatch,
     ImportFormat,
     Judgment,
+    MatchMethod,
     Outcome,
     OutcomeData,
     OutcomeDomain,
@@ -266,7 +269,17 @@ class _DemoBuilder:
         for batch in extra_slots:
             original = rng.choice(originals)
             duplicates.append(self._duplicate(original, batch))
-        entities_create(instances=duplicates)
+        duplicates = entities_create(instances=duplicates)
+        # Each merge is logged as an import's automatic merge would be.
+        entities_create(instances=[
+            DuplicateCandidate(
+                review=review, import_batch=duplicate.import_batch, duplicate=duplicate, primary=duplicate.duplicate_of,
+                method=MatchMethod.DOI if duplicate.doi else MatchMethod.TITLE_YEAR, score=100.0,
+                reason="Synthetic demo duplicate: " + ("same DOI" if duplicate.doi else "same title and year"),
+                status=CandidateStatus.MERGED, automatic=True,
+            )
+            for duplicate in duplicates
+        ])
         return originals
 
     def _record(self, review: Review, batch: ImportBatch, index: int) -> Record:

@@ -1,0 +1,80 @@
+"""Import of a generated 100,000-record RIS file with deduplication, against rispy parsing it alone.
+
+    DATABASE_URL=postgres://... python bench/import.py [--records 100000]
+
+Target: the full import (parse, validate, dedup, write) within 3x the bare rispy parse; peak memory
+under 1 GB. Runs in a transaction that is rolled back, so the database is left as it was.
+"""
+import argparse
+import os
+import random
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewsite.settings.local")
+import django  # noqa: E402
+
+django.setup()
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import transaction  # noqa: E402
+import rispy  # noqa: E402
+
+from studies.models import SearchSource  # noqa: E402
+from studies.services import review_create  # noqa: E402
+from studies.services.imports import import_records  # noqa: E402
+
+WORDS = ("peer support stigma recovery randomised trial mental illness self disclosure empowerment anxiety "
+         "depression hopelessness intervention group community outcomes adults youth veterans clinic "
+         "psychosis bipolar schizophrenia family education contact online face training").split()
+
+
+def ris_generate(n: int, seed: int = 6) -> str:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        dup = i > 0 and rng.random() < 0.1
+        k = rng.randrange(i) if dup else i
+        r = random.Random(k)
+        title = " ".join(r.choice(WORDS) for _ in range(r.randint(8, 14))).capitalize() + f" {k}"
+        lines = ["TY  - JOUR", f"TI  - {title}", f"AU  - {r.choice(WORDS).title()}, {chr(65 + k % 26)}.",
+                 f"AU  - {r.choice(WORDS).title()}, B.", f"PY  - {r.randint(1990, 2024)}",
+                 f"JO  - Journal of {r.choice(WORDS).title()}", f"VL  - {r.randint(1, 90)}", f"SP  - {r.randint(1, 900)}",
+                 f"AB  - {' '.join(r.choice(WORDS) for _ in range(120))}", "KW  - stigma", "KW  - peer support"]
+        if r.random() < 0.8:
+            lines.append(f"DO  - 10.{1000 + k % 9000}/bench.{k}" if not dup else f"DO  - https://doi.org/10.{1000 + k % 9000}/BENCH.{k}")
+        out.append("\n".join([*lines, "ER  - ", ""]))
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=100_000)
+    n = parser.parse_args().records
+    text = ris_generate(n)
+    content = text.encode()
+    print(f"file: {n} records, {len(content) / 1e6:.1f} MB")
+    start = time.perf_counter()
+    bare = rispy.loads(text)
+    t_rispy = time.perf_counter() - start
+    assert len(bare) == n
+    del bare
+    with transaction.atomic():
+        user = get_user_model().objects.create_user("bench-import")
+        review = review_create(title="Import bench", slug="bench-import", created_by=user)
+        source = SearchSource.objects.create(review=review, database="Embase", date_searched="2024-01-01")
+        start = time.perf_counter()
+        summary = import_records(review=review, source=source, file_name="bench.ris", content=content)
+        t_import = time.perf_counter() - start
+        transaction.set_rollback(True)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"rispy.loads alone:        {t_rispy:7.2f} s  ({n / t_rispy:,.0f} records/s)")
+    print(f"import_records with dedup: {t_import:7.2f} s  ({n / t_import:,.0f} records/s)")
+    print(f"  imported {summary.imported}, duplicates {summary.duplicates}, queued {summary.queued}")
+    print(f"ratio import / bare parse: {t_import / t_rispy:.2f}x (target <= 3x)")
+    print(f"peak memory (max RSS):     {peak_mb:,.0f} MB (target < 1024 MB)")
+
+
+if __name__ == "__main__":
+    main()

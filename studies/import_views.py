@@ -1,0 +1,90 @@
+"""Manager pages for imports: upload with a summary, and the duplicate review queue.
+Views translate HTTP and call one service each."""
+from datetime import date
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from studies.imports import ImportFileError
+from studies.models import CandidateStatus, DuplicateCandidate, ImportBatch, ImportFormat, Review, ReviewMembership, Role
+from studies.services.imports import (
+    ImportUndoRefused,
+    duplicate_keep_both,
+    duplicate_merge,
+    import_records,
+    import_undo,
+    import_undo_blocker,
+    search_source_ensure,
+)
+
+COMPARED_FIELDS = ["title", "authors", "year", "journal", "volume", "issue", "pages", "doi", "pmid", "nct_id", "abstract"]
+
+
+def _managed_review(request: HttpRequest, slug: str) -> Review:
+    review = get_object_or_404(Review, slug=slug)
+    if not ReviewMembership.objects.filter(review=review, user=request.user, role=Role.MANAGER).exists():
+        raise PermissionDenied("Only the review's managers can import records.")
+    return review
+
+
+@login_required
+def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    review = _managed_review(request, slug)
+    summary, error = None, None
+    if request.method == "POST" and request.FILES.get("file"):
+        upload = request.FILES["file"]
+        try:
+            searched = date.fromisoformat(request.POST.get("searched_on") or date.today().isoformat())
+            source = search_source_ensure(review=review, database=request.POST.get("database", "").strip() or "Unknown",
+                                          date_searched=searched, query=request.POST.get("query", ""))
+            summary = import_records(review=review, source=source, file_name=upload.name, content=upload.read(),
+                                     file_format=request.POST.get("file_format") or "auto", imported_by=request.user)
+        except ImportFileError as failure:
+            error = str(failure)
+        except ValueError:
+            error = "Enter the date searched as YYYY-MM-DD."
+    batches = [(batch, import_undo_blocker(batch=batch))
+               for batch in ImportBatch.objects.filter(review=review).select_related("source", "imported_by")]
+    return render(request, "studies/imports/upload.html", {
+        "review": review, "summary": summary, "error": error, "batches": batches, "formats": ImportFormat.choices,
+    })
+
+
+@login_required
+@require_POST
+def import_undo_view(request: HttpRequest, slug: str, batch_id: int) -> HttpResponse:
+    review = _managed_review(request, slug)
+    batch = get_object_or_404(ImportBatch, pk=batch_id, review=review)
+    try:
+        import_undo(batch=batch, user=request.user)
+    except ImportUndoRefused:
+        pass  # the page shows the reason next to the batch
+    return redirect("studies:import-upload", slug=slug)
+
+
+@login_required
+def duplicate_queue(request: HttpRequest, slug: str) -> HttpResponse:
+    review = _managed_review(request, slug)
+    pending = (DuplicateCandidate.objects.filter(review=review, status=CandidateStatus.PENDING)
+               .select_related("duplicate", "primary")[:50])
+    pairs = []
+    for candidate in pending:
+        rows = [(name, getattr(candidate.duplicate, name), getattr(candidate.primary, name),
+                 getattr(candidate.duplicate, name) != getattr(candidate.primary, name)) for name in COMPARED_FIELDS]
+        pairs.append((candidate, rows))
+    return render(request, "studies/imports/queue.html", {"review": review, "pairs": pairs})
+
+
+@login_required
+@require_POST
+def duplicate_decide(request: HttpRequest, slug: str, candidate_id: int) -> HttpResponse:
+    review = _managed_review(request, slug)
+    candidate = get_object_or_404(DuplicateCandidate, pk=candidate_id, review=review)
+    if request.POST.get("decision") == "merge":
+        duplicate_merge(candidate=candidate, user=request.user)
+    else:
+        duplicate_keep_both(candidate=candidate, user=request.user)
+    return redirect("studies:duplicate-queue", slug=slug)

@@ -1,0 +1,11 @@
+"""Reading bibliographic export files and finding duplicates (DESIGN.md, "Import").
+
+Parsers (one module per format) turn bytes into checked ``ParsedRecord``s or raise
+``ImportFileError``; ``dedup`` matches records without touching the database. Writes are in
+``studies.services.imports``.
+"""
+from studies.imports.errors import ImportFileError
+from studies.imports.formats import AUTO, ParsedFile, file_parse, format_detect
+from studies.imports.records import ParsedRecord
+
+__all__ = ["AUTO", "ImportFileError", "ParsedFile", "ParsedRecord", "file_parse", "format_detect"]

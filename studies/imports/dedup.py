@@ -1,0 +1,289 @@
+"""Finding duplicates among new records and the records already in a review, without the database.
+
+Three passes, most certain first (Bramer et al. 2016, "De-duplication of database search results
+for systematic reviews in EndNote", JMLA 104:240 — identifiers, then title/year/author, then a
+human look at the near misses):
+
+1. the same identifier: DOI (normalised), PMID, or — cautiously — NCT id;
+2. the same normalised title and year (and first author's surname where both have one);
+3. fuzzy titles (rapidfuzz ``ratio``) over pairs blocked by the first and the last two title
+   words and a year at most one apart: merged only when clearly identical, else queued.
+
+A pair is never merged automatically when it carries evidence of being two works: different DOIs or
+PMIDs, a preprint against a journal version, a shared DOI with unrelated titles (conference
+supplements share one), a shared NCT id (a protocol and its results paper are different reports).
+Such pairs go to the review queue instead.
+
+Records already in the review always stay primary: screening done on them stays valid, and undoing
+the new import never has to re-point older records. Among new records, the richest is primary.
+"""
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import Indel
+
+from studies.imports.records import ParsedRecord
+from studies.imports.text import surname_normalise, title_normalise
+
+# Titles this similar (rapidfuzz ratio, 0–100) are shown to a person; at or above AUTO_RATIO with
+# the same year, first author and no conflicting evidence they are merged. Tuned with bench/dedup.py.
+QUEUE_RATIO = 85.0
+AUTO_RATIO = 96.0
+# A shared DOI/PMID with titles less similar than this is more likely a shared supplement DOI or a
+# typing error than one work.
+SAME_ID_MIN_RATIO = 60.0
+MAX_BLOCK = 400
+
+PREPRINT_DOI_PREFIXES = ("10.1101/", "10.21203/", "10.31234/", "10.31219/", "10.2139/", "10.48550/",
+                         "10.20944/", "10.22541/", "10.31235/", "10.1002/essoar")
+PREPRINT_VENUES = ("medrxiv", "biorxiv", "psyarxiv", "arxiv", "research square", "ssrn", "preprints",
+                   "osf preprints", "authorea", "socarxiv")
+
+
+class Method:
+    DOI = "doi"
+    PMID = "pmid"
+    NCT = "nct"
+    TITLE_YEAR = "title_year"
+    FUZZY = "fuzzy"
+
+
+@dataclass(slots=True)
+class DedupItem:
+    """What matching needs of one record (new, or already in the review)."""
+
+    title_norm: str
+    year: int | None
+    first_author: str
+    doi: str
+    pmid: str
+    nct_id: str
+    preprint: bool
+    richness: int
+    existing_id: int | None = None
+    tokens: list[str] = field(default_factory=list)
+
+
+def _richness(*, abstract: str, authors: Sequence[str], year, journal: str, volume: str, issue: str,
+              pages: str, doi: str, pmid: str, keywords: Sequence[str]) -> int:
+    # An abstract matters most to screeners; identifiers next (they let later imports match).
+    return (4 * bool(abstract) + 2 * bool(doi) + 2 * bool(pmid) + bool(authors) + bool(year) + bool(journal)
+            + bool(volume) + bool(issue) + bool(pages) + bool(keywords))
+
+
+def _preprint(doi: str, journal: str) -> bool:
+    venue = journal.casefold()
+    return doi.startswith(PREPRINT_DOI_PREFIXES) or any(name in venue for name in PREPRINT_VENUES)
+
+
+def item_from_values(*, title: str, abstract: str = "", authors: Sequence[str] = (), year: int | None = None,
+                     journal: str = "", volume: str = "", issue: str = "", pages: str = "", doi: str = "",
+                     pmid: str = "", nct_id: str = "", keywords: Sequence[str] = (),
+                     existing_id: int | None = None) -> DedupItem:
+    """The matching view of a record's fields (a ``ParsedRecord`` or a stored ``Record``)."""
+    title_norm = title_normalise(title)
+    return DedupItem(
+        title_norm=title_norm, year=year, first_author=surname_normalise(authors[0]) if authors else "",
+        doi=doi.lower(), pmid=pmid, nct_id=nct_id, preprint=_preprint(doi.lower(), journal),
+        richness=_richness(abstract=abstract, authors=authors, year=year, journal=journal, volume=volume,
+                           issue=issue, pages=pages, doi=doi, pmid=pmid, keywords=keywords),
+        existing_id=existing_id, tokens=title_norm.split(),
+    )
+
+
+def item_from_parsed(record: ParsedRecord) -> DedupItem:
+    return item_from_values(
+        title=record.title, abstract=record.abstract, authors=record.authors, year=record.year,
+        journal=record.journal, volume=record.volume, issue=record.issue, pages=record.pages, doi=record.doi,
+        pmid=record.pmid, nct_id=record.nct_id, keywords=record.keywords)
+
+
+@dataclass(frozen=True)
+class Link:
+    """Why two items were matched: ``duplicate`` will point at ``primary`` (indices into the items)."""
+
+    duplicate: int
+    primary: int
+    method: str
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class DedupPlan:
+    """The outcome of matching: which new items are duplicates of what, and which pairs need a person.
+
+    Indices refer to ``existing + new`` as passed to ``dedup_plan``.
+    """
+
+    merges: tuple[Link, ...]
+    queued: tuple[Link, ...]
+    primary_of: dict[int, int]
+
+
+def title_ratio(a: DedupItem, b: DedupItem) -> float:
+    return Indel.normalized_similarity(a.title_norm, b.title_norm) * 100.0
+
+
+def _conflict(a: DedupItem, b: DedupItem) -> str:
+    """Evidence that two records are different works (or versions): a reason to ask, not merge."""
+    if a.doi and b.doi and a.doi != b.doi:
+        if a.preprint != b.preprint:
+            return "preprint and published version (different DOIs)"
+        return f"different DOIs ({a.doi} vs {b.doi})"
+    if a.pmid and b.pmid and a.pmid != b.pmid:
+        return f"different PMIDs ({a.pmid} vs {b.pmid})"
+    if a.preprint != b.preprint:
+        return "preprint and published version"
+    return ""
+
+
+class _Clusters:
+    """Union–find whose roots are existing records when a cluster has one (they stay primary)."""
+
+    def __init__(self, items: Sequence[DedupItem]) -> None:
+        self.parent = list(range(len(items)))
+        self.items = items
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> bool:
+        ri, rj = self.find(i), self.find(j)
+        if ri == rj:
+            return False
+        existing_i, existing_j = self.items[ri].existing_id is not None, self.items[rj].existing_id is not None
+        if existing_i and existing_j:
+            return False  # two records already in the review are never merged behind anyone's back
+        if existing_j and not existing_i:
+            ri, rj = rj, ri
+        self.parent[rj] = ri
+        return True
+
+
+def dedup_plan(*, existing: Sequence[DedupItem], new: Sequence[DedupItem]) -> DedupPlan:
+    """Match ``new`` records against each other and against ``existing`` primaries.
+
+    Returns
+    -------
+    DedupPlan
+        ``merges`` holds one link per new record that is a duplicate (pointing at the primary it
+        joins), ``queued`` the pairs for a person, ``primary_of`` the primary of every merged item.
+    """
+    items: list[DedupItem] = [*existing, *new]
+    first_new = len(existing)
+    clusters = _Clusters(items)
+    links: dict[int, Link] = {}  # the edge that brought each merged new item into its cluster
+    queued: dict[tuple[int, int], Link] = {}
+
+    def consider(i: int, j: int, method: str, score: float, reason: str) -> None:
+        if clusters.find(i) == clusters.find(j):
+            return
+        pair = (min(i, j), max(i, j))
+        conflict = _conflict(items[i], items[j])
+        if method == Method.NCT and not conflict and score < 90.0:
+            conflict = "same trial registration, perhaps different reports of one study"
+        if method in (Method.DOI, Method.PMID) and not conflict and score < SAME_ID_MIN_RATIO:
+            conflict = f"same {method.upper()} but different titles"
+        if conflict:
+            queued.setdefault(pair, Link(i, j, method, round(score, 1), f"{reason}; {conflict}"))
+        elif clusters.union(i, j):
+            links[i] = Link(i, j, method, round(score, 1), reason)
+            queued.pop(pair, None)
+
+    # Pass 1 and 2: identifiers, then title + year (+ first author).
+    indexes: dict[str, dict[object, int]] = defaultdict(dict)
+    for i, item in enumerate(items):
+        keys = (
+            (Method.DOI, item.doi, "same DOI"),
+            (Method.PMID, item.pmid, "same PMID"),
+            (Method.NCT, item.nct_id, "same NCT id"),
+            (Method.TITLE_YEAR, (item.title_norm, item.year) if item.title_norm and item.year else None,
+             "same title and year"),
+        )
+        for method, key, reason in keys:
+            if not key:
+                continue
+            j = indexes[method].get(key)
+            if j is None:
+                indexes[method][key] = i
+                continue
+            if i < first_new:
+                continue  # existing records are matched only against new ones
+            other = items[j]
+            if method == Method.TITLE_YEAR and item.first_author and other.first_author \
+                    and item.first_author != other.first_author:
+                queued.setdefault((j, i), Link(i, j, method, 100.0, "same title and year; different first authors"))
+                continue
+            consider(i, j, method, 100.0 if method == Method.TITLE_YEAR else title_ratio(item, other), reason)
+
+    # Pass 3: fuzzy titles over blocked pairs.
+    blocks: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, item in enumerate(items):
+        if i >= first_new and clusters.find(i) != i:
+            continue  # already merged: its primary stands for it
+        words = item.tokens
+        if not words:
+            continue
+        blocks[("head", " ".join(words[:2]))].append(i)
+        blocks[("tail", " ".join(words[-2:]))].append(i)
+    seen: set[tuple[int, int]] = set()
+    for members in blocks.values():
+        if len(members) < 2 or len(members) > MAX_BLOCK or members[-1] < first_new:
+            continue
+        for position, i in enumerate(members):
+            if i < first_new:
+                continue
+            a = items[i]
+            for j in members[:position]:
+                pair = (j, i)
+                if pair in seen:
+                    continue
+                seen.add(pair)
+                b = items[j]
+                if a.year and b.year and abs(a.year - b.year) > 1:
+                    continue
+                score = Indel.normalized_similarity(a.title_norm, b.title_norm, score_cutoff=QUEUE_RATIO / 100)
+                if not score:
+                    continue
+                score *= 100.0
+                clearly_same = (score >= AUTO_RATIO and a.year == b.year and a.year is not None
+                                and a.first_author and a.first_author == b.first_author)
+                if clearly_same:
+                    consider(i, j, Method.FUZZY, score, f"titles {score:.0f}% alike, same year and first author")
+                elif clusters.find(i) != clusters.find(j):
+                    reason = f"titles {score:.0f}% alike"
+                    conflict = _conflict(a, b)
+                    queued.setdefault((j, i), Link(i, j, Method.FUZZY, round(score, 1),
+                                                   f"{reason}; {conflict}" if conflict else reason))
+
+    # Primaries: the existing root, else the richest new member (earliest on ties).
+    members_of: dict[int, list[int]] = defaultdict(list)
+    for i in range(first_new, len(items)):
+        members_of[clusters.find(i)].append(i)
+    primary_of: dict[int, int] = {}
+    merges: list[Link] = []
+    for root, members in members_of.items():
+        cluster = members if items[root].existing_id is None else [root, *members]
+        if len(cluster) < 2:
+            continue
+        primary = root if items[root].existing_id is not None else \
+            max(cluster, key=lambda k: (items[k].richness, -k))
+        for k in cluster:
+            if k == primary:
+                continue
+            primary_of[k] = primary
+            link = links.get(k) or next(links[m] for m in cluster if m in links)
+            merges.append(Link(k, primary, link.method, link.score, link.reason))
+    # Queue only pairs whose records are still apart after merging.
+    pending = tuple(link for link in queued.values()
+                    if clusters.find(link.duplicate) != clusters.find(link.primary))
+    return DedupPlan(merges=tuple(merges), queued=pending, primary_of=primary_of)
+
+
+def items_from_parsed(records: Iterable[ParsedRecord]) -> list[DedupItem]:
+    return [item_from_parsed(record) for record in records]

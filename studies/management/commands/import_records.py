@@ -1,0 +1,47 @@
+"""``python manage.py import_records --review SLUG --source NAME FILE``: import one export file."""
+from datetime import date
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from studies.imports import ImportFileError
+from studies.models import ImportFormat, Review
+from studies.services.imports import import_records, search_source_ensure
+
+
+class Command(BaseCommand):
+    help = "Import a search export (RIS, MEDLINE, EndNote XML, BibTeX, CSV, WoS) and deduplicate it."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--review", required=True, help="The review's slug.")
+        parser.add_argument("--source", required=True, help="The database searched, e.g. Embase.")
+        parser.add_argument("--searched-on", type=date.fromisoformat, default=None,
+                            help="Date of the search (YYYY-MM-DD); today if not given.")
+        parser.add_argument("--query", default="", help="The search strategy as run.")
+        parser.add_argument("--format", default="auto", choices=["auto", *ImportFormat.values])
+        parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
+                            help="CSV column mapping, e.g. --map title='Article Title' (repeatable).")
+
+    def handle(self, *args, **options) -> None:
+        review = Review.objects.filter(slug=options["review"]).first()
+        if review is None:
+            raise CommandError(f"No review with slug {options['review']!r}.")
+        path: Path = options["file"]
+        try:
+            content = path.read_bytes()
+        except OSError as error:
+            raise CommandError(f"Cannot read {path}: {error.strerror}.") from None
+        mapping = dict(item.split("=", 1) for item in options["map"]) or None
+        source = search_source_ensure(review=review, database=options["source"],
+                                      date_searched=options["searched_on"] or timezone.localdate(),
+                                      query=options["query"])
+        try:
+            summary = import_records(review=review, source=source, file_name=path.name, content=content,
+                                     file_format=options["format"], column_mapping=mapping)
+        except ImportFileError as error:
+            self.stdout.write(json.dumps({"imported": 0, "duplicates": 0, "queued": 0, "errors": [str(error)]}))
+            raise CommandError(str(error), returncode=2) from None
+        self.stdout.write(json.dumps(summary.as_dict()))
