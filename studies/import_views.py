@@ -4,6 +4,7 @@ from datetime import date
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -38,10 +39,14 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
         upload = request.FILES["file"]
         try:
             searched = date.fromisoformat(request.POST.get("searched_on") or date.today().isoformat())
-            source = search_source_ensure(review=review, database=request.POST.get("database", "").strip() or "Unknown",
-                                          date_searched=searched, query=request.POST.get("query", ""))
-            summary = import_records(review=review, source=source, file_name=upload.name, content=upload.read(),
-                                     file_format=request.POST.get("file_format") or "auto", imported_by=request.user)
+            # One transaction: a refused file leaves no search source behind either.
+            with transaction.atomic():
+                source = search_source_ensure(review=review,
+                                              database=request.POST.get("database", "").strip() or "Unknown",
+                                              date_searched=searched, query=request.POST.get("query", ""))
+                summary = import_records(review=review, source=source, file_name=upload.name,
+                                         content=upload.read(), file_format=request.POST.get("file_format") or "auto",
+                                         imported_by=request.user)
         except ImportFileError as failure:
             error = str(failure)
         except ValueError:

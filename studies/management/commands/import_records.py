@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from django.utils import timezone
 
 from studies.imports import ImportFileError
@@ -35,12 +36,14 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}.") from None
         mapping = dict(item.split("=", 1) for item in options["map"]) or None
-        source = search_source_ensure(review=review, database=options["source"],
-                                      date_searched=options["searched_on"] or timezone.localdate(),
-                                      query=options["query"])
         try:
-            summary = import_records(review=review, source=source, file_name=path.name, content=content,
-                                     file_format=options["format"], column_mapping=mapping)
+            # One transaction: a refused file leaves no search source behind either.
+            with transaction.atomic():
+                source = search_source_ensure(review=review, database=options["source"],
+                                              date_searched=options["searched_on"] or timezone.localdate(),
+                                              query=options["query"])
+                summary = import_records(review=review, source=source, file_name=path.name, content=content,
+                                         file_format=options["format"], column_mapping=mapping)
         except ImportFileError as error:
             self.stdout.write(json.dumps({"imported": 0, "duplicates": 0, "queued": 0, "errors": [str(error)]}))
             raise CommandError(str(error), returncode=2) from None

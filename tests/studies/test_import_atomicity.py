@@ -1,0 +1,39 @@
+"""A refused export file leaves nothing behind: not even the search source named for it."""
+from io import StringIO
+
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+import pytest
+
+from studies.models import ImportBatch, Record, SearchSource
+
+BROKEN_RIS = b"TY  - JOUR\nTI  - A title with no end of record\n"
+
+
+def counts(review) -> tuple[int, int, int]:
+    return (SearchSource.objects.filter(review=review).count(), ImportBatch.objects.filter(review=review).count(),
+            Record.objects.filter(review=review).count())
+
+
+def test_command_refusing_a_file_creates_no_search_source(small, tmp_path):
+    bad = tmp_path / "broken.ris"
+    bad.write_bytes(BROKEN_RIS)
+    before = counts(small.review)
+    with pytest.raises(CommandError):
+        call_command("import_records", "--review", small.review.slug, "--source", "Brand-new database",
+                     str(bad), stdout=StringIO())
+    assert counts(small.review) == before
+
+
+def test_upload_page_refusing_a_file_creates_no_search_source(client, small):
+    client.force_login(get_user_model().objects.get(pk=small.manager.pk))
+    before = counts(small.review)
+    response = client.post(f"/reviews/{small.review.slug}/imports/", {
+        "database": "Brand-new database", "searched_on": "2024-05-01", "file_format": "auto",
+        "file": SimpleUploadedFile("broken.ris", BROKEN_RIS),
+    })
+    assert response.status_code == 200
+    assert response.context["error"]  # the page says what is wrong with the file
+    assert response.context["error"] in response.content.decode()
+    assert counts(small.review) == before
