@@ -4,6 +4,7 @@ from io import StringIO
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.utils.html import escape
 import pytest
 
 from studies.models import ImportBatch, Record, SearchSource
@@ -35,5 +36,5 @@ def test_upload_page_refusing_a_file_creates_no_search_source(client, small):
     })
     assert response.status_code == 200
     assert response.context["error"]  # the page says what is wrong with the file
-    assert response.context["error"] in response.content.decode()
+    assert escape(response.context["error"]) in response.content.decode()
     assert counts(small.review) == before
