@@ -1,8 +1,13 @@
 """Reads of analysis results for pages and the API."""
+from dataclasses import dataclass
+from functools import lru_cache
+
 from django.db.models import QuerySet
 
-from analysis.models import ConclusionChange, OutcomeResult, ReviewAnalysisState
-from studies.models import Review, ReviewMembership
+from analysis.models import AnalysisRun, ConclusionChange, OutcomeResult, ReviewAnalysisState, RunStatus
+from studies.models import (
+    Arm, CharacteristicField, Outcome, OutcomeData, Review, ReviewMembership, Study, StudyCharacteristic,
+)
 
 
 def review_visible_to(user) -> QuerySet[Review]:
@@ -42,3 +47,112 @@ def current_results(review: Review) -> QuerySet[OutcomeResult]:
 def conclusion_changes(review: Review) -> QuerySet:
     """The review's feed of conclusion changes, newest first."""
     return ConclusionChange.objects.filter(review=review).select_related("outcome", "run").order_by("-created_at", "-id")
+
+
+# --- Reader pages -------------------------------------------------------------------------------
+# Everything below reads in a constant number of queries, whatever the number of studies.
+
+
+def review_for_reader(user, slug: str) -> Review | None:
+    """The review with its analysis state (one query), if ``user`` may read it."""
+    return (review_visible_to(user).select_related("analysis_state", "analysis_state__current_run")
+            .filter(slug=slug).first())
+
+
+@dataclass(frozen=True)
+class ResultDigest:
+    """What the summary table needs from a result's payload beyond the headline columns."""
+
+    participants: int
+    measure: str
+    favours: str
+    model_rule: str
+    i2_threshold: float
+    heterogeneity_df: int | None
+
+
+@lru_cache(maxsize=64)
+def run_digests(run_id: int) -> dict[int, ResultDigest]:
+    """Payload-derived numbers of a run's overall results, by result id.
+
+    Cached by run id: a run's stored results never change (a newer run gets new ids), so this can
+    never show stale numbers, and readers of a large review do not decompress megabytes per request.
+    """
+    digests = {}
+    for result in OutcomeResult.objects.filter(run_id=run_id, subgroup_field__isnull=True).only("id", "payload_gz"):
+        payload = result.payload
+        if payload is None:
+            continue
+        size = "total" if payload["measure"] in ("OR", "RR", "RD") else "n"
+        participants = sum(a["intervention"][size] + a["control"][size] for a in payload["arms"])
+        digests[result.pk] = ResultDigest(int(participants), payload["measure"], payload["favours"],
+                                          payload["model_rule"], payload["i2_threshold"],
+                                          payload["heterogeneity"]["df"])
+    return digests
+
+
+def summary_results(review: Review) -> list[OutcomeResult]:
+    """The current run's overall results, without payloads, in the review's outcome order."""
+    return list(current_results(review).filter(subgroup_field__isnull=True).defer("payload_gz"))
+
+
+def review_outcomes(review: Review) -> list[Outcome]:
+    """All outcomes, so outcomes without results yet are listed too."""
+    return list(Outcome.objects.filter(review=review).select_related("domain")
+                .order_by("domain__order", "domain__name", "order", "name"))
+
+
+def outcome_current_results(review: Review, outcome_id: int) -> list[OutcomeResult]:
+    """The overall and subgroup results of one outcome in the current run (payloads included)."""
+    return list(current_results(review).filter(outcome_id=outcome_id))
+
+
+def outcome_history(review: Review, outcome_id: int) -> list[tuple]:
+    """``(finished_at, data_version, estimate, ci_low, ci_high)`` of the outcome's overall result in
+    every succeeded run of the review, oldest first."""
+    return list(
+        OutcomeResult.objects.filter(run__review=review, run__status=RunStatus.SUCCEEDED, outcome_id=outcome_id,
+                                     subgroup_field__isnull=True, analysis_set="main", estimate__isnull=False)
+        .order_by("run__finished_at", "run_id")
+        .values_list("run__finished_at", "run__data_version", "estimate", "ci_low", "ci_high")
+    )
+
+
+@dataclass(frozen=True)
+class StudyTable:
+    """The "Characteristics of included studies" table: one row per study, one column per field."""
+
+    fields: list[CharacteristicField]
+    rows: list[tuple[Study, list[str], list[Arm]]]
+
+
+def included_studies_table(review: Review) -> StudyTable:
+    """Characteristics and arms of the included studies (three queries)."""
+    fields = list(CharacteristicField.objects.filter(review=review).order_by("order", "name"))
+    studies = list(Study.objects.filter(review=review, is_included=True).order_by("year", "label")
+                   .prefetch_related("arms"))
+    values: dict[tuple[int, int], str] = {}
+    for value in StudyCharacteristic.objects.filter(study__review=review, study__is_included=True).select_related("field"):
+        shown = value.value
+        values[(value.study_id, value.field_id)] = "" if shown is None else f"{shown:g}" if isinstance(shown, float) else shown
+    return StudyTable(fields, [(s, [values.get((s.pk, f.pk), "") for f in fields], list(s.arms.all())) for s in studies])
+
+
+EXTRACTED_DATA_COLUMNS = ("study", "year", "outcome", "time_point", "arm", "arm_role", "n", "mean", "sd", "events",
+                          "total", "value_type", "provenance", "instrument", "included_in_analysis")
+
+
+def extracted_data_rows(review: Review):
+    """The extracted arm-level data of the included studies, as CSV rows (one query, streamed)."""
+    return (OutcomeData.objects.filter(study__review=review, study__is_included=True)
+            .order_by("outcome__domain__order", "outcome__order", "outcome__name", "time_point__order",
+                      "study__year", "study__label", "-arm__role", "arm__label")
+            .values_list("study__label", "study__year", "outcome__name", "time_point__label", "arm__label",
+                         "arm__role", "n", "mean", "sd", "events", "total", "value_type", "provenance", "instrument",
+                         "include_in_analysis")
+            .iterator(chunk_size=2000))
+
+
+def last_succeeded_run(review: Review) -> AnalysisRun | None:
+    state = getattr(review, "analysis_state", None)
+    return state.current_run if state else None

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from analysis import views as pages
 from analysis.api import views
 
 urlpatterns = [
@@ -8,4 +9,11 @@ urlpatterns = [
          name="api-analysis-version"),
     path("api/reviews/<slug:slug>/analysis/changes/", views.ConclusionChangesView.as_view(),
          name="api-analysis-changes"),
+    # Public reader pages.
+    path("reviews/<slug:slug>/", pages.review_page, name="review"),
+    path("reviews/<slug:slug>/data.csv", pages.data_csv, name="review-data-csv"),
+    path("reviews/<slug:slug>/outcomes/<int:outcome_id>/", pages.outcome_page, name="review-outcome"),
+    path("reviews/<slug:slug>/outcomes/<int:outcome_id>/analysis.R", pages.outcome_r_script, name="review-outcome-r"),
+    path("reviews/<slug:slug>/outcomes/<int:outcome_id>/<str:figure>.svg", pages.outcome_figure,
+         name="review-outcome-figure"),
 ]

@@ -1,0 +1,307 @@
+"""The public reader pages of a review: what the evidence says now, how it got there, and the data
+and scripts to reproduce every number. Views translate HTTP; selectors read; figures draw."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+import math
+
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from analysis import selectors
+from analysis.engine.formatting import format_effect_ci, format_i2, format_number, format_p
+from analysis.engine.options import Measure
+from analysis.figures import forest_layout, forest_svg, funnel_layout, funnel_svg, history_layout, history_svg
+from analysis.figures.forest import method_text
+from analysis.figures.history import HistoryPoint
+from analysis.models import OutcomeResult
+from studies.models import Outcome, Review
+
+
+def _review_or_404(request: HttpRequest, slug: str) -> Review:
+    review = selectors.review_for_reader(request.user, slug)
+    if review is None:  # unpublished reviews do not exist for anyone outside their team
+        raise Http404("No such review.")
+    return review
+
+
+def model_reason(chosen_model: str, model_rule: str, i2: float | None, threshold: float, k: int) -> str:
+    """Which model the review reports for a result, and why: "random effects: I² = 64% ≥ 50%"."""
+    name = "random effects" if chosen_model == "random" else "fixed effect"
+    if model_rule != "auto":
+        return f"{name} (the review's setting)"
+    if k < 2 or i2 is None or not math.isfinite(i2):
+        return f"{name}: one study, no heterogeneity to assess"
+    sign = "≥" if chosen_model == "random" else "<"
+    return f"{name}: I² = {format_i2(i2)} {sign} {threshold:g}%"
+
+
+def plain_direction(favours: str, p: float | None, alpha: float) -> str:
+    """The reader's one-line answer; it only says "favours" when the CI excludes no effect."""
+    if favours == "neither" or p is None:
+        return "no difference"
+    arm = "intervention" if favours == "experimental" else "control"
+    if p < alpha:
+        return f"favours {arm}"
+    return f"no clear difference (point estimate favours {arm}; CI includes no effect)"
+
+
+def level_text(review: Review) -> str:
+    return f"{review.confidence_level:.0%}"
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One outcome's line in the summary-of-findings table."""
+
+    outcome: Outcome
+    k: int | None = None
+    participants: int | None = None
+    measure: str = ""
+    effect: str = ""
+    p: str = ""
+    i2: str = ""
+    model: str = ""
+    direction: str = ""
+    significant: bool = False
+
+
+def summary_rows(review: Review) -> list[tuple[str, list[SummaryRow]]]:
+    """The summary-of-findings table, grouped by outcome domain."""
+    results = {r.outcome_id: r for r in selectors.summary_results(review)}
+    run_id = review.analysis_state.current_run_id if hasattr(review, "analysis_state") else None
+    digests = selectors.run_digests(run_id) if run_id else {}
+    alpha = 1 - review.confidence_level
+    groups: dict[str, list[SummaryRow]] = {}
+    for outcome in selectors.review_outcomes(review):
+        result, digest = results.get(outcome.pk), None
+        if result is not None:
+            digest = digests.get(result.pk)
+        if result is None or digest is None or result.estimate is None:
+            row = SummaryRow(outcome)
+        else:
+            measure = Measure(digest.measure)
+            row = SummaryRow(
+                outcome, k=result.k, participants=digest.participants, measure=measure.label,
+                effect=format_effect_ci(result.estimate, result.ci_low, result.ci_high, measure),
+                p=format_p(result.p_value), i2=format_i2(result.i2) if result.i2 is not None else "–",
+                model=model_reason(result.chosen_model, digest.model_rule, result.i2, digest.i2_threshold, result.k),
+                direction=plain_direction(digest.favours, result.p_value, alpha),
+                significant=result.p_value is not None and result.p_value < alpha,
+            )
+        groups.setdefault(outcome.domain.name, []).append(row)
+    return list(groups.items())
+
+
+def _status_context(review: Review) -> dict:
+    state = getattr(review, "analysis_state", None)
+    computed = state.computed_version if state else 0
+    return {
+        "computed_version": computed,
+        "computed_at": state.computed_at if state else None,
+        "stale": computed < review.data_version,
+    }
+
+
+@require_GET
+def review_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """``/reviews/<slug>/``: question, status, summary of findings, changes, included studies."""
+    review = _review_or_404(request, slug)
+    context = {
+        "review": review,
+        **_status_context(review),
+        "level": level_text(review),
+        "summary": summary_rows(review),
+        "changes": list(selectors.conclusion_changes(review)[:30]),
+        "studies": selectors.included_studies_table(review),
+    }
+    return render(request, "analysis/review.html", context)
+
+
+# Rendered forest plots keyed by (result id, title, element id): a result row belongs to one run and
+# never changes, so an entry can never be stale; bounded, per process.
+_FOREST_CACHE: dict[tuple[int, str, str], str] = {}
+_FOREST_CACHE_MAX = 512
+
+
+def forest_for(result: OutcomeResult, title: str, ident: str) -> str:
+    """The forest plot SVG of a current result (empty when its payload is gone)."""
+    key = (result.pk, title, ident)
+    svg = _FOREST_CACHE.get(key)
+    if svg is None:
+        if result.payload is None:
+            return ""
+        svg = forest_svg(forest_layout(result.payload, title=title), ident=ident)
+        if len(_FOREST_CACHE) >= _FOREST_CACHE_MAX:
+            _FOREST_CACHE.clear()  # crude but bounded; an entry costs milliseconds to rebuild
+        _FOREST_CACHE[key] = svg
+    return svg
+
+
+@dataclass(frozen=True)
+class LeaveOneOutRow:
+    omitted: str
+    k: int
+    effect: str
+    p: str
+    i2: str
+    flips: bool  # removing this study changes statistical significance
+
+
+def _outcome_or_404(review: Review, outcome_id: int) -> tuple[list[OutcomeResult], OutcomeResult | None]:
+    results = selectors.outcome_current_results(review, outcome_id)
+    if not results:
+        if not Outcome.objects.filter(review=review, pk=outcome_id).exists():
+            raise Http404("No such outcome.")
+        return [], None
+    overall = next((r for r in results if r.subgroup_field_id is None), None)
+    return results, overall
+
+
+def outcome_context(review: Review, outcome_id: int) -> dict:
+    """Everything the outcome page shows, from the current run (and every run for the history)."""
+    results, overall = _outcome_or_404(review, outcome_id)
+    outcome = results[0].outcome if results else Outcome.objects.select_related("domain").get(pk=outcome_id)
+    context: dict = {"review": review, "outcome": outcome, "overall": overall, **_status_context(review),
+                     "level": level_text(review)}
+    if overall is None or overall.payload is None:
+        return context
+    payload = overall.payload
+    measure = Measure(payload["measure"])
+    alpha = 1 - review.confidence_level
+    context["forest"] = forest_for(overall, outcome.name, f"forest-{overall.pk}")
+    context["subgroup_forests"] = [
+        (r.subgroup_field.name, forest_for(r, f"{outcome.name} by {r.subgroup_field.name}", f"forest-{r.pk}"), f"forest-{r.pk}")
+        for r in results if r.subgroup_field_id is not None and r.payload is not None
+    ]
+    context["method"] = method_text(payload)
+    context["model_reason"] = model_reason(overall.chosen_model, payload["model_rule"], overall.i2,
+                                           payload["i2_threshold"], overall.k)
+    context["direction"] = plain_direction(payload["favours"], overall.p_value, alpha)
+    context["effect"] = (format_effect_ci(overall.estimate, overall.ci_low, overall.ci_high, measure)
+                         if overall.estimate is not None else "Not estimable")
+    context["measure"] = measure.label
+    context["incomplete"] = payload.get("incomplete") or []
+    context["warnings"] = payload.get("warnings") or []
+    significant = overall.p_value is not None and overall.p_value < alpha
+    context["leave_one_out"] = [
+        LeaveOneOutRow(row["omitted"], row["k"],
+                       format_effect_ci(row["estimate"], row["ci_low"], row["ci_high"], measure)
+                       if row["estimate"] is not None else "Not estimable",
+                       format_p(row["p"]), format_i2(row["i2"]) if row["i2"] is not None else "–",
+                       row["p"] is not None and (row["p"] < alpha) != significant)
+        for row in payload.get("leave_one_out") or []
+    ]
+    # Funnel plot and Egger's test only from the review's minimum (Cochrane Handbook 13.3.5.4):
+    # with fewer studies the test is too weak to tell asymmetry from chance.
+    context["funnel_min"] = review.funnel_min_studies
+    if overall.k >= review.funnel_min_studies:
+        layout = funnel_layout(payload, title=outcome.name)
+        context["funnel"] = funnel_svg(layout, ident=f"funnel-{overall.pk}") if layout else ""
+        egger = payload.get("egger")
+        if egger and egger.get("p") is not None:
+            context["egger"] = (f"Egger's test: intercept = {format_number(egger['intercept'])} "
+                                f"(SE {format_number(egger['se'])}), t = {format_number(egger['t'])}, "
+                                f"df = {egger['df']}, {format_p(egger['p'])}")
+    history = [HistoryPoint(*row) for row in selectors.outcome_history(review, outcome.pk)]
+    context["history"] = history_svg(history_layout(history, title=outcome.name, measure=payload["measure"]),
+                                     ident=f"history-{outcome.pk}")
+    context["history_rows"] = [
+        (p.data_version, p.finished_at, format_effect_ci(p.estimate, p.ci_low, p.ci_high, measure))
+        for p in reversed(history[-20:])
+    ]
+    return context
+
+
+@require_GET
+def outcome_page(request: HttpRequest, slug: str, outcome_id: int) -> HttpResponse:
+    """``/reviews/<slug>/outcomes/<id>/``: forest plots, sensitivity, bias and history of one outcome."""
+    review = _review_or_404(request, slug)
+    return render(request, "analysis/outcome.html", outcome_context(review, outcome_id))
+
+
+@require_GET
+def outcome_figure(request: HttpRequest, slug: str, outcome_id: int, figure: str) -> HttpResponse:
+    """A figure of the outcome page as a standalone SVG download."""
+    review = _review_or_404(request, slug)
+    results, overall = _outcome_or_404(review, outcome_id)
+    if overall is None:
+        raise Http404("No results yet.")
+    if figure == "forest":
+        body = forest_for(overall, overall.outcome.name, "forest")
+    elif figure.startswith("forest-"):
+        chosen = next((r for r in results if r.subgroup_field_id and str(r.pk) == figure.removeprefix("forest-")), None)
+        if chosen is None:
+            raise Http404("No such figure.")
+        body = forest_for(chosen, f"{overall.outcome.name} by {chosen.subgroup_field.name}", "forest")
+    elif figure == "funnel":
+        layout = funnel_layout(overall.payload, title=overall.outcome.name) if overall.payload else None
+        if layout is None or overall.k < review.funnel_min_studies:
+            raise Http404("No funnel plot for this outcome.")
+        body = funnel_svg(layout)
+    else:
+        raise Http404("No such figure.")
+    response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + body, content_type="image/svg+xml")
+    response["Content-Disposition"] = f'attachment; filename="{review.slug}-outcome-{outcome_id}-{figure}.svg"'
+    return response
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+def data_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
+    """``/reviews/<slug>/data.csv``: every extracted arm-level number of the included studies."""
+    review = _review_or_404(request, slug)
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(selectors.EXTRACTED_DATA_COLUMNS)
+        for row in selectors.extracted_data_rows(review):
+            *values, included = row
+            yield writer.writerow([("" if v is None else f"{v:g}" if isinstance(v, float) else v) for v in values]
+                                  + ["yes" if included else "no"])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{review.slug}-data.csv"'
+    return response
+
+
+# metafor's names for the review's settings.
+_R_MEASURES = {"MD": "MD", "SMD": "SMD", "SMD_EXACT": "SMD", "OR": "OR", "RR": "RR", "RD": "RD"}
+
+
+@require_GET
+def outcome_r_script(request: HttpRequest, slug: str, outcome_id: int) -> HttpResponse:
+    """An R script (metafor) that reproduces the outcome's pooled numbers from ``data.csv``."""
+    review = _review_or_404(request, slug)
+    results, overall = _outcome_or_404(review, outcome_id)
+    outcome = results[0].outcome if results else Outcome.objects.get(pk=outcome_id)
+    time_point = results[0].time_point.label if results else ""
+    payload = overall.payload if overall is not None else None
+    context = {
+        "review": review, "outcome": outcome, "time_point": time_point, "payload": payload,
+        "r_measure": _R_MEASURES[outcome.effect_measure],
+        "dichotomous": outcome.data_type == "dichotomous",
+        "csv_url": request.build_absolute_uri(reverse("review-data-csv", args=[review.slug])),
+        "level": round(review.confidence_level * 100, 3),
+        "computed_version": _status_context(review)["computed_version"],
+        "expected": overall and {
+            "effect": format_effect_ci(overall.estimate, overall.ci_low, overall.ci_high, Measure(payload["measure"]))
+            if payload and overall.estimate is not None else "NA",
+            "i2": format_i2(overall.i2) if overall.i2 is not None else "NA",
+            "model": overall.chosen_model,
+        },
+    }
+    body = render_to_string("analysis/metafor.R", context)
+    response = HttpResponse(body, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{review.slug}-outcome-{outcome_id}.R"'
+    return response

@@ -1,0 +1,164 @@
+"""How fast do the public review pages serve many readers at once?
+
+Serves the demo review and a large synthetic review (``--outcomes`` × ``--studies``, built by
+``bench/living.py``'s ``build_large_review``) under gunicorn (DEBUG off) against PostgreSQL, with
+results computed beforehand, and measures p50 / p95 latency and throughput of the review page at
+``--readers`` concurrent readers on loopback (a thread pool, one keep-alive ``http.client``
+connection per reader, ``--requests`` requests in all). The peer measured in the same run is a
+static file served by the same server (the floor: what the server costs without our view).
+
+    .venv/bin/python bench/pages.py [--readers 50] [--requests 2000] [--outcomes 40] [--studies 200]
+
+Target (issue 5): review page p95 under 150 ms on the demo review. Uses the machine's PostgreSQL at
+127.0.0.1:5432 (database ``reviewsite_bench_pages``, recreated) or a private one.
+"""
+from __future__ import annotations
+
+import argparse
+from concurrent.futures import ThreadPoolExecutor
+import http.client
+import os
+from pathlib import Path
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from reviewsite import embedded  # noqa: E402  (no Django import at module level)
+
+PASSWORD = "synthetic-demo-review"
+DATABASE = "reviewsite_bench_pages"
+
+
+def prepare_database(workdir: Path) -> tuple[str, list]:
+    if embedded.port_answers("127.0.0.1", 5432):
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {DATABASE}")
+        return f"postgres://postgres@127.0.0.1:5432/{DATABASE}", []
+    server, url = embedded.start_private_postgres(workdir / "postgres")
+    return url, [server.cleanup]
+
+
+def build(outcomes: int, studies: int) -> None:
+    """Runs in a child process: migrate, load the demo and the large review, compute both."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from analysis import services
+    from bench.living import build_large_review
+    from studies.models import Review
+    from studies.services.demo import demo_review_load
+
+    demo, _ = demo_review_load(password=PASSWORD)
+    large = build_large_review(outcomes, studies)
+    for review_id in (demo.pk, Review.objects.get(slug=large).pk):
+        services.review_recompute(review_id)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def load(port: int, path: str, readers: int, requests: int) -> dict:
+    """``requests`` GETs of ``path`` from ``readers`` threads, each on its own keep-alive connection."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    per_reader = max(1, requests // readers)
+
+    def reader() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        for _ in range(per_reader):
+            start = time.perf_counter()
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{path}: HTTP {response.status}")
+            mine.append((time.perf_counter() - start) * 1000)
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(readers) as pool:
+        for future in [pool.submit(reader) for _ in range(readers)]:
+            future.result()
+    elapsed = time.perf_counter() - started
+    return {"p50": statistics.median(latencies), "p95": percentile(latencies, 95), "rps": len(latencies) / elapsed,
+            "n": len(latencies)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readers", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--outcomes", type=int, default=40)
+    parser.add_argument("--studies", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--port", type=int, default=embedded.free_port(8791))
+    args = parser.parse_args()
+    python = sys.executable
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
+        workdir = Path(tmp)
+        database_url, cleanup = prepare_database(workdir)
+        env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="reviewsite.settings.local",
+                   DJANGO_DEBUG="false", DJANGO_LOG_LEVEL="WARNING")
+        try:
+            started = time.perf_counter()
+            subprocess.run([python, "-c", f"import sys; sys.path.insert(0, {str(BASE_DIR)!r}); "
+                                          f"from bench.pages import build; build({args.outcomes}, {args.studies})"],
+                           cwd=BASE_DIR, env=env, check=True)
+            print(f"built and computed both reviews in {time.perf_counter() - started:.0f} s")
+            log = (workdir / "gunicorn.log").open("wb")
+            # gthread: keep-alive connections from 50 readers, each worker serving several at once.
+            server = subprocess.Popen([python, "-m", "gunicorn", "reviewsite.wsgi:application", "--bind",
+                                       f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--worker-class",
+                                       "gthread", "--threads", "8", "--keep-alive", "30",
+                                       "--env", "DJANGO_SETTINGS_MODULE=reviewsite.settings.local"],
+                                      cwd=BASE_DIR, env=env, stdout=log, stderr=log)
+            try:
+                deadline = time.monotonic() + 30
+                while not embedded.port_answers("127.0.0.1", args.port):
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit(f"gunicorn did not start; see {workdir / 'gunicorn.log'}")
+                    time.sleep(0.1)
+                print(f"machine: {os.cpu_count()} cpus; gunicorn gthread ×{args.workers} workers × 8 threads, "
+                      f"PostgreSQL; {args.readers} concurrent keep-alive readers, {args.requests} requests per row")
+                rows = [("static file (floor)", "/static/analysis/site.css"),
+                        ("review page: demo", "/reviews/peer-led-stigma-demo/"),
+                        (f"review page: large {args.outcomes}×{args.studies}", "/reviews/large-synthetic/")]
+                for _, path in rows:  # warm each worker (imports, templates, per-run caches)
+                    load(args.port, path, args.workers * 4, args.workers * 8)
+                results = {label: load(args.port, path, args.readers, args.requests) for label, path in rows}
+                floor = results["static file (floor)"]
+                print(f"{'':<34} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'p95/floor':>10} {'rps floor/page':>15}")
+                for label, r in results.items():
+                    print(f"{label:<34} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['rps']:>8.0f} "
+                          f"{r['p95'] / floor['p95']:>10.1f} {floor['rps'] / r['rps']:>15.1f}")
+                demo = results["review page: demo"]
+                verdict = "met" if demo["p95"] < 150 else "MISSED"
+                print(f"target: demo review page p95 < 150 ms: {verdict} ({demo['p95']:.1f} ms)")
+                return 0 if demo["p95"] < 150 else 1
+            finally:
+                server.terminate()
+                server.wait(15)
+        finally:
+            for step in cleanup:
+                step()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

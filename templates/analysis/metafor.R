@@ -1,0 +1,69 @@
+{% autoescape off %}# {{ review.title }}
+# Outcome: {{ outcome.name }} ({{ time_point }}); {{ outcome.get_effect_measure_display }}
+# Reproduces the living review's pooled result for this outcome (results of data version
+# {{ computed_version }}) with metafor, from the review's extracted data (data.csv).
+{% if expected %}# The site reports: {{ expected.effect }}, I² = {{ expected.i2 }}, {{ expected.model }} effect(s) model.
+{% endif %}#
+# Review settings: model rule "{{ review.model_rule }}" (random effects when I² >= {{ review.i2_threshold|floatformat:"-1" }}%),
+# tau² estimator {{ review.tau2_estimator }}, Hartung-Knapp {{ review.hartung_knapp|yesno:"on,off" }}, {{ level|floatformat:"-1" }}% CIs.
+{% if r_measure == "SMD" %}#
+# NOTE: RevMan's SMD differs from metafor's escalc(measure = "SMD") by design. RevMan (and this
+# site) uses Hedges' g with the approximate correction 1 - 3/(4N - 9) and the variance
+# 1/n1 + 1/n2 + g^2 / (2 (N - 3.94)); escalc uses the exact correction factor and the large-sample
+# variance 1/n1 + 1/n2 + g^2 / (2N). The script computes RevMan's version below so the numbers
+# match the site; set use_revman_smd <- FALSE to see escalc's (differences in the 2nd-3rd decimal).
+{% endif %}
+library(metafor)
+
+# Read the CSV downloaded from the review page (or straight from the site):
+csv <- if (file.exists("data.csv")) "data.csv" else "{{ csv_url }}"
+d <- read.csv(csv, stringsAsFactors = FALSE)
+d <- d[d$outcome == "{{ outcome.name|escapejs }}" & d$time_point == "{{ time_point|escapejs }}" &
+       d$included_in_analysis == "yes", ]
+
+# Several arms of one role are combined first, as the site does
+{% if dichotomous %}# (events and totals added: Cochrane Handbook 23.3.4).
+combine <- function(x) data.frame(study = x$study[1], events = sum(x$events), total = sum(x$total))
+{% else %}# (Cochrane Handbook 6.5.2.10, Table 6.5.a).
+combine <- function(x) {
+  n <- x$n[1]; m <- x$mean[1]; s <- x$sd[1]
+  if (nrow(x) > 1) for (i in 2:nrow(x)) {
+    N <- n + x$n[i]
+    M <- (n * m + x$n[i] * x$mean[i]) / N
+    s <- sqrt(((n - 1) * s^2 + (x$n[i] - 1) * x$sd[i]^2 + n * x$n[i] / N * (m - x$mean[i])^2) / (N - 1))
+    n <- N; m <- M
+  }
+  data.frame(study = x$study[1], n = n, mean = m, sd = s)
+}
+{% endif %}arm <- function(role) {
+  rows <- d[d$arm_role == role, ]
+  do.call(rbind, lapply(split(rows, rows$study), combine))
+}
+dat <- merge(arm("intervention"), arm("control"), by = "study", suffixes = c("1", "2"))
+
+{% if dichotomous %}dat <- escalc(measure = "{{ r_measure }}", ai = events1, n1i = total1, ci = events2, n2i = total2, data = dat)
+# Fixed effect: Mantel-Haenszel, as RevMan.
+fe <- rma.mh(measure = "{{ r_measure }}", ai = events1, n1i = total1, ci = events2, n2i = total2, data = dat,
+             level = {{ level|floatformat:"-1" }})
+{% else %}dat <- escalc(measure = "{{ r_measure }}", m1i = mean1, sd1i = sd1, n1i = n1, m2i = mean2, sd2i = sd2, n2i = n2,
+              data = dat{% if outcome.effect_measure == "SMD_EXACT" %}, vtype = "UB"{% endif %})
+{% if r_measure == "SMD" and outcome.effect_measure == "SMD" %}use_revman_smd <- TRUE
+if (use_revman_smd) {
+  N <- dat$n1 + dat$n2
+  s_pooled <- sqrt(((dat$n1 - 1) * dat$sd1^2 + (dat$n2 - 1) * dat$sd2^2) / (N - 2))
+  dat$yi <- (dat$mean1 - dat$mean2) / s_pooled * (1 - 3 / (4 * N - 9))
+  dat$vi <- 1 / dat$n1 + 1 / dat$n2 + dat$yi^2 / (2 * (N - 3.94))
+}
+{% endif %}# Fixed effect: inverse variance.
+fe <- rma(yi, vi, data = dat, method = "FE", level = {{ level|floatformat:"-1" }})
+{% endif %}re <- rma(yi, vi, data = dat, method = "{{ review.tau2_estimator }}", test = "{% if review.hartung_knapp %}knha{% else %}z{% endif %}",
+          level = {{ level|floatformat:"-1" }})
+
+# I² from Cochran's Q of the fixed-effect analysis, as RevMan reports it.
+i2 <- if (fe$k > 1) max(0, (fe$QE - (fe$k - 1)) / fe$QE) * 100 else NA
+rule <- "{{ review.model_rule }}"
+res <- if (rule == "random" || (rule == "auto" && !is.na(i2) && i2 >= {{ review.i2_threshold|floatformat:"-1" }})) re else fe
+cat(sprintf("Model: %s; I2 = %.0f%%\n", if (identical(res, re)) "random" else "fixed", i2))
+print(res)
+{% if r_measure == "OR" or r_measure == "RR" %}predict(res, transf = exp)  # on the ratio scale, as the site shows it
+{% endif %}{% endautoescape %}

@@ -1,0 +1,181 @@
+"""The public reader pages: what they show, to whom, in how many queries, and that the downloads
+reproduce the numbers."""
+import csv
+import io
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+import pytest
+
+from analysis import services
+from analysis.engine.formatting import format_effect_ci
+from analysis.engine.options import Measure
+from analysis.models import OutcomeResult, ReviewAnalysisState
+from studies.models import Arm, ArmRole, Outcome, OutcomeData, Review, Study
+from studies.services import entities_create, entity_save
+from studies.services.entities import review_data_version_bump
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def computed(demo_review) -> Review:
+    services.review_recompute(demo_review.pk)
+    return Review.objects.get(pk=demo_review.pk)
+
+
+def overall(review: Review, name: str) -> OutcomeResult:
+    state = ReviewAnalysisState.objects.get(review=review)
+    return OutcomeResult.objects.get(run=state.current_run, outcome__name=name, subgroup_field=None)
+
+
+def test_review_page_summarises_every_outcome(client, computed):
+    response = client.get(f"/reviews/{computed.slug}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Synthetic demo data." in html  # the banner on a synthetic review
+    assert computed.question in html and computed.registration_id in html
+    assert f"from data version {computed.data_version}" in html
+    for outcome in Outcome.objects.filter(review=computed):
+        result = overall(computed, outcome.name)
+        assert outcome.name in html
+        assert format_effect_ci(result.estimate, result.ci_low, result.ci_high, Measure("SMD")) in html
+    result = overall(computed, "Self-stigma")
+    reason = f"{'random effects' if result.chosen_model == 'random' else 'fixed effect'}: I² = {round(result.i2)}%"
+    assert reason in html
+    participants = sum(a["intervention"]["n"] + a["control"]["n"] for a in result.payload["arms"])
+    assert f'<td class="num">{participants}</td>' in html
+    assert "favours intervention" in html
+    assert "Characteristics of included studies" in html and "Trial A 2013" in html
+    assert 'data-updating hidden' in html  # not stale
+
+
+def test_stale_results_show_the_updating_mark(client, computed):
+    review_data_version_bump(review_ids=[computed.pk])
+    html = client.get(f"/reviews/{computed.slug}/").content.decode()
+    assert "data-updating>" in html.replace("data-updating hidden", "")
+
+
+def test_public_pages_name_no_screener(client, computed):
+    html = client.get(f"/reviews/{computed.slug}/").content.decode()
+    html += client.get(f"/reviews/{computed.slug}/outcomes/{overall(computed, 'Self-stigma').outcome_id}/").content.decode()
+    for name in ("demo-screener-1", "demo-screener-2", "demo-tutor"):
+        assert name not in html
+
+
+def test_unpublished_reviews_are_404_outside_the_team(client, computed, small):
+    outcome_id = overall(computed, "Self-stigma").outcome_id
+    Review.objects.filter(pk=computed.pk).update(is_public=False)
+    for path in ("", f"outcomes/{outcome_id}/", "data.csv", f"outcomes/{outcome_id}/analysis.R",
+                 f"outcomes/{outcome_id}/forest.svg"):
+        assert client.get(f"/reviews/{computed.slug}/{path}").status_code == 404, path
+    client.force_login(small.manager)  # a manager of another review only
+    assert client.get(f"/reviews/{computed.slug}/").status_code == 404
+    client.force_login(computed.memberships.first().user)
+    assert client.get(f"/reviews/{computed.slug}/").status_code == 200
+
+
+def test_outcome_page_shows_forest_plots_sensitivity_bias_and_history(client, computed):
+    result = overall(computed, "Self-stigma")
+    response = client.get(f"/reviews/{computed.slug}/outcomes/{result.outcome_id}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    svgs = [ET.fromstring(chunk[:chunk.index("</svg>") + 6]) for chunk in ("<svg" + part for part in html.split("<svg")[1:])]
+    forest = svgs[0]
+    studies = [g.get("data-study") for g in forest.iter(f"{SVG}g") if "study" in g.get("class", "").split()]
+    assert studies == [s["study"] for s in result.payload["studies"]]
+    assert any(t.text and t.text.startswith("Heterogeneity: Tau²") for t in forest.iter(f"{SVG}text"))
+    subgroup = svgs[1]
+    assert any(t.text and t.text.startswith("Test for subgroup differences") for t in subgroup.iter(f"{SVG}text"))
+    assert "Sensitivity: leaving one study out" in html
+    assert html.count("<tr") >= len(result.payload["leave_one_out"])
+    # Seven studies, fewer than the review's minimum of ten: no funnel plot, and the page says why.
+    assert "No funnel plot or Egger's test: 7 studies pooled" in html
+    assert any(s.get("class") == "figure history" for s in svgs)
+
+
+def test_leave_one_out_highlights_a_study_whose_removal_changes_significance(client, computed):
+    result = overall(computed, "Self-stigma")
+    html = client.get(f"/reviews/{computed.slug}/outcomes/{result.outcome_id}/").content.decode()
+    alpha = 0.05
+    significant = result.p_value < alpha
+    flips = [r["omitted"] for r in result.payload["leave_one_out"] if (r["p"] < alpha) != significant]
+    assert html.count('<tr class="flip">') == len(flips)
+
+
+def test_funnel_plot_and_egger_from_the_minimum(client, computed):
+    Review.objects.filter(pk=computed.pk).update(funnel_min_studies=5)
+    result = overall(computed, "Self-stigma")
+    html = client.get(f"/reviews/{computed.slug}/outcomes/{result.outcome_id}/").content.decode()
+    assert 'class="figure funnel"' in html and "Egger&#x27;s test: intercept" in html
+    download = client.get(f"/reviews/{computed.slug}/outcomes/{result.outcome_id}/funnel.svg")
+    assert download["Content-Type"] == "image/svg+xml"
+
+
+def test_forest_plot_downloads_as_svg(client, computed):
+    result = overall(computed, "Self-stigma")
+    response = client.get(f"/reviews/{computed.slug}/outcomes/{result.outcome_id}/forest.svg")
+    assert response["Content-Type"] == "image/svg+xml" and "attachment" in response["Content-Disposition"]
+    root = ET.fromstring(response.content)
+    assert root.get("role") == "img" and root.find(f"{SVG}title").text == "Forest plot: Self-stigma"
+
+
+def test_data_csv_has_every_extracted_row(client, computed):
+    response = client.get(f"/reviews/{computed.slug}/data.csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == OutcomeData.objects.filter(study__review=computed, study__is_included=True).count()
+    assert {"study", "outcome", "time_point", "arm", "n", "mean", "sd", "events", "total", "value_type", "provenance",
+            "instrument"} <= set(rows[0])
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed")
+def test_r_script_reproduces_the_pooled_result(client, computed, tmp_path):
+    result = overall(computed, "Self-stigma")
+    script = client.get(f"/reviews/{computed.slug}/outcomes/{result.outcome_id}/analysis.R").content.decode()
+    assert "escalc(" in script and "rma(" in script and "RevMan's SMD differs" in script
+    (tmp_path / "analysis.R").write_text(script)
+    (tmp_path / "data.csv").write_bytes(b"".join(client.get(f"/reviews/{computed.slug}/data.csv").streaming_content))
+    check = "\ncat(sprintf('\\nRESULT %.10f %.10f %.10f\\n', res$b[1], res$ci.lb, res$ci.ub))\n"
+    (tmp_path / "analysis.R").write_text(script + check)
+    run = subprocess.run(["Rscript", "analysis.R"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    if "there is no package called" in run.stderr:
+        pytest.skip("metafor is not installed")
+    line = next(x for x in run.stdout.splitlines() if x.startswith("RESULT"))
+    estimate, low, high = map(float, line.split()[1:])
+    assert estimate == pytest.approx(result.estimate, abs=1e-8)
+    assert (low, high) == (pytest.approx(result.ci_low, abs=1e-8), pytest.approx(result.ci_high, abs=1e-8))
+
+
+def _queries(client, path: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200
+    return len(captured)
+
+
+def _grow(review: Review, studies: int) -> None:
+    """Add ``studies`` more studies with data for every outcome of the review."""
+    outcomes = list(Outcome.objects.filter(review=review))
+    time_point = review.time_points.get(is_analysis_default=True)
+    new = entities_create(instances=[Study(review=review, label=f"Extra {i:03d}", year=2021) for i in range(studies)])
+    arms = entities_create(instances=[Arm(study=s, role=role, label=str(role), randomised=50) for s in new
+                                      for role in (ArmRole.INTERVENTION, ArmRole.CONTROL)])
+    entities_create(instances=[OutcomeData(study_id=a.study_id, outcome=o, time_point=time_point, arm=a, n=50,
+                                           mean=-1.0 if a.role == ArmRole.INTERVENTION else 0.0, sd=5.0)
+                               for o in outcomes for a in arms])
+    services.review_recompute(review.pk)
+
+
+@pytest.mark.parametrize("page", ["", "outcome"])
+def test_query_counts_do_not_grow_with_the_number_of_studies(client, computed, page):
+    outcome_id = overall(computed, "Self-stigma").outcome_id
+    path = f"/reviews/{computed.slug}/" + (f"outcomes/{outcome_id}/" if page else "")
+    before = _queries(client, path)
+    _grow(computed, 30)
+    after = _queries(client, path)
+    assert before == after
+    assert after <= (9 if not page else 6)
+    for extra in ("data.csv", f"outcomes/{outcome_id}/analysis.R", f"outcomes/{outcome_id}/forest.svg"):
+        assert _queries(client, f"/reviews/{computed.slug}/{extra}") <= 4

@@ -1,0 +1,89 @@
+"""The reader pages in a real browser (Chromium via Playwright) against a live server and a real
+Celery worker: an open page shows new results without a reload after a manager edits the data."""
+import os
+
+from django.contrib.auth import get_user_model
+from playwright import sync_api as playwright_api
+import pytest
+
+from analysis import services
+from analysis.engine.formatting import format_effect_ci
+from analysis.engine.options import Measure
+from analysis.models import OutcomeResult, ReviewAnalysisState
+from studies.models import ArmRole, OutcomeData
+from studies.services.demo import demo_review_load
+from tests.analysis.conftest import wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+PASSWORD = "synthetic-demo-review"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def current_total(review_id: int, outcome_id: int) -> str:
+    state = ReviewAnalysisState.objects.get(review_id=review_id)
+    result = OutcomeResult.objects.get(run=state.current_run, outcome_id=outcome_id, subgroup_field=None)
+    return format_effect_ci(result.estimate, result.ci_low, result.ci_high, Measure("SMD"))
+
+
+@pytest.fixture
+def browser():
+    # A missing browser is a failed test, not a skipped one: `./dev test` installs Debian's chromium.
+    assert os.path.exists("/usr/bin/chromium"), "The browser tests need Debian's chromium: apt-get install chromium"
+    # Django refuses synchronous ORM calls while an event loop runs in the thread; Playwright's sync
+    # API keeps one running, and the test's own ORM calls are synchronous by design.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def test_an_open_page_shows_the_new_pooled_result_without_a_reload(live_server, worker, browser):
+    review, _ = demo_review_load(password=PASSWORD)
+    wait_for(lambda: not services.review_is_behind(review.pk), 90, "the worker to compute the demo review")
+    row = (OutcomeData.objects.filter(study__review=review, outcome__name="Self-stigma", arm__role=ArmRole.INTERVENTION)
+           .select_related("study", "outcome").order_by("study__label").first())
+    outcome_id = row.outcome_id
+    before = current_total(review.pk, outcome_id)
+
+    reader = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    reader.goto(f"{live_server.url}/reviews/{review.slug}/outcomes/{outcome_id}/")
+    forest = reader.locator("svg.forest").first
+    expected_studies = [s["study"] for s in OutcomeResult.objects.get(
+        run=ReviewAnalysisState.objects.get(review=review).current_run, outcome_id=outcome_id,
+        subgroup_field=None).payload["studies"]]
+    shown = forest.locator("g.study").evaluate_all("gs => gs.map(g => g.dataset.study)")
+    assert shown == expected_studies and len(shown) == 7
+    total = forest.locator("g.total text.effect")
+    assert total.text_content() == before
+    assert forest.locator("g.total polygon.diamond").count() == 1
+    reader.evaluate("window.__notReloaded = true")
+    reader.mouse.wheel(0, 600)
+    reader.wait_for_function("window.scrollY > 0")
+    scrolled = reader.evaluate("window.scrollY")
+
+    # A manager, in another browser context, changes one arm's mean in the admin.
+    admin = browser.new_context().new_page()
+    admin.goto(f"{live_server.url}/admin/login/")
+    admin.fill("#id_username", "demo-manager")
+    admin.fill("#id_password", PASSWORD)
+    admin.click("input[type=submit]")
+    admin.goto(f"{live_server.url}/admin/studies/outcomedata/{row.pk}/change/")
+    admin.fill("#id_mean", str(row.mean - 15))
+    admin.click("input[name=_save]")
+    admin.wait_for_url(lambda url: "/change/" not in url)
+    assert OutcomeData.objects.get(pk=row.pk).mean == pytest.approx(row.mean - 15)
+
+    wait_for(lambda: not services.review_is_behind(review.pk), 60, "the worker to recompute")
+    after = current_total(review.pk, outcome_id)
+    assert after != before
+    reader.wait_for_function(
+        "expected => document.querySelector('svg.forest g.total text.effect').textContent === expected",
+        arg=after, timeout=30_000)
+    assert reader.evaluate("window.__notReloaded") is True  # swapped in place, not reloaded
+    assert abs(reader.evaluate("window.scrollY") - scrolled) < 5
+    assert reader.locator("#analysis-status [data-updating]").is_hidden()
+    assert get_user_model().objects.filter(username="demo-manager").exists()
