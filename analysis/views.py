@@ -2,10 +2,12 @@
 and scripts to reproduce every number. Views translate HTTP; selectors read; figures draw."""
 from __future__ import annotations
 
+from collections.abc import Callable
 import csv
 from dataclasses import dataclass
 import math
 
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -107,10 +109,34 @@ def _status_context(review: Review) -> dict:
     }
 
 
+def _cached_page(request: HttpRequest, review: Review, render_page: Callable[[], HttpResponse]) -> HttpResponse:
+    """Serve a reader page from the cache when nothing it shows can have changed.
+
+    Everything on these pages is a review field (``updated_at`` moves), an analysis input (every
+    change moves ``data_version``) or a result of the current run, and they show nothing that
+    depends on who is reading, so this key cannot serve a stale page.
+    """
+    state = getattr(review, "analysis_state", None)
+    key = "reader-page:" + ":".join(str(part) for part in (
+        request.get_full_path(), review.pk, review.updated_at.timestamp(), review.data_version,
+        state.current_run_id if state else 0, state.computed_version if state else 0,
+    ))
+    content = cache.get(key)
+    if content is None:
+        response = render_page()
+        cache.set(key, response.content, timeout=3600)
+        return response
+    return HttpResponse(content)
+
+
 @require_GET
 def review_page(request: HttpRequest, slug: str) -> HttpResponse:
     """``/reviews/<slug>/``: question, status, summary of findings, changes, included studies."""
     review = _review_or_404(request, slug)
+    return _cached_page(request, review, lambda: _render_review_page(request, review))
+
+
+def _render_review_page(request: HttpRequest, review: Review) -> HttpResponse:
     context = {
         "review": review,
         **_status_context(review),
@@ -221,7 +247,8 @@ def outcome_context(review: Review, outcome_id: int) -> dict:
 def outcome_page(request: HttpRequest, slug: str, outcome_id: int) -> HttpResponse:
     """``/reviews/<slug>/outcomes/<id>/``: forest plots, sensitivity, bias and history of one outcome."""
     review = _review_or_404(request, slug)
-    return render(request, "analysis/outcome.html", outcome_context(review, outcome_id))
+    return _cached_page(request, review,
+                        lambda: render(request, "analysis/outcome.html", outcome_context(review, outcome_id)))
 
 
 @require_GET

@@ -4,6 +4,7 @@ exercised on realistic volumes, and every test runs in a transaction that is rol
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 import pytest
 
 from studies.models import (
@@ -30,6 +31,12 @@ DEMO_PASSWORD = "synthetic-demo-review"
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         demo_review_load(password=DEMO_PASSWORD)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache (reader pages are cached per process)."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -179,3 +179,19 @@ def test_query_counts_do_not_grow_with_the_number_of_studies(client, computed, p
     assert after <= (9 if not page else 6)
     for extra in ("data.csv", f"outcomes/{outcome_id}/analysis.R", f"outcomes/{outcome_id}/forest.svg"):
         assert _queries(client, f"/reviews/{computed.slug}/{extra}") <= 4
+
+
+def test_a_cached_review_page_changes_as_soon_as_the_data_do(client, small):
+    """The page cache is keyed so that an edit shows at once (the 'updating' mark, then the result)."""
+    small.review.is_public = True
+    entity_save(instance=small.review)
+    services.review_recompute(small.review.pk)
+    first = client.get(f"/reviews/{small.review.slug}/").content.decode()
+    assert client.get(f"/reviews/{small.review.slug}/").content.decode() == first  # served from the cache
+    small.data.mean = 3.0
+    entity_save(instance=small.data)
+    updating = client.get(f"/reviews/{small.review.slug}/").content.decode()
+    assert updating != first
+    services.review_recompute(small.review.pk)
+    recomputed = client.get(f"/reviews/{small.review.slug}/").content.decode()
+    assert recomputed not in (first, updating)
