@@ -21,6 +21,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy
+from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
 from studies.imports.records import ParsedRecord
@@ -231,36 +233,37 @@ def dedup_plan(*, existing: Sequence[DedupItem], new: Sequence[DedupItem]) -> De
             continue
         blocks[("head", " ".join(words[:2]))].append(i)
         blocks[("tail", " ".join(words[-2:]))].append(i)
-    seen: set[tuple[int, int]] = set()
-    for members in blocks.values():
+    # Heads first: a pair sharing both its head and its tail was compared in its head block already.
+    compared_heads: set[str] = set()
+    for (kind, key), members in sorted(blocks.items(), key=lambda block: block[0][0] != "head"):
         if len(members) < 2 or len(members) > MAX_BLOCK or members[-1] < first_new:
             continue
-        for position, i in enumerate(members):
+        if kind == "head":
+            compared_heads.add(key)
+        # All title similarities of the block at once (C, not a Python loop per pair); zero below
+        # the cutoff. Row-major order of the lower triangle is the order of (later, earlier) pairs.
+        titles = [items[k].title_norm for k in members]
+        similar = process.cdist(titles, titles, scorer=Indel.normalized_similarity,
+                                score_cutoff=QUEUE_RATIO / 100, workers=1)
+        for row, column in zip(*numpy.nonzero(numpy.tril(similar, -1))):
+            i, j = members[row], members[column]
             if i < first_new:
                 continue
-            a = items[i]
-            for j in members[:position]:
-                pair = (j, i)
-                if pair in seen:
-                    continue
-                seen.add(pair)
-                b = items[j]
-                if a.year and b.year and abs(a.year - b.year) > 1:
-                    continue
-                score = Indel.normalized_similarity(a.title_norm, b.title_norm, score_cutoff=QUEUE_RATIO / 100)
-                if not score:
-                    continue
-                score *= 100.0
-                clearly_same = (score >= AUTO_RATIO and a.year == b.year and a.year is not None
-                                and a.first_author and a.first_author == b.first_author)
-                if clearly_same:
-                    consider(i, j, Method.FUZZY, score, f"titles {score:.0f}% alike, same year and first author")
-                elif clusters.find(i) != clusters.find(j):
-                    reason = f"titles {score:.0f}% alike"
-                    conflict = _conflict(a, b)
-                    queued.setdefault((j, i), Link(i, j, Method.FUZZY, round(score, 1),
-                                                   f"{reason}; {conflict}" if conflict else reason))
-
+            a, b = items[i], items[j]
+            if kind == "tail" and " ".join(a.tokens[:2]) in compared_heads and a.tokens[:2] == b.tokens[:2]:
+                continue
+            if a.year and b.year and abs(a.year - b.year) > 1:
+                continue
+            score = float(similar[row, column]) * 100.0
+            clearly_same = (score >= AUTO_RATIO and a.year == b.year and a.year is not None
+                            and a.first_author and a.first_author == b.first_author)
+            if clearly_same:
+                consider(i, j, Method.FUZZY, score, f"titles {score:.0f}% alike, same year and first author")
+            elif clusters.find(i) != clusters.find(j):
+                reason = f"titles {score:.0f}% alike"
+                conflict = _conflict(a, b)
+                queued.setdefault((j, i), Link(i, j, Method.FUZZY, round(score, 1),
+                                               f"{reason}; {conflict}" if conflict else reason))
     # Primaries: the existing root, else the richest new member (earliest on ties).
     members_of: dict[int, list[int]] = defaultdict(list)
     for i in range(first_new, len(items)):

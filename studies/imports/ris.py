@@ -4,6 +4,8 @@ rispy reads the tag lines of each entry; this module finds the entries (so that 
 raw text and line number, and a missing ``ER`` is an error rather than a silently dropped record) and
 maps the tags of the different flavours onto ``Record``.
 """
+from collections.abc import Iterator
+
 from rispy import RisParser, TAG_KEY_MAPPING
 
 from studies.imports.errors import ImportFileError
@@ -31,32 +33,51 @@ def _is_tag(line: str, tag: str) -> bool:
     return line.startswith(tag) and line[2:5] == "  -"
 
 
-def _entries(text: str) -> list[tuple[int, list[str]]]:
-    """Split the file into entries ``(first line number, lines TY … ER)``."""
-    entries: list[tuple[int, list[str]]] = []
+# Characters split into lines at a time: the whole file as one list of lines would cost ~1.5x its size.
+_CHUNK = 1 << 20
+
+
+def _lines(text: str) -> Iterator[str]:
+    """``text.split("\n")`` one chunk at a time (same lines, bounded memory)."""
+    position = 0
+    while True:
+        end = text.find("\n", position + _CHUNK)
+        if end == -1:
+            yield from text[position:].split("\n")
+            return
+        yield from text[position:end].split("\n")
+        position = end + 1
+
+
+def _entries(text: str) -> Iterator[tuple[int, list[str]]]:
+    """The file's entries ``(first line number, lines TY … ER)``, in order, as they are read.
+
+    A structural error is raised when reached, so an earlier record's field error comes first.
+    """
+    count = 0
     current: list[str] | None = None
     start = 0
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         if _is_tag(line, "TY"):
             if current is not None:
                 raise ImportFileError(
                     f"A new record starts (TY) before the record from line {start} ended (ER).",
-                    record=len(entries) + 1, line=number, field="ER")
+                    record=count + 1, line=number, field="ER")
             current, start = [line], number
         elif current is not None:
             current.append(line)
             if _is_tag(line, "ER") or line.rstrip() == "ER  -" or line.rstrip() == "ER":
-                entries.append((start, current))
+                count += 1
+                yield start, current
                 current = None
-        elif line.strip() and entries:
+        elif line.strip() and count:
             raise ImportFileError("Text outside a record (a record must start with TY  - ).",
-                                  record=len(entries) + 1, line=number, field="TY")
+                                  record=count + 1, line=number, field="TY")
     if current is not None:
         raise ImportFileError(f"The record from line {start} never ends (no ER  - line).",
-                              record=len(entries) + 1, line=start, field="ER")
-    if not entries:
+                              record=count + 1, line=start, field="ER")
+    if not count:
         raise ImportFileError("No RIS records (no line starts with TY  - ).", line=1, field="TY")
-    return entries
 
 
 def _get(tags: dict, *names: str) -> list[str]:

@@ -49,8 +49,9 @@ def title_normalise(title: str) -> str:
     """A title reduced to what identifies it: entities decoded, markup, accents, case and punctuation dropped."""
     text = html.unescape(html.unescape(title))  # some databases double-escape (&amp;lt;)
     text = _TAGS.sub(" ", text)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if not text.isascii():  # ASCII has nothing to decompose; most titles are ASCII
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return " ".join(_NON_WORD.sub(" ", text.casefold()).split())
 
 
