@@ -1,6 +1,7 @@
 """The back office. Admin classes only translate forms to service calls (``studies.services``) and
 scope every queryset to the reviews the signed-in user manages (superusers see all)."""
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.http import HttpRequest
 
@@ -46,6 +47,15 @@ class ReviewScopedMixin:
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         related = db_field.related_model
+        if related is get_user_model() and "queryset" not in kwargs and not request.user.is_superuser:
+            # People are offered only from the teams of the reviews this manager manages (of the
+            # parent review, on its inlines): no manager can list the site's accounts. Adding a
+            # newcomer to a team is a superuser's job until invitations exist.
+            parent_review_id = getattr(request, "_admin_parent_review_id", None)
+            teams = ReviewMembership.objects.filter(review_id__in=selectors.managed_review_ids(request.user))
+            if parent_review_id is not None:
+                teams = teams.filter(review_id=parent_review_id)
+            kwargs["queryset"] = related._default_manager.filter(pk__in=teams.values("user_id"))
         if related in REVIEW_LOOKUP and "queryset" not in kwargs:
             queryset = related._default_manager.all()
             parent_review_id = getattr(request, "_admin_parent_review_id", None)
@@ -177,7 +187,7 @@ class ReviewMembershipAdmin(ServiceModelAdmin):
     list_display = ["user", "role", "review", "added_at"]
     list_filter = ["role", ("review", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "user__email", "review__title"]
-    autocomplete_fields = ["user", "review"]
+    autocomplete_fields = ["review"]
     list_select_related = ["user", "review"]
 
 
@@ -199,7 +209,7 @@ class ImportBatchAdmin(ServiceModelAdmin):
     list_display = ["file_name", "file_format", "source", "imported_by", "imported_at", "review"]
     list_filter = ["file_format", ("review", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["file_name", "sha256"]
-    autocomplete_fields = ["review", "source", "imported_by"]
+    autocomplete_fields = ["review", "source"]
     list_select_related = ["source", "imported_by", "review"]
 
 
@@ -222,9 +232,10 @@ class RecordAdmin(ServiceModelAdmin):
     list_display = ["title_short", "first_author", "year", "journal", "doi", "is_duplicate", "fulltext_status", "review"]
     list_filter = [("review", admin.RelatedOnlyFieldListFilter), "fulltext_status", ("duplicate_of", admin.EmptyFieldListFilter), "year"]
     search_fields = ["title", "doi", "pmid", "nct_id", "journal"]
-    autocomplete_fields = ["review", "import_batch", "duplicate_of"]
+    autocomplete_fields = ["review"]
     list_select_related = ["review"]
-    readonly_fields = ["created_at"]
+    # Set by imports and the duplicate queue (which log why); not edited by hand.
+    readonly_fields = ["import_batch", "duplicate_of", "created_at"]
     inlines = [DecisionInline, ResolutionInline]
 
     @admin.display(description="title", ordering="title")
@@ -249,8 +260,13 @@ class DuplicateCandidateAdmin(ServiceModelAdmin):
     list_filter = ["status", "method", "automatic", ("review", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["review", "duplicate", "primary", "decided_by"]
     search_fields = ["duplicate__title", "primary__title", "reason"]
-    raw_id_fields = ["duplicate", "primary", "import_batch"]
-    readonly_fields = ["created_at", "decided_at"]
+    # Merging and unmerging change Record.duplicate_of too: they happen on the review's duplicate
+    # queue (studies.services.imports), never by editing these fields here.
+    readonly_fields = ["review", "import_batch", "duplicate", "primary", "method", "score", "reason", "status",
+                       "automatic", "decided_by", "decided_at", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
 
 
 # --- Screening --------------------------------------------------------------------------------
@@ -270,7 +286,7 @@ class ScreeningDecisionAdmin(ServiceModelAdmin):
     list_display = ["record", "stage", "screener", "decision", "exclusion_reason", "decided_at"]
     list_filter = ["stage", "decision", ("record__review", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["record__title", "screener__username"]
-    autocomplete_fields = ["record", "screener", "exclusion_reason"]
+    autocomplete_fields = ["record", "exclusion_reason"]
     list_select_related = ["record", "screener", "exclusion_reason"]
 
 
@@ -279,7 +295,7 @@ class ScreeningResolutionAdmin(ServiceModelAdmin):
     list_display = ["record", "stage", "tutor", "decision", "exclusion_reason", "resolved_at"]
     list_filter = ["stage", "decision", ("record__review", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["record__title", "tutor__username", "rationale"]
-    autocomplete_fields = ["record", "tutor", "exclusion_reason"]
+    autocomplete_fields = ["record", "exclusion_reason"]
     list_select_related = ["record", "tutor", "exclusion_reason"]
 
 
@@ -432,7 +448,7 @@ class RiskOfBiasAssessmentAdmin(ServiceModelAdmin):
     list_display = ["study", "assessor", "is_consensus", "updated_at"]
     list_filter = ["is_consensus", ("study__review", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["study__label", "assessor__username"]
-    autocomplete_fields = ["study", "assessor"]
+    autocomplete_fields = ["study"]
     list_select_related = ["study", "assessor"]
     inlines = [JudgmentInline]
 

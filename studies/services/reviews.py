@@ -34,6 +34,5 @@ def managers_group_ensure() -> Group:
     group.permissions.set(
         Permission.objects.filter(content_type__app_label="studies")
         | Permission.objects.filter(content_type__app_label="analysis", codename__startswith="view_")
-        | Permission.objects.filter(content_type__app_label="auth", codename="view_user")
     )
     return group
