@@ -15,7 +15,7 @@ import time
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 import numpy as np
 
@@ -466,8 +466,11 @@ def review_recompute(review_id: int) -> int:
 
 
 def reviews_behind() -> list[int]:
-    """Ids of reviews whose results are older than their data (for the reconciler)."""
+    """Ids of reviews whose results are older than their data (for the reconciler); a review whose
+    current data version already failed to compute is left until its data change."""
+    failed_now = AnalysisRun.objects.filter(review=OuterRef("pk"), data_version=OuterRef("data_version"),
+                                            status=RunStatus.FAILED)
     return list(
         Review.objects.filter(Q(analysis_state__isnull=True) | Q(analysis_state__computed_version__lt=F("data_version")))
-        .order_by("pk").values_list("pk", flat=True)
+        .exclude(Exists(failed_now)).order_by("pk").values_list("pk", flat=True)
     )

@@ -2,6 +2,7 @@
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from analysis import services
 
@@ -13,10 +14,12 @@ def recompute_review(self, review_id: int) -> int:
     """Bring one review's analyses up to date (a no-op when they already are)."""
     try:
         return services.review_recompute(review_id)
-    except Exception as error:
-        # A failed run is recorded by the service; retry a bounded number of times, and after that
-        # the periodic reconciler keeps trying, so results are delayed, never wrong.
+    except (OperationalError, InterfaceError) as error:
+        # The database went away: retry a bounded number of times; after that the reconciler
+        # keeps trying, so results are delayed, never wrong.
         raise self.retry(exc=error) from error
+    # Any other error is recorded as a failed run of that data version and not retried: the same
+    # data would fail the same way. The next edit (a new version) tries again.
 
 
 @shared_task(acks_late=True)

@@ -113,10 +113,16 @@ def entity_save(*, instance: models.Model) -> models.Model:
     Raises ``django.core.exceptions.ValidationError`` and writes nothing when the instance is invalid.
     """
     instance.full_clean()
-    bump = type(instance) in ANALYSIS_INPUTS or (isinstance(instance, Review) and _review_settings_changed(instance))
+    model = type(instance)
+    bump = model in ANALYSIS_INPUTS or (isinstance(instance, Review) and _review_settings_changed(instance))
+    # An edit can move an input to another review (a study re-assigned): both reviews' results move.
+    previous_review_id = None
+    if model in ANALYSIS_INPUTS and instance.pk is not None:
+        previous_review_id = model._default_manager.filter(pk=instance.pk).values_list(
+            REVIEW_LOOKUP[model], flat=True).first()
     instance.save()
     if bump:
-        review_data_version_bump(review_ids=[review_id_of(instance)])
+        review_data_version_bump(review_ids=[review_id_of(instance), previous_review_id])
     if isinstance(instance, Review):
         instance.refresh_from_db(fields=["data_version"])
     return instance
@@ -167,5 +173,6 @@ def entities_create(*, instances: list[models.Model]) -> list[models.Model]:
         instance.full_clean(exclude=assigned, validate_unique=False, validate_constraints=False)
     created = model._default_manager.bulk_create(instances)
     if model in ANALYSIS_INPUTS:
-        review_data_version_bump(review_ids={review_id_of(instance) for instance in created})
+        review_data_version_bump(review_ids=model._default_manager.filter(pk__in=[i.pk for i in created])
+                                 .values_list(REVIEW_LOOKUP[model], flat=True).distinct())
     return created
