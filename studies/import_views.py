@@ -3,9 +3,9 @@ Views translate HTTP and call one service each."""
 from datetime import date
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -39,18 +39,23 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
         upload = request.FILES["file"]
         try:
             searched = date.fromisoformat(request.POST.get("searched_on") or date.today().isoformat())
-            # One transaction: a refused file leaves no search source behind either.
-            with transaction.atomic():
-                source = search_source_ensure(review=review,
-                                              database=request.POST.get("database", "").strip() or "Unknown",
-                                              date_searched=searched, query=request.POST.get("query", ""))
-                summary = import_records(review=review, source=source, file_name=upload.name,
-                                         content=upload.read(), file_format=request.POST.get("file_format") or "auto",
-                                         imported_by=request.user)
-        except ImportFileError as failure:
-            error = str(failure)
         except ValueError:
             error = "Enter the date searched as YYYY-MM-DD."
+        else:
+            try:
+                # One transaction: a refused file leaves no search source behind either.
+                with transaction.atomic():
+                    source = search_source_ensure(review=review,
+                                                  database=request.POST.get("database", "").strip() or "Unknown",
+                                                  date_searched=searched, query=request.POST.get("query", ""))
+                    summary = import_records(review=review, source=source, file_name=upload.name,
+                                             content=upload.read(),
+                                             file_format=request.POST.get("file_format") or "auto",
+                                             imported_by=request.user)
+            except ImportFileError as failure:
+                error = str(failure)
+            except ValidationError as invalid:
+                error = "; ".join(invalid.messages)
     batches = [(batch, import_undo_blocker(batch=batch))
                for batch in ImportBatch.objects.filter(review=review).select_related("source", "imported_by")]
     return render(request, "studies/imports/upload.html", {
@@ -87,9 +92,15 @@ def duplicate_queue(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def duplicate_decide(request: HttpRequest, slug: str, candidate_id: int) -> HttpResponse:
     review = _managed_review(request, slug)
-    candidate = get_object_or_404(DuplicateCandidate, pk=candidate_id, review=review)
-    if request.POST.get("decision") == "merge":
-        duplicate_merge(candidate=candidate, user=request.user)
-    else:
-        duplicate_keep_both(candidate=candidate, user=request.user)
+    decision = request.POST.get("decision")
+    if decision not in ("merge", "keep_both"):
+        return HttpResponseBadRequest("Choose 'merge' or 'keep_both'.")
+    with transaction.atomic():
+        # Locked and re-read: a second manager, or a double submit, finds the pair already decided.
+        candidate = get_object_or_404(DuplicateCandidate.objects.select_for_update(), pk=candidate_id, review=review)
+        if candidate.status == CandidateStatus.PENDING:
+            if decision == "merge":
+                duplicate_merge(candidate=candidate, user=request.user)
+            else:
+                duplicate_keep_both(candidate=candidate, user=request.user)
     return redirect("studies:duplicate-queue", slug=slug)

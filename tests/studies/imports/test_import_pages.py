@@ -3,18 +3,11 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import override_settings
-from django.urls import include, path
-import pytest
 
 from studies.models import Record
-import reviewsite.urls
-
-urlpatterns = [*reviewsite.urls.urlpatterns, path("", include("studies.urls"))]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@override_settings(ROOT_URLCONF=__name__)
 def test_manager_uploads_and_sees_the_summary(client, small):
     client.force_login(small.manager)
     upload = SimpleUploadedFile("pubmed.nbib", (FIXTURES / "pubmed.nbib").read_bytes())
@@ -29,7 +22,6 @@ def test_manager_uploads_and_sees_the_summary(client, small):
     assert client.get(f"/reviews/{small.review.slug}/duplicates/").status_code == 200
 
 
-@override_settings(ROOT_URLCONF=__name__)
 def test_non_manager_is_denied(client, small):
     other = get_user_model().objects.create_user("screener-only", password="a-long-test-password")
     client.force_login(other)
