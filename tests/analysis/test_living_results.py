@@ -42,8 +42,13 @@ def test_stored_results_equal_the_engine_on_the_raw_rows(demo_review):
             [result.estimate, result.ci_low, result.ci_high, result.p_value],
             [chosen.estimate, chosen.ci_low, chosen.ci_high, chosen.p], rtol=1e-12,
         )
-        # Each study's row in the payload is that study's arms: labels and effects line up.
-        assert [s["study"] for s in result.payload["studies"]] == [a["study"] for a in result.payload["arms"]]
+        # Each study row of the payload carries that study's own arm data, as stored in the table.
+        stored = [(OutcomeData.objects.get(pk=i.pk).study.label, i.n, i.mean, i.sd, c.n, c.mean, c.sd)
+                  for i, c in pairs]
+        shown = [(a["study"], a["intervention"]["n"], a["intervention"]["mean"], a["intervention"]["sd"],
+                  a["control"]["n"], a["control"]["mean"], a["control"]["sd"]) for a in result.payload["arms"]]
+        assert shown == stored
+        assert [s["study"] for s in result.payload["studies"]] == [row[0] for row in stored]
 
 
 def test_subgroup_results_follow_the_subgroup_variable(demo_review):
@@ -170,3 +175,26 @@ def test_history_keeps_every_run_headline_and_the_current_payload(small):
     new = current(small.review)["Self-stigma"]
     assert old.payload is None and old.estimate is not None  # history: the estimate of every run
     assert new.payload is not None and new.estimate != old.estimate
+
+
+def test_a_study_moved_to_another_review_moves_both_reviews_results(small, demo_review):
+    services.review_recompute(small.review.pk)
+    demo_before, small_before = demo_review.data_version, Review.objects.get(pk=small.review.pk).data_version
+    moved = demo_review.studies.order_by("pk").first()
+    moved.review = small.review
+    moved.label = "Moved 2013"
+    entity_save(instance=moved)
+    assert Review.objects.get(pk=demo_review.pk).data_version > demo_before
+    assert Review.objects.get(pk=small.review.pk).data_version > small_before
+
+
+def test_a_version_that_failed_is_not_requeued_until_the_data_change(small):
+    from django.utils import timezone
+
+    version = Review.objects.get(pk=small.review.pk).data_version
+    AnalysisRun.objects.create(review=small.review, data_version=version, status=RunStatus.FAILED,
+                               started_at=timezone.now(), finished_at=timezone.now(), error="ValueError('synthetic')")
+    assert small.review.pk not in services.reviews_behind()
+    small.data.mean = -1.0
+    entity_save(instance=small.data)
+    assert small.review.pk in services.reviews_behind()

@@ -98,12 +98,22 @@ def test_outcome_page_shows_forest_plots_sensitivity_bias_and_history(client, co
 
 
 def test_leave_one_out_highlights_a_study_whose_removal_changes_significance(client, computed):
-    result = overall(computed, "Self-stigma")
-    html = client.get(f"/reviews/{computed.slug}/outcomes/{result.outcome_id}/").content.decode()
     alpha = 0.05
-    significant = result.p_value < alpha
-    flips = [r["omitted"] for r in result.payload["leave_one_out"] if (r["p"] < alpha) != significant]
-    assert html.count('<tr class="flip">') == len(flips)
+
+    def flips(result: OutcomeResult) -> list[str]:
+        significant = result.p_value < alpha
+        return [r["omitted"] for r in result.payload["leave_one_out"] if (r["p"] < alpha) != significant]
+
+    state = ReviewAnalysisState.objects.get(review=computed)
+    results = list(OutcomeResult.objects.filter(run=state.current_run, subgroup_field=None))
+    flipping = [r for r in results if flips(r)]
+    steady = [r for r in results if r.k > 2 and not flips(r)]
+    assert flipping and steady, "the demo should have outcomes with and without a flip to show"
+    for result in (flipping[0], steady[0]):
+        html = client.get(f"/reviews/{computed.slug}/outcomes/{result.outcome_id}/").content.decode()
+        assert html.count('<tr class="flip">') == len(flips(result))
+        for study in flips(result):
+            assert study in html
 
 
 def test_funnel_plot_and_egger_from_the_minimum(client, computed):

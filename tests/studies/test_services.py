@@ -1,6 +1,7 @@
 """Writes go through services: validation, one transaction, and the review's data version moves
 exactly when an analysis input changes (the ledger the living analysis relies on)."""
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 import pytest
 
 from studies.models import Arm, ArmRole, OutcomeData, Record, Review, Study
@@ -59,13 +60,24 @@ def test_bulk_delete_moves_each_review_once(small, demo_review):
     assert version(demo_review) == before_demo + 1
 
 
-def test_bulk_create_is_all_or_nothing(small):
+def test_bulk_create_refuses_an_invalid_row_before_writing(small):
     good = Arm(study=small.study, role=ArmRole.CONTROL, label="Waiting list", randomised=20)
     bad = Arm(study=small.study, role=ArmRole.CONTROL, label="Active control", randomised=0)
     with pytest.raises(ValidationError) as caught:
         entities_create(instances=[good, bad])
     assert "randomised" in caught.value.message_dict
     assert not Arm.objects.filter(study=small.study, label="Waiting list").exists()
+
+
+def test_bulk_create_is_all_or_nothing_when_the_database_refuses_a_row(small):
+    """Uniqueness is left to the database: one clashing row and none of the batch is written."""
+    before = Review.objects.get(pk=small.review.pk).data_version
+    good = Arm(study=small.study, role=ArmRole.CONTROL, label="Waiting list", randomised=20)
+    clash = Arm(study=small.study, role=ArmRole.CONTROL, label=small.control.label, randomised=20)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        entities_create(instances=[good, clash])
+    assert not Arm.objects.filter(study=small.study, label="Waiting list").exists()
+    assert Review.objects.get(pk=small.review.pk).data_version == before
 
 
 def test_bulk_create_refuses_mixed_models(small):
