@@ -4,7 +4,7 @@ from functools import lru_cache
 
 from django.db.models import QuerySet
 
-from analysis.models import AnalysisRun, ConclusionChange, OutcomeResult, ReviewAnalysisState, RunStatus
+from analysis.models import ConclusionChange, OutcomeResult, ReviewAnalysisState, RunStatus
 from studies.models import (
     Arm, CharacteristicField, Outcome, OutcomeData, Review, ReviewMembership, Study, StudyCharacteristic,
 )
@@ -151,8 +151,3 @@ def extracted_data_rows(review: Review):
                          "arm__role", "n", "mean", "sd", "events", "total", "value_type", "provenance", "instrument",
                          "include_in_analysis")
             .iterator(chunk_size=2000))
-
-
-def last_succeeded_run(review: Review) -> AnalysisRun | None:
-    state = getattr(review, "analysis_state", None)
-    return state.current_run if state else None

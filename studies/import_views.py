@@ -17,7 +17,7 @@ from studies.services.imports import (
     duplicate_merge,
     import_records,
     import_undo,
-    import_undo_blocker,
+    import_undo_blockers,
     search_source_ensure,
 )
 
@@ -56,8 +56,9 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
                 error = str(failure)
             except ValidationError as invalid:
                 error = "; ".join(invalid.messages)
-    batches = [(batch, import_undo_blocker(batch=batch))
-               for batch in ImportBatch.objects.filter(review=review).select_related("source", "imported_by")]
+    imports = list(ImportBatch.objects.filter(review=review).select_related("source", "imported_by"))
+    blockers = import_undo_blockers(batches=imports)
+    batches = [(batch, blockers[batch.pk]) for batch in imports]
     return render(request, "studies/imports/upload.html", {
         "review": review, "summary": summary, "error": error, "batches": batches, "formats": ImportFormat.choices,
     })

@@ -11,7 +11,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from studies.imports import ImportFileError, ParsedFile, ParsedRecord, file_parse
@@ -267,16 +267,33 @@ def import_records(
         file_format=parsed.file_format, encoding=parsed.encoding, warnings=parsed.warnings)
 
 
+def import_undo_blockers(*, batches: Iterable[ImportBatch]) -> dict[int, str]:
+    """Why each batch cannot be undone any more ("" when it can), in one query for all of them."""
+    ids = [batch.pk for batch in batches]
+    rows = (
+        ImportBatch.objects.filter(pk__in=ids)
+        .annotate(
+            decided=Count("records__decisions__record", distinct=True),
+            resolved=Exists(ScreeningResolution.objects.filter(record__import_batch=OuterRef("pk"))),
+            reported=Exists(Report.objects.filter(record__import_batch=OuterRef("pk"))),
+        )
+        .values_list("pk", "decided", "resolved", "reported")
+    )
+    blockers = {}
+    for pk, decided, resolved, reported in rows:
+        if decided or resolved:
+            blockers[pk] = (f"{decided} record(s) of this import already have screening decisions; undoing it "
+                            "would discard that work. Exclude unwanted records in screening instead.")
+        elif reported:
+            blockers[pk] = "Records of this import are reports of included studies."
+        else:
+            blockers[pk] = ""
+    return blockers
+
+
 def import_undo_blocker(*, batch: ImportBatch) -> str:
     """Why ``batch`` cannot be undone any more ("" when it can)."""
-    records = Record.objects.filter(import_batch=batch)
-    decided = ScreeningDecision.objects.filter(record__in=records).values("record").distinct().count()
-    if decided or ScreeningResolution.objects.filter(record__in=records).exists():
-        return (f"{decided} record(s) of this import already have screening decisions; undoing it would "
-                "discard that work. Exclude unwanted records in screening instead.")
-    if Report.objects.filter(record__in=records).exists():
-        return "Records of this import are reports of included studies."
-    return ""
+    return import_undo_blockers(batches=[batch])[batch.pk]
 
 
 @transaction.atomic

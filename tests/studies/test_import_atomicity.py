@@ -1,4 +1,5 @@
-"""A refused export file leaves nothing behind: not even the search source named for it."""
+"""The upload page and command: a refused file leaves nothing behind (not even the search source
+named for it), and the page costs the same for any number of imports."""
 from io import StringIO
 
 from django.contrib.auth import get_user_model
@@ -38,3 +39,22 @@ def test_upload_page_refusing_a_file_creates_no_search_source(client, small):
     assert response.context["error"]  # the page says what is wrong with the file
     assert escape(response.context["error"]) in response.content.decode()
     assert counts(small.review) == before
+
+
+def test_upload_page_costs_the_same_queries_for_one_import_or_many(client, small):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def page_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/reviews/{small.review.slug}/imports/").status_code == 200
+        return len(queries)
+
+    client.force_login(get_user_model().objects.get(pk=small.manager.pk))
+    source = SearchSource.objects.create(review=small.review, database="PubMed", date_searched="2024-01-01")
+    ImportBatch.objects.create(review=small.review, source=source, file_name="a.ris", file_format="ris", sha256="1" * 64)
+    one = page_queries()
+    for digit in "23456":
+        ImportBatch.objects.create(review=small.review, source=source, file_name=f"{digit}.ris", file_format="ris",
+                                   sha256=digit * 64)
+    assert page_queries() == one
