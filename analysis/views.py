@@ -109,21 +109,22 @@ def _status_context(review: Review) -> dict:
     }
 
 
-def _cached_page(request: HttpRequest, review: Review, render_page: Callable[[], HttpResponse]) -> HttpResponse:
+def _cached_page(request: HttpRequest, slug: str, render_page: Callable[[Review], HttpResponse]) -> HttpResponse:
     """Serve a reader page from the cache when nothing it shows can have changed.
 
-    Everything on these pages is a review field (``updated_at`` moves), an analysis input (every
-    change moves ``data_version``) or a result of the current run, and they show nothing that
-    depends on who is reading, so this key cannot serve a stale page.
+    The key is the review's stamp (``selectors.reader_page_stamp``: one small query, no model
+    instances) and the path; these pages show nothing that depends on who is reading, so a hit is
+    never stale. Only a miss loads the review and renders.
     """
-    state = getattr(review, "analysis_state", None)
-    key = "reader-page:" + ":".join(str(part) for part in (
-        request.get_full_path(), review.pk, review.updated_at.timestamp(), review.data_version,
-        state.current_run_id if state else 0, state.computed_version if state else 0,
-    ))
+    stamp = selectors.reader_page_stamp(request.user, slug)
+    if stamp is None:  # unpublished reviews do not exist for anyone outside their team
+        raise Http404("No such review.")
+    review_id, updated_at, data_version, run_id, computed_version = stamp
+    key = f"reader-page:{request.get_full_path()}:{review_id}:{updated_at.timestamp()}:{data_version}:" \
+          f"{run_id or 0}:{computed_version or 0}"
     content = cache.get(key)
     if content is None:
-        response = render_page()
+        response = render_page(_review_or_404(request, slug))
         cache.set(key, response.content, timeout=3600)
         return response
     return HttpResponse(content)
@@ -132,8 +133,7 @@ def _cached_page(request: HttpRequest, review: Review, render_page: Callable[[],
 @require_GET
 def review_page(request: HttpRequest, slug: str) -> HttpResponse:
     """``/reviews/<slug>/``: question, status, summary of findings, changes, included studies."""
-    review = _review_or_404(request, slug)
-    return _cached_page(request, review, lambda: _render_review_page(request, review))
+    return _cached_page(request, slug, lambda review: _render_review_page(request, review))
 
 
 def _render_review_page(request: HttpRequest, review: Review) -> HttpResponse:
@@ -246,9 +246,8 @@ def outcome_context(review: Review, outcome_id: int) -> dict:
 @require_GET
 def outcome_page(request: HttpRequest, slug: str, outcome_id: int) -> HttpResponse:
     """``/reviews/<slug>/outcomes/<id>/``: forest plots, sensitivity, bias and history of one outcome."""
-    review = _review_or_404(request, slug)
-    return _cached_page(request, review,
-                        lambda: render(request, "analysis/outcome.html", outcome_context(review, outcome_id)))
+    return _cached_page(request, slug,
+                        lambda review: render(request, "analysis/outcome.html", outcome_context(review, outcome_id)))
 
 
 @require_GET

@@ -3,11 +3,11 @@
 Serves the demo review and a large synthetic review (``--outcomes`` × ``--studies``, built by
 ``bench/living.py``'s ``build_large_review``) under gunicorn (DEBUG off) against PostgreSQL, with
 results computed beforehand, and measures p50 / p95 latency and throughput of the review page at
-``--readers`` concurrent readers on loopback (a thread pool, one keep-alive ``http.client``
-connection per reader, ``--requests`` requests in all). The peer measured in the same run is a
+``--readers`` concurrent keep-alive readers on loopback (wrk, Debian's C load generator, for
+``--seconds`` per row; installed when missing and run as root). The peer measured in the same run is a
 static file served by the same server (the floor: what the server costs without our view).
 
-    .venv/bin/python bench/pages.py [--readers 50] [--requests 2000] [--outcomes 40] [--studies 200]
+    .venv/bin/python bench/pages.py [--readers 50] [--seconds 10] [--outcomes 40] [--studies 200]
 
 Target (issue 5): review page p95 under 150 ms on the demo review. Uses the machine's PostgreSQL at
 127.0.0.1:5432 (database ``reviewsite_bench_pages``, recreated) or a private one.
@@ -15,15 +15,12 @@ Target (issue 5): review page p95 under 150 ms on the demo review. Uses the mach
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ThreadPoolExecutor
-import http.client
 import os
 from pathlib import Path
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -66,48 +63,53 @@ def build(outcomes: int, studies: int) -> None:
         services.review_recompute(review_id)
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+# wrk reports percentiles in microseconds; this prints the ones we use as one parseable line.
+WRK_REPORT = """
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %f %f\\n", summary.requests, summary.duration,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout, latency:percentile(50), latency:percentile(95)))
+end
+"""
 
 
-def load(port: int, path: str, readers: int, requests: int) -> dict:
-    """``requests`` GETs of ``path`` from ``readers`` threads, each on its own keep-alive connection."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    per_reader = max(1, requests // readers)
+def wrk_path() -> str:
+    """wrk, the C load generator (Debian's package), installed when missing and we may."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing Debian's wrk (the load generator)...", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        return shutil.which("wrk") or "wrk"
+    raise SystemExit("bench/pages.py needs wrk: sudo apt-get install wrk")
 
-    def reader() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine = []
-        for _ in range(per_reader):
-            start = time.perf_counter()
-            connection.request("GET", path)
-            response = connection.getresponse()
-            response.read()
-            if response.status != 200:
-                raise RuntimeError(f"{path}: HTTP {response.status}")
-            mine.append((time.perf_counter() - start) * 1000)
-        connection.close()
-        with lock:
-            latencies.extend(mine)
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(readers) as pool:
-        for future in [pool.submit(reader) for _ in range(readers)]:
-            future.result()
-    elapsed = time.perf_counter() - started
-    return {"p50": statistics.median(latencies), "p95": percentile(latencies, 95), "rps": len(latencies) / elapsed,
-            "n": len(latencies)}
+def load(wrk: str, script: Path, port: int, path: str, readers: int, seconds: int) -> dict:
+    """``readers`` keep-alive connections GETting ``path`` for ``seconds`` seconds, from wrk.
+
+    wrk (C, two threads) rather than Python threads: a Python load generator on the same two cores
+    spends more CPU per request than the server does, and its own queueing shows up as latency.
+    """
+    out = subprocess.run([wrk, "-t2", f"-c{readers}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
+                          f"http://127.0.0.1:{port}{path}"], check=True, capture_output=True, text=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("RESULT "))
+    requests, duration_us, errors, p50_us, p95_us = (float(x) for x in line.split()[1:])
+    if errors:
+        raise RuntimeError(f"{path}: {errors:.0f} failed requests (non-2xx or socket errors)\n{out}")
+    return {"p50": p50_us / 1000, "p95": p95_us / 1000, "rps": requests / (duration_us / 1e6), "n": int(requests)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--outcomes", type=int, default=40)
     parser.add_argument("--studies", type=int, default=200)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--port", type=int, default=embedded.free_port(8791))
     args = parser.parse_args()
     python = sys.executable
@@ -126,7 +128,7 @@ def main() -> int:
             # gthread: keep-alive connections from 50 readers, each worker serving several at once.
             server = subprocess.Popen([python, "-m", "gunicorn", "reviewsite.wsgi:application", "--bind",
                                        f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--worker-class",
-                                       "gthread", "--threads", "8", "--keep-alive", "30",
+                                       args.worker_class, "--threads", str(args.threads), "--keep-alive", "30",
                                        "--env", "DJANGO_SETTINGS_MODULE=reviewsite.settings.local"],
                                       cwd=BASE_DIR, env=env, stdout=log, stderr=log)
             try:
@@ -135,14 +137,18 @@ def main() -> int:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise SystemExit(f"gunicorn did not start; see {workdir / 'gunicorn.log'}")
                     time.sleep(0.1)
-                print(f"machine: {os.cpu_count()} cpus; gunicorn gthread ×{args.workers} workers × 8 threads, "
-                      f"PostgreSQL; {args.readers} concurrent keep-alive readers, {args.requests} requests per row")
+                print(f"machine: {os.cpu_count()} cpus; gunicorn {args.worker_class} ×{args.workers} workers × {args.threads} threads, "
+                      f"PostgreSQL; wrk: {args.readers} concurrent keep-alive readers, {args.seconds} s per row")
                 rows = [("static file (floor)", "/static/analysis/site.css"),
                         ("review page: demo", "/reviews/peer-led-stigma-demo/"),
                         (f"review page: large {args.outcomes}×{args.studies}", "/reviews/large-synthetic/")]
+                wrk = wrk_path()
+                script = workdir / "report.lua"
+                script.write_text(WRK_REPORT)
                 for _, path in rows:  # warm each worker (imports, templates, per-run caches)
-                    load(args.port, path, args.workers * 4, args.workers * 8)
-                results = {label: load(args.port, path, args.readers, args.requests) for label, path in rows}
+                    load(wrk, script, args.port, path, args.workers * 4, 2)
+                results = {label: load(wrk, script, args.port, path, args.readers, args.seconds)
+                           for label, path in rows}
                 floor = results["static file (floor)"]
                 print(f"{'':<34} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'p95/floor':>10} {'rps floor/page':>15}")
                 for label, r in results.items():
