@@ -269,6 +269,12 @@ def outcome_figure(request: HttpRequest, slug: str, outcome_id: int, figure: str
         if layout is None or overall.k < review.funnel_min_studies:
             raise Http404("No funnel plot for this outcome.")
         body = funnel_svg(layout)
+    elif figure == "history":
+        history = [HistoryPoint(*row) for row in selectors.outcome_history(review, outcome_id)]
+        body = history_svg(history_layout(history, title=overall.outcome.name, measure=overall.payload["measure"]),
+                           ident="history") if overall.payload else ""
+        if not body:
+            raise Http404("No history for this outcome.")
     else:
         raise Http404("No such figure.")
     response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + body, content_type="image/svg+xml")
@@ -327,6 +333,12 @@ def outcome_r_script(request: HttpRequest, slug: str, outcome_id: int) -> HttpRe
             "model": overall.chosen_model,
         },
     }
+    # Each subgroup split with every study's group, as the review's table of study characteristics has it.
+    context["subgroups"] = [
+        (result.subgroup_field.name, [(study["study"], study["subgroup"]) for study in result.payload["studies"]
+                                      if study.get("subgroup") is not None])
+        for result in results if result.subgroup_field_id is not None and result.payload is not None
+    ]
     body = render_to_string("analysis/metafor.R", context)
     response = HttpResponse(body, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{review.slug}-outcome-{outcome_id}.R"'

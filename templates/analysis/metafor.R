@@ -66,4 +66,35 @@ res <- if (rule == "random" || (rule == "auto" && !is.na(i2) && i2 >= {{ review.
 cat(sprintf("Model: %s; I2 = %.0f%%\n", if (identical(res, re)) "random" else "fixed", i2))
 print(res)
 {% if r_measure == "OR" or r_measure == "RR" %}predict(res, transf = exp)  # on the ratio scale, as the site shows it
-{% endif %}{% endautoescape %}
+{% endif %}{% if subgroups %}
+# Subgroups: each subgroup pooled with the model chosen above (random effects use each subgroup's
+# own tau²); the test for subgroup differences is Cochran's Q of the subgroup
+# estimates with weights 1/SE² (df = number of subgroups - 1), as RevMan reports it.
+random_model <- identical(res, re)
+pool <- function(x) {
+  if (random_model) return(rma(yi, vi, data = x, method = "{{ review.tau2_estimator }}",
+                               test = "{% if review.hartung_knapp %}knha{% else %}z{% endif %}", level = {{ level|floatformat:"-1" }}))
+{% if dichotomous %}  rma.mh(measure = "{{ r_measure }}", ai = events1, n1i = total1, ci = events2, n2i = total2, data = x,
+         level = {{ level|floatformat:"-1" }})
+{% else %}  rma(yi, vi, data = x, method = "FE", level = {{ level|floatformat:"-1" }})
+{% endif %}}
+subgroup_test <- function(fits) {
+  estimates <- sapply(fits, function(f) f$b[1])
+  ses <- sapply(fits, function(f) f$se)
+  rma(yi = estimates, sei = ses, method = "FE")
+}
+{% for name, members in subgroups %}
+# By {{ name }}:
+groups <- data.frame(
+  study = c({% for study, group in members %}"{{ study|escapejs }}"{% if not forloop.last %}, {% endif %}{% endfor %}),
+  subgroup = c({% for study, group in members %}"{{ group|escapejs }}"{% if not forloop.last %}, {% endif %}{% endfor %}),
+  stringsAsFactors = FALSE)
+fits <- lapply(split(merge(dat, groups, by = "study"), ~ subgroup), pool)
+for (g in names(fits)) cat(sprintf("{{ name|escapejs }} = %s: %.4f [%.4f, %.4f], k = %d\n", g, fits[[g]]$b[1],
+                                   fits[[g]]$ci.lb, fits[[g]]$ci.ub, fits[[g]]$k))
+if (length(fits) > 1) {
+  difference <- subgroup_test(fits)
+  cat(sprintf("Test for subgroup differences ({{ name|escapejs }}): Chi2 = %.2f, df = %d (P = %.4f)\n",
+              difference$QE, difference$k - 1, difference$QEp))
+}
+{% endfor %}{% endif %}{% endautoescape %}

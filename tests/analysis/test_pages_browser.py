@@ -87,3 +87,49 @@ def test_an_open_page_shows_the_new_pooled_result_without_a_reload(live_server, 
     assert abs(reader.evaluate("window.scrollY") - scrolled) < 5
     assert reader.locator("#analysis-status [data-updating]").is_hidden()
     assert get_user_model().objects.filter(username="demo-manager").exists()
+
+
+@pytest.fixture
+def computed_demo(db):
+    review, _ = demo_review_load(password=PASSWORD)
+    services.review_recompute(review.pk)
+    return review
+
+
+# axe-core's rules for WCAG 2.1 A and AA: text alternatives, headings, contrast, names of controls,
+# landmarks, language; run on a phone-sized and a wide window (layouts differ).
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+@pytest.mark.parametrize("width,height", [(390, 844), (1440, 900)])
+def test_reader_pages_pass_an_automated_accessibility_audit(live_server, browser, computed_demo, width, height):
+    from axe_playwright_python.sync_playwright import Axe
+
+    outcome = computed_demo.outcomes.get(name="Self-stigma")
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    for path in (f"/reviews/{computed_demo.slug}/", f"/reviews/{computed_demo.slug}/outcomes/{outcome.pk}/"):
+        page.goto(live_server.url + path)
+        results = Axe().run(page, options=WCAG)
+        assert results.violations_count == 0, f"{path} at {width}px:\n{results.generate_report()}"
+        # Nothing wider than the window except inside the sideways-scrolling figure regions.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+    # The audit does see faults: a page without its language fails it.
+    page.evaluate("document.documentElement.removeAttribute('lang')")
+    assert Axe().run(page, options=WCAG).violations_count == 1
+
+
+def test_figures_download_as_png_drawn_by_the_browser(live_server, browser, computed_demo):
+    outcome = computed_demo.outcomes.get(name="Self-stigma")
+    page = browser.new_context(accept_downloads=True).new_page()
+    page.goto(f"{live_server.url}/reviews/{computed_demo.slug}/outcomes/{outcome.pk}/")
+    svg_size = page.evaluate("(() => { const s = document.querySelector('svg.forest');"
+                             " return [+s.getAttribute('width'), +s.getAttribute('height')]; })()")
+    link = page.locator("figure.plot a[data-png-from]").first
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == "forest-plot-self-stigma.png"
+    data = open(download.path(), "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")  # IHDR
+    assert (width, height) == (round(svg_size[0] * 2), round(svg_size[1] * 2))
