@@ -42,7 +42,9 @@ URL_MAX = 1000
 
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2[0-2]\d\d)(?!\d)")
 _DOI_IN_TEXT = re.compile(r"10\.\d{4,9}/\S+")
-_NCT_IN_TEXT = re.compile(r"NCT\d{8}(?!\d)", re.IGNORECASE)
+# Searched in upper-cased text: a literal prefix lets the regex engine skip ahead, which an
+# IGNORECASE pattern cannot (six times slower on an abstract).
+_NCT_IN_TEXT = re.compile(r"NCT\d{8}(?!\d)")
 _url_valid = URLValidator(schemes=["http", "https", "ftp"])
 
 
@@ -52,11 +54,12 @@ def _clean(value: str | None) -> str:
 
 
 def _values(value: str | Iterable[str] | None) -> list[str]:
-    if value is None:
+    if not value:
         return []
     if isinstance(value, str):
-        value = [value]
-    return [cleaned for item in value if (cleaned := _clean(item))]
+        value = (value,)
+    # _clean inlined: this runs for every field of every record of a 100,000-record import.
+    return [cleaned for item in value if item and (cleaned := " ".join(item.split()))]
 
 
 @dataclass(frozen=True)
@@ -175,9 +178,9 @@ def parsed_record_build(
     abstract_text = " ".join(_values(abstract))
     nct = ""
     for source in (*_values(nct_sources), abstract_text):
-        found = _NCT_IN_TEXT.search(source)
-        if found and NCT_PATTERN.match(found.group(0).upper()):
-            nct = found.group(0).upper()
+        found = _NCT_IN_TEXT.search(source.upper())
+        if found and NCT_PATTERN.match(found.group(0)):
+            nct = found.group(0)
             break
     return ParsedRecord(
         title=title_text,

@@ -47,8 +47,10 @@ _NON_WORD = re.compile(r"[\W_]+")
 
 def title_normalise(title: str) -> str:
     """A title reduced to what identifies it: entities decoded, markup, accents, case and punctuation dropped."""
-    text = html.unescape(html.unescape(title))  # some databases double-escape (&amp;lt;)
-    text = _TAGS.sub(" ", text)
+    # The checks first: most titles have neither entities nor markup, and this runs per record.
+    text = html.unescape(html.unescape(title)) if "&" in title else title  # some double-escape (&amp;lt;)
+    if "<" in text:
+        text = _TAGS.sub(" ", text)
     if not text.isascii():  # ASCII has nothing to decompose; most titles are ASCII
         text = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
@@ -66,5 +68,6 @@ def surname_normalise(author: str) -> str:
         parts = author.split()
         # "Smith JA" (MEDLINE AU, Vancouver) vs "John Smith": initials are short and upper case.
         family = parts[0] if len(parts) > 1 and parts[-1].isupper() and len(parts[-1]) <= 3 else parts[-1]
-    family = unicodedata.normalize("NFKD", family)
-    return _NON_WORD.sub("", "".join(ch for ch in family if not unicodedata.combining(ch)).casefold())
+    if not family.isascii():
+        family = "".join(ch for ch in unicodedata.normalize("NFKD", family) if not unicodedata.combining(ch))
+    return _NON_WORD.sub("", family.casefold())
