@@ -1,15 +1,19 @@
 """Manager pages for imports: upload with a summary, and the duplicate review queue.
 Views translate HTTP and call one service each."""
 from datetime import date
+import difflib
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from studies.imports import ImportFileError
+from studies.imports.table import DEFAULT_COLUMNS
 from studies.models import CandidateStatus, DuplicateCandidate, ImportBatch, ImportFormat, Review, ReviewMembership, Role
 from studies.services.imports import (
     ImportUndoRefused,
@@ -25,10 +29,21 @@ COMPARED_FIELDS = ["title", "authors", "year", "journal", "volume", "issue", "pa
 
 
 def _managed_review(request: HttpRequest, slug: str) -> Review:
+    """The review, if the user manages it: 404 outside its team (a review's existence is not
+    public unless it is published), 403 for team members in other roles."""
     review = get_object_or_404(Review, slug=slug)
-    if not ReviewMembership.objects.filter(review=review, user=request.user, role=Role.MANAGER).exists():
+    roles = set(ReviewMembership.objects.filter(review=review, user=request.user).values_list("role", flat=True))
+    if not roles and not review.is_public:
+        raise Http404("No such review.")
+    if Role.MANAGER not in roles:
         raise PermissionDenied("Only the review's managers can import records.")
     return review
+
+
+def _column_mapping(post) -> dict[str, str] | None:
+    """CSV only: the record fields the manager pointed at a column of the file (``map_<field>``)."""
+    mapping = {field: post[f"map_{field}"].strip() for field in DEFAULT_COLUMNS if post.get(f"map_{field}", "").strip()}
+    return mapping or None
 
 
 @login_required
@@ -51,6 +66,7 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
                     summary = import_records(review=review, source=source, file_name=upload.name,
                                              content=upload.read(),
                                              file_format=request.POST.get("file_format") or "auto",
+                                             column_mapping=_column_mapping(request.POST),
                                              imported_by=request.user)
             except ImportFileError as failure:
                 error = str(failure)
@@ -61,6 +77,7 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
     batches = [(batch, blockers[batch.pk]) for batch in imports]
     return render(request, "studies/imports/upload.html", {
         "review": review, "summary": summary, "error": error, "batches": batches, "formats": ImportFormat.choices,
+        "mappable": list(DEFAULT_COLUMNS), "posted": request.POST if error else {},
     })
 
 
@@ -83,10 +100,36 @@ def duplicate_queue(request: HttpRequest, slug: str) -> HttpResponse:
                .select_related("duplicate", "primary")[:50])
     pairs = []
     for candidate in pending:
-        rows = [(name, getattr(candidate.duplicate, name), getattr(candidate.primary, name),
-                 getattr(candidate.duplicate, name) != getattr(candidate.primary, name)) for name in COMPARED_FIELDS]
+        rows = []
+        for name in COMPARED_FIELDS:
+            left, right = _shown(getattr(candidate.duplicate, name)), _shown(getattr(candidate.primary, name))
+            rows.append((name, *word_diff(left, right), left != right))
         pairs.append((candidate, rows))
     return render(request, "studies/imports/queue.html", {"review": review, "pairs": pairs})
+
+
+def _shown(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "; ".join(value)
+    return "" if value is None else str(value)
+
+
+def word_diff(left: str, right: str) -> tuple[SafeString, SafeString]:
+    """Both texts, escaped, with the words that differ marked: a person deciding whether two
+    records are one paper needs to see *where* they differ (a year, a word of the title)."""
+    a, b = left.split(), right.split()
+    marked_a, marked_b = [], []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        words_a, words_b = escape(" ".join(a[i1:i2])), escape(" ".join(b[j1:j2]))
+        if op == "equal":
+            marked_a.append(words_a)
+            marked_b.append(words_b)
+            continue
+        if words_a:
+            marked_a.append(f"<mark>{words_a}</mark>")
+        if words_b:
+            marked_b.append(f"<mark>{words_b}</mark>")
+    return mark_safe(" ".join(marked_a)), mark_safe(" ".join(marked_b))  # every piece escaped above
 
 
 @login_required

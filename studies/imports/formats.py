@@ -60,7 +60,11 @@ def file_parse(*, content: bytes, file_format: str = AUTO,
         For anything wrong with the file, naming record, line and field where known.
     """
     decoded = file_decode(content=content)
-    chosen = format_detect(decoded.text) if file_format in (AUTO, "", None) else file_format
+    if file_format in (AUTO, "", None):
+        # A column mapping only applies to CSV, so giving one says what the file is.
+        chosen = ImportFormat.CSV if column_mapping else format_detect(decoded.text)
+    else:
+        chosen = file_format
     if chosen not in ImportFormat.values:
         raise ImportFileError(f"Unknown format {chosen!r}; choose one of {', '.join(ImportFormat.values)}.",
                               field="format")
