@@ -92,7 +92,8 @@ def run_digests(run_id: int) -> dict[int, ResultDigest]:
 
 
 def summary_results(review: Review) -> list[OutcomeResult]:
-    """The current run's overall results, without payloads, in the review's outcome order."""
+    """The current run's overall results (all studies and the risk-of-bias sensitivity sets),
+    without payloads, in the review's outcome order."""
     return list(current_results(review).filter(subgroup_field__isnull=True).defer("payload_gz"))
 
 

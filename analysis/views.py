@@ -20,7 +20,7 @@ from analysis.engine.options import Measure
 from analysis.figures import forest_layout, forest_svg, funnel_layout, funnel_svg, history_layout, history_svg
 from analysis.figures.forest import method_text
 from analysis.figures.history import HistoryPoint
-from analysis.models import OutcomeResult
+from analysis.models import AnalysisSet, OutcomeResult
 from studies.models import Outcome, Review
 
 
@@ -74,7 +74,12 @@ class SummaryRow:
 
 def summary_rows(review: Review) -> list[tuple[str, list[SummaryRow]]]:
     """The summary-of-findings table, grouped by outcome domain."""
-    results = {r.outcome_id: r for r in selectors.summary_results(review)}
+    results, sensitivity = {}, {}
+    for r in selectors.summary_results(review):
+        if r.analysis_set == AnalysisSet.MAIN:
+            results[r.outcome_id] = r
+        else:
+            sensitivity[(r.outcome_id, r.analysis_set)] = r
     run_id = review.analysis_state.current_run_id if hasattr(review, "analysis_state") else None
     digests = selectors.run_digests(run_id) if run_id else {}
     alpha = 1 - review.confidence_level
@@ -184,7 +189,7 @@ def _outcome_or_404(review: Review, outcome_id: int) -> tuple[list[OutcomeResult
         if not Outcome.objects.filter(review=review, pk=outcome_id).exists():
             raise Http404("No such outcome.")
         return [], None
-    overall = next((r for r in results if r.subgroup_field_id is None), None)
+    overall = next((r for r in results if r.subgroup_field_id is None and r.analysis_set == AnalysisSet.MAIN), None)
     return results, overall
 
 
