@@ -4,6 +4,7 @@ from functools import lru_cache
 
 from django.db.models import QuerySet
 
+from analysis.services import risk_of_bias_load
 from analysis.models import ConclusionChange, OutcomeResult, ReviewAnalysisState, RunStatus
 from studies.models import (
     Arm, CharacteristicField, Outcome, OutcomeData, Review, ReviewMembership, Study, StudyCharacteristic,
@@ -152,3 +153,17 @@ def extracted_data_rows(review: Review):
                          "arm__role", "n", "mean", "sd", "events", "total", "value_type", "provenance", "instrument",
                          "include_in_analysis")
             .iterator(chunk_size=2000))
+
+
+def risk_of_bias_consensus(review: Review):
+    """The consensus judgments of the review's tool (as the living pipeline reads them)."""
+    return risk_of_bias_load(review)
+
+
+def rob_labels(review: Review) -> tuple[dict[int, tuple[int, str]], dict[int, tuple[tuple, str]]]:
+    """(year, label) by study id and (order key, name) by outcome id, for risk-of-bias figure rows."""
+    studies = {pk: (year or 0, label) for pk, year, label in
+               Study.objects.filter(review=review).values_list("pk", "year", "label")}
+    outcomes = {pk: ((domain_order, order, name), name) for pk, domain_order, order, name in
+                Outcome.objects.filter(review=review).values_list("pk", "domain__order", "order", "name")}
+    return studies, outcomes

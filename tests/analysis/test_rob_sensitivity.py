@@ -7,6 +7,8 @@ import pytest
 
 from analysis import services
 from analysis.engine import ContinuousArms, analyse
+from analysis.engine.formatting import format_effect_ci
+from analysis.engine.options import Measure
 from analysis.models import AnalysisSet, OutcomeResult, ReviewAnalysisState
 from studies.models import Arm, ArmRole, OutcomeData, Review, Role, Study
 from studies.rob2 import HIGH, LOW, SOME_CONCERNS
@@ -155,3 +157,28 @@ def test_no_consensus_no_sensitivity_results(small):
     services.review_recompute(small.review.pk)
     state = ReviewAnalysisState.objects.get(review=small.review)
     assert set(OutcomeResult.objects.filter(run=state.current_run).values_list("analysis_set", flat=True)) == {"main"}
+
+
+def test_pages_show_the_sensitivity_results_and_figures(client, four):
+    small, studies, assessors = four
+    review = Review.objects.get(pk=small.review.pk)
+    review.rob_tool = "ROB2"
+    review.is_public = True
+    entity_save(instance=review)
+    consensus(small, studies["Early 2011"], assessors, ALL_LOW)
+    consensus(small, studies["Late 2019"], assessors, HIGH_D2)
+    services.review_recompute(review.pk)
+    low = current(review, AnalysisSet.ROB_LOW)
+    html = client.get(f"/reviews/{review.slug}/outcomes/{small.outcome.pk}/").content.decode()
+    assert "Only studies at low risk of bias" in html
+    assert format_effect_ci(low.estimate, low.ci_low, low.ci_high, Measure("SMD")) in html
+    assert "Middle 2015 (not assessed), Late 2019 (high risk), Latest 2021 (not assessed)" in html
+    assert 'class="figure rob-traffic-light"' in html and 'class="figure rob-summary"' in html
+    page = client.get(f"/reviews/{review.slug}/").content.decode()
+    assert 'data-study="Late 2019 · Self-stigma"' in page
+    assert format_effect_ci(low.estimate, low.ci_low, low.ci_high, Measure("SMD")) + "; 1 study" in page
+    for path in ("risk-of-bias/traffic-light.svg", "risk-of-bias/summary.svg",
+                 f"outcomes/{small.outcome.pk}/rob-summary-weighted.svg"):
+        response = client.get(f"/reviews/{review.slug}/{path}")
+        assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert client.get(f"/reviews/{review.slug}/risk-of-bias/other.svg").status_code == 404
