@@ -21,7 +21,7 @@ def managed_review_ids(user) -> QuerySet:
 # --- Risk of bias: blinding between assessors -------------------------------------------------
 
 
-def _blinded(queryset: QuerySet, user, item_fields: tuple[str, ...]) -> QuerySet:
+def rob_blinded(queryset: QuerySet, user, item_fields: tuple[str, ...]) -> QuerySet:
     """Risk-of-bias assessments of one review as ``user`` may see them (DESIGN.md: blinding is a
     data-access rule, enforced here so that no page can show more).
 
@@ -46,11 +46,11 @@ def rob2_assessments_visible(user, review: Review) -> QuerySet:
     """RoB 2 assessments of a review that ``user`` may see (answers and judgments prefetched)."""
     queryset = (Rob2Assessment.objects.filter(study__review=review)
                 .select_related("assessor", "study", "outcome").prefetch_related("answers", "domains"))
-    return _blinded(queryset, user, ("study", "outcome"))
+    return rob_blinded(queryset, user, ("study", "outcome"))
 
 
 def rob1_assessments_visible(user, review: Review) -> QuerySet:
     """RoB 1 assessments of a review that ``user`` may see (judgments prefetched)."""
     queryset = (RiskOfBiasAssessment.objects.filter(study__review=review)
                 .select_related("assessor", "study").prefetch_related("judgments"))
-    return _blinded(queryset, user, ("study",))
+    return rob_blinded(queryset, user, ("study",))

@@ -161,3 +161,19 @@ def test_rob1_consensus_needs_every_domain(small, team):
     rob1_consensus_save(study=small.study, recorded_by=team.first, entry=rob1_entry())
     assert RiskOfBiasAssessment.objects.get(study=small.study, is_consensus=True).judgments.count() == 7
     assert version(small) == start + 1
+
+
+def test_the_admin_shows_rob2_read_only_and_blinded(client, small, team):
+    rob2_assessment_save(study=small.study, outcome=small.outcome, assessor=team.first, entry=entry(ALL_LOW),
+                         submit=True)
+    client.force_login(small.manager)
+    listing = client.get("/admin/studies/rob2assessment/")
+    assert listing.status_code == 200 and "assessor-one" not in listing.content.decode()  # one submission only
+    rob2_assessment_save(study=small.study, outcome=small.outcome, assessor=team.second, entry=entry(HIGH_D2),
+                         submit=True)
+    page = client.get("/admin/studies/rob2assessment/").content.decode()
+    assert "assessor-one" in page and "assessor-two" in page
+    assessment = Rob2Assessment.objects.get(assessor=team.first)
+    detail = client.get(f"/admin/studies/rob2assessment/{assessment.pk}/change/").content.decode()
+    assert "Randomisation" in detail and 'name="overall_override"' not in detail  # read-only
+    assert client.get("/admin/studies/rob2assessment/add/").status_code == 403

@@ -43,7 +43,7 @@ def test_access_is_denied_by_default(client, rob2_review, team):
     client.force_login(small.manager)  # managers see the list and arbitrate, but do not assess
     assert client.get(f"/reviews/{small.review.slug}/risk-of-bias/").status_code == 200
     assert client.get(url(small)).status_code == 403
-    assert not Rob2Assessment.objects.exists()
+    assert not Rob2Assessment.objects.filter(study=small.study).exists()
 
 
 def test_two_assessors_reach_consensus_blinded_until_both_submit(client, rob2_review, team):
@@ -65,7 +65,7 @@ def test_two_assessors_reach_consensus_blinded_until_both_submit(client, rob2_re
     assert client.get(url(small, "consensus/")).status_code == 409
     client.force_login(team.second)
     client.post(url(small), form(HIGH_D2, c2_3="SECOND-ASSESSOR-QUOTE", action="submit"))
-    assert Rob2Assessment.objects.filter(submitted_at__isnull=False).count() == 2
+    assert Rob2Assessment.objects.filter(study=small.study, submitted_at__isnull=False).count() == 2
     # A submitted assessment is read-only.
     assert client.post(url(small), form(ALL_LOW, action="save")).status_code == 400
     consensus_page = client.get(url(small, "consensus/")).content.decode()
@@ -75,7 +75,7 @@ def test_two_assessors_reach_consensus_blinded_until_both_submit(client, rob2_re
     refused = client.post(url(small, "consensus/"), form(HIGH_D2, override_overall=LOW, justification_overall=""))
     assert refused.status_code == 400 and "Give a justification" in refused.content.decode()
     assert client.post(url(small, "consensus/"), form(HIGH_D2)).status_code == 302
-    consensus = Rob2Assessment.objects.get(is_consensus=True)
+    consensus = Rob2Assessment.objects.get(study=small.study, is_consensus=True)
     assert consensus.overall == HIGH and consensus.assessor == team.second
     assert Review.objects.get(pk=small.review.pk).data_version == version + 1
     assert "recorded — compare or revise" in client.get(f"/reviews/{small.review.slug}/risk-of-bias/").content.decode()
