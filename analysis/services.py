@@ -47,7 +47,6 @@ from studies.models import (
     ReviewMembership,
     RiskOfBiasJudgment,
     RiskOfBiasTool,
-    Rob2Assessment,
     Rob2DomainJudgment,
     Role,
     Study,
@@ -128,23 +127,22 @@ class ReviewInputs:
 
 
 def risk_of_bias_load(review: Review) -> RiskOfBiasInputs:
-    """Consensus judgments of the review's tool for its included studies (one or two queries)."""
+    """Consensus judgments of the review's tool for its included studies (one query)."""
     if review.rob_tool == RiskOfBiasTool.ROB2:
         keys = [d.key for d in rob2.DOMAINS]
         per_result: dict[tuple[int, int], dict[str, str]] = defaultdict(dict)
-        for study_id, outcome_id, domain, proposed, override in (
+        overall: dict[tuple[int, int | None], str] = {}
+        # One query for both tools (the overall judgment rides along with each domain row), so the
+        # load costs the same whichever tool a review uses.
+        for study_id, outcome_id, domain, proposed, override, overall_proposed, overall_override in (
             Rob2DomainJudgment.objects.filter(assessment__is_consensus=True, assessment__study__review=review,
                                               assessment__study__is_included=True)
-            .values_list("assessment__study_id", "assessment__outcome_id", "domain", "proposed", "override")
+            .values_list("assessment__study_id", "assessment__outcome_id", "domain", "proposed", "override",
+                         "assessment__overall_proposed", "assessment__overall_override")
         ):
             per_result[(study_id, outcome_id)][domain] = override or proposed
-        overall = {
-            (study_id, outcome_id): override or proposed
-            for study_id, outcome_id, proposed, override in Rob2Assessment.objects.filter(
-                is_consensus=True, study__review=review, study__is_included=True)
-            .values_list("study_id", "outcome_id", "overall_proposed", "overall_override")
-            if override or proposed
-        }
+            if overall_override or overall_proposed:
+                overall[(study_id, outcome_id)] = overall_override or overall_proposed
         return RiskOfBiasInputs(
             RiskOfBiasTool.ROB2, tuple((f"D{d.number}", d.short) for d in rob2.DOMAINS),
             {key: tuple(values.get(k, "") for k in keys) for key, values in per_result.items()}, overall)
