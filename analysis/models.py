@@ -64,6 +64,10 @@ class AnalysisSet(models.TextChoices):
     """Which studies an analysis pools; sensitivity analyses add sets here."""
 
     MAIN = "main", "All included studies"
+    # Sensitivity analyses by risk of bias, from consensus judgments of the review's tool (RoB 2 per
+    # result, RoB 1 per study from its key domains); studies without a consensus are left out of both.
+    ROB_LOW = "rob_low", "Studies at low risk of bias"
+    ROB_EXCLUDE_HIGH = "rob_exclude_high", "Excluding studies at high risk of bias"
 
 
 class OutcomeResult(models.Model):

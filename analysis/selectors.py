@@ -5,6 +5,7 @@ from functools import lru_cache
 from django.db import connection
 from django.db.models import QuerySet
 
+from analysis.services import risk_of_bias_load
 from analysis.models import ConclusionChange, OutcomeResult, ReviewAnalysisState, RunStatus
 from studies.models import (
     Arm, CharacteristicField, Outcome, OutcomeData, Review, ReviewMembership, Study, StudyCharacteristic,
@@ -128,7 +129,8 @@ def run_digests(run_id: int) -> dict[int, ResultDigest]:
 
 
 def summary_results(review: Review) -> list[OutcomeResult]:
-    """The current run's overall results, without payloads, in the review's outcome order."""
+    """The current run's overall results (all studies and the risk-of-bias sensitivity sets),
+    without payloads, in the review's outcome order."""
     return list(current_results(review).filter(subgroup_field__isnull=True).defer("payload_gz"))
 
 
@@ -187,3 +189,17 @@ def extracted_data_rows(review: Review):
                          "arm__role", "n", "mean", "sd", "events", "total", "value_type", "provenance", "instrument",
                          "include_in_analysis")
             .iterator(chunk_size=2000))
+
+
+def risk_of_bias_consensus(review: Review):
+    """The consensus judgments of the review's tool (as the living pipeline reads them)."""
+    return risk_of_bias_load(review)
+
+
+def rob_labels(review: Review) -> tuple[dict[int, tuple[int, str]], dict[int, tuple[tuple, str]]]:
+    """(year, label) by study id and (order key, name) by outcome id, for risk-of-bias figure rows."""
+    studies = {pk: (year or 0, label) for pk, year, label in
+               Study.objects.filter(review=review).values_list("pk", "year", "label")}
+    outcomes = {pk: ((domain_order, order, name), name) for pk, domain_order, order, name in
+                Outcome.objects.filter(review=review).values_list("pk", "domain__order", "order", "name")}
+    return studies, outcomes

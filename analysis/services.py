@@ -7,7 +7,7 @@ DESIGN.md, "Living analysis": the database is the ledger, the broker only a door
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import logging
 import math
 import time
@@ -45,11 +45,15 @@ from studies.models import (
     OutcomeData,
     Review,
     ReviewMembership,
+    RiskOfBiasJudgment,
+    RiskOfBiasTool,
+    Rob2DomainJudgment,
     Role,
     Study,
     StudyCharacteristic,
     TimePoint,
 )
+from studies import rob1, rob2
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +96,24 @@ class OutcomeInputs:
 
 
 @dataclass(frozen=True)
+class RiskOfBiasInputs:
+    """The consensus risk-of-bias judgments of the review's tool.
+
+    RoB 2 judges results, so keys are (study id, outcome id); RoB 1 judges studies, keys are
+    (study id, None). ``domains`` holds each key's domain judgments in the order of ``domain_labels``;
+    ``overall`` the judgment the sensitivity analyses use (RoB 1: from the review's key domains).
+    """
+
+    tool: str = RiskOfBiasTool.ROB1
+    domain_labels: tuple[tuple[str, str], ...] = ()  # (short label for a column, full name)
+    domains: dict[tuple[int, int | None], tuple[str, ...]] = field(default_factory=dict)
+    overall: dict[tuple[int, int | None], str] = field(default_factory=dict)
+
+    def key(self, study_id: int, outcome_id: int) -> tuple[int, int | None]:
+        return (study_id, outcome_id) if self.tool == RiskOfBiasTool.ROB2 else (study_id, None)
+
+
+@dataclass(frozen=True)
 class ReviewInputs:
     """Everything the analyses of a review read, from one consistent snapshot of the database."""
 
@@ -101,6 +123,45 @@ class ReviewInputs:
     outcomes: tuple[OutcomeInputs, ...]
     subgroup_fields: tuple[CharacteristicField, ...]
     subgroup_values: dict[tuple[int, int], str]  # (field id, study id) → value
+    risk_of_bias: RiskOfBiasInputs = field(default_factory=RiskOfBiasInputs)
+
+
+def risk_of_bias_load(review: Review) -> RiskOfBiasInputs:
+    """Consensus judgments of the review's tool for its included studies (one query)."""
+    if review.rob_tool == RiskOfBiasTool.ROB2:
+        keys = [d.key for d in rob2.DOMAINS]
+        per_result: dict[tuple[int, int], dict[str, str]] = defaultdict(dict)
+        overall: dict[tuple[int, int | None], str] = {}
+        # One query for both tools (the overall judgment rides along with each domain row), so the
+        # load costs the same whichever tool a review uses.
+        for study_id, outcome_id, domain, proposed, override, overall_proposed, overall_override in (
+            Rob2DomainJudgment.objects.filter(assessment__is_consensus=True, assessment__study__review=review,
+                                              assessment__study__is_included=True)
+            .values_list("assessment__study_id", "assessment__outcome_id", "domain", "proposed", "override",
+                         "assessment__overall_proposed", "assessment__overall_override")
+        ):
+            per_result[(study_id, outcome_id)][domain] = override or proposed
+            if overall_override or overall_proposed:
+                overall[(study_id, outcome_id)] = overall_override or overall_proposed
+        return RiskOfBiasInputs(
+            RiskOfBiasTool.ROB2, tuple((f"D{d.number}", d.short) for d in rob2.DOMAINS),
+            {key: tuple(values.get(k, "") for k in keys) for key, values in per_result.items()}, overall)
+    per_study: dict[int, dict[str, str]] = defaultdict(dict)
+    for study_id, domain, judgment in (
+        RiskOfBiasJudgment.objects.filter(assessment__is_consensus=True, assessment__study__review=review,
+                                          assessment__study__is_included=True)
+        .values_list("assessment__study_id", "domain", "judgment")
+    ):
+        per_study[study_id][domain] = judgment
+    overall = {}
+    for study_id, values in per_study.items():
+        summary = rob1.summary_judgment(values, review.rob1_key_domains)
+        if summary is not None:
+            overall[(study_id, None)] = summary
+    return RiskOfBiasInputs(
+        RiskOfBiasTool.ROB1, tuple((letter, name) for _, letter, name in rob1.DOMAINS),
+        {(study_id, None): tuple(values.get(key, "") for key, _, _ in rob1.DOMAINS)
+         for study_id, values in per_study.items()}, overall)
 
 
 def combine_continuous(arms: list[ArmSummary]) -> ArmSummary:
@@ -149,6 +210,7 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
             for value in StudyCharacteristic.objects.filter(field__in=subgroup_fields, study__in=list(studies))
             .only("field_id", "study_id", "value_text")
         }
+        risk_of_bias = risk_of_bias_load(review)
 
     grouped: dict[tuple[int, int], dict[str, list[ArmSummary]]] = defaultdict(lambda: defaultdict(list))
     for outcome_id, study_id, role, n, mean, sd, events, total in data_rows:
@@ -169,7 +231,7 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
                                  combine(arms[ArmRole.INTERVENTION]), combine(arms[ArmRole.CONTROL])))
         outcome_inputs.append(OutcomeInputs(outcome, tuple(rows), tuple(incomplete)))
     return ReviewInputs(review, review.data_version, time_point, tuple(outcome_inputs), subgroup_fields,
-                        subgroup_values)
+                        subgroup_values, risk_of_bias)
 
 
 # --- Computation ------------------------------------------------------------------------------
@@ -256,8 +318,71 @@ def review_results_compute(inputs: ReviewInputs) -> list[ComputedResult]:
                 payload["outcome"] = item.outcome.name
                 payload["arms"] = [_arm_payload(row, options.measure) for row in item.rows]
                 payload["incomplete"] = list(item.incomplete)
+                if field is None:
+                    rob_column = _risk_of_bias_payload(inputs.risk_of_bias, item)
+                    if rob_column is not None:
+                        payload["risk_of_bias"] = rob_column
                 results.append(ComputedResult(item.outcome.pk, field.pk if field else None, AnalysisSet.MAIN,
                                               payload))
+        results += _risk_of_bias_sets_compute(inputs.risk_of_bias, items, options)
+    return results
+
+
+# The risk-of-bias sensitivity analyses, and the consensus overall judgments each keeps. A study
+# without a consensus judgment is left out of both: it is not known to be at low (or not high) risk.
+ROB_SETS: tuple[tuple[str, frozenset[str]], ...] = (
+    (AnalysisSet.ROB_LOW, frozenset({rob2.LOW})),
+    (AnalysisSet.ROB_EXCLUDE_HIGH, frozenset({rob2.LOW, rob2.SOME_CONCERNS, rob1.UNCLEAR})),
+)
+NOT_ASSESSED = "not_assessed"
+
+
+def _risk_of_bias_payload(rob: RiskOfBiasInputs, item: OutcomeInputs) -> dict | None:
+    """The consensus judgments of an outcome's studies, for the forest plot's risk-of-bias column."""
+    studies = {}
+    for row in item.rows:
+        key = rob.key(row.study_id, item.outcome.pk)
+        if key in rob.domains or key in rob.overall:
+            studies[row.label] = {"domains": list(rob.domains.get(key, ())), "overall": rob.overall.get(key)}
+    if not studies:
+        return None
+    return {"tool": rob.tool, "domains": [list(label) for label in rob.domain_labels], "studies": studies}
+
+
+def _risk_of_bias_sets_compute(rob: RiskOfBiasInputs, items: list[OutcomeInputs], options: AnalysisOptions
+                               ) -> list[ComputedResult]:
+    """Pool each outcome again over the studies each risk-of-bias set keeps (one batch call per set);
+    an outcome none of whose studies the set keeps gets no result for that set."""
+    results: list[ComputedResult] = []
+    if not rob.overall:
+        return results
+    for set_name, kept_judgments in ROB_SETS:
+        chosen: list[tuple[OutcomeInputs, list[StudyRow], dict[str, str]]] = []
+        for item in items:
+            kept, left_out = [], {}
+            for row in item.rows:
+                judgment = rob.overall.get(rob.key(row.study_id, item.outcome.pk))
+                if judgment in kept_judgments:
+                    kept.append(row)
+                else:
+                    left_out[row.label] = judgment or NOT_ASSESSED
+            if kept:
+                chosen.append((item, kept, left_out))
+        if not chosen:
+            continue
+        rows = [row for _, kept, _ in chosen for row in kept]
+        analysis_ids = np.repeat(np.arange(len(chosen)), [len(kept) for _, kept, _ in chosen])
+        batch = analyse_batch(_arm_arrays(rows, options.measure), analysis_ids, options=options,
+                              n_analyses=len(chosen), directions=[Direction(i.outcome.direction) for i, _, _ in chosen])
+        for (item, kept, left_out), payload in zip(chosen, batch_to_dicts(batch, [r.label for r in rows], None),
+                                                   strict=True):
+            for key in ("leave_one_out", "cumulative", "egger", "funnel"):
+                payload.pop(key, None)
+            payload["outcome"] = item.outcome.name
+            payload["arms"] = [_arm_payload(row, options.measure) for row in kept]
+            payload["incomplete"] = list(item.incomplete)
+            payload["risk_of_bias_set"] = {"set": set_name, "tool": rob.tool, "left_out": left_out}
+            results.append(ComputedResult(item.outcome.pk, None, set_name, payload))
     return results
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     # Public reader pages.
     path("reviews/<slug:slug>/", pages.review_page, name="review"),
     path("reviews/<slug:slug>/data.csv", pages.data_csv, name="review-data-csv"),
+    path("reviews/<slug:slug>/risk-of-bias/<str:figure>.svg", pages.review_rob_figure, name="review-rob-figure"),
     path("reviews/<slug:slug>/outcomes/<int:outcome_id>/", pages.outcome_page, name="review-outcome"),
     path("reviews/<slug:slug>/outcomes/<int:outcome_id>/analysis.R", pages.outcome_r_script, name="review-outcome-r"),
     path("reviews/<slug:slug>/outcomes/<int:outcome_id>/<str:figure>.svg", pages.outcome_figure,

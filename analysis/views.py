@@ -17,10 +17,22 @@ from django.views.decorators.http import require_GET
 from analysis import selectors
 from analysis.engine.formatting import format_effect_ci, format_i2, format_number, format_p
 from analysis.engine.options import Measure
-from analysis.figures import forest_layout, forest_svg, funnel_layout, funnel_svg, history_layout, history_svg
+from analysis.figures import (
+    RobRow,
+    RobTable,
+    forest_layout,
+    forest_svg,
+    funnel_layout,
+    funnel_svg,
+    history_layout,
+    history_svg,
+    summary_bar_svg,
+    table_from_payload,
+    traffic_light_svg,
+)
 from analysis.figures.forest import method_text
 from analysis.figures.history import HistoryPoint
-from analysis.models import OutcomeResult
+from analysis.models import AnalysisSet, OutcomeResult
 from studies.models import Outcome, Review
 
 
@@ -70,11 +82,17 @@ class SummaryRow:
     model: str = ""
     direction: str = ""
     significant: bool = False
+    low_risk_only: str = ""  # the sensitivity analysis restricted to studies at low risk of bias
 
 
 def summary_rows(review: Review) -> list[tuple[str, list[SummaryRow]]]:
     """The summary-of-findings table, grouped by outcome domain."""
-    results = {r.outcome_id: r for r in selectors.summary_results(review)}
+    results, sensitivity = {}, {}
+    for r in selectors.summary_results(review):
+        if r.analysis_set == AnalysisSet.MAIN:
+            results[r.outcome_id] = r
+        else:
+            sensitivity[(r.outcome_id, r.analysis_set)] = r
     run_id = review.analysis_state.current_run_id if hasattr(review, "analysis_state") else None
     digests = selectors.run_digests(run_id) if run_id else {}
     alpha = 1 - review.confidence_level
@@ -94,9 +112,33 @@ def summary_rows(review: Review) -> list[tuple[str, list[SummaryRow]]]:
                 model=model_reason(result.chosen_model, digest.model_rule, result.i2, digest.i2_threshold, result.k),
                 direction=plain_direction(digest.favours, result.p_value, alpha),
                 significant=result.p_value is not None and result.p_value < alpha,
+                low_risk_only=_short_result(sensitivity.get((outcome.pk, AnalysisSet.ROB_LOW)), measure),
             )
         groups.setdefault(outcome.domain.name, []).append(row)
     return list(groups.items())
+
+
+def _short_result(result: OutcomeResult | None, measure: Measure) -> str:
+    if result is None or result.estimate is None:
+        return ""
+    return (f"{format_effect_ci(result.estimate, result.ci_low, result.ci_high, measure)}; "
+            f"{result.k} stud{'y' if result.k == 1 else 'ies'}")
+
+
+def review_rob_table(review: Review) -> RobTable | None:
+    """The review's consensus risk-of-bias judgments for its figures (RoB 2: one row per result)."""
+    rob = selectors.risk_of_bias_consensus(review)
+    if not rob.domains and not rob.overall:
+        return None
+    studies, outcomes = selectors.rob_labels(review)
+    keys = sorted(set(rob.domains) | set(rob.overall),
+                  key=lambda k: (outcomes.get(k[1], (0, ""))[0], studies[k[0]][0], studies[k[0]][1]))
+    rows = []
+    for study_id, outcome_id in keys:
+        label = studies[study_id][1] + (f" · {outcomes[outcome_id][1]}" if outcome_id is not None else "")
+        rows.append(RobRow(label, rob.domains.get((study_id, outcome_id), ("",) * len(rob.domain_labels)),
+                           rob.overall.get((study_id, outcome_id))))
+    return RobTable(rob.tool, rob.domain_labels, tuple(rows))
 
 
 def _status_context(review: Review) -> dict:
@@ -145,7 +187,30 @@ def _render_review_page(request: HttpRequest, review: Review) -> HttpResponse:
         "changes": list(selectors.conclusion_changes(review)[:30]),
         "studies": selectors.included_studies_table(review),
     }
+    table = review_rob_table(review)
+    if table is not None:
+        context["rob_tool"] = "RoB 2" if table.tool == "ROB2" else "RoB 1"
+        context["rob_traffic_light"] = traffic_light_svg(table, title="Risk of bias: consensus judgments")
+        context["rob_summary"] = summary_bar_svg(table, title="Risk of bias: summary")
     return render(request, "analysis/review.html", context)
+
+
+@require_GET
+def review_rob_figure(request: HttpRequest, slug: str, figure: str) -> HttpResponse:
+    """The review's risk-of-bias figures as standalone SVG downloads."""
+    review = _review_or_404(request, slug)
+    table = review_rob_table(review)
+    if table is None or figure not in ("traffic-light", "summary"):
+        raise Http404("No such figure.")
+    body = (traffic_light_svg(table, title="Risk of bias: consensus judgments") if figure == "traffic-light"
+            else summary_bar_svg(table, title="Risk of bias: summary"))
+    return _svg_download(body, f"{review.slug}-risk-of-bias-{figure}.svg")
+
+
+def _svg_download(body: str, filename: str) -> HttpResponse:
+    response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + body, content_type="image/svg+xml")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 # Rendered forest plots keyed by (result id, title, element id): a result row belongs to one run and
@@ -184,7 +249,7 @@ def _outcome_or_404(review: Review, outcome_id: int) -> tuple[list[OutcomeResult
         if not Outcome.objects.filter(review=review, pk=outcome_id).exists():
             raise Http404("No such outcome.")
         return [], None
-    overall = next((r for r in results if r.subgroup_field_id is None), None)
+    overall = next((r for r in results if r.subgroup_field_id is None and r.analysis_set == AnalysisSet.MAIN), None)
     return results, overall
 
 
@@ -234,6 +299,14 @@ def outcome_context(review: Review, outcome_id: int) -> dict:
                                 f"(SE {format_number(egger['se'])}), t = {format_number(egger['t'])}, "
                                 f"df = {egger['df']}, {format_p(egger['p'])}")
     history = [HistoryPoint(*row) for row in selectors.outcome_history(review, outcome.pk)]
+    context["rob_sensitivity"] = rob_sensitivity_rows(results, overall, measure, alpha)
+    if payload.get("risk_of_bias"):
+        table = table_from_payload(payload["risk_of_bias"])
+        context["rob_traffic_light"] = traffic_light_svg(table, title=f"Risk of bias: {outcome.name}",
+                                                         ident=f"rob-tl-{overall.pk}")
+        context["rob_summary_weighted"] = summary_bar_svg(table, title=f"Risk of bias: {outcome.name}",
+                                                          weights=analysis_weights(payload),
+                                                          ident=f"rob-summary-{overall.pk}")
     context["history"] = history_svg(history_layout(history, title=outcome.name, measure=payload["measure"]),
                                      ident=f"history-{outcome.pk}")
     context["history_rows"] = [
@@ -241,6 +314,52 @@ def outcome_context(review: Review, outcome_id: int) -> dict:
         for p in reversed(history[-20:])
     ]
     return context
+
+
+@dataclass(frozen=True)
+class SensitivityRow:
+    label: str
+    k: int | None
+    effect: str
+    p: str
+    i2: str
+    left_out: str
+    changes: bool  # statistical significance differs from the main analysis
+
+
+ROB_SET_LABELS = {AnalysisSet.MAIN: "All included studies", AnalysisSet.ROB_LOW: "Only studies at low risk of bias",
+                  AnalysisSet.ROB_EXCLUDE_HIGH: "Excluding studies at high risk of bias"}
+_JUDGMENT_WORDS = {"high": "high risk", "some_concerns": "some concerns", "unclear": "unclear risk",
+                   "low": "low risk", "not_assessed": "not assessed"}
+
+
+def rob_sensitivity_rows(results: list[OutcomeResult], overall: OutcomeResult, measure: Measure,
+                         alpha: float) -> list[SensitivityRow]:
+    """The main result beside the risk-of-bias sensitivity results of the same run."""
+    significant = overall.p_value is not None and overall.p_value < alpha
+    rows = []
+    for analysis_set in ROB_SET_LABELS:
+        result = next((r for r in results if r.subgroup_field_id is None and r.analysis_set == analysis_set), None)
+        if result is None:
+            if analysis_set != AnalysisSet.MAIN:
+                rows.append(SensitivityRow(ROB_SET_LABELS[analysis_set], 0, "No study in this set", "–", "–", "", False))
+            continue
+        left = (result.payload or {}).get("risk_of_bias_set", {}).get("left_out", {})
+        rows.append(SensitivityRow(
+            ROB_SET_LABELS[analysis_set], result.k,
+            format_effect_ci(result.estimate, result.ci_low, result.ci_high, measure)
+            if result.estimate is not None else "Not estimable",
+            format_p(result.p_value), format_i2(result.i2) if result.i2 is not None else "–",
+            ", ".join(f"{label} ({_JUDGMENT_WORDS.get(j, j)})" for label, j in left.items()),
+            result.p_value is not None and (result.p_value < alpha) != significant,
+        ))
+    return rows
+
+
+def analysis_weights(payload: dict) -> dict[str, float]:
+    """Each study's weight (%) in the reported model, for the weighted risk-of-bias summary."""
+    key = "weight_random" if payload["chosen_model"] == "random" else "weight_fixed"
+    return {s["study"]: s[key] or 0.0 for s in payload["studies"] if s["estimable"]}
 
 
 @require_GET
@@ -264,6 +383,15 @@ def outcome_figure(request: HttpRequest, slug: str, outcome_id: int, figure: str
         if chosen is None:
             raise Http404("No such figure.")
         body = forest_for(chosen, f"{overall.outcome.name} by {chosen.subgroup_field.name}", "forest")
+    elif figure in ("rob-traffic-light", "rob-summary", "rob-summary-weighted"):
+        column = overall.payload.get("risk_of_bias") if overall.payload else None
+        if not column:
+            raise Http404("No risk-of-bias judgments for this outcome.")
+        table = table_from_payload(column)
+        title = f"Risk of bias: {overall.outcome.name}"
+        body = (traffic_light_svg(table, title=title) if figure == "rob-traffic-light"
+                else summary_bar_svg(table, title=title,
+                                     weights=analysis_weights(overall.payload) if figure.endswith("weighted") else None))
     elif figure == "funnel":
         layout = funnel_layout(overall.payload, title=overall.outcome.name) if overall.payload else None
         if layout is None or overall.k < review.funnel_min_studies:

@@ -230,10 +230,10 @@ def measure_burst(base: str, slug: str, edits: int, clients: int) -> dict:
     runs = all_runs.count()  # every computation the burst caused, kept or thrown away as stale
     stored_runs = all_runs.filter(status=RunStatus.SUCCEEDED).count()
     state = ReviewAnalysisState.objects.get(review__slug=slug)
-    stored = {(r.outcome_id, r.subgroup_field_id): r for r in OutcomeResult.objects.filter(run=state.current_run)}
+    stored = {(r.outcome_id, r.subgroup_field_id, r.analysis_set): r for r in OutcomeResult.objects.filter(run=state.current_run)}
     fresh = services.review_results_compute(services.analysis_inputs_load(state.review_id))
     equal = len(fresh) == len(stored) and all(
-        stored[(c.outcome_id, c.subgroup_field_id)].estimate == c.payload[c.payload["chosen_model"]]["estimate"]
+        stored[(c.outcome_id, c.subgroup_field_id, c.analysis_set)].estimate == c.payload[c.payload["chosen_model"]]["estimate"]
         for c in fresh
     )
     return {"runs": runs, "stored_runs": stored_runs, "burst_seconds": burst_seconds, "settled_seconds": settled,

@@ -21,6 +21,9 @@ from studies.models import (
     ReviewMembership,
     RiskOfBiasAssessment,
     RiskOfBiasJudgment,
+    Rob2Assessment,
+    Rob2DomainJudgment,
+    Rob2SignallingAnswer,
     ScreeningDecision,
     ScreeningResolution,
     SearchSource,
@@ -175,7 +178,7 @@ class ReviewAdmin(ServiceModelAdmin):
         ]}),
         ("Analysis settings", {"fields": [
             "effect_measure", "model_rule", "i2_threshold", "tau2_estimator", "hartung_knapp",
-            "confidence_level", "funnel_min_studies", "rob_tool",
+            "confidence_level", "funnel_min_studies", "rob_tool", "rob1_key_domains",
         ]}),
         ("Living analysis", {"fields": ["data_version", "created_at", "updated_at"]}),
     ]
@@ -460,3 +463,89 @@ class RiskOfBiasJudgmentAdmin(ServiceModelAdmin):
     search_fields = ["assessment__study__label", "support"]
     autocomplete_fields = ["assessment"]
     list_select_related = ["assessment__study", "assessment__assessor"]
+
+
+# RoB 2 is shown here but entered on the assessors' pages (studies.rob_views): the algorithm's
+# proposals must follow from the answers, and blinding must hold, which row-by-row editing here
+# could not guarantee. Managers may delete an assessment (through the service layer).
+
+
+class Rob2ReadOnlyInline(ScopedTabularInline):
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class Rob2DomainInline(Rob2ReadOnlyInline):
+    model = Rob2DomainJudgment
+    fields = ["domain", "proposed", "override", "justification"]
+    readonly_fields = fields
+
+
+class Rob2AnswerInline(Rob2ReadOnlyInline):
+    model = Rob2SignallingAnswer
+    fields = ["question", "answer", "comment"]
+    readonly_fields = fields
+
+
+@admin.register(Rob2Assessment)
+class Rob2AssessmentAdmin(ServiceModelAdmin):
+    list_display = ["study", "outcome", "assessor", "is_consensus", "submitted_at", "overall_proposed",
+                    "overall_override"]
+    list_filter = ["is_consensus", "overall_proposed", ("study__review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["study__label", "outcome__name", "assessor__username"]
+    list_select_related = ["study", "outcome", "assessor"]
+    readonly_fields = ["study", "outcome", "assessor", "is_consensus", "submitted_at", "overall_proposed",
+                       "overall_override", "overall_justification", "created_at", "updated_at"]
+    inlines = [Rob2DomainInline, Rob2AnswerInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        # Blinding holds in the back office too: a manager who is also an assessor of the review
+        # sees other assessors' work only as the entry pages would show it.
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else selectors.rob_blinded(queryset, request.user,
+                                                                                 ("study", "outcome"))
+
+
+class _Rob2PartAdmin(ServiceModelAdmin):
+    """Domain judgments and answers, listed for search and export; read-only and blinded like their
+    assessment."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        visible = selectors.rob_blinded(Rob2Assessment.objects.all(), request.user, ("study", "outcome"))
+        return queryset.filter(assessment__in=visible)
+
+
+@admin.register(Rob2DomainJudgment)
+class Rob2DomainJudgmentAdmin(_Rob2PartAdmin):
+    list_display = ["assessment", "domain", "proposed", "override"]
+    list_filter = ["domain", "proposed", ("assessment__study__review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["assessment__study__label", "justification"]
+    list_select_related = ["assessment__study", "assessment__outcome", "assessment__assessor"]
+
+
+@admin.register(Rob2SignallingAnswer)
+class Rob2SignallingAnswerAdmin(_Rob2PartAdmin):
+    list_display = ["assessment", "question", "answer"]
+    list_filter = ["question", "answer", ("assessment__study__review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["assessment__study__label", "comment"]
+    list_select_related = ["assessment__study", "assessment__outcome", "assessment__assessor"]

@@ -21,6 +21,7 @@ from analysis.engine.formatting import (
 )
 from analysis.engine.options import Measure
 from analysis.figures import svg
+from analysis.figures.risk_of_bias import LABELS as ROB_LABELS, SYMBOLS as ROB_SYMBOLS, judgment_key, judgment_mark
 
 ROW_HEIGHT = 20
 HEADER_HEIGHT = 44
@@ -32,6 +33,7 @@ PLOT_WIDTH = 250
 PAD = 10
 MAX_SQUARE = 14.0
 MIN_SQUARE = 3.0
+ROB_CELL = 20
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class ForestRow:
     ci_low: float | None = None
     ci_high: float | None = None
     effect_text: str = ""
+    rob: tuple[str, ...] = ()  # the study's consensus risk-of-bias judgment per column (RevMan's column)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class ForestLayout:
     left_label: str
     right_label: str
     description: str
+    rob_columns: tuple[str, ...] = ()  # e.g. D1 … D5 and O (overall), or RoB 1's A … G
+    rob_key: tuple[str, ...] = ()  # lines explaining the columns and symbols
 
 
 def _finite(value: float | None) -> bool:
@@ -152,15 +157,36 @@ def forest_layout(payload: dict[str, Any], *, title: str) -> ForestLayout:
     weight_key = "weight_random" if random else "weight_fixed"
     level = f"{payload['level']:.0%}"
     arms = {a["study"]: a for a in payload.get("arms", [])}
+    rob_payload = payload.get("risk_of_bias")
+    rob_columns: tuple[str, ...] = ()
+    rob_key: tuple[str, ...] = ()
+    if rob_payload:
+        rob_columns = (*(short for short, _ in rob_payload["domains"]), "O")
+        rob_key = (
+            "Risk of bias (consensus, " + ("RoB 2" if rob_payload["tool"] == "ROB2" else "RoB 1") + "): "
+            + "; ".join(f"{short} {name}" for short, name in rob_payload["domains"]) + "; O Overall.",
+            "  ".join(f"{ROB_SYMBOLS[k]} {ROB_LABELS[k]}"
+                      for k in (("low", "some_concerns", "high") if rob_payload["tool"] == "ROB2"
+                                else ("low", "unclear", "high"))) + "  (blank: not assessed)",
+        )
+
+    def rob_of(label: str) -> tuple[str, ...]:
+        if not rob_columns:
+            return ()
+        judged = rob_payload["studies"].get(label)
+        if judged is None:
+            return tuple("not_assessed" for _ in rob_columns)
+        return (*(judgment_key(j) for j in judged["domains"]), judgment_key(judged["overall"]))
 
     def study_row(study: dict[str, Any]) -> ForestRow:
         arm = arms.get(study["study"])
         cells = (*_arm_cells(arm and arm["intervention"], dichotomous), *_arm_cells(arm and arm["control"], dichotomous))
         if not study["estimable"]:
-            return ForestRow("study", study["study"], cells, effect_text="Not estimable")
+            return ForestRow("study", study["study"], cells, effect_text="Not estimable", rob=rob_of(study["study"]))
         return ForestRow("study", study["study"], cells, weight=study[weight_key], effect=study["effect"],
                          ci_low=study["ci_low"], ci_high=study["ci_high"],
-                         effect_text=format_effect_ci(study["effect"], study["ci_low"], study["ci_high"], measure))
+                         effect_text=format_effect_ci(study["effect"], study["ci_low"], study["ci_high"], measure),
+                         rob=rob_of(study["study"]))
 
     def pooled_row(kind: str, label: str, pooled: dict[str, Any], members: list[dict[str, Any]]) -> ForestRow:
         weight = sum(s[weight_key] or 0.0 for s in members if s["estimable"])
@@ -218,12 +244,14 @@ def forest_layout(payload: dict[str, Any], *, title: str) -> ForestLayout:
                    f"{' in ' + str(len([r for r in rows if r.kind == 'heading'])) + ' subgroups' if subgroups else ''}. "
                    f"Pooled {measure.label} ({method_text(payload)}): {total.effect_text}. "
                    + " ".join(r.label for r in rows if r.kind == "note")
-                   + f" Left of the line: {payload['labels']['left']}; right: {payload['labels']['right']}.")
+                   + f" Left of the line: {payload['labels']['left']}; right: {payload['labels']['right']}."
+                   + (" " + " ".join(rob_key) if rob_key else ""))
     return ForestLayout(
         title=f"Forest plot: {title}", measure_label=measure.label, method_text=method_text(payload),
         arm_groups=("Experimental", "Control"), arm_columns=arm_columns, rows=tuple(rows),
         is_ratio=measure.is_ratio, limit=limit, ticks=ticks,
         left_label=payload["labels"]["left"], right_label=payload["labels"]["right"], description=description,
+        rob_columns=rob_columns, rob_key=rob_key,
     )
 
 
@@ -238,12 +266,13 @@ def forest_svg(layout: ForestLayout, *, ident: str = "forest") -> str:
     x_weight = x_cells + n_cells * CELL_WIDTH
     x_effect = x_weight + WEIGHT_WIDTH
     x_plot = x_effect + EFFECT_WIDTH + PAD
-    width = x_plot + PLOT_WIDTH + PAD
+    x_rob = x_plot + PLOT_WIDTH + PAD
+    width = x_rob + len(layout.rob_columns) * ROB_CELL + (PAD if layout.rob_columns else 0)
     scale = svg.Scale(-layout.limit, layout.limit, x_plot + 6, x_plot + PLOT_WIDTH - 6)
     body_top = HEADER_HEIGHT + 8
     body_height = len(layout.rows) * ROW_HEIGHT
     axis_y = body_top + body_height + 4
-    height = axis_y + 52
+    height = axis_y + 52 + 16 * len(layout.rob_key)
 
     out: list[str] = []
     half = n_cells // 2
@@ -258,6 +287,12 @@ def forest_svg(layout: ForestLayout, *, ident: str = "forest") -> str:
     for x, anchor in ((x_effect + EFFECT_WIDTH - 4, "end"), (x_plot + PLOT_WIDTH / 2, "middle")):
         out.append(svg.text(x, 18, layout.measure_label, font_weight="bold", text_anchor=anchor))
         out.append(svg.text(x, 36, layout.method_text, font_weight="bold", text_anchor=anchor))
+    if layout.rob_columns:
+        out.append(svg.text(x_rob + len(layout.rob_columns) * ROB_CELL / 2, 18, "Risk of bias", font_weight="bold",
+                            text_anchor="middle"))
+        for i, column in enumerate(layout.rob_columns):
+            out.append(svg.text(x_rob + i * ROB_CELL + ROB_CELL / 2, 36, column, font_weight="bold",
+                                text_anchor="middle", font_size=11))
     out.append(svg.element("line", x1=PAD, x2=width - PAD, y1=HEADER_HEIGHT, y2=HEADER_HEIGHT, stroke=svg.INK))
 
     weights = [r.weight for r in layout.rows if r.kind == "study" and r.weight]
@@ -283,6 +318,9 @@ def forest_svg(layout: ForestLayout, *, ident: str = "forest") -> str:
                                   font_weight=bold, class_="effect"))
             if _finite(row.effect) and _finite(row.ci_low) and _finite(row.ci_high):
                 group.append(_mark(row, y, scale, max_weight))
+            for i, (column, key) in enumerate(zip(layout.rob_columns, row.rob, strict=False)):
+                group.append(f"<g{svg.attrs({'class_': 'rob', 'data_domain': column, 'data_judgment': key})}>"
+                             + judgment_mark(x_rob + i * ROB_CELL + ROB_CELL / 2, y, key, radius=7) + "</g>")
         data = {"class_": f"row {row.kind}"}
         if row.kind == "study":
             data.update(data_study=row.label, data_weight=None if row.weight is None else format_number(row.weight, 1))
@@ -300,6 +338,8 @@ def forest_svg(layout: ForestLayout, *, ident: str = "forest") -> str:
     out.append(svg.text(zero - 6, axis_y + 34, layout.left_label, text_anchor="end", font_size=11, class_="favours-left"))
     out.append(svg.text(zero + 6, axis_y + 34, layout.right_label, text_anchor="start", font_size=11,
                         class_="favours-right"))
+    for i, line in enumerate(layout.rob_key):
+        out.append(svg.text(PAD, axis_y + 54 + 16 * i, line, font_size=11, fill=svg.MUTED, class_="rob-key"))
     return svg.document(width, height, layout.title, layout.description, out, "figure forest", ident)
 
 

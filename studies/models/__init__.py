@@ -22,7 +22,18 @@ from studies.models.reviews import (
     Role,
     Tau2Estimator,
 )
-from studies.models.risk_of_bias import Judgment, RiskOfBiasAssessment, RiskOfBiasJudgment, RobDomain
+from studies.models.risk_of_bias import (
+    Judgment,
+    RiskOfBiasAssessment,
+    RiskOfBiasJudgment,
+    Rob2Answer,
+    Rob2Assessment,
+    Rob2Domain,
+    Rob2DomainJudgment,
+    Rob2Judgment,
+    Rob2SignallingAnswer,
+    RobDomain,
+)
 from studies.models.screening import Decision, ExclusionReason, ScreeningDecision, ScreeningResolution, Stage
 from studies.models.studies import (
     Arm,
@@ -40,6 +51,7 @@ __all__ = [
     "DataType", "Decision", "Direction", "EffectMeasure", "ExclusionReason", "FullTextStatus", "ImportBatch",
     "ImportFormat", "Judgment", "ModelRule", "Outcome", "OutcomeData", "OutcomeDomain", "Provenance", "Record",
     "Report", "Review", "ReviewMembership", "RiskOfBiasAssessment", "RiskOfBiasJudgment", "RiskOfBiasTool",
+    "Rob2Answer", "Rob2Assessment", "Rob2Domain", "Rob2DomainJudgment", "Rob2Judgment", "Rob2SignallingAnswer",
     "RobDomain", "Role", "ScreeningDecision", "ScreeningResolution", "SearchSource", "Stage", "Study",
     "StudyCharacteristic", "Tau2Estimator", "TimePoint", "ValueType",
 ]

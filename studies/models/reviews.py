@@ -1,5 +1,6 @@
 """A review, its team, and its analysis settings."""
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -31,7 +32,31 @@ class Tau2Estimator(models.TextChoices):
 
 
 class RiskOfBiasTool(models.TextChoices):
-    ROB1 = "ROB1", "Cochrane RoB 1"
+    ROB1 = "ROB1", "Cochrane RoB 1 (per study)"
+    ROB2 = "ROB2", "RoB 2, individually randomised parallel-group trials (per result)"
+
+
+# RoB 1 has no overall judgment; the Cochrane Handbook (5.1, 8.7) summarises a study as low risk when
+# it is at low risk in every *key* domain, high when high in any. Blinding of participants is
+# left out by default: in trials of behavioural interventions it can rarely be achieved, and
+# including it would mark every such trial high.
+ROB1_DEFAULT_KEY_DOMAINS = [
+    "random_sequence", "allocation_concealment", "blinding_outcome", "incomplete_data", "selective_reporting",
+]
+
+
+def rob1_default_key_domains() -> list[str]:
+    return list(ROB1_DEFAULT_KEY_DOMAINS)
+
+
+# The RoB 1 domains (``studies.models.risk_of_bias.RobDomain``), repeated here as plain choices
+# because that module imports this one.
+ROB1_DOMAIN_CHOICES = [
+    ("random_sequence", "Random sequence generation"), ("allocation_concealment", "Allocation concealment"),
+    ("blinding_participants", "Blinding of participants and personnel"),
+    ("blinding_outcome", "Blinding of outcome assessment"), ("incomplete_data", "Incomplete outcome data"),
+    ("selective_reporting", "Selective reporting"), ("other", "Other bias"),
+]
 
 
 class Review(models.Model):
@@ -83,7 +108,14 @@ class Review(models.Model):
         help_text="Funnel plots and Egger's test are shown from this many studies (Cochrane Handbook 13.3.5.4).",
     )
     rob_tool = models.CharField(
-        "risk-of-bias tool", max_length=10, choices=RiskOfBiasTool.choices, default=RiskOfBiasTool.ROB1
+        "risk-of-bias tool", max_length=10, choices=RiskOfBiasTool.choices, default=RiskOfBiasTool.ROB1,
+        help_text="The tool whose consensus judgments the figures and the risk-of-bias sensitivity analyses use.",
+    )
+    rob1_key_domains = ArrayField(
+        models.CharField(max_length=30, choices=ROB1_DOMAIN_CHOICES), default=rob1_default_key_domains, blank=True,
+        verbose_name="RoB 1 key domains",
+        help_text="RoB 1: a study is at low risk overall when low in all of these, high when high in any "
+                  "(Cochrane Handbook 5.1, 8.7).",
     )
 
     # Bumped in the same transaction as any change to an analysis input (DESIGN.md, "Living

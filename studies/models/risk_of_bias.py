@@ -1,8 +1,12 @@
-"""Risk of bias (Cochrane RoB 1): assessments per study and assessor, and a consensus."""
+"""Risk of bias: Cochrane RoB 1 (per study) and RoB 2 (per result), each assessed by two assessors
+independently and then by consensus; only consensus judgments feed figures and analyses."""
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from studies import rob2
+from studies.models.outcomes import Outcome
 from studies.models.studies import Study
 
 
@@ -30,6 +34,8 @@ class RiskOfBiasAssessment(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="rob_assessments")
     assessor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="rob_assessments")
     is_consensus = models.BooleanField(default=False)
+    # Empty while a draft; the other assessor's judgments stay hidden until both submitted.
+    submitted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -72,3 +78,145 @@ class RiskOfBiasJudgment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_domain_display()}: {self.get_judgment_display()}"
+
+
+# --- RoB 2 ------------------------------------------------------------------------------------
+# RoB 2 judges one result (study × outcome), not a study; the algorithm itself lives in
+# ``studies.rob2`` (pure Python), and ``studies.services.risk_of_bias`` runs it on every save, so the
+# proposed judgments stored here always follow from the stored answers.
+
+
+class Rob2Answer(models.TextChoices):
+    YES = rob2.Y, "Yes"
+    PROBABLY_YES = rob2.PY, "Probably yes"
+    PROBABLY_NO = rob2.PN, "Probably no"
+    NO = rob2.N, "No"
+    NO_INFORMATION = rob2.NI, "No information"
+    NOT_APPLICABLE = rob2.NA, "Not applicable"
+
+
+class Rob2Judgment(models.TextChoices):
+    LOW = rob2.LOW, "Low risk"
+    SOME_CONCERNS = rob2.SOME_CONCERNS, "Some concerns"
+    HIGH = rob2.HIGH, "High risk"
+
+
+class Rob2Domain(models.TextChoices):
+    RANDOMISATION = "randomisation", "D1 Randomisation process"
+    DEVIATIONS = "deviations", "D2 Deviations from intended interventions"
+    MISSING_DATA = "missing_data", "D3 Missing outcome data"
+    MEASUREMENT = "measurement", "D4 Measurement of the outcome"
+    SELECTION = "selection", "D5 Selection of the reported result"
+
+
+def _justified(prefix: str) -> Q:
+    # An override without a reason is not a judgment anyone can check: at least one non-space character.
+    return Q(**{f"{prefix}override": ""}) | Q(**{f"{prefix}justification__regex": r"\S"})
+
+
+class Rob2Assessment(models.Model):
+    """One assessor's RoB 2 assessment of one result (study × outcome), or the consensus.
+
+    ``submitted_at`` is empty while the assessor works on a draft; once both assessors have
+    submitted, each may see the other's answers (and not before: ``studies.selectors``).
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="rob2_assessments")
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="rob2_assessments")
+    assessor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="rob2_assessments",
+                                 help_text="For the consensus: who recorded it.")
+    is_consensus = models.BooleanField(default=False)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    overall_proposed = models.CharField(
+        max_length=16, choices=Rob2Judgment.choices, blank=True,
+        help_text="Proposed by the RoB 2 algorithm from the domain judgments (empty while incomplete).",
+    )
+    overall_override = models.CharField(max_length=16, choices=Rob2Judgment.choices, blank=True)
+    overall_justification = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["study", "outcome", "-is_consensus", "assessor"]
+        verbose_name = "RoB 2 assessment"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "outcome", "assessor"], condition=Q(is_consensus=False), name="rob2_one_per_assessor",
+                violation_error_message="This assessor has already assessed this result.",
+            ),
+            models.UniqueConstraint(
+                fields=["study", "outcome"], condition=Q(is_consensus=True), name="rob2_one_consensus",
+                violation_error_message="This result already has a consensus assessment.",
+            ),
+            models.CheckConstraint(
+                condition=_justified("overall_"), name="rob2_overall_override_justified",
+                violation_error_message="Give a justification for overriding the proposed overall judgment.",
+            ),
+        ]
+
+    def clean(self) -> None:
+        if self.study_id and self.outcome_id and self.study.review_id != self.outcome.review_id:
+            raise ValidationError({"outcome": "This outcome belongs to another review."})
+        if self.overall_override and not self.overall_justification.strip():
+            raise ValidationError({"overall_justification": "Give a justification for overriding the proposed "
+                                                            "overall judgment."})
+
+    @property
+    def overall(self) -> str:
+        """The judgment that counts: the override if any, else the algorithm's proposal."""
+        return self.overall_override or self.overall_proposed
+
+    def __str__(self) -> str:
+        who = "consensus" if self.is_consensus else str(self.assessor)
+        return f"{self.study} · {self.outcome} ({who})"
+
+
+class Rob2DomainJudgment(models.Model):
+    """One domain of a RoB 2 assessment: the algorithm's proposal and an optional override."""
+
+    assessment = models.ForeignKey(Rob2Assessment, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=16, choices=Rob2Domain.choices)
+    proposed = models.CharField(max_length=16, choices=Rob2Judgment.choices, blank=True,
+                                help_text="Proposed by the algorithm (empty while the answers are incomplete).")
+    override = models.CharField(max_length=16, choices=Rob2Judgment.choices, blank=True)
+    justification = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["assessment", "domain"]
+        verbose_name = "RoB 2 domain judgment"
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "domain"], name="rob2_domain_once",
+                                    violation_error_message="This assessment already judges this domain."),
+            models.CheckConstraint(condition=_justified(""), name="rob2_domain_override_justified",
+                                   violation_error_message="Give a justification for overriding the proposed "
+                                                           "judgment."),
+        ]
+
+    @property
+    def judgment(self) -> str:
+        return self.override or self.proposed
+
+    def __str__(self) -> str:
+        return f"{self.get_domain_display()}: {self.judgment or 'incomplete'}"
+
+
+class Rob2SignallingAnswer(models.Model):
+    """The answer to one signalling question, with the support for it (quotes, reasoning)."""
+
+    assessment = models.ForeignKey(Rob2Assessment, on_delete=models.CASCADE, related_name="answers")
+    question = models.CharField(max_length=4, choices=[(q, q) for q in rob2.QUESTION_IDS])
+    answer = models.CharField(max_length=2, choices=Rob2Answer.choices)
+    comment = models.TextField(blank=True, help_text="Quote from the report and the reason for the answer.")
+
+    class Meta:
+        ordering = ["assessment", "question"]
+        verbose_name = "RoB 2 signalling answer"
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "question"], name="rob2_answer_once",
+                                    violation_error_message="This question is already answered."),
+            models.CheckConstraint(condition=Q(question__in=rob2.QUESTION_IDS), name="rob2_answer_known_question",
+                                   violation_error_message="No such RoB 2 signalling question."),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question}: {self.answer}"

@@ -13,6 +13,7 @@ import random
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from studies.models import (
     Arm,
@@ -48,7 +49,9 @@ from studies.models import (
     TimePoint,
     ValueType,
 )
+from studies import rob2
 from studies.services.entities import entities_create, entity_save
+from studies.services.risk_of_bias import Rob2Entry, rob2_assessment_save, rob2_consensus_save
 from studies.services.reviews import managers_group_ensure, membership_add, review_create
 
 DEMO_SLUG = "peer-led-stigma-demo"
@@ -212,6 +215,7 @@ class _DemoBuilder:
             exclusion_criteria="Non-randomised designs; professional-led or online-only interventions.",
             is_public=True,
             is_synthetic=True,
+            rob_tool="ROB2",
         )
         for demo in DEMO_USERS:
             for role in demo.roles:
@@ -226,6 +230,7 @@ class _DemoBuilder:
         studies = self._studies(review, included)
         self._outcomes(review, studies)
         self._risk_of_bias(studies)
+        self._rob2(studies)
         return Review.objects.get(pk=review.pk)
 
     # -- Search and records --------------------------------------------------------------------
@@ -483,13 +488,14 @@ class _DemoBuilder:
             # Blinding of participants is rarely possible in peer-led trials: high, as is typical.
             consensus[RobDomain.BLINDING_PARTICIPANTS] = Judgment.HIGH
             for assessor in assessors:
-                assessment = RiskOfBiasAssessment(study=study, assessor=assessor)
+                assessment = RiskOfBiasAssessment(study=study, assessor=assessor, submitted_at=timezone.now())
                 assessments.append(assessment)
                 for domain, judgment in consensus.items():
                     if rng.random() < 0.15:  # the assessors sometimes disagree before consensus
                         judgment = rng.choice(list(weights))
                     judgments.append((assessment, domain, judgment))
-            assessment = RiskOfBiasAssessment(study=study, assessor=assessors[0], is_consensus=True)
+            assessment = RiskOfBiasAssessment(study=study, assessor=assessors[0], is_consensus=True,
+                                              submitted_at=timezone.now())
             assessments.append(assessment)
             judgments += [(assessment, domain, judgment) for domain, judgment in consensus.items()]
         entities_create(instances=assessments)
@@ -497,3 +503,34 @@ class _DemoBuilder:
             RiskOfBiasJudgment(assessment=a, domain=d, judgment=j, support="Synthetic support text.")
             for a, d, j in judgments
         ])
+
+    def _rob2(self, studies: list[Study]) -> None:
+        """RoB 2 (the review's tool) for the primary outcome of the first five studies: both assessors'
+        submitted assessments and their consensus. The other results are left for a new user to assess
+        (log in as demo-assessor-1 and demo-assessor-2) and bring to consensus."""
+        outcome = Outcome.objects.get(review=studies[0].review, name="Self-stigma")
+        first, second = self.users["demo-assessor-1"], self.users["demo-assessor-2"]
+        for i, study in enumerate(studies[:5]):
+            answers = dict(ROB2_DEMO_ANSWERS[i % len(ROB2_DEMO_ANSWERS)])
+            for assessor in (first, second):
+                own = dict(answers)
+                if assessor == second and self.rng.random() < 0.5:
+                    own["5.1"] = rob2.NI  # a typical disagreement: was the analysis plan pre-specified?
+                rob2_assessment_save(study=study, outcome=outcome, assessor=assessor, submit=True,
+                                     entry=Rob2Entry(own, {q: "Synthetic support text." for q in own}, {}))
+            rob2_consensus_save(study=study, outcome=outcome, recorded_by=first,
+                                entry=Rob2Entry(answers, {q: "Synthetic: agreed after discussion." for q in answers}, {}))
+
+
+# Answer sets for the demo's RoB 2 assessments of peer-led trials: participants and peer facilitators
+# always know the allocation (2.1, 2.2 Yes) and the outcome is self-reported, so domain 4 turns on
+# whether knowing could have swayed answers. Low, some concerns and high overall, respectively.
+ROB2_DEMO_ANSWERS = [
+    {"1.1": "Y", "1.2": "Y", "1.3": "N", "2.1": "Y", "2.2": "Y", "2.3": "N", "2.6": "Y", "3.1": "Y",
+     "4.1": "N", "4.2": "N", "4.3": "Y", "4.4": "N", "5.1": "Y", "5.2": "N", "5.3": "N"},
+    {"1.1": "Y", "1.2": "NI", "1.3": "N", "2.1": "Y", "2.2": "Y", "2.3": "N", "2.6": "Y", "3.1": "N", "3.2": "N",
+     "3.3": "PY", "3.4": "PN", "4.1": "N", "4.2": "N", "4.3": "Y", "4.4": "PY", "4.5": "PN", "5.1": "PY",
+     "5.2": "N", "5.3": "N"},
+    {"1.1": "PY", "1.2": "Y", "1.3": "N", "2.1": "Y", "2.2": "Y", "2.3": "Y", "2.4": "PY", "2.5": "N", "2.6": "N",
+     "2.7": "N", "3.1": "Y", "4.1": "N", "4.2": "N", "4.3": "Y", "4.4": "N", "5.1": "NI", "5.2": "N", "5.3": "N"},
+]

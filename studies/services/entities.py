@@ -24,6 +24,9 @@ from studies.models import (
     ReviewMembership,
     RiskOfBiasAssessment,
     RiskOfBiasJudgment,
+    Rob2Assessment,
+    Rob2DomainJudgment,
+    Rob2SignallingAnswer,
     ScreeningDecision,
     ScreeningResolution,
     SearchSource,
@@ -55,6 +58,9 @@ REVIEW_LOOKUP: dict[type[models.Model], str] = {
     OutcomeData: "study__review_id",
     RiskOfBiasAssessment: "study__review_id",
     RiskOfBiasJudgment: "assessment__study__review_id",
+    Rob2Assessment: "study__review_id",
+    Rob2DomainJudgment: "assessment__study__review_id",
+    Rob2SignallingAnswer: "assessment__study__review_id",
 }
 
 # Entities whose changes can change a pooled result: outcome data, arms, study inclusion,
@@ -71,12 +77,28 @@ ANALYSIS_INPUTS: frozenset[type[models.Model]] = frozenset(
         OutcomeData,
         RiskOfBiasAssessment,
         RiskOfBiasJudgment,
+        Rob2Assessment,
+        Rob2DomainJudgment,
+        Rob2SignallingAnswer,
     }
 )
 
+# Risk-of-bias rows are analysis inputs only as the consensus (DESIGN.md: only consensus judgments
+# feed figures and analyses): an assessor's draft must not move the data version, or every keystroke
+# of an assessment would start a recompute and mark the public pages "updating".
+CONSENSUS_PATH: dict[type[models.Model], str] = {
+    RiskOfBiasAssessment: "is_consensus",
+    RiskOfBiasJudgment: "assessment__is_consensus",
+    Rob2Assessment: "is_consensus",
+    Rob2DomainJudgment: "assessment__is_consensus",
+    Rob2SignallingAnswer: "assessment__is_consensus",
+}
+
 # Review fields that change how its analyses are computed; editing the title changes nothing.
 REVIEW_ANALYSIS_SETTINGS: frozenset[str] = frozenset(
-    {"effect_measure", "model_rule", "i2_threshold", "tau2_estimator", "hartung_knapp", "confidence_level"}
+    {"effect_measure", "model_rule", "i2_threshold", "tau2_estimator", "hartung_knapp", "confidence_level",
+     # The risk-of-bias sensitivity analyses use the consensus judgments of the review's tool.
+     "rob_tool", "rob1_key_domains"}
 )
 
 
@@ -88,6 +110,26 @@ def review_id_of(instance: models.Model) -> int | None:
         if obj is None:
             return None
     return int(obj)  # type: ignore[arg-type]
+
+
+def feeds_analysis(instance: models.Model) -> bool:
+    """Whether a change to this entity (as it is in memory) can change a pooled result."""
+    model = type(instance)
+    if model not in ANALYSIS_INPUTS:
+        return False
+    path = CONSENSUS_PATH.get(model)
+    if path is None:
+        return True
+    obj: object = instance
+    for hop in path.split("__"):
+        obj = getattr(obj, hop, None)
+    return bool(obj)
+
+
+def _feeding(queryset: models.QuerySet) -> models.QuerySet:
+    """The rows of a queryset that are analysis inputs (see ``CONSENSUS_PATH``)."""
+    path = CONSENSUS_PATH.get(queryset.model)
+    return queryset.filter(**{path: True}) if path else queryset
 
 
 def review_data_version_bump(*, review_ids: Iterable[int]) -> None:
@@ -114,15 +156,17 @@ def entity_save(*, instance: models.Model) -> models.Model:
     """
     instance.full_clean()
     model = type(instance)
-    bump = model in ANALYSIS_INPUTS or (isinstance(instance, Review) and _review_settings_changed(instance))
-    # An edit can move an input to another review (a study re-assigned): both reviews' results move.
+    feeds = feeds_analysis(instance)
+    bump = feeds or (isinstance(instance, Review) and _review_settings_changed(instance))
+    # An edit can move an input to another review (a study re-assigned), or stop it being an input
+    # (a consensus marked as an assessor's own): the review it fed before moves too.
     previous_review_id = None
     if model in ANALYSIS_INPUTS and instance.pk is not None:
-        previous_review_id = model._default_manager.filter(pk=instance.pk).values_list(
+        previous_review_id = _feeding(model._default_manager.filter(pk=instance.pk)).values_list(
             REVIEW_LOOKUP[model], flat=True).first()
     instance.save()
-    if bump:
-        review_data_version_bump(review_ids=[review_id_of(instance), previous_review_id])
+    if bump or previous_review_id is not None:
+        review_data_version_bump(review_ids=[review_id_of(instance) if bump else None, previous_review_id])
     if isinstance(instance, Review):
         instance.refresh_from_db(fields=["data_version"])
     return instance
@@ -132,9 +176,9 @@ def entity_save(*, instance: models.Model) -> models.Model:
 def entity_delete(*, instance: models.Model) -> None:
     """Delete one entity (and what cascades from it), moving the data version if it fed analyses."""
     review_id = review_id_of(instance) if not isinstance(instance, Review) else None
-    feeds_analysis = type(instance) in ANALYSIS_INPUTS
+    feeds = feeds_analysis(instance)
     instance.delete()
-    if feeds_analysis:
+    if feeds:
         review_data_version_bump(review_ids=[review_id])
 
 
@@ -144,7 +188,7 @@ def entities_delete(*, queryset: models.QuerySet) -> int:
     model = queryset.model
     review_ids: list[int] = []
     if model in ANALYSIS_INPUTS:
-        review_ids = list(queryset.values_list(REVIEW_LOOKUP[model], flat=True).distinct())
+        review_ids = list(_feeding(queryset).values_list(REVIEW_LOOKUP[model], flat=True).distinct())
     deleted, _ = queryset.delete()
     review_data_version_bump(review_ids=review_ids)
     return deleted
@@ -173,6 +217,6 @@ def entities_create(*, instances: list[models.Model]) -> list[models.Model]:
         instance.full_clean(exclude=assigned, validate_unique=False, validate_constraints=False)
     created = model._default_manager.bulk_create(instances)
     if model in ANALYSIS_INPUTS:
-        review_data_version_bump(review_ids=model._default_manager.filter(pk__in=[i.pk for i in created])
+        review_data_version_bump(review_ids=_feeding(model._default_manager.filter(pk__in=[i.pk for i in created]))
                                  .values_list(REVIEW_LOOKUP[model], flat=True).distinct())
     return created

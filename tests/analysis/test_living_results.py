@@ -15,7 +15,8 @@ from studies.services import entity_save
 
 def current(review: Review) -> dict[str, OutcomeResult]:
     state = ReviewAnalysisState.objects.get(review=review)
-    return {r.outcome.name: r for r in OutcomeResult.objects.filter(run=state.current_run, subgroup_field=None)
+    return {r.outcome.name: r for r in OutcomeResult.objects.filter(run=state.current_run, subgroup_field=None,
+                                                                analysis_set="main")
             .select_related("outcome")}
 
 

@@ -32,11 +32,11 @@ def assert_results_equal_from_scratch(review: Review) -> None:
     """The stored current results equal a fresh computation from the database as it is now."""
     state = ReviewAnalysisState.objects.get(review=review)
     assert state.computed_version == Review.objects.get(pk=review.pk).data_version
-    stored = {(r.outcome_id, r.subgroup_field_id): r for r in OutcomeResult.objects.filter(run=state.current_run)}
+    stored = {(r.outcome_id, r.subgroup_field_id, r.analysis_set): r for r in OutcomeResult.objects.filter(run=state.current_run)}
     fresh = services.review_results_compute(services.analysis_inputs_load(review.pk))
     assert len(fresh) == len(stored)
     for result in fresh:
-        row = stored[(result.outcome_id, result.subgroup_field_id)]
+        row = stored[(result.outcome_id, result.subgroup_field_id, result.analysis_set)]
         expected = result.payload[result.payload["chosen_model"]]
         np.testing.assert_allclose([row.estimate, row.ci_low, row.ci_high], [
             expected["estimate"], expected["ci_low"], expected["ci_high"]], rtol=1e-12)
@@ -67,7 +67,7 @@ def test_every_write_path_leads_to_new_results(worker, small, client):
     assert response.status_code == 302
     wait_converged(small.review)
     assert OutcomeResult.objects.filter(run=ReviewAnalysisState.objects.get(review=small.review).current_run)\
-        .get(subgroup_field=None).payload["arms"][0]["intervention"]["mean"] == -2.5
+        .get(subgroup_field=None, analysis_set="main").payload["arms"][0]["intervention"]["mean"] == -2.5
 
     # An admin inline: a second study's arms, added under the study.
     study = entity_save(instance=Study(review=small.review, label="Second 2022", year=2022))
@@ -86,7 +86,7 @@ def test_every_write_path_leads_to_new_results(worker, small, client):
                                          arm=Arm.objects.get(study=study, role=role), n=30, mean=mean, sd=5.0))
     wait_converged(small.review)
     assert OutcomeResult.objects.filter(run=ReviewAnalysisState.objects.get(review=small.review).current_run)\
-        .get(subgroup_field=None).k == 2
+        .get(subgroup_field=None, analysis_set="main").k == 2
 
     # The admin's bulk delete action.
     response = client.post("/admin/studies/arm/", {
@@ -96,7 +96,7 @@ def test_every_write_path_leads_to_new_results(worker, small, client):
     assert response.status_code == 302
     wait_converged(small.review)
     assert OutcomeResult.objects.filter(run=ReviewAnalysisState.objects.get(review=small.review).current_run)\
-        .get(subgroup_field=None).k == 1
+        .get(subgroup_field=None, analysis_set="main").k == 1
 
 
 def test_a_killed_worker_only_delays_results(worker, small):
@@ -128,7 +128,7 @@ def test_a_killed_worker_only_delays_results(worker, small):
     worker.start()
     wait_converged(small.review)
     assert OutcomeResult.objects.filter(run=ReviewAnalysisState.objects.get(review=small.review).current_run)\
-        .get(subgroup_field=None).payload["arms"][0]["intervention"]["mean"] == -8.0
+        .get(subgroup_field=None, analysis_set="main").payload["arms"][0]["intervention"]["mean"] == -8.0
 
 
 def test_saves_succeed_while_redis_is_down_and_results_catch_up(worker, small, test_redis):

@@ -23,7 +23,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 def current_total(review_id: int, outcome_id: int) -> str:
     state = ReviewAnalysisState.objects.get(review_id=review_id)
-    result = OutcomeResult.objects.get(run=state.current_run, outcome_id=outcome_id, subgroup_field=None)
+    result = OutcomeResult.objects.get(run=state.current_run, outcome_id=outcome_id, subgroup_field=None, analysis_set="main")
     return format_effect_ci(result.estimate, result.ci_low, result.ci_high, Measure("SMD"))
 
 
@@ -54,7 +54,7 @@ def test_an_open_page_shows_the_new_pooled_result_without_a_reload(live_server, 
     forest = reader.locator("svg.forest").first
     expected_studies = [s["study"] for s in OutcomeResult.objects.get(
         run=ReviewAnalysisState.objects.get(review=review).current_run, outcome_id=outcome_id,
-        subgroup_field=None).payload["studies"]]
+        subgroup_field=None, analysis_set="main").payload["studies"]]
     shown = forest.locator("g.study").evaluate_all("gs => gs.map(g => g.dataset.study)")
     assert shown == expected_studies and len(shown) == 7
     total = forest.locator("g.total text.effect")
