@@ -12,6 +12,7 @@ urlpatterns = [
     path("", studies_views.home, name="home"),
     path("healthz", studies_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("studies.api.urls")),
     path("", include("analysis.urls")),
     path("", include("studies.urls")),
 ]

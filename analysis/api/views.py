@@ -1,5 +1,7 @@
 """Analysis status and results: what readers' pages poll and what scripts read."""
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -8,6 +10,48 @@ from rest_framework.views import APIView
 from analysis import selectors
 
 
+class AnalysisStatusSerializer(serializers.Serializer):
+    """The versions readers poll (the schema of the responses; views build them from selectors)."""
+
+    review = serializers.SlugField()
+    data_version = serializers.IntegerField()
+    computed_version = serializers.IntegerField()
+    computed_at = serializers.DateTimeField(allow_null=True)
+    stale = serializers.BooleanField()
+
+
+class ResultSerializer(serializers.Serializer):
+    outcome = serializers.CharField()
+    domain = serializers.CharField()
+    time_point = serializers.CharField()
+    subgroup_variable = serializers.CharField(allow_null=True)
+    analysis_set = serializers.CharField()
+    k = serializers.IntegerField()
+    chosen_model = serializers.CharField()
+    estimate = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    p = serializers.FloatField(allow_null=True)
+    i2 = serializers.FloatField(allow_null=True)
+    tau2 = serializers.FloatField(allow_null=True)
+    detail = serializers.JSONField(allow_null=True, help_text="The engine's full result (studies, both models, "
+                                                              "heterogeneity, subgroups, sensitivity, bias).")
+
+
+class AnalysisResultsSerializer(AnalysisStatusSerializer):
+    results = ResultSerializer(many=True)
+
+
+class ConclusionChangeSerializer(serializers.Serializer):
+    outcome = serializers.CharField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    data_version = serializers.IntegerField()
+    at = serializers.DateTimeField()
+
+
+@extend_schema(responses=AnalysisStatusSerializer)
 class AnalysisVersionView(APIView):
     """``GET /api/reviews/<slug>/analysis/version/``: just the versions (cheap, for polling)."""
 
@@ -18,6 +62,7 @@ class AnalysisVersionView(APIView):
         return Response(selectors.analysis_status(review))
 
 
+@extend_schema(responses=AnalysisResultsSerializer)
 class AnalysisResultsView(APIView):
     """``GET /api/reviews/<slug>/analysis/``: versions plus every outcome's current results."""
 
@@ -48,6 +93,7 @@ class AnalysisResultsView(APIView):
         return Response(body)
 
 
+@extend_schema(responses=ConclusionChangeSerializer(many=True))
 class ConclusionChangesView(APIView):
     """``GET /api/reviews/<slug>/analysis/changes/``: the feed of conclusion changes, newest first."""
 

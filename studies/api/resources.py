@@ -1,0 +1,227 @@
+"""The review database over REST: one viewset per entity, every one scoped to the review in its URL.
+
+``ReviewScopedViewSet`` holds the rules: the review is resolved (404 when the user may not see it),
+the user's roles there decide reads and writes (``studies.api.access``), and the queryset holds
+only that review's rows, so lists, details, counts and filters all obey the same scope.
+"""
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.db.models import ProtectedError, RestrictedError
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+
+from analysis.selectors import review_visible_to
+from studies.api import serializers as s
+from studies.api.access import EXTRACTION, MANAGER, PUBLIC, TEAM, ReviewRoleAccess, request_review, request_roles
+from studies.models import (
+    Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, ReviewMembership, Role,
+    SearchSource, Study, StudyCharacteristic, TimePoint,
+)
+from studies.services.entities import REVIEW_LOOKUP, entity_delete
+from studies.services.reviews import review_create
+
+
+class ReviewPagination(PageNumberPagination):
+    """100 per page by default; scripts may ask for up to 1,000 (``?page_size=1000``)."""
+
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class ReviewScoped:
+    """The scope and access rules shared by the review's endpoints."""
+
+    permission_classes = [ReviewRoleAccess]
+    pagination_class = ReviewPagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    ordering = ["id"]
+    read_roles: frozenset[str] = TEAM
+    write_roles: frozenset[str] = frozenset()
+    model = None
+
+    @property
+    def review(self):
+        return request_review(self.request, self.kwargs["slug"])
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no review
+            return self.model._default_manager.none()
+        return self.model._default_manager.filter(**{REVIEW_LOOKUP[self.model]: self.review.pk}).order_by("id")
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False):
+            context["review"] = self.review
+        return context
+
+
+class ReviewScopedViewSet(ReviewScoped, viewsets.ModelViewSet):
+    """Create, read, update and delete one entity of the review named by ``slug`` in the URL."""
+
+    def perform_destroy(self, instance) -> None:
+        try:
+            entity_delete(instance=instance)
+        except (IntegrityError, ProtectedError, RestrictedError):  # other rows refer to it
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Other entries refer to this one; remove them first."]}) from None
+
+
+class ReadOnlyReviewScopedViewSet(ReviewScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                                  viewsets.GenericViewSet):
+    """Read one entity of the review named by ``slug`` in the URL."""
+
+
+class ManagesReview(BasePermission):
+    """Checked on the review before the request body is read: only its managers change it."""
+
+    message = "Only the review's managers change its settings."
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return Role.MANAGER in request_roles(request, obj)
+
+
+class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                    mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Reviews the user may see; managers edit their review's question and analysis settings;
+    users allowed to add reviews create one and become its manager."""
+
+    serializer_class = s.ReviewSerializer
+    lookup_field = "slug"
+    pagination_class = ReviewPagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_fields = ["is_public"]
+    ordering = ["title"]
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [IsAuthenticated()]
+        if self.action in ("update", "partial_update"):
+            return [ManagesReview()]
+        return []
+
+    def get_queryset(self):
+        return review_visible_to(self.request.user).order_by("title")
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "review": None}
+
+    def create(self, request, *args, **kwargs):
+        if not request.user.has_perm("studies.add_review"):
+            self.permission_denied(request, message="You may not create reviews.")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        try:
+            review = review_create(title=fields.pop("title"), slug=fields.pop("slug"), created_by=request.user,
+                                   **fields)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(s._errors(error)) from None
+        return Response(self.get_serializer(review).data, status=status.HTTP_201_CREATED)
+
+
+
+class MembershipViewSet(ReadOnlyReviewScopedViewSet):
+    """The team: who holds which role (members only; changed in the back office)."""
+
+    model = ReviewMembership
+    serializer_class = s.MembershipSerializer
+    filterset_fields = ["role", "user"]
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("user")
+
+
+class SearchSourceViewSet(ReviewScopedViewSet):
+    model = SearchSource
+    serializer_class = s.SearchSourceSerializer
+    read_roles = write_roles = MANAGER
+    filterset_fields = ["database", "date_searched"]
+
+
+class ImportBatchViewSet(ReadOnlyReviewScopedViewSet):
+    """Imports are made on the upload page or with ``manage.py import_records``."""
+
+    model = ImportBatch
+    serializer_class = s.ImportBatchSerializer
+    read_roles = MANAGER
+    filterset_fields = ["source", "file_format"]
+
+
+class RecordViewSet(ReadOnlyReviewScopedViewSet):
+    """Imported records (read-only: they change through imports and deduplication)."""
+
+    model = Record
+    serializer_class = s.RecordSerializer
+    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    filterset_fields = {"import_batch": ["exact"], "year": ["exact", "gte", "lte"], "doi": ["exact"],
+                        "pmid": ["exact"], "duplicate_of": ["exact", "isnull"], "fulltext_status": ["exact"]}
+    search_fields = ["title"]
+    ordering_fields = ["id", "year", "title", "created_at"]
+
+
+class StudyViewSet(ReviewScopedViewSet):
+    model = Study
+    serializer_class = s.StudySerializer
+    read_roles = TEAM | {PUBLIC}
+    write_roles = EXTRACTION
+    filterset_fields = ["is_included", "year"]
+    ordering_fields = ["id", "label", "year"]
+
+
+class ArmViewSet(ReviewScopedViewSet):
+    model = Arm
+    serializer_class = s.ArmSerializer
+    read_roles = TEAM | {PUBLIC}
+    write_roles = EXTRACTION
+    filterset_fields = ["study", "role"]
+
+
+class CharacteristicFieldViewSet(ReviewScopedViewSet):
+    model = CharacteristicField
+    serializer_class = s.CharacteristicFieldSerializer
+    read_roles = TEAM | {PUBLIC}
+    write_roles = MANAGER
+    filterset_fields = ["is_subgroup_variable", "data_type"]
+
+
+class StudyCharacteristicViewSet(ReviewScopedViewSet):
+    model = StudyCharacteristic
+    serializer_class = s.StudyCharacteristicSerializer
+    read_roles = TEAM | {PUBLIC}
+    write_roles = EXTRACTION
+    filterset_fields = ["study", "field"]
+
+
+class OutcomeDomainViewSet(ReviewScopedViewSet):
+    model = OutcomeDomain
+    serializer_class = s.OutcomeDomainSerializer
+    read_roles = TEAM | {PUBLIC}
+    write_roles = MANAGER
+
+
+class OutcomeViewSet(ReviewScopedViewSet):
+    model = Outcome
+    serializer_class = s.OutcomeSerializer
+    read_roles = TEAM | {PUBLIC}
+    write_roles = MANAGER
+    filterset_fields = ["domain", "data_type", "is_primary"]
+
+
+class TimePointViewSet(ReviewScopedViewSet):
+    model = TimePoint
+    serializer_class = s.TimePointSerializer
+    read_roles = TEAM | {PUBLIC}
+    write_roles = MANAGER
+
+
+class OutcomeDataViewSet(ReviewScopedViewSet):
+    model = OutcomeData
+    serializer_class = s.OutcomeDataSerializer
+    read_roles = TEAM | {PUBLIC}
+    write_roles = EXTRACTION
+    filterset_fields = ["study", "outcome", "time_point", "arm", "provenance", "include_in_analysis"]

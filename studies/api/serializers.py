@@ -1,0 +1,144 @@
+"""Serializers translate JSON to entities and back; every write goes through ``entity_save``, so the
+API validates as the admin and the forms do and moves the review's data version the same way.
+
+Each serializer lists its fields: nothing a client sends outside them is read (no mass
+assignment), the review always comes from the URL, and a reference to another entity only finds
+entities of the same review (another review's ids are "does not exist", never a leak).
+"""
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from rest_framework import serializers
+
+from studies.models import (
+    Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, Review, ReviewMembership,
+    SearchSource, Study, StudyCharacteristic, TimePoint,
+)
+from studies.services.entities import REVIEW_LOOKUP, entity_save
+
+
+def _errors(error: DjangoValidationError) -> dict | list:
+    return error.message_dict if hasattr(error, "error_dict") else error.messages
+
+
+class ReviewEntitySerializer(serializers.ModelSerializer):
+    """A review's entity: references limited to the review in ``context["review"]``; saves through
+    ``entity_save``, whose model validation errors come back as 400s naming the field."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        review = self.context.get("review")
+        for field in self.fields.values():
+            related = getattr(field, "queryset", None)
+            if review is not None and related is not None and related.model in REVIEW_LOOKUP:
+                field.queryset = related.model._default_manager.filter(**{REVIEW_LOOKUP[related.model]: review.pk})
+
+    def _save(self, instance):
+        try:
+            return entity_save(instance=instance)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(_errors(error)) from None
+        except IntegrityError as error:  # a constraint the model's validation could not see (a race)
+            raise serializers.ValidationError({"non_field_errors": [str(error).splitlines()[0]]}) from None
+
+    def create(self, validated_data):
+        instance = self.Meta.model(**validated_data)
+        if hasattr(self.Meta.model, "review_id") and "review" not in validated_data:
+            instance.review = self.context["review"]
+        return self._save(instance)
+
+    def update(self, instance, validated_data):
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return self._save(instance)
+
+
+class ReviewSerializer(ReviewEntitySerializer):
+    class Meta:
+        model = Review
+        fields = ["id", "slug", "title", "question", "population", "intervention", "comparison", "outcomes_summary",
+                  "registration_id", "inclusion_criteria", "exclusion_criteria", "is_public", "is_synthetic",
+                  "effect_measure", "model_rule", "i2_threshold", "tau2_estimator", "hartung_knapp",
+                  "confidence_level", "funnel_min_studies", "rob_tool", "data_version", "created_at", "updated_at"]
+        read_only_fields = ["id", "is_synthetic", "data_version", "created_at", "updated_at"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = ReviewMembership
+        fields = ["id", "user", "username", "role", "added_at"]
+        read_only_fields = fields
+
+
+class SearchSourceSerializer(ReviewEntitySerializer):
+    class Meta:
+        model = SearchSource
+        fields = ["id", "database", "date_searched", "query", "records_reported"]
+
+
+class ImportBatchSerializer(ReviewEntitySerializer):
+    class Meta:
+        model = ImportBatch
+        fields = ["id", "source", "file_name", "file_format", "sha256", "imported_by", "imported_at"]
+        read_only_fields = fields
+
+
+class RecordSerializer(ReviewEntitySerializer):
+    class Meta:
+        model = Record
+        fields = ["id", "import_batch", "title", "abstract", "authors", "year", "journal", "volume", "issue", "pages",
+                  "doi", "pmid", "nct_id", "keywords", "language", "publication_type", "url", "duplicate_of",
+                  "fulltext_status", "created_at"]
+        read_only_fields = fields
+
+
+class StudySerializer(ReviewEntitySerializer):
+    class Meta:
+        model = Study
+        fields = ["id", "label", "year", "is_included", "notes", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class ArmSerializer(ReviewEntitySerializer):
+    class Meta:
+        model = Arm
+        fields = ["id", "study", "role", "label", "randomised"]
+
+
+class CharacteristicFieldSerializer(ReviewEntitySerializer):
+    class Meta:
+        model = CharacteristicField
+        fields = ["id", "name", "data_type", "choices", "is_subgroup_variable", "order", "help_text"]
+
+
+class StudyCharacteristicSerializer(ReviewEntitySerializer):
+    class Meta:
+        model = StudyCharacteristic
+        fields = ["id", "study", "field", "value_text", "value_number"]
+
+
+class OutcomeDomainSerializer(ReviewEntitySerializer):
+    class Meta:
+        model = OutcomeDomain
+        fields = ["id", "name", "order"]
+
+
+class OutcomeSerializer(ReviewEntitySerializer):
+    class Meta:
+        model = Outcome
+        fields = ["id", "domain", "name", "is_primary", "data_type", "effect_measure", "direction", "order"]
+
+
+class TimePointSerializer(ReviewEntitySerializer):
+    class Meta:
+        model = TimePoint
+        fields = ["id", "label", "order", "is_analysis_default"]
+
+
+class OutcomeDataSerializer(ReviewEntitySerializer):
+    class Meta:
+        model = OutcomeData
+        fields = ["id", "study", "outcome", "time_point", "arm", "n", "mean", "sd", "events", "total", "value_type",
+                  "instrument", "provenance", "include_in_analysis", "note", "updated_at"]
+        read_only_fields = ["id", "updated_at"]

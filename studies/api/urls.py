@@ -1,0 +1,52 @@
+"""``/api/``: the review database (nested under the review's slug) and the API's own schema and docs."""
+from django.urls import path
+from csp.decorators import csp_update
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from studies.api import resources as r
+
+LIST = {"get": "list", "post": "create"}
+DETAIL = {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
+READ_LIST = {"get": "list"}
+READ_DETAIL = {"get": "retrieve"}
+
+# (URL segment, viewset): each gets a list and a detail route under /api/reviews/<slug>/.
+REVIEW_RESOURCES = [
+    ("team", r.MembershipViewSet),
+    ("sources", r.SearchSourceViewSet),
+    ("imports", r.ImportBatchViewSet),
+    ("records", r.RecordViewSet),
+    ("studies", r.StudyViewSet),
+    ("arms", r.ArmViewSet),
+    ("characteristic-fields", r.CharacteristicFieldViewSet),
+    ("characteristics", r.StudyCharacteristicViewSet),
+    ("outcome-domains", r.OutcomeDomainViewSet),
+    ("outcomes", r.OutcomeViewSet),
+    ("time-points", r.TimePointViewSet),
+    ("outcome-data", r.OutcomeDataViewSet),
+]
+
+
+def _routes(segment: str, viewset) -> list:
+    writable = issubclass(viewset, r.ReviewScopedViewSet)
+    return [
+        path(f"api/reviews/<slug:slug>/{segment}/", viewset.as_view(LIST if writable else READ_LIST),
+             name=f"api-{segment}-list"),
+        path(f"api/reviews/<slug:slug>/{segment}/<int:pk>/", viewset.as_view(DETAIL if writable else READ_DETAIL),
+             name=f"api-{segment}-detail"),
+    ]
+
+
+urlpatterns = [
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The split view serves its start-up script as a file (no inline script); Swagger UI sets
+    # inline styles, which this page alone allows.
+    path("api/docs/", csp_update({"style-src": ["'unsafe-inline'"]})(
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
+    path("api/token/", obtain_auth_token, name="api-token"),
+    path("api/reviews/", r.ReviewViewSet.as_view({"get": "list", "post": "create"}), name="api-review-list"),
+    path("api/reviews/<slug:slug>/", r.ReviewViewSet.as_view({"get": "retrieve", "put": "update",
+                                                              "patch": "partial_update"}), name="api-review-detail"),
+    *[route for segment, viewset in REVIEW_RESOURCES for route in _routes(segment, viewset)],
+]

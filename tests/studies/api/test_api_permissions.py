@@ -1,0 +1,117 @@
+"""The permission matrix: every API endpoint × identity × method has an expected answer, and an
+endpoint added to the URL configuration without an entry here fails the test.
+
+Identities: anonymous, an outsider (logged in, in no role), and a member in each role; each asked
+about an unpublished review and again about the same review published. The rule the table encodes:
+a review you may not see answers 404; one you may see answers 403 (401/403 when anonymous) for
+what your roles do not allow; an allowed read answers 200; an allowed write gets past the
+permission check (201/200/204, or 400 for the empty body the matrix sends to create).
+"""
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver
+import pytest
+from rest_framework.test import APIClient
+
+from studies.models import Review
+from tests.studies.api.conftest import ROLES
+
+TEAM = frozenset(ROLES)
+PUBLIC = "public"
+MANAGER = frozenset({"manager"})
+EXTRACTION = frozenset({"manager", "extractor"})
+ANYONE = "anyone"  # not about a review: open to everybody
+
+# route → {method: roles allowed}. Detail routes are exercised on a row of the review.
+MATRIX: dict[str, dict[str, object]] = {
+    "api/schema/": {"GET": ANYONE},
+    "api/docs/": {"GET": ANYONE},
+    "api/token/": {"POST": ANYONE},
+    "api/reviews/": {"GET": ANYONE},
+    "api/reviews/<slug:slug>/": {"GET": TEAM | {PUBLIC}, "PATCH": MANAGER, "PUT": MANAGER},
+    "api/reviews/<slug:slug>/analysis/": {"GET": TEAM | {PUBLIC}},
+    "api/reviews/<slug:slug>/analysis/version/": {"GET": TEAM | {PUBLIC}},
+    "api/reviews/<slug:slug>/analysis/changes/": {"GET": TEAM | {PUBLIC}},
+}
+for segment, read, write in [
+    ("team", TEAM, None), ("sources", MANAGER, MANAGER), ("imports", MANAGER, None), ("records", TEAM, None),
+    ("studies", TEAM | {PUBLIC}, EXTRACTION), ("arms", TEAM | {PUBLIC}, EXTRACTION),
+    ("characteristic-fields", TEAM | {PUBLIC}, MANAGER), ("characteristics", TEAM | {PUBLIC}, EXTRACTION),
+    ("outcome-domains", TEAM | {PUBLIC}, MANAGER), ("outcomes", TEAM | {PUBLIC}, MANAGER),
+    ("time-points", TEAM | {PUBLIC}, MANAGER), ("outcome-data", TEAM | {PUBLIC}, EXTRACTION),
+]:
+    MATRIX[f"api/reviews/<slug:slug>/{segment}/"] = {"GET": read, **({"POST": write} if write else {})}
+    MATRIX[f"api/reviews/<slug:slug>/{segment}/<int:pk>/"] = {
+        "GET": read, **({"PATCH": write, "PUT": write, "DELETE": write} if write else {})}
+
+IDENTITIES = ["anonymous", "outsider", *ROLES]
+
+
+def api_routes() -> set[str]:
+    routes: set[str] = set()
+
+    def walk(patterns, prefix: str) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern) and (prefix + str(pattern.pattern)).startswith("api/"):
+                routes.add(prefix + str(pattern.pattern))
+
+    walk(get_resolver().url_patterns, "")
+    return routes
+
+
+def test_every_api_endpoint_has_a_row_in_the_matrix():
+    assert api_routes() == set(MATRIX), "add the new endpoint's expected answers to MATRIX"
+
+
+# Members answer the same whether or not the review is published; outsiders do not.
+VIEWERS = [(identity, False) for identity in IDENTITIES] + [("anonymous", True), ("outsider", True)]
+CASES = [(route, method) for route, methods in MATRIX.items() for method in methods]
+
+
+def _expected(allowed, identity: str, published: bool, review_level: bool) -> set[int]:
+    if allowed == ANYONE:
+        return {200, 400}  # 400: the empty body sent to obtain a token
+    roles = ({identity} if identity in ROLES else set()) | ({PUBLIC} if published else set())
+    if review_level and identity not in ROLES and not published:
+        return {404}  # an unpublished review does not exist outside its team
+    if roles & allowed:
+        return {200, 201, 204, 400}
+    return {401, 403} if identity == "anonymous" else {403}
+
+
+@pytest.mark.parametrize("route,method", CASES, ids=[f"{m} {r}" for r, m in CASES])
+def test_permission_matrix(api_review, route, method):
+    review = api_review.review
+    segment = route.removeprefix("api/reviews/<slug:slug>/").split("/")[0]
+    path = "/" + route.replace("<slug:slug>", review.slug).replace("<int:pk>", str(api_review.ids.get(segment, 0)))
+    body = {} if method in ("POST", "PUT") else {"notes": "matrix"} if method == "PATCH" else None
+    answers = {}
+    for identity, published in VIEWERS:
+        with transaction.atomic():  # each identity meets the same data (a DELETE is undone)
+            if published:
+                Review.objects.filter(pk=review.pk).update(is_public=True)
+            client = APIClient()
+            if api_review.users[identity] is not None:
+                client.force_authenticate(api_review.users[identity])
+            call = getattr(client, method.lower())
+            response = call(path, body, format="json") if body is not None else call(path)
+            answers[(identity, published)] = response.status_code
+            if response.status_code == 200 and method == "GET" and route.endswith("<int:pk>/"):
+                assert response.data["id"] == api_review.ids[segment]
+            transaction.set_rollback(True)
+    allowed = MATRIX[route][method]
+    wrong = {who: code for who, code in answers.items()
+             if code not in _expected(allowed, *who, route.startswith("api/reviews/<slug:slug>/"))}
+    assert not wrong, f"{method} {route}: unexpected answers {wrong}"
+
+
+def test_other_reviews_ids_are_not_found_through_this_review(api_review):
+    """An id of another review's row answers 404 through this review's URL, for a member too."""
+    client = APIClient()
+    client.force_authenticate(api_review.users["manager"])
+    other_study = api_review.other.studies.create(label="Theirs 2019", year=2019)
+    assert client.get(f"/api/reviews/{api_review.review.slug}/studies/{other_study.pk}/").status_code == 404
+    assert client.get(f"/api/reviews/{api_review.other.slug}/studies/").status_code == 404
+    listed = {r["slug"] for r in client.get("/api/reviews/").data["results"]}
+    assert api_review.review.slug in listed and api_review.other.slug not in listed

@@ -1,0 +1,116 @@
+"""Writes through the API: validated like every other path, scoped to the review, only the fields a
+role may set, data-version moves for analysis inputs, and lists whose query count does not grow."""
+import re
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from studies.models import Arm, ArmRole, OutcomeData, Record, Review, Role, Study
+from studies.services.entities import entities_create, entity_save
+from studies.services.reviews import managers_group_ensure
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_extractor_edits_outcome_data_and_the_analysis_version_moves(api_review):
+    review, data = api_review.review, OutcomeData.objects.get(pk=api_review.ids["outcome-data"])
+    before = Review.objects.get(pk=review.pk).data_version
+    client = client_for(api_review.users["extractor"])
+    path = f"/api/reviews/{review.slug}/outcome-data/{data.pk}/"
+    response = client.patch(path, {"mean": -5.5, "provenance": "calculated"}, format="json")
+    assert response.status_code == 200, response.data
+    assert OutcomeData.objects.get(pk=data.pk).mean == -5.5
+    assert Review.objects.get(pk=review.pk).data_version == before + 1
+    refused = client.patch(path, {"sd": -1}, format="json")
+    assert refused.status_code == 400 and "sd" in refused.data
+    assert OutcomeData.objects.get(pk=data.pk).sd == data.sd  # nothing half-written
+    assert Review.objects.get(pk=review.pk).data_version == before + 1
+
+
+def test_references_to_another_reviews_rows_are_refused(api_review):
+    theirs = entity_save(instance=Study(review=api_review.other, label="Theirs 2018", year=2018))
+    their_arm = entity_save(instance=Arm(study=theirs, role=ArmRole.CONTROL, label="Control", randomised=10))
+    ours = OutcomeData.objects.get(pk=api_review.ids["outcome-data"])
+    response = client_for(api_review.users["manager"]).post(
+        f"/api/reviews/{api_review.review.slug}/outcome-data/",
+        {"study": theirs.pk, "outcome": ours.outcome_id, "time_point": ours.time_point_id, "arm": their_arm.pk,
+         "n": 10, "mean": 1.0, "sd": 2.0}, format="json")
+    assert response.status_code == 400
+    assert set(response.data) == {"study", "arm"} and "does not exist" in str(response.data["arm"][0])
+    assert not OutcomeData.objects.filter(arm=their_arm).exists()
+
+
+def test_fields_a_role_may_not_set_are_ignored(api_review):
+    review, manager = api_review.review, api_review.users["manager"]
+    study = Study.objects.get(pk=api_review.ids["studies"])
+    response = client_for(manager).patch(
+        f"/api/reviews/{review.slug}/studies/{study.pk}/",
+        {"review": api_review.other.pk, "id": study.pk + 1000, "created_at": "2000-01-01T00:00:00Z", "notes": "ok"},
+        format="json")
+    assert response.status_code == 200
+    study.refresh_from_db()
+    assert (study.review_id, study.notes, study.created_at.year) == (review.pk, "ok", study.created_at.year)
+    assert study.created_at.year != 2000
+    before = Review.objects.get(pk=review.pk)
+    response = client_for(manager).patch(f"/api/reviews/{review.slug}/",
+                                         {"title": "Renamed", "data_version": 999, "is_synthetic": True},
+                                         format="json")
+    assert response.status_code == 200
+    after = Review.objects.get(pk=review.pk)
+    assert (after.title, after.data_version, after.is_synthetic) == ("Renamed", before.data_version, False)
+
+
+def test_records_list_costs_the_same_queries_for_five_or_a_thousand(api_review):
+    batch_id = Record.objects.get(pk=api_review.ids["records"]).import_batch_id
+    entities_create(instances=[Record(review=api_review.review, import_batch_id=batch_id, title=f"Record {i}",
+                                      authors=["Smith, A."], keywords=["peer"]) for i in range(60)])
+    client = client_for(api_review.users["screener"])
+
+    def queries(size: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(f"/api/reviews/{api_review.review.slug}/records/?page_size={size}")
+        assert response.status_code == 200 and len(response.data["results"]) == min(size, 61)
+        return len(captured)
+
+    assert queries(5) == queries(1000)
+    assert client.get(f"/api/reviews/{api_review.review.slug}/records/?page_size=5000").data["count"] == 61
+
+
+def test_token_authentication(api_review):
+    manager = api_review.users["manager"]
+    response = APIClient().post("/api/token/", {"username": manager.username, "password": "a-long-test-password"},
+                                format="json")
+    assert response.status_code == 200
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {response.data['token']}")
+    assert client.get(f"/api/reviews/{api_review.review.slug}/sources/").status_code == 200
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    assert client.get(f"/api/reviews/{api_review.review.slug}/sources/").status_code == 401
+
+
+def test_creating_a_review_makes_its_creator_the_manager(api_review):
+    user = get_user_model().objects.create_user("starter")
+    body = {"title": "A new question", "slug": "a-new-question", "effect_measure": "SMD"}
+    assert client_for(user).post("/api/reviews/", body, format="json").status_code == 403
+    user.groups.add(managers_group_ensure())
+    user = get_user_model().objects.get(pk=user.pk)  # permissions are cached per instance
+    response = client_for(user).post("/api/reviews/", body, format="json")
+    assert response.status_code == 201 and response.data["slug"] == "a-new-question"
+    review = Review.objects.get(slug="a-new-question")
+    assert review.memberships.filter(user=user, role=Role.MANAGER).exists()
+    assert client_for(user).post("/api/reviews/", body, format="json").status_code == 400  # slug taken
+
+
+def test_docs_are_served_without_any_cdn(client):
+    page = client.get("/api/docs/").content.decode()
+    script = client.get(re.search(r'src="([^"]*swagger-ui-bundle[^"]*)"', page).group(1))
+    assert script.status_code == 200
+    assert not re.findall(r'(?:src|href)="(?:https?:)?//', page)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200 and "/api/reviews/{slug}/outcome-data/" in schema.content.decode()
