@@ -53,6 +53,14 @@ class ReviewEntitySerializer(serializers.ModelSerializer):
 
 
 class ReviewSerializer(ReviewEntitySerializer):
+    """A review's question and settings. The slug is chosen once, at creation: public pages, the R
+    scripts and API clients address the review by it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance is not None:
+            self.fields["slug"].read_only = True
+
     class Meta:
         model = Review
         fields = ["id", "slug", "title", "question", "population", "intervention", "comparison", "outcomes_summary",
@@ -85,6 +93,8 @@ class ImportBatchSerializer(ReviewEntitySerializer):
 
 
 class RecordSerializer(ReviewEntitySerializer):
+    url = serializers.CharField(read_only=True, help_text="As exported; may be empty.")  # not format "uri": often ""
+
     class Meta:
         model = Record
         fields = ["id", "import_batch", "title", "abstract", "authors", "year", "journal", "volume", "issue", "pages",
