@@ -156,3 +156,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# Screening (issue 7): the largest full-text PDF a screener may upload, in bytes.
+SCREENING_PDF_MAX_BYTES = int(os.environ.get("SCREENING_PDF_MAX_BYTES", str(25 * 1024 * 1024)))

@@ -23,7 +23,15 @@ from studies.models.reviews import (
     Tau2Estimator,
 )
 from studies.models.risk_of_bias import Judgment, RiskOfBiasAssessment, RiskOfBiasJudgment, RobDomain
-from studies.models.screening import Decision, ExclusionReason, ScreeningDecision, ScreeningResolution, Stage
+from studies.models.screening import (
+    Decision,
+    ExclusionReason,
+    FullTextDocument,
+    ScreeningDecision,
+    ScreeningResolution,
+    ScreeningStatus,
+    Stage,
+)
 from studies.models.studies import (
     Arm,
     ArmRole,
@@ -37,9 +45,9 @@ from studies.models.studies import (
 __all__ = [
     "CandidateStatus", "DuplicateCandidate", "MatchMethod",
     "Arm", "ArmRole", "CONTINUOUS_MEASURES", "CharacteristicField", "CharacteristicType", "DICHOTOMOUS_MEASURES",
-    "DataType", "Decision", "Direction", "EffectMeasure", "ExclusionReason", "FullTextStatus", "ImportBatch",
+    "DataType", "Decision", "Direction", "EffectMeasure", "ExclusionReason", "FullTextDocument", "FullTextStatus", "ImportBatch",
     "ImportFormat", "Judgment", "ModelRule", "Outcome", "OutcomeData", "OutcomeDomain", "Provenance", "Record",
     "Report", "Review", "ReviewMembership", "RiskOfBiasAssessment", "RiskOfBiasJudgment", "RiskOfBiasTool",
-    "RobDomain", "Role", "ScreeningDecision", "ScreeningResolution", "SearchSource", "Stage", "Study",
+    "RobDomain", "Role", "ScreeningDecision", "ScreeningResolution", "ScreeningStatus", "SearchSource", "Stage", "Study",
     "StudyCharacteristic", "Tau2Estimator", "TimePoint", "ValueType",
 ]

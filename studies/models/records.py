@@ -133,6 +133,8 @@ class Record(models.Model):
             models.Index(fields=["review", "doi"], name="record_review_doi"),
             models.Index(fields=["review", "pmid"], name="record_review_pmid"),
             models.Index(fields=["review", "duplicate_of"], name="record_review_duplicate"),
+            # The records that reach screening (not duplicates), read by id: the screening queue's scan.
+            models.Index(fields=["review", "id"], condition=Q(duplicate_of__isnull=True), name="record_review_screened"),
         ]
         constraints = [
             models.CheckConstraint(

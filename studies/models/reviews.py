@@ -1,5 +1,6 @@
 """A review, its team, and its analysis settings."""
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -84,6 +85,20 @@ class Review(models.Model):
     )
     rob_tool = models.CharField(
         "risk-of-bias tool", max_length=10, choices=RiskOfBiasTool.choices, default=RiskOfBiasTool.ROB1
+    )
+
+    # Screening settings (issue 7).
+    fulltext_reason_conflict = models.BooleanField(
+        "different full-text exclusion reasons are a conflict", default=True,
+        help_text="When both screeners exclude a full text for different reasons, a tutor decides the reason.",
+    )
+    include_terms = ArrayField(
+        models.CharField(max_length=100), default=list, blank=True,
+        help_text="Words highlighted in green on the screening page (e.g. randomised, peer). Comma-separated.",
+    )
+    exclude_terms = ArrayField(
+        models.CharField(max_length=100), default=list, blank=True,
+        help_text="Words highlighted in red on the screening page (e.g. qualitative, protocol). Comma-separated.",
     )
 
     # Bumped in the same transaction as any change to an analysis input (DESIGN.md, "Living
