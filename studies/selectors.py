@@ -1,7 +1,21 @@
 """Reads of the review database (HackSoft style: views and APIs call these, never ad-hoc queries)."""
 from dataclasses import dataclass
 
-from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from studies.models import (
@@ -278,3 +292,37 @@ def prisma_counts(review: Review) -> PrismaCounts:
         excluded_fulltext=sum(by_reason.values()), reports_included=included, studies_included=studies,
         reports_unlinked=included - linked,
     )
+
+
+def _queue_position(screener_id: int) -> Func:
+    """A record's place in one screener's queue: a hash of the record id salted with the screener's
+    id (PostgreSQL's ``hashint8``), so each screener meets the records in a different, stable,
+    random-looking order without storing one."""
+    salt = (screener_id * 2654435761) % (2 ** 31)  # Knuth's multiplicative hash spreads nearby ids
+    return Func(F("id").bitxor(Value(salt)), function="hashint8", output_field=IntegerField())
+
+
+def screening_queue(*, review: Review, stage: str, screener) -> QuerySet[Record]:
+    """The records still waiting for this screener at a stage, in their queue order: not decided by
+    them, not already holding two decisions, and (full text) not marked not retrieved."""
+    decisions = ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=stage)
+    another = ScreeningDecision.objects.filter(record=OuterRef("record"), stage=stage).exclude(pk=OuterRef("pk"))
+    queue = (screening_records(review=review, stage=stage)
+             .filter(~Exists(decisions.filter(screener=screener)), ~Exists(decisions.filter(Exists(another)))))
+    if stage == Stage.FULL_TEXT:
+        queue = queue.exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED)
+    return queue.annotate(position=_queue_position(screener.pk)).order_by("position", "pk")
+
+
+def screening_queue_next(*, review: Review, stage: str, screener, after: int | None = None) -> Record | None:
+    """The next record for a screener: the first of their queue, or the first after record ``after``
+    (the "next" key skips a record without deciding), wrapping round to the start."""
+    queue = screening_queue(review=review, stage=stage, screener=screener)
+    if after is not None:
+        position = (Record.objects.filter(pk=after, review=review)
+                    .annotate(position=_queue_position(screener.pk)).values_list("position", flat=True).first())
+        if position is not None:
+            later = queue.filter(Q(position__gt=position) | Q(position=position, pk__gt=after)).first()
+            if later is not None:
+                return later
+    return queue.first()
