@@ -326,3 +326,14 @@ def screening_queue_next(*, review: Review, stage: str, screener, after: int | N
             if later is not None:
                 return later
     return queue.first()
+
+
+def decisions_blinded_for(user, queryset: QuerySet[ScreeningDecision]) -> QuerySet[ScreeningDecision]:
+    """``queryset`` without the decisions ``user`` must not see as a screener: in every review where
+    they screen, other screeners' decisions on records they have not decided themselves (the
+    back office applies this on top of its manager scoping)."""
+    if user is None or not user.is_authenticated:
+        return queryset.none()
+    screens = ReviewMembership.objects.filter(user=user, role=Role.SCREENER).values("review_id")
+    mine = ScreeningDecision.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"), screener=user)
+    return queryset.exclude(Q(record__review_id__in=screens) & ~Q(screener=user) & ~Exists(mine))
