@@ -1,5 +1,6 @@
 """URL configuration."""
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from studies import views as studies_views
@@ -12,6 +13,8 @@ urlpatterns = [
     path("", studies_views.home, name="home"),
     path("healthz", studies_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # Team members who are not back-office staff (screeners, tutors) sign in here.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("", include("analysis.urls")),
     path("", include("studies.urls")),
 ]

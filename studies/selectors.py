@@ -43,6 +43,11 @@ def public_reviews() -> QuerySet[Review]:
     )
 
 
+def member_reviews(user) -> QuerySet[Review]:
+    """The reviews whose team a user belongs to, in any role."""
+    return Review.objects.filter(pk__in=ReviewMembership.objects.filter(user=user).values("review_id")).order_by("title")
+
+
 def managed_review_ids(user) -> QuerySet:
     """Ids of the reviews a user manages, as a subquery (no query runs until it is used)."""
     return ReviewMembership.objects.filter(user=user, role=Role.MANAGER).values("review_id")

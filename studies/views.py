@@ -11,7 +11,8 @@ from studies import selectors
 
 def home(request: HttpRequest) -> HttpResponse:
     """The front page: the public reviews, and where the back office is."""
-    return render(request, "home.html", {"reviews": selectors.public_reviews()})
+    my_reviews = selectors.member_reviews(request.user) if request.user.is_authenticated else []
+    return render(request, "home.html", {"reviews": selectors.public_reviews(), "my_reviews": my_reviews})
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
