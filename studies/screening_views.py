@@ -13,6 +13,7 @@ import html
 import re
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
@@ -82,13 +83,21 @@ def screening_home(request: HttpRequest, slug: str) -> HttpResponse:
     })
 
 
+PROGRESS_SECONDS = 10
+
+
 def _progress(review: Review, stage: str, user) -> dict:
-    """The screener's own progress and the review's, in counts that say nothing about any one
-    record's other decision (the review's is decisions made of decisions needed)."""
-    eligible = selectors.screening_records(review=review, stage=stage)
-    total = eligible.count()
-    mine = ScreeningDecision.objects.filter(record__in=eligible, stage=stage, screener=user).count()
-    made = ScreeningDecision.objects.filter(record__in=eligible, stage=stage).count()
+    """The screener's own progress (live) and the review's (cached for a few seconds: on a large
+    review it counts every decision). The review's is decisions made of decisions needed, so it moves
+    by one for each decision whatever the other screener did: it says nothing about agreement."""
+    key = f"screening-progress:{review.pk}:{stage}"
+    shared = cache.get(key)
+    if shared is None:
+        eligible = selectors.screening_records(review=review, stage=stage)
+        shared = (eligible.count(), ScreeningDecision.objects.filter(record__in=eligible, stage=stage).count())
+        cache.set(key, shared, timeout=PROGRESS_SECONDS)
+    total, made = shared
+    mine = ScreeningDecision.objects.filter(record__review=review, stage=stage, screener=user).count()
     return {"total": total, "mine": mine, "made": made, "needed": 2 * total,
             "mine_percent": round(100 * mine / total) if total else 100,
             "review_percent": round(100 * made / (2 * total)) if total else 100}

@@ -7,8 +7,6 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    Func,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -299,38 +297,47 @@ def prisma_counts(review: Review) -> PrismaCounts:
     )
 
 
-def _queue_position(screener_id: int) -> Func:
-    """A record's place in one screener's queue: a hash of the record id salted with the screener's
-    id (PostgreSQL's ``hashint8``), so each screener meets the records in a different, stable,
-    random-looking order without storing one."""
-    salt = (screener_id * 2654435761) % (2 ** 31)  # Knuth's multiplicative hash spreads nearby ids
-    return Func(F("id").bitxor(Value(salt)), function="hashint8", output_field=IntegerField())
+def _queue_start(*, review: Review, screener) -> int:
+    """Where a screener starts on the ring of ``Record.screening_key`` values: the i-th screener of
+    the review (in the order they joined) at fraction {i·φ} of the ring (golden-ratio spacing), so
+    screeners start far apart and no two walk the same records at the same time."""
+    screeners = list(ReviewMembership.objects.filter(review=review, role=Role.SCREENER)
+                     .order_by("pk").values_list("user_id", flat=True))
+    index = screeners.index(screener.pk) if screener.pk in screeners else screener.pk
+    fraction = (index * 0.6180339887498949) % 1.0
+    return int(fraction * 2 ** 32) - 2 ** 31
 
 
 def screening_queue(*, review: Review, stage: str, screener) -> QuerySet[Record]:
-    """The records still waiting for this screener at a stage, in their queue order: not decided by
-    them, not already holding two decisions, and (full text) not marked not retrieved."""
+    """The records still waiting for this screener at a stage, in ring order of ``screening_key``
+    (a hash of the id: pseudo-random, stable): not decided by them, not already holding two
+    decisions, and (full text) not marked not retrieved."""
     decisions = ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=stage)
     another = ScreeningDecision.objects.filter(record=OuterRef("record"), stage=stage).exclude(pk=OuterRef("pk"))
     queue = (screening_records(review=review, stage=stage)
              .filter(~Exists(decisions.filter(screener=screener)), ~Exists(decisions.filter(Exists(another)))))
     if stage == Stage.FULL_TEXT:
         queue = queue.exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED)
-    return queue.annotate(position=_queue_position(screener.pk)).order_by("position", "pk")
+    return queue.order_by("screening_key", "pk")
 
 
 def screening_queue_next(*, review: Review, stage: str, screener, after: int | None = None) -> Record | None:
-    """The next record for a screener: the first of their queue, or the first after record ``after``
-    (the "next" key skips a record without deciding), wrapping round to the start."""
+    """The screener's next record: the first of their queue after record ``after`` (the "next" key
+    skips a record without deciding), else after the record they decided last, else from their
+    starting point; wrapping round the ring at the end. An index range scan on
+    ``record_screening_queue`` whatever the size of the review (bench/screening.py)."""
     queue = screening_queue(review=review, stage=stage, screener=screener)
+    cursor = None
     if after is not None:
-        position = (Record.objects.filter(pk=after, review=review)
-                    .annotate(position=_queue_position(screener.pk)).values_list("position", flat=True).first())
-        if position is not None:
-            later = queue.filter(Q(position__gt=position) | Q(position=position, pk__gt=after)).first()
-            if later is not None:
-                return later
-    return queue.first()
+        cursor = Record.objects.filter(pk=after, review=review).values_list("screening_key", "pk").first()
+    if cursor is None:
+        cursor = (ScreeningDecision.objects.filter(screener=screener, stage=stage, record__review=review)
+                  .order_by("-updated_at", "-pk").values_list("record__screening_key", "record_id").first())
+    if cursor is None:
+        cursor = (_queue_start(review=review, screener=screener), 0)
+    key, pk = cursor
+    later = queue.filter(Q(screening_key__gt=key) | Q(screening_key=key, pk__gt=pk)).first()
+    return later if later is not None else queue.first()
 
 
 def decisions_blinded_for(user, queryset: QuerySet[ScreeningDecision]) -> QuerySet[ScreeningDecision]:

@@ -10,7 +10,7 @@ from studies import selectors
 from studies.models import Decision, Report, ScreeningDecision, Stage
 from studies.screening_views import highlight
 from studies.services import screening as services
-from tests.studies.screening.conftest import PASSWORD
+from tests.studies.screening.conftest import PASSWORD, build_screening_review
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -65,25 +65,25 @@ def test_the_same_form_submitted_twice_is_one_decision(setup):
     assert s1.post(url, {"record": setup.records[0].pk, "decision": "maybe"}).status_code == 400
 
 
-def test_each_screener_has_their_own_stable_queue_order_and_next_skips(setup):
-    queue = {s: list(selectors.screening_queue(review=setup.review, stage=Stage.TITLE_ABSTRACT, screener=s)
-                     .values_list("pk", flat=True)) for s in (setup.s1, setup.s2)}
-    assert sorted(queue[setup.s1]) == sorted(r.pk for r in setup.records)  # never the duplicate
-    assert queue[setup.s1] != queue[setup.s2]
-    again = list(selectors.screening_queue(review=setup.review, stage=Stage.TITLE_ABSTRACT, screener=setup.s1)
-                 .values_list("pk", flat=True))
-    assert again == queue[setup.s1]
-    first, second = queue[setup.s1][:2]
-    nxt = selectors.screening_queue_next(review=setup.review, stage=Stage.TITLE_ABSTRACT, screener=setup.s1,
-                                         after=first)
-    assert nxt.pk == second
-    last = queue[setup.s1][-1]
-    assert selectors.screening_queue_next(review=setup.review, stage=Stage.TITLE_ABSTRACT, screener=setup.s1,
-                                          after=last).pk == first  # wraps round
-    services.decision_record(record=setup.records[0], stage=Stage.TITLE_ABSTRACT, screener=setup.s1,
-                             decision=Decision.INCLUDE)
-    assert setup.records[0].pk not in selectors.screening_queue(
-        review=setup.review, stage=Stage.TITLE_ABSTRACT, screener=setup.s1).values_list("pk", flat=True)
+def test_screeners_start_far_apart_in_a_stable_order_and_next_skips(db):
+    setup = build_screening_review(slug="queue-review", n_records=40)
+    review, ta = setup.review, Stage.TITLE_ABSTRACT
+    queue = list(selectors.screening_queue(review=review, stage=ta, screener=setup.s1).values_list("pk", flat=True))
+    assert sorted(queue) == sorted(r.pk for r in setup.records)  # never the duplicate
+    assert queue != sorted(queue)  # not the import order
+    first = {s: selectors.screening_queue_next(review=review, stage=ta, screener=s).pk for s in (setup.s1, setup.s2)}
+    assert first[setup.s1] != first[setup.s2]
+    # Screener 2 starts about 0.618 of the way round screener 1's ring.
+    assert abs(queue.index(first[setup.s2]) - round(0.618 * len(queue))) <= 8
+    mine = queue[queue.index(first[setup.s1]):] + queue[:queue.index(first[setup.s1])]
+    assert selectors.screening_queue_next(review=review, stage=ta, screener=setup.s1, after=mine[0]).pk == mine[1]
+    assert selectors.screening_queue_next(review=review, stage=ta, screener=setup.s1, after=queue[-1]).pk == queue[0]
+    # Deciding moves me on from the record I decided, and it leaves my queue.
+    record = next(r for r in setup.records if r.pk == mine[0])
+    services.decision_record(record=record, stage=ta, screener=setup.s1, decision=Decision.INCLUDE)
+    assert selectors.screening_queue_next(review=review, stage=ta, screener=setup.s1).pk == mine[1]
+    assert mine[0] not in selectors.screening_queue(review=review, stage=ta, screener=setup.s1
+                                                    ).values_list("pk", flat=True)
 
 
 def test_undo_through_the_page_brings_the_record_back(setup):
