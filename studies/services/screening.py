@@ -44,8 +44,10 @@ def _require_role(*, user: AbstractBaseUser, review: Review, roles: set[str], ac
 
 
 def _locked(record: Record) -> Record:
-    """The record re-read under a row lock held until the transaction ends."""
-    return Record.objects.select_for_update(no_key=True).select_related("review").get(pk=record.pk)
+    """The record re-read under a row lock held until the transaction ends. Only the record's row
+    (``of=self``): locking the joined review row too would queue every screener of the review
+    behind each other's decisions."""
+    return Record.objects.select_for_update(no_key=True, of=("self",)).select_related("review").get(pk=record.pk)
 
 
 def _reason(*, review: Review, stage: str, decision: str, exclusion_reason: ExclusionReason | None,

@@ -171,3 +171,8 @@ def test_unknown_records_and_stages_are_404(setup, stage):
     s1 = client_for(setup.s1)
     assert s1.get(f"/reviews/{setup.review.slug}/screening/nonsense/").status_code == 404
     assert s1.get(f"/reviews/{setup.review.slug}/screening/{stage}/?record=999999999").status_code == 404
+    assert s1.get(f"/reviews/{setup.review.slug}/screening/{stage}/?record=abc").status_code == 404
+    assert s1.post(f"/reviews/{setup.review.slug}/screening/{stage}/", {"record": "1; drop", "decision": "include"}
+                   ).status_code == 404
+    assert s1.post(f"/reviews/{setup.review.slug}/screening/{stage}/",
+                   {"record": setup.records[0].pk, "decision": "exclude", "exclusion_reason": "x"}).status_code == 404
