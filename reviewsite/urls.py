@@ -1,5 +1,6 @@
 """URL configuration."""
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from studies import views as studies_views
@@ -13,6 +14,8 @@ urlpatterns = [
     path("healthz", studies_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("studies.api.urls")),
+    # Team members who are not back-office staff (screeners, tutors) sign in here.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("", include("analysis.urls")),
     path("", include("studies.urls")),
 ]

@@ -222,6 +222,11 @@ class DecisionInline(ScopedTabularInline):
     select_related_fields = ("screener",)
     show_change_link = False
 
+    def get_queryset(self, request):
+        # Blinding holds in the back office too: a manager who also screens sees no other
+        # screener's decision on a record before deciding it themselves.
+        return selectors.decisions_blinded_for(request.user, super().get_queryset(request))
+
 
 class ResolutionInline(ScopedTabularInline):
     model = ScreeningResolution
@@ -291,6 +296,9 @@ class ScreeningDecisionAdmin(ServiceModelAdmin):
     search_fields = ["record__title", "screener__username"]
     autocomplete_fields = ["record", "exclusion_reason"]
     list_select_related = ["record", "screener", "exclusion_reason"]
+
+    def get_queryset(self, request):
+        return selectors.decisions_blinded_for(request.user, super().get_queryset(request))
 
 
 @admin.register(ScreeningResolution)

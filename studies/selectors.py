@@ -1,7 +1,37 @@
 """Reads of the review database (HackSoft style: views and APIs call these, never ad-hoc queries)."""
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from dataclasses import dataclass
 
-from studies.models import Review, ReviewMembership, RiskOfBiasAssessment, Rob2Assessment, Role
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from studies.models import (
+    Decision,
+    FullTextStatus,
+    Record,
+    Report,
+    Review,
+    ReviewMembership,
+    RiskOfBiasAssessment,
+    Rob2Assessment,
+    Role,
+    ScreeningDecision,
+    ScreeningResolution,
+    ScreeningStatus,
+    Stage,
+    Study,
+)
 
 
 def public_reviews() -> QuerySet[Review]:
@@ -11,6 +41,11 @@ def public_reviews() -> QuerySet[Review]:
         .annotate(included_studies=Count("studies", filter=Q(studies__is_included=True)))
         .order_by("title")
     )
+
+
+def member_reviews(user) -> QuerySet[Review]:
+    """The reviews whose team a user belongs to, in any role."""
+    return Review.objects.filter(pk__in=ReviewMembership.objects.filter(user=user).values("review_id")).order_by("title")
 
 
 def managed_review_ids(user) -> QuerySet:
@@ -54,3 +89,309 @@ def rob1_assessments_visible(user, review: Review) -> QuerySet:
     queryset = (RiskOfBiasAssessment.objects.filter(study__review=review)
                 .select_related("assessor", "study").prefetch_related("judgments"))
     return rob_blinded(queryset, user, ("study",))
+
+
+# --- Screening (issue 7) ------------------------------------------------------------------------
+#
+# The status of a record at a stage is derived here and only here, from its decisions and
+# resolution rows, by one SQL aggregate; the services re-read it under a row lock before writing.
+
+# Title/abstract "unsure" advances a record like "include" (it goes on to full text).
+ADVANCING = (Decision.INCLUDE, Decision.UNSURE)
+PASSED = (ScreeningStatus.AGREED_INCLUDE, ScreeningStatus.RESOLVED_INCLUDE)
+EXCLUDED = (ScreeningStatus.AGREED_EXCLUDE, ScreeningStatus.RESOLVED_EXCLUDE)
+FINAL = PASSED + EXCLUDED
+
+
+def screening_records(*, review: Review, stage: str) -> QuerySet[Record]:
+    """The records that reach a stage: every non-duplicate at title/abstract; at full text, those
+    that passed title/abstract (agreed or resolved include). Duplicates never reach screening."""
+    records = Record.objects.filter(review=review, duplicate_of__isnull=True)
+    if stage == Stage.FULL_TEXT:
+        records = records.filter(_passed(Stage.TITLE_ABSTRACT))
+    return records
+
+
+def _decision_count(stage: str, condition: Q = Q(), distinct: str | None = None) -> Coalesce:
+    """A correlated count of a record's decisions at a stage (one index probe per record; no GROUP BY
+    on the outer query, so statuses can be filtered and counted like plain columns)."""
+    rows = ScreeningDecision.objects.filter(condition, record=OuterRef("pk"), stage=stage).order_by()
+    counted = Count(distinct, distinct=True) if distinct else Count("pk")
+    return Coalesce(Subquery(rows.values("record").annotate(n=counted).values("n")[:1]), 0)
+
+
+def _passed(stage: str) -> Q:
+    """A record passed ``stage``: a tutor included it, or (unresolved) it has two or more decisions
+    and none excludes. The same rule as ``stage_status_queryset``'s include statuses."""
+    resolutions = ScreeningResolution.objects.filter(record=OuterRef("pk"), stage=stage)
+    excluding = ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=stage, decision=Decision.EXCLUDE)
+    at_stage = ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=stage)
+    another = ScreeningDecision.objects.filter(record=OuterRef("record"), stage=stage).exclude(pk=OuterRef("pk"))
+    two_decisions = Exists(at_stage.filter(Exists(another)))
+    return Exists(resolutions.filter(decision=Decision.INCLUDE)) | (~Exists(resolutions) & ~Exists(excluding) & two_decisions)
+
+
+def stage_status_queryset(*, review: Review, stage: str, records: QuerySet[Record] | None = None) -> QuerySet[Record]:
+    """Records reaching ``stage`` annotated with ``status`` (a ``ScreeningStatus``), ``n_decisions``,
+    and the tutor's ``resolution`` decision if any.
+
+    Two or more decisions that all advance (include/unsure) are agreed include; all exclude is agreed
+    exclude, unless at full text they give different reasons and the review counts that as a
+    conflict; anything else is a conflict until a tutor resolves it. A resolution decides.
+    """
+    if records is None:
+        records = screening_records(review=review, stage=stage)
+    resolution = ScreeningResolution.objects.filter(record=OuterRef("pk"), stage=stage).values("decision")[:1]
+    queryset = records.annotate(
+        resolution=Subquery(resolution),
+        n_decisions=_decision_count(stage),
+        n_advancing=_decision_count(stage, Q(decision__in=ADVANCING)),
+    )
+    agreed_exclude = Q(n_advancing=0)
+    if stage == Stage.FULL_TEXT and review.fulltext_reason_conflict:
+        queryset = queryset.annotate(n_reasons=_decision_count(stage, distinct="exclusion_reason"))
+        agreed_exclude &= Q(n_reasons__lte=1)
+    return queryset.annotate(status=Case(
+        When(resolution=Decision.INCLUDE, then=Value(ScreeningStatus.RESOLVED_INCLUDE)),
+        When(resolution=Decision.EXCLUDE, then=Value(ScreeningStatus.RESOLVED_EXCLUDE)),
+        When(n_decisions=0, then=Value(ScreeningStatus.AWAITING_FIRST)),
+        When(n_decisions=1, then=Value(ScreeningStatus.AWAITING_SECOND)),
+        When(n_advancing=F("n_decisions"), then=Value(ScreeningStatus.AGREED_INCLUDE)),
+        When(agreed_exclude, then=Value(ScreeningStatus.AGREED_EXCLUDE)),
+        default=Value(ScreeningStatus.CONFLICT),
+        output_field=CharField(),
+    ))
+
+
+def record_stage_status(*, record: Record, stage: str) -> ScreeningStatus | None:
+    """The status of one record at one stage, or ``None`` if the record does not reach the stage."""
+    row = (stage_status_queryset(review=record.review, stage=stage,
+                                 records=screening_records(review=record.review, stage=stage).filter(pk=record.pk))
+           .values_list("status", flat=True).first())
+    return ScreeningStatus(row) if row is not None else None
+
+
+def stage_status_counts(*, review: Review, stage: str) -> dict[str, int]:
+    """How many records are in each status at a stage (every status present, zero if none)."""
+    counts = {status.value: 0 for status in ScreeningStatus}
+    rows = stage_status_queryset(review=review, stage=stage).values("status").annotate(n=Count("pk")).order_by()
+    counts.update({row["status"]: row["n"] for row in rows})
+    return counts
+
+
+def screening_roles(*, user, review: Review) -> frozenset[str]:
+    """The roles a user holds in a review (empty for anonymous users and non-members)."""
+    if user is None or not user.is_authenticated:
+        return frozenset()
+    return frozenset(ReviewMembership.objects.filter(review=review, user=user).values_list("role", flat=True))
+
+
+def decisions_visible_to(*, user, review: Review) -> QuerySet[ScreeningDecision]:
+    """The screening decisions of a review that ``user`` may see: the blinding rule.
+
+    A screener sees their own decisions, and another screener's decision on a record only once they
+    have decided on it too (so both have). A tutor or manager who does not screen in the review (or a
+    superuser) sees a decision once the record has at least two decisions at that stage; before that
+    they may only learn *who* voted (``decision_voters``). Everyone else sees nothing.
+    """
+    decisions = ScreeningDecision.objects.filter(record__review=review)
+    roles = screening_roles(user=user, review=review)
+    overseer = (bool(roles & {Role.TUTOR, Role.MANAGER}) or getattr(user, "is_superuser", False))
+    same_record = ScreeningDecision.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"))
+    both_decided = Exists(same_record.exclude(pk=OuterRef("pk")))
+    if Role.SCREENER in roles:
+        visible = Q(screener=user) | Exists(same_record.filter(screener=user))
+        if overseer:  # a tutor who also screens sees others' completed pairs, never a half-decided one
+            visible |= both_decided & ~Exists(ScreeningDecision.objects.filter(
+                record=OuterRef("record"), screener=user))
+        return decisions.filter(visible)
+    if overseer:
+        return decisions.filter(both_decided)
+    return decisions.none()
+
+
+def decision_voters(*, user, review: Review, stage: str, record_ids: list[int]) -> dict[int, list[str]]:
+    """Who has decided on each record (names, never verdicts): for tutors and managers only."""
+    roles = screening_roles(user=user, review=review)
+    if not (roles & {Role.TUTOR, Role.MANAGER}) or Role.SCREENER in roles:
+        return {}
+    voters: dict[int, list[str]] = {}
+    for record_id, name in (ScreeningDecision.objects.filter(record_id__in=record_ids, record__review=review,
+                                                             stage=stage)
+                            .order_by("record_id", "screener__username")
+                            .values_list("record_id", "screener__username")):
+        voters.setdefault(record_id, []).append(name)
+    return voters
+
+
+@dataclass(frozen=True)
+class PrismaCounts:
+    """The PRISMA 2020 flow of a review (Page et al. 2021, BMJ 372:n71, flow diagram for new
+    reviews with databases), computed from its records, decisions and resolutions.
+
+    Every record lands in exactly one final box: ``duplicates_removed``, ``awaiting_screening``,
+    ``excluded_screening``, ``not_retrieved``, ``awaiting_assessment``, one of ``excluded_by_reason``
+    or ``reports_included``; so those add up to ``identified``. A living review also has records
+    still on their way, which PRISMA 2020 reports as awaiting classification.
+    """
+
+    identified_by_source: tuple[tuple[str, int], ...]
+    identified: int
+    duplicates_removed: int
+    screened: int
+    awaiting_screening: int
+    excluded_screening: int
+    sought: int
+    not_retrieved: int
+    assessed: int
+    awaiting_assessment: int
+    excluded_by_reason: tuple[tuple[str, int], ...]
+    excluded_fulltext: int
+    reports_included: int
+    studies_included: int
+    reports_unlinked: int
+
+    def boxes(self) -> dict[str, int]:
+        """The final box of every record, by name (they partition ``identified``)."""
+        return {
+            "duplicates_removed": self.duplicates_removed, "awaiting_screening": self.awaiting_screening,
+            "excluded_screening": self.excluded_screening, "not_retrieved": self.not_retrieved,
+            "awaiting_assessment": self.awaiting_assessment,
+            **{f"excluded: {label}": n for label, n in self.excluded_by_reason},
+            "reports_included": self.reports_included,
+        }
+
+    def as_json(self) -> dict:
+        return {
+            "identified": {"total": self.identified,
+                           "by_source": [{"source": s, "records": n} for s, n in self.identified_by_source]},
+            "duplicates_removed": self.duplicates_removed,
+            "screened": self.screened,
+            "awaiting_screening": self.awaiting_screening,
+            "excluded_at_title_abstract": self.excluded_screening,
+            "reports_sought": self.sought,
+            "reports_not_retrieved": self.not_retrieved,
+            "reports_assessed": self.assessed,
+            "reports_awaiting_assessment": self.awaiting_assessment,
+            "reports_excluded": {"total": self.excluded_fulltext,
+                                 "by_reason": [{"reason": r, "reports": n} for r, n in self.excluded_by_reason]},
+            "reports_included": self.reports_included,
+            "studies_included": self.studies_included,
+            "reports_not_yet_linked_to_a_study": self.reports_unlinked,
+        }
+
+
+def prisma_counts(review: Review) -> PrismaCounts:
+    """The review's PRISMA 2020 counts, from the database (a handful of queries, none per record).
+
+    An exclusion at full text counts under the tutor's reason when resolved; when both screeners
+    excluded (with the same reason, or different ones where the review does not count that as a
+    conflict) under the first of their reasons in the review's order, the usual hierarchy of reasons.
+    """
+    by_source = (Record.objects.filter(review=review)
+                 .values_list(Coalesce("import_batch__source__database", Value("Added without an import")))
+                 .annotate(n=Count("pk")).order_by("-n"))
+    identified_by_source = tuple((name, n) for name, n in by_source)
+    identified = sum(n for _, n in identified_by_source)
+    duplicates = Record.objects.filter(review=review, duplicate_of__isnull=False).count()
+    ta = stage_status_counts(review=review, stage=Stage.TITLE_ABSTRACT)
+    screened = sum(ta.values())
+    passed = sum(ta[s] for s in PASSED)
+    excluded_ta = sum(ta[s] for s in EXCLUDED)
+
+    ft = stage_status_queryset(review=review, stage=Stage.FULL_TEXT)
+    decision_reason = (ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=Stage.FULL_TEXT,
+                                                        exclusion_reason__isnull=False)
+                       .order_by("exclusion_reason__order", "exclusion_reason__label")
+                       .values("exclusion_reason__label")[:1])
+    resolution_reason = (ScreeningResolution.objects.filter(record=OuterRef("pk"), stage=Stage.FULL_TEXT)
+                         .values("exclusion_reason__label")[:1])
+    rows = (ft.annotate(reason=Case(
+                When(status=ScreeningStatus.RESOLVED_EXCLUDE, then=Subquery(resolution_reason)),
+                When(status=ScreeningStatus.AGREED_EXCLUDE, then=Subquery(decision_reason)),
+                default=Value(""), output_field=CharField()))
+            .values_list("status", "fulltext_status", "reason").annotate(n=Count("pk")).order_by())
+    not_retrieved = awaiting_assessment = included = 0
+    by_reason: dict[str, int] = {}
+    for status, fulltext_status, reason, n in rows:
+        if status in PASSED:
+            included += n
+        elif status in EXCLUDED:
+            by_reason[reason] = by_reason.get(reason, 0) + n
+        elif fulltext_status == FullTextStatus.NOT_RETRIEVED:
+            not_retrieved += n
+        else:
+            awaiting_assessment += n
+    order = {label: i for i, label in enumerate(review.exclusion_reasons.values_list("label", flat=True))}
+    excluded_by_reason = tuple(sorted(by_reason.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
+    included_records = ft.filter(status__in=PASSED).values("pk")
+    studies = Study.objects.filter(review=review, reports__record__in=included_records).distinct().count()
+    linked = Report.objects.filter(study__review=review, record__in=included_records).count()
+    return PrismaCounts(
+        identified_by_source=identified_by_source, identified=identified, duplicates_removed=duplicates,
+        screened=screened, awaiting_screening=screened - passed - excluded_ta, excluded_screening=excluded_ta,
+        sought=passed, not_retrieved=not_retrieved, assessed=included + sum(by_reason.values()),
+        awaiting_assessment=awaiting_assessment, excluded_by_reason=excluded_by_reason,
+        excluded_fulltext=sum(by_reason.values()), reports_included=included, studies_included=studies,
+        reports_unlinked=included - linked,
+    )
+
+
+def _queue_start(*, review: Review, screener) -> int:
+    """Where a screener starts on the ring of ``Record.screening_key`` values: the i-th screener of
+    the review (in the order they joined) at fraction {i·φ} of the ring (golden-ratio spacing), so
+    screeners start far apart and no two walk the same records at the same time."""
+    screeners = list(ReviewMembership.objects.filter(review=review, role=Role.SCREENER)
+                     .order_by("pk").values_list("user_id", flat=True))
+    index = screeners.index(screener.pk) if screener.pk in screeners else screener.pk
+    fraction = (index * 0.6180339887498949) % 1.0
+    return int(fraction * 2 ** 32) - 2 ** 31
+
+
+def screening_queue(*, review: Review, stage: str, screener) -> QuerySet[Record]:
+    """The records still waiting for this screener at a stage, in ring order of ``screening_key``
+    (a hash of the id: pseudo-random, stable): not decided by them, not already holding two
+    decisions, and (full text) not marked not retrieved."""
+    decisions = ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=stage)
+    another = ScreeningDecision.objects.filter(record=OuterRef("record"), stage=stage).exclude(pk=OuterRef("pk"))
+    queue = (screening_records(review=review, stage=stage)
+             .filter(~Exists(decisions.filter(screener=screener)), ~Exists(decisions.filter(Exists(another)))))
+    if stage == Stage.FULL_TEXT:
+        queue = queue.exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED)
+    return queue.order_by("screening_key", "pk")
+
+
+def screening_queue_next(*, review: Review, stage: str, screener, after: int | None = None) -> Record | None:
+    """The screener's next record: the first of their queue after record ``after`` (the "next" key
+    skips a record without deciding), else after the record they decided last, else from their
+    starting point; wrapping round the ring at the end. An index range scan on
+    ``record_screening_queue`` whatever the size of the review (bench/screening.py)."""
+    queue = screening_queue(review=review, stage=stage, screener=screener)
+    cursor = None
+    if after is not None:
+        cursor = Record.objects.filter(pk=after, review=review).values_list("screening_key", "pk").first()
+    if cursor is None:
+        # My latest decisions by the (screener, stage, updated_at) index, then the first of this
+        # review's: joining on the review instead makes PostgreSQL read every record of it.
+        latest = list(ScreeningDecision.objects.filter(screener=screener, stage=stage)
+                      .order_by("-updated_at", "-pk").values_list("record_id", flat=True)[:50])
+        keys = dict(Record.objects.filter(pk__in=latest, review=review).values_list("pk", "screening_key"))
+        cursor = next(((keys[pk], pk) for pk in latest if pk in keys), None)
+    if cursor is None:
+        cursor = (_queue_start(review=review, screener=screener), 0)
+    key, pk = cursor
+    # The ``>=`` bound is what lets the index range scan start at the cursor; the OR alone makes
+    # PostgreSQL filter the whole queue (75 ms at 100,000 records against 2 ms).
+    later = queue.filter(Q(screening_key__gte=key), Q(screening_key__gt=key) | Q(pk__gt=pk)).first()
+    return later if later is not None else queue.first()
+
+
+def decisions_blinded_for(user, queryset: QuerySet[ScreeningDecision]) -> QuerySet[ScreeningDecision]:
+    """``queryset`` without the decisions ``user`` must not see as a screener: in every review where
+    they screen, other screeners' decisions on records they have not decided themselves (the
+    back office applies this on top of its manager scoping)."""
+    if user is None or not user.is_authenticated:
+        return queryset.none()
+    screens = ReviewMembership.objects.filter(user=user, role=Role.SCREENER).values("review_id")
+    mine = ScreeningDecision.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"), screener=user)
+    return queryset.exclude(Q(record__review_id__in=screens) & ~Q(screener=user) & ~Exists(mine))

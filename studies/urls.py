@@ -1,6 +1,7 @@
 from django.urls import path
 
-from studies import import_views, rob_views
+from studies import import_views, rob_views, screening_views, views
+from studies.api import views as api
 
 app_name = "studies"
 
@@ -18,4 +19,15 @@ urlpatterns = [
          name="rob2-assess"),
     path("reviews/<slug:slug>/risk-of-bias/studies/<int:study_id>/outcomes/<int:outcome_id>/consensus/",
          rob_views.rob2_consensus, name="rob2-consensus"),
+    # Screening (issue 7).
+    path("reviews/<slug:slug>/screening/", screening_views.screening_home, name="screening"),
+    path("reviews/<slug:slug>/screening/agreement/", screening_views.agreement_page, name="agreement"),
+    path("reviews/<slug:slug>/screening/included/", screening_views.included, name="included"),
+    path("reviews/<slug:slug>/screening/full-text/<int:record_id>/pdf", screening_views.fulltext, name="fulltext"),
+    path("reviews/<slug:slug>/screening/<str:stage>/", screening_views.screen, name="screen"),
+    path("reviews/<slug:slug>/screening/<str:stage>/undo/", screening_views.undo, name="undo"),
+    path("reviews/<slug:slug>/screening/<str:stage>/conflicts/", screening_views.conflicts, name="conflicts"),
+    # Public: the PRISMA flow diagram and its counts.
+    path("reviews/<slug:slug>/prisma.svg", views.prisma_figure, name="prisma-svg"),
+    path("api/reviews/<slug:slug>/prisma/", api.PrismaView.as_view(), name="api-prisma"),
 ]

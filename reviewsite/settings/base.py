@@ -145,7 +145,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"  # the team's sign-in page; the back office keeps its own
+LOGIN_REDIRECT_URL = "/"
 
 # Redis is the Celery broker only: the database is the ledger of what must be computed, so a lost
 # message delays results but never leaves them wrong (see DESIGN.md, "Living analysis").
@@ -218,3 +219,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# Screening (issue 7): the largest full-text PDF a screener may upload, in bytes.
+SCREENING_PDF_MAX_BYTES = int(os.environ.get("SCREENING_PDF_MAX_BYTES", str(25 * 1024 * 1024)))

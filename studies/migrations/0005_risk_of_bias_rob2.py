@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studies', '0003_duplicate_candidates'),
+        ('studies', '0004_screening_workflow'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

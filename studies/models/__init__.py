@@ -34,7 +34,15 @@ from studies.models.risk_of_bias import (
     Rob2SignallingAnswer,
     RobDomain,
 )
-from studies.models.screening import Decision, ExclusionReason, ScreeningDecision, ScreeningResolution, Stage
+from studies.models.screening import (
+    Decision,
+    ExclusionReason,
+    FullTextDocument,
+    ScreeningDecision,
+    ScreeningResolution,
+    ScreeningStatus,
+    Stage,
+)
 from studies.models.studies import (
     Arm,
     ArmRole,
@@ -48,10 +56,11 @@ from studies.models.studies import (
 __all__ = [
     "CandidateStatus", "DuplicateCandidate", "MatchMethod",
     "Arm", "ArmRole", "CONTINUOUS_MEASURES", "CharacteristicField", "CharacteristicType", "DICHOTOMOUS_MEASURES",
-    "DataType", "Decision", "Direction", "EffectMeasure", "ExclusionReason", "FullTextStatus", "ImportBatch",
+    "DataType", "Decision", "Direction", "EffectMeasure", "ExclusionReason", "FullTextDocument", "FullTextStatus", "ImportBatch",
     "ImportFormat", "Judgment", "ModelRule", "Outcome", "OutcomeData", "OutcomeDomain", "Provenance", "Record",
     "Report", "Review", "ReviewMembership", "RiskOfBiasAssessment", "RiskOfBiasJudgment", "RiskOfBiasTool",
     "Rob2Answer", "Rob2Assessment", "Rob2Domain", "Rob2DomainJudgment", "Rob2Judgment", "Rob2SignallingAnswer",
-    "RobDomain", "Role", "ScreeningDecision", "ScreeningResolution", "SearchSource", "Stage", "Study",
+    "RobDomain", "Role", "ScreeningDecision", "ScreeningResolution", "ScreeningStatus", "SearchSource", "Stage",
+    "Study",
     "StudyCharacteristic", "Tau2Estimator", "TimePoint", "ValueType",
 ]

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Func, Q
 from django.db.models.functions import Length
 
 from studies.models.reviews import Review
@@ -125,6 +125,12 @@ class Record(models.Model):
     fulltext_status = models.CharField(
         "full-text retrieval", max_length=20, choices=FullTextStatus.choices, default=FullTextStatus.NOT_SOUGHT
     )
+    # The record's place in the screening queues: a stable hash of its id, computed by PostgreSQL
+    # (``hashint8``) and indexed, so "my next record" is an index range scan at any review size.
+    # Screeners walk this pseudo-random order from different starting points.
+    screening_key = models.GeneratedField(
+        expression=Func(F("id"), function="hashint8"), output_field=models.IntegerField(), db_persist=True,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -133,6 +139,9 @@ class Record(models.Model):
             models.Index(fields=["review", "doi"], name="record_review_doi"),
             models.Index(fields=["review", "pmid"], name="record_review_pmid"),
             models.Index(fields=["review", "duplicate_of"], name="record_review_duplicate"),
+            # The records that reach screening (not duplicates), read by id: the screening queue's scan.
+            models.Index(fields=["review", "screening_key", "id"], condition=Q(duplicate_of__isnull=True),
+                         name="record_screening_queue"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -118,6 +118,20 @@ class Review(models.Model):
                   "(Cochrane Handbook 5.1, 8.7).",
     )
 
+    # Screening settings (issue 7).
+    fulltext_reason_conflict = models.BooleanField(
+        "different full-text exclusion reasons are a conflict", default=True,
+        help_text="When both screeners exclude a full text for different reasons, a tutor decides the reason.",
+    )
+    include_terms = ArrayField(
+        models.CharField(max_length=100), default=list, blank=True,
+        help_text="Words highlighted in green on the screening page (e.g. randomised, peer). Comma-separated.",
+    )
+    exclude_terms = ArrayField(
+        models.CharField(max_length=100), default=list, blank=True,
+        help_text="Words highlighted in red on the screening page (e.g. qualitative, protocol). Comma-separated.",
+    )
+
     # Bumped in the same transaction as any change to an analysis input (DESIGN.md, "Living
     # analysis"); results record the version they were computed from.
     data_version = models.PositiveBigIntegerField(default=1, editable=False)

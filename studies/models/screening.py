@@ -23,6 +23,18 @@ class Decision(models.TextChoices):
     UNSURE = "unsure", "Unsure"
 
 
+class ScreeningStatus(models.TextChoices):
+    """Where a record stands at one stage; derived by ``studies.selectors.stage_status_queryset``."""
+
+    AWAITING_FIRST = "awaiting_first", "Awaiting first decision"
+    AWAITING_SECOND = "awaiting_second", "Awaiting second decision"
+    AGREED_INCLUDE = "agreed_include", "Agreed: include"
+    AGREED_EXCLUDE = "agreed_exclude", "Agreed: exclude"
+    CONFLICT = "conflict", "Conflict"
+    RESOLVED_INCLUDE = "resolved_include", "Resolved by tutor: include"
+    RESOLVED_EXCLUDE = "resolved_exclude", "Resolved by tutor: exclude"
+
+
 class ExclusionReason(models.Model):
     """A review's controlled vocabulary of reasons for excluding a full text (PRISMA counts them)."""
 
@@ -79,6 +91,10 @@ class ScreeningDecision(models.Model):
 
     class Meta:
         ordering = ["record", "stage", "decided_at"]
+        indexes = [
+            # A screener's progress and "undo my last decision" read by screener and stage.
+            models.Index(fields=["screener", "stage", "updated_at"], name="decision_screener_stage"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["record", "stage", "screener"], name="decision_one_per_screener",
@@ -140,3 +156,27 @@ class ScreeningResolution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} by tutor {self.tutor} ({self.get_stage_display()})"
+
+
+class FullTextDocument(models.Model):
+    """The PDF of a record's full text, kept in the database so every web process serves it and a
+    backup holds it (a review has tens of full texts, not thousands)."""
+
+    record = models.OneToOneField(Record, on_delete=models.CASCADE, related_name="fulltext_document")
+    file_name = models.CharField(max_length=255)
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField("SHA-256", max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(size__gt=0), name="fulltext_document_not_empty",
+                violation_error_message="The full-text file is empty.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name

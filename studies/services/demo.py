@@ -69,6 +69,13 @@ SOURCES = [
 UNIQUE_RECORDS = 1638
 TITLE_ABSTRACT_INCLUDED = 56  # 2 full texts not retrieved, 54 assessed
 FULL_TEXT_NOT_RETRIEVED = 2
+# The latest living-search update: a PubMed search after the review's analysis, imported but not
+# yet screened, so two screeners and a tutor can take it through to included studies.
+LIVING_SEARCH = ("PubMed", date(2022, 3, 1), 40)
+LIVING_DUPLICATES = 6  # of the 40, already found by the first search
+# Highlighted on the screening page.
+INCLUDE_TERMS = ["randomised", "randomized", "peer", "stigma", "trial", "lived experience"]
+EXCLUDE_TERMS = ["qualitative", "cross-sectional", "cohort", "systematic review", "protocol", "online"]
 # Full-text exclusion reasons and how many of the 46 excluded reports each accounts for.
 EXCLUSION_REASONS = [
     ("Not a randomised controlled trial", 17),
@@ -216,6 +223,8 @@ class _DemoBuilder:
             is_public=True,
             is_synthetic=True,
             rob_tool="ROB2",
+            include_terms=INCLUDE_TERMS,
+            exclude_terms=EXCLUDE_TERMS,
         )
         for demo in DEMO_USERS:
             for role in demo.roles:
@@ -231,6 +240,8 @@ class _DemoBuilder:
         self._outcomes(review, studies)
         self._risk_of_bias(studies)
         self._rob2(studies)
+        # Its own random stream, so the first search's records and numbers stay as they were.
+        self._living_update(review, originals, random.Random(DEMO_SEED + 1))
         return Review.objects.get(pk=review.pk)
 
     # -- Search and records --------------------------------------------------------------------
@@ -286,6 +297,46 @@ class _DemoBuilder:
             for duplicate in duplicates
         ])
         return originals
+
+    def _living_update(self, review: Review, originals: list[Record], rng: random.Random) -> None:
+        """The living search's unscreened batch: new records (a few of them plausible peer-led
+        trials) and some duplicates of records the first search found, merged as the import would."""
+        database, searched, count = LIVING_SEARCH
+        source = entity_save(instance=SearchSource(
+            review=review, database=database, date_searched=searched, records_reported=count,
+            query="Living update of the first search (synthetic)",
+        ))
+        batch = entity_save(instance=ImportBatch(
+            review=review, source=source, file_name="pubmed-living-update-2022-03.nbib",
+            file_format=ImportFormat.MEDLINE,
+            sha256=hashlib.sha256(b"synthetic demo living update 2022-03").hexdigest(),
+            imported_by=self.users["demo-manager"],
+        ))
+        saved_rng, self.rng = self.rng, rng
+        try:
+            fresh = [self._record(review, batch, UNIQUE_RECORDS + i) for i in range(count - LIVING_DUPLICATES)]
+        finally:
+            self.rng = saved_rng
+        for i, record in enumerate(fresh):
+            record.year = 2022
+            if i % 5 == 0:  # about one in five reads like a trial the review would include
+                record.title = (f"A randomised controlled trial of a peer-led group programme to reduce self-stigma "
+                                f"in people with serious mental illness (synthetic record {UNIQUE_RECORDS + i + 1})")
+                record.abstract = ("Synthetic abstract. Participants with lived experience of mental illness were "
+                                   "randomised to peer-led, face-to-face group sessions or usual care; self-stigma "
+                                   "was measured at the end of the intervention. No real study is described.")
+        entities_create(instances=fresh)
+        duplicates = [self._duplicate(original, batch) for original in rng.sample(originals, LIVING_DUPLICATES)]
+        duplicates = entities_create(instances=duplicates)
+        entities_create(instances=[
+            DuplicateCandidate(
+                review=review, import_batch=batch, duplicate=duplicate, primary=duplicate.duplicate_of,
+                method=MatchMethod.DOI if duplicate.doi else MatchMethod.TITLE_YEAR, score=100.0,
+                reason="Synthetic demo duplicate: " + ("same DOI" if duplicate.doi else "same title and year"),
+                status=CandidateStatus.MERGED, automatic=True,
+            )
+            for duplicate in duplicates
+        ])
 
     def _record(self, review: Review, batch: ImportBatch, index: int) -> Record:
         rng = self.rng

@@ -19,7 +19,7 @@ from studies.models import (
     Stage,
     StudyCharacteristic,
 )
-from studies.services.demo import DEMO_SLUG
+from studies.services.demo import DEMO_SLUG, LIVING_DUPLICATES, LIVING_SEARCH
 
 
 def snapshot(review: Review) -> dict[str, int]:
@@ -64,11 +64,18 @@ def test_refuses_to_load_published_demo_passwords_in_production(settings):
 
 def test_demo_review_has_the_shape_of_the_published_review(demo_review):
     assert demo_review.is_synthetic and demo_review.is_public
-    assert demo_review.sources.count() == 6
-    assert sum(demo_review.sources.values_list("records_reported", flat=True)) == 3192
-    assert demo_review.records.count() == 3192
+    # The first search as published (six sources, 3,192 records, 1,638 unique), plus one living
+    # update left unscreened for the screening workflow.
+    database, searched, living = LIVING_SEARCH
+    first_search = demo_review.sources.exclude(date_searched=searched)
+    assert first_search.count() == 6
+    assert sum(first_search.values_list("records_reported", flat=True)) == 3192
+    assert Record.objects.filter(import_batch__source__in=first_search).count() == 3192
+    assert demo_review.records.count() == 3192 + living
     unique = demo_review.records.filter(duplicate_of__isnull=True)
-    assert unique.count() == 1638
+    assert unique.count() == 1638 + living - LIVING_DUPLICATES
+    update = Record.objects.filter(review=demo_review, import_batch__source__date_searched=searched)
+    assert not ScreeningDecision.objects.filter(record__in=update).exists()
     # Every source's batch holds exactly the records that source reported.
     for source in demo_review.sources.all():
         assert Record.objects.filter(import_batch__source=source).count() == source.records_reported

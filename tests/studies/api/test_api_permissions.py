@@ -31,6 +31,7 @@ MATRIX: dict[str, dict[str, object]] = {
     "api/reviews/<slug:slug>/analysis/": {"GET": TEAM | {PUBLIC}},
     "api/reviews/<slug:slug>/analysis/version/": {"GET": TEAM | {PUBLIC}},
     "api/reviews/<slug:slug>/analysis/changes/": {"GET": TEAM | {PUBLIC}},
+    "api/reviews/<slug:slug>/prisma/": {"GET": TEAM | {PUBLIC}},
 }
 for segment, read, write in [
     ("team", TEAM, None), ("sources", MANAGER, MANAGER), ("imports", MANAGER, None), ("records", TEAM, None),

@@ -1,0 +1,65 @@
+"""The review database's public API."""
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analysis.selectors import review_visible_to
+from studies import selectors
+
+
+class _SourceCount(serializers.Serializer):
+    source = serializers.CharField()
+    records = serializers.IntegerField()
+
+
+class _Identified(serializers.Serializer):
+    total = serializers.IntegerField()
+    by_source = _SourceCount(many=True)
+
+
+class _ReasonCount(serializers.Serializer):
+    reason = serializers.CharField()
+    reports = serializers.IntegerField()
+
+
+class _Excluded(serializers.Serializer):
+    total = serializers.IntegerField()
+    by_reason = _ReasonCount(many=True)
+
+
+class PrismaSerializer(serializers.Serializer):
+    """The shape of ``PrismaCounts.as_json`` (documents the response; the view builds it)."""
+
+    review = serializers.SlugField()
+    identified = _Identified()
+    duplicates_removed = serializers.IntegerField()
+    screened = serializers.IntegerField()
+    awaiting_screening = serializers.IntegerField()
+    excluded_at_title_abstract = serializers.IntegerField()
+    reports_sought = serializers.IntegerField()
+    reports_not_retrieved = serializers.IntegerField()
+    reports_assessed = serializers.IntegerField()
+    reports_awaiting_assessment = serializers.IntegerField()
+    reports_excluded = _Excluded()
+    reports_included = serializers.IntegerField()
+    studies_included = serializers.IntegerField()
+    reports_not_yet_linked_to_a_study = serializers.IntegerField()
+
+
+@extend_schema(responses=PrismaSerializer)
+class PrismaView(APIView):
+    """``GET /api/reviews/<slug>/prisma/``: the PRISMA 2020 flow counts, computed from the database.
+
+    Counts only (never a record's decisions), so readers of a public review see what the published
+    diagram shows; unpublished reviews are 404 outside their team, as in the analysis API.
+    """
+
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request, slug: str) -> Response:
+        review = get_object_or_404(review_visible_to(request.user), slug=slug)
+        return Response({"review": review.slug, **selectors.prisma_counts(review).as_json()})

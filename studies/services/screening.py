@@ -1,0 +1,269 @@
+"""Writes of dual screening: screeners' decisions, tutors' resolutions, full texts, and linking
+included records to studies.
+
+Every write that depends on a record's screening state locks the record's row first (``FOR NO KEY
+UPDATE``: it serialises writers of one record without blocking inserts that reference it), then
+re-reads the state through the one status selector, so two screeners submitting at the same moment,
+or one screener submitting ten times, always leave a consistent state. The database's unique and
+check constraints remain the last line (``ScreeningDecision``'s one-per-screener, the full-text
+rules).
+"""
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from studies import selectors
+from studies.models import (
+    Decision,
+    ExclusionReason,
+    FullTextDocument,
+    FullTextStatus,
+    Record,
+    Report,
+    Review,
+    Role,
+    ScreeningDecision,
+    ScreeningResolution,
+    ScreeningStatus,
+    Stage,
+    Study,
+)
+from studies.services.entities import entity_delete, entity_save
+
+PDF_MAGIC = b"%PDF-"
+
+
+def _require_role(*, user: AbstractBaseUser, review: Review, roles: set[str], action: str) -> None:
+    if not (selectors.screening_roles(user=user, review=review) & roles):
+        raise PermissionDenied(f"Only the review's {' or '.join(sorted(roles))}s can {action}.")
+
+
+def _locked(record: Record) -> Record:
+    """The record re-read under a row lock held until the transaction ends. Only the record's row
+    (``of=self``): locking the joined review row too would queue every screener of the review
+    behind each other's decisions."""
+    return Record.objects.select_for_update(no_key=True, of=("self",)).select_related("review").get(pk=record.pk)
+
+
+def _reason(*, review: Review, stage: str, decision: str, exclusion_reason: ExclusionReason | None,
+            ) -> ExclusionReason | None:
+    """Check a verdict's reason against the rules; the error names what is wrong."""
+    if stage == Stage.TITLE_ABSTRACT:
+        if exclusion_reason is not None:
+            raise ValidationError({"exclusion_reason": "Title/abstract decisions carry no exclusion reason."})
+        return None
+    if decision == Decision.EXCLUDE:
+        if exclusion_reason is None:
+            raise ValidationError({"exclusion_reason": "A full-text exclusion needs a reason from the review's list."})
+        if exclusion_reason.review_id != review.pk:
+            raise ValidationError({"exclusion_reason": "This exclusion reason belongs to another review."})
+        return exclusion_reason
+    if exclusion_reason is not None:
+        raise ValidationError({"exclusion_reason": "An inclusion has no exclusion reason."})
+    return None
+
+
+def _check_stage_and_decision(stage: str, decision: str, *, allowed_title_abstract: tuple[str, ...]) -> None:
+    if stage not in Stage.values:
+        raise ValidationError({"stage": f"Unknown stage {stage!r}: use {' or '.join(Stage.values)}."})
+    allowed = allowed_title_abstract if stage == Stage.TITLE_ABSTRACT else (Decision.INCLUDE, Decision.EXCLUDE)
+    if decision not in allowed:
+        raise ValidationError({"decision": f"At {Stage(stage).label.lower()}, decide "
+                                           f"{', '.join(str(a) for a in allowed)} (got {decision!r})."})
+
+
+def _check_open(record: Record, stage: str) -> ScreeningStatus:
+    """Refuse writes to a record that does not reach the stage or whose verdict is settled."""
+    if record.duplicate_of_id is not None:
+        raise ValidationError("This record is a duplicate; it is screened as the record it duplicates.")
+    status = selectors.record_stage_status(record=record, stage=stage)
+    if status is None:
+        raise ValidationError("This record has not passed title/abstract screening, so it has no full-text stage.")
+    if status in (ScreeningStatus.RESOLVED_INCLUDE, ScreeningStatus.RESOLVED_EXCLUDE):
+        raise ValidationError("A tutor has resolved this record at this stage; decisions can no longer change.")
+    if stage == Stage.TITLE_ABSTRACT and ScreeningDecision.objects.filter(record=record, stage=Stage.FULL_TEXT).exists():
+        raise ValidationError("This record is already at full text; its title/abstract decisions can no longer change.")
+    if stage == Stage.FULL_TEXT:
+        if record.fulltext_status == FullTextStatus.NOT_RETRIEVED:
+            raise ValidationError("The full text was marked not retrieved; upload it before deciding.")
+        if Report.objects.filter(record=record).exists():
+            raise ValidationError("This record is linked to a study; unlink it before changing a full-text decision.")
+    return status
+
+
+@transaction.atomic
+def decision_record(*, record: Record, stage: str, screener: AbstractBaseUser, decision: str,
+                    exclusion_reason: ExclusionReason | None = None, note: str = "") -> ScreeningDecision:
+    """Record (or change) a screener's decision on a record at a stage. Idempotent: the same decision
+    submitted again leaves one row.
+
+    Raises ``PermissionDenied`` for users without the screener role and ``ValidationError`` (nothing
+    written) for a decision the rules refuse.
+    """
+    _check_stage_and_decision(stage, decision, allowed_title_abstract=tuple(Decision.values))
+    record = _locked(record)
+    review = record.review
+    _require_role(user=screener, review=review, roles={Role.SCREENER}, action="record screening decisions")
+    reason = _reason(review=review, stage=stage, decision=decision, exclusion_reason=exclusion_reason)
+    _check_open(record, stage)
+    existing = ScreeningDecision.objects.filter(record=record, stage=stage, screener=screener).first()
+    if existing is None:
+        if ScreeningDecision.objects.filter(record=record, stage=stage).count() >= 2:
+            raise ValidationError("This record already has its two decisions at this stage.")
+        existing = ScreeningDecision(record=record, stage=stage, screener=screener)
+    existing.decision, existing.exclusion_reason, existing.note = decision, reason, note.strip()
+    if stage == Stage.FULL_TEXT and record.fulltext_status in (FullTextStatus.NOT_SOUGHT, FullTextStatus.SOUGHT):
+        # Deciding on a full text means someone read it (perhaps from the library, not uploaded).
+        Record.objects.filter(pk=record.pk).update(fulltext_status=FullTextStatus.RETRIEVED)
+    try:
+        with transaction.atomic():  # a savepoint: a refused row leaves the outer transaction usable
+            existing.save()
+    except IntegrityError as failure:
+        # Only a writer that bypasses the row lock (e.g. a raw insert) can get here.
+        raise ValidationError(f"The decision was refused by the database: {failure}") from failure
+    return existing
+
+
+@transaction.atomic
+def decision_undo_last(*, review: Review, stage: str, screener: AbstractBaseUser) -> Record | None:
+    """Withdraw the screener's most recent decision at a stage (the "undo" key); returns its record,
+    or ``None`` when there is nothing left to undo."""
+    _require_role(user=screener, review=review, roles={Role.SCREENER}, action="undo screening decisions")
+    last = (ScreeningDecision.objects.filter(record__review=review, stage=stage, screener=screener)
+            .order_by("-updated_at", "-pk").first())
+    if last is None:
+        return None
+    record = _locked(last.record)
+    _check_open(record, stage)
+    ScreeningDecision.objects.filter(pk=last.pk).delete()
+    return record
+
+
+@transaction.atomic
+def resolution_record(*, record: Record, stage: str, tutor: AbstractBaseUser, decision: str,
+                      exclusion_reason: ExclusionReason | None = None, rationale: str) -> ScreeningResolution:
+    """A tutor's final decision on a record in conflict at a stage, with the reason for it."""
+    _check_stage_and_decision(stage, decision, allowed_title_abstract=(Decision.INCLUDE, Decision.EXCLUDE))
+    record = _locked(record)
+    review = record.review
+    _require_role(user=tutor, review=review, roles={Role.TUTOR}, action="resolve conflicts")
+    if ScreeningDecision.objects.filter(record=record, screener=tutor).exists():
+        raise PermissionDenied("You screened this record; another tutor resolves it.")
+    reason = _reason(review=review, stage=stage, decision=decision, exclusion_reason=exclusion_reason)
+    if not rationale.strip():
+        raise ValidationError({"rationale": "Give the reason for the resolution."})
+    status = _check_open(record, stage)
+    if status != ScreeningStatus.CONFLICT:
+        raise ValidationError(f"Only conflicts are resolved; this record is “{status.label}”.")
+    return ScreeningResolution.objects.create(record=record, stage=stage, tutor=tutor, decision=decision,
+                                              exclusion_reason=reason, rationale=rationale.strip())
+
+
+# -- Full texts --------------------------------------------------------------------------------
+
+
+def _fulltext_record(record: Record, user: AbstractBaseUser) -> Record:
+    record = _locked(record)
+    _require_role(user=user, review=record.review, roles={Role.SCREENER, Role.TUTOR, Role.MANAGER},
+                  action="handle full texts")
+    if selectors.record_stage_status(record=record, stage=Stage.FULL_TEXT) is None:
+        raise ValidationError("This record has not passed title/abstract screening, so it has no full-text stage.")
+    return record
+
+
+@transaction.atomic
+def fulltext_upload(*, record: Record, user: AbstractBaseUser, file_name: str, content: bytes) -> FullTextDocument:
+    """Store a record's full-text PDF (replacing an earlier one) and mark it retrieved.
+
+    The file must start with the PDF signature and be at most ``SCREENING_PDF_MAX_BYTES``.
+    """
+    limit = settings.SCREENING_PDF_MAX_BYTES
+    if not content:
+        raise ValidationError({"file": "The file is empty."})
+    if len(content) > limit:
+        raise ValidationError({"file": f"The file is {len(content) / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB."})
+    if not content.startswith(PDF_MAGIC):
+        raise ValidationError({"file": "This is not a PDF (a PDF file starts with %PDF-)."})
+    record = _fulltext_record(record, user)
+    document, _ = FullTextDocument.objects.update_or_create(record=record, defaults={
+        "file_name": (file_name or "full-text.pdf")[-255:], "content": content, "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(), "uploaded_by": user,
+    })
+    Record.objects.filter(pk=record.pk).update(fulltext_status=FullTextStatus.RETRIEVED)
+    return document
+
+
+@transaction.atomic
+def fulltext_mark_not_retrieved(*, record: Record, user: AbstractBaseUser) -> Record:
+    """Record that the full text could not be obtained (PRISMA: "reports not retrieved")."""
+    record = _fulltext_record(record, user)
+    if ScreeningDecision.objects.filter(record=record, stage=Stage.FULL_TEXT).exists():
+        raise ValidationError("This full text has already been assessed; it cannot be marked not retrieved.")
+    if FullTextDocument.objects.filter(record=record).exists():
+        raise ValidationError("A full text is uploaded for this record; it was retrieved.")
+    Record.objects.filter(pk=record.pk).update(fulltext_status=FullTextStatus.NOT_RETRIEVED)
+    record.fulltext_status = FullTextStatus.NOT_RETRIEVED
+    return record
+
+
+# -- Included records become studies -----------------------------------------------------------
+
+
+@transaction.atomic
+def report_link(*, record: Record, user: AbstractBaseUser, study: Study | None = None, new_study_label: str = "",
+                new_study_year: int | None = None, is_primary: bool = False) -> Report:
+    """Link a record included at full text to a study, new (by label) or existing; relinking a
+    record moves it (a correction). The first report of a study is its primary one; asking for
+    primary demotes the study's current primary. A study left without a primary by a move gets its
+    next report promoted. Studies are created through ``entity_save``, so the analyses recompute.
+    """
+    record = _locked(record)
+    review = record.review
+    _require_role(user=user, review=review, roles={Role.TUTOR, Role.MANAGER}, action="link records to studies")
+    if selectors.record_stage_status(record=record, stage=Stage.FULL_TEXT) not in selectors.PASSED:
+        raise ValidationError("Only records included at full text are linked to studies.")
+    if study is None:
+        label = new_study_label.strip()
+        if not label:
+            raise ValidationError({"study": "Choose a study or give the new study's label."})
+        study = entity_save(instance=Study(review=review, label=label, year=new_study_year or record.year))
+    elif study.review_id != review.pk:
+        raise ValidationError({"study": "This study belongs to another review."})
+    report = Report.objects.filter(record=record).select_related("study").first()
+    previous_study = report.study if report is not None and report.study_id != study.pk else None
+    if report is None:
+        report = Report(record=record, study=study)
+    report.study = study
+    has_primary = Report.objects.filter(study=study, is_primary=True).exclude(record=record).exists()
+    if is_primary and has_primary:
+        Report.objects.filter(study=study, is_primary=True).exclude(record=record).update(is_primary=False)
+    report.is_primary = is_primary or not has_primary
+    entity_save(instance=report)
+    if previous_study is not None:
+        _primary_ensure(previous_study)
+    return report
+
+
+@transaction.atomic
+def report_unlink(*, record: Record, user: AbstractBaseUser) -> None:
+    """Remove a record's link to its study (the study keeps its other reports)."""
+    record = _locked(record)
+    _require_role(user=user, review=record.review, roles={Role.TUTOR, Role.MANAGER}, action="link records to studies")
+    report = Report.objects.filter(record=record).select_related("study").first()
+    if report is None:
+        return
+    study = report.study
+    entity_delete(instance=report)
+    _primary_ensure(study)
+
+
+def _primary_ensure(study: Study) -> None:
+    if not Report.objects.filter(study=study, is_primary=True).exists():
+        first = Report.objects.filter(study=study).order_by("record_id").first()
+        if first is not None:
+            Report.objects.filter(pk=first.pk).update(is_primary=True)
