@@ -107,8 +107,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--outcomes", type=int, default=40)
     parser.add_argument("--studies", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    # As the production image runs it (sync workers), with gunicorn's advice of 2 × cores + 1.
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--port", type=int, default=embedded.free_port(8791))
     args = parser.parse_args()
@@ -125,7 +126,8 @@ def main() -> int:
                            cwd=BASE_DIR, env=env, check=True)
             print(f"built and computed both reviews in {time.perf_counter() - started:.0f} s")
             log = (workdir / "gunicorn.log").open("wb")
-            # gthread: keep-alive connections from 50 readers, each worker serving several at once.
+            # sync (the production image's worker) closes each connection after its answer; gthread
+            # keeps them alive, each worker serving several at once.
             server = subprocess.Popen([python, "-m", "gunicorn", "reviewsite.wsgi:application", "--bind",
                                        f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--worker-class",
                                        args.worker_class, "--threads", str(args.threads), "--keep-alive", "30",
@@ -137,7 +139,8 @@ def main() -> int:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise SystemExit(f"gunicorn did not start; see {workdir / 'gunicorn.log'}")
                     time.sleep(0.1)
-                print(f"machine: {os.cpu_count()} cpus; gunicorn {args.worker_class} ×{args.workers} workers × {args.threads} threads, "
+                threads = f" × {args.threads} threads" if args.worker_class == "gthread" else ""
+                print(f"machine: {os.cpu_count()} cpus; gunicorn {args.worker_class} ×{args.workers} workers{threads}, "
                       f"PostgreSQL; wrk: {args.readers} concurrent keep-alive readers, {args.seconds} s per row")
                 rows = [("static file (floor)", "/static/analysis/site.css"),
                         ("review page: demo", "/reviews/peer-led-stigma-demo/"),
