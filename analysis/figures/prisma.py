@@ -7,14 +7,27 @@ can read every number the figure shows without a browser.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import textwrap
 
 from analysis.figures.svg import BLUE, GRID, INK, MUTED, SKY, document, element, text
 
-WIDTH = 760
-MAIN_X, MAIN_W = 150, 270
-SIDE_X, SIDE_W = 470, 270
+WIDTH = 860
+MAIN_X, MAIN_W = 150, 300
+SIDE_X, SIDE_W = 490, 340
 LINE = 16
 PAD = 10
+CHAR_WIDTH = 6.6  # an average for 12 px sans-serif, with room for the bold first lines
+
+
+def _wrapped(lines: list[str], width: float) -> tuple[str, ...]:
+    """Lines wrapped to the box (long exclusion reasons, database names), continuations indented."""
+    budget = int((width - 2 * PAD) / CHAR_WIDTH)
+    out: list[str] = []
+    for line in lines:
+        indent = line[: len(line) - len(line.lstrip())]
+        out.extend(textwrap.wrap(line.strip(), budget, initial_indent=indent, subsequent_indent=indent + "  ")
+                   or [line])
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -51,8 +64,8 @@ def prisma_layout(counts: dict) -> PrismaLayout:
 
     def row(key: str, main: list[str], side_key: str | None, side: list[str] | None) -> None:
         nonlocal y
-        main_box = PrismaBox(key, MAIN_X, y, MAIN_W, tuple(main))
-        side_box = PrismaBox(side_key, SIDE_X, y, SIDE_W, tuple(side)) if side_key and side else None
+        main_box = PrismaBox(key, MAIN_X, y, MAIN_W, _wrapped(main, MAIN_W))
+        side_box = PrismaBox(side_key, SIDE_X, y, SIDE_W, _wrapped(side, SIDE_W)) if side_key and side else None
         rows.append((main_box, side_box))
         y += max(main_box.height, side_box.height if side_box else 0) + 34
 

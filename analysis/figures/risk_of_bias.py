@@ -86,10 +86,16 @@ def traffic_light_svg(table: RobTable, *, title: str, ident: str = "rob-traffic-
     columns = table.columns
     x0 = PAD + LABEL_WIDTH
     top = 40
-    width = x0 + len(columns) * CELL + PAD + 20
+    # The overall column stands apart from the domains (and its wider header then clears theirs).
+    overall_gap = 18
+
+    def column_x(i: int) -> float:
+        return x0 + i * CELL + CELL / 2 + (overall_gap if columns[i][0] == "Overall" else 0)
+
+    width = x0 + len(columns) * CELL + overall_gap + PAD + 20
     out = [svg.text(PAD, 24, "Study", font_weight="bold")]
     for i, (short, _) in enumerate(columns):
-        out.append(svg.text(x0 + i * CELL + CELL / 2, 24, short, text_anchor="middle", font_weight="bold",
+        out.append(svg.text(column_x(i), 24, short, text_anchor="middle", font_weight="bold",
                             font_size=11 if len(short) > 2 else 12))
     present: set[str] = set()
     for r, row in enumerate(table.rows):
@@ -98,7 +104,7 @@ def traffic_light_svg(table: RobTable, *, title: str, ident: str = "rob-traffic-
         for i, key in enumerate(table.judgments(row)):
             present.add(key)
             marks.append(f'<g{svg.attrs({"class_": "judgment", "data_domain": columns[i][0], "data_judgment": key})}>'
-                         + judgment_mark(x0 + i * CELL + CELL / 2, y, key) + "</g>")
+                         + judgment_mark(column_x(i), y, key) + "</g>")
         out.append(f'<g{svg.attrs({"class_": "study", "data_study": row.label})}>' + "".join(marks) + "</g>")
     legend_top = top + len(table.rows) * CELL + 18
     legend, height = _legend(table, PAD, legend_top, [k for k in ORDER if k in present])
@@ -131,7 +137,9 @@ def summary_bar_svg(table: RobTable, *, title: str, weights: Mapping[str, float]
     """One horizontal 100% bar per domain (and overall), split by judgment, each part labelled with
     its symbol and percentage."""
     bar_width, bar_height, gap = 360, 22, 10
-    x0 = PAD + LABEL_WIDTH
+    # Room for the longest domain name at 11 px (about 6.2 px a character), RoB 2's being long.
+    longest = max(len(f"{short} {name}") for short, name in table.columns)
+    x0 = PAD + max(LABEL_WIDTH, round(longest * 6.2) + 12)
     percentages = summary_percentages(table, weights)
     out = []
     y = 30
