@@ -76,6 +76,7 @@ class SummaryRow:
     k: int | None = None
     participants: int | None = None
     measure: str = ""
+    measure_code: str = ""  # "SMD", "RR": the column stays narrow; the full name is its tooltip
     effect: str = ""
     p: str = ""
     i2: str = ""
@@ -107,6 +108,7 @@ def summary_rows(review: Review) -> list[tuple[str, list[SummaryRow]]]:
             measure = Measure(digest.measure)
             row = SummaryRow(
                 outcome, k=result.k, participants=digest.participants, measure=measure.label,
+                measure_code=measure.value.removesuffix("_EXACT"),
                 effect=format_effect_ci(result.estimate, result.ci_low, result.ci_high, measure),
                 p=format_p(result.p_value), i2=format_i2(result.i2) if result.i2 is not None else "–",
                 model=model_reason(result.chosen_model, digest.model_rule, result.i2, digest.i2_threshold, result.k),

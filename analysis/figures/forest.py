@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
+import textwrap
 from typing import Any
 
 from analysis.engine.formatting import (
@@ -163,8 +164,10 @@ def forest_layout(payload: dict[str, Any], *, title: str) -> ForestLayout:
     if rob_payload:
         rob_columns = (*(short for short, _ in rob_payload["domains"]), "O")
         rob_key = (
-            "Risk of bias (consensus, " + ("RoB 2" if rob_payload["tool"] == "ROB2" else "RoB 1") + "): "
-            + "; ".join(f"{short} {name}" for short, name in rob_payload["domains"]) + "; O Overall.",
+            # Wrapped to the plot's width: RoB 2's domain names make one line too long for it.
+            *textwrap.wrap("Risk of bias (consensus, " + ("RoB 2" if rob_payload["tool"] == "ROB2" else "RoB 1")
+                           + "): " + "; ".join(f"{short} {name}" for short, name in rob_payload["domains"])
+                           + "; O Overall.", 140),
             "  ".join(f"{ROB_SYMBOLS[k]} {ROB_LABELS[k]}"
                       for k in (("low", "some_concerns", "high") if rob_payload["tool"] == "ROB2"
                                 else ("low", "unclear", "high"))) + "  (blank: not assessed)",
