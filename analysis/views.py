@@ -7,7 +7,7 @@ import csv
 from dataclasses import dataclass
 import math
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -166,10 +166,11 @@ def _cached_page(request: HttpRequest, slug: str, render_page: Callable[[Review]
     review_id, updated_at, data_version, run_id, computed_version = stamp
     key = f"reader-page:{request.get_full_path()}:{review_id}:{updated_at.timestamp()}:{data_version}:" \
           f"{run_id or 0}:{computed_version or 0}"
-    content = cache.get(key)
+    pages = caches["pages"]
+    content = pages.get(key)
     if content is None:
         response = render_page(_review_or_404(request, slug))
-        cache.set(key, response.content, timeout=3600)
+        pages.set(key, response.content, timeout=3600)
         return response
     return HttpResponse(content)
 

@@ -4,7 +4,7 @@ exercised on realistic volumes, and every test runs in a transaction that is rol
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
+from django.core.cache import caches
 import pytest
 
 from studies.models import (
@@ -35,8 +35,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """Each test starts with an empty cache (reader pages are cached per process)."""
-    cache.clear()
+    """Each test starts with empty caches (reader pages are cached per process)."""
+    for alias in ("default", "pages"):
+        caches[alias].clear()
 
 
 @pytest.fixture

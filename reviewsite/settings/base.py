@@ -151,6 +151,19 @@ LOGIN_REDIRECT_URL = "/"
 # Redis is the Celery broker only: the database is the ledger of what must be computed, so a lost
 # message delays results but never leaves them wrong (see DESIGN.md, "Living analysis").
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The shared cache (screening progress counts, anything several web processes should compute once)
+# lives in Redis; rendered reader pages are kept in each process's memory ("pages"): their keys
+# name the data version they show, so a process can never serve a stale one, and a hit costs no
+# network round trip.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "reviewsite",
+        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+    },
+    "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 2000}},
+}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

@@ -16,3 +16,11 @@ STORAGES = {
 # Static files straight from the apps (no collectstatic needed outside production).
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# Each test starts from an empty cache, and clearing a Redis cache empties its whole database,
+# which other test runs on the machine's Redis (and their Celery queues) share: tests keep the
+# shared cache in memory. Production's Redis cache is the same Django API.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pages"},
+}
