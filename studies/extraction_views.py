@@ -225,8 +225,9 @@ def extraction_consensus(request: HttpRequest, slug: str, study_id: int) -> Http
     if request.method == "POST":
         return _save_form(request, review, study, layout, consensus=True, compare=compare, compare_names=names)
     current = extraction_snapshot(layout)
-    has_consensus = any(v for k, v in current.items() if k.startswith("cell_"))
-    entry = current if has_consensus else agreed_entry(layout, compare)
+    # The values both entered alike; differences are left empty for the two to settle, so a number
+    # neither extractor entered can never slip into the consensus unseen.
+    entry = agreed_entry(layout, compare)
     notes = request.session.pop(f"extraction-checks-{study.pk}", None)
     return _page(request, review, study, layout, mode="consensus", entry=entry, token=entry_token(current),
                  base=current, compare=compare, compare_names=names, saved=notes,
