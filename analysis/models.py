@@ -68,6 +68,9 @@ class AnalysisSet(models.TextChoices):
     # result, RoB 1 per study from its key domains); studies without a consensus are left out of both.
     ROB_LOW = "rob_low", "Studies at low risk of bias"
     ROB_EXCLUDE_HIGH = "rob_exclude_high", "Excluding studies at high risk of bias"
+    # Sensitivity analysis for imputation (issue 9): studies whose data for the outcome include an
+    # imputed value (e.g. a change-score SD from an assumed correlation) are left out.
+    NO_IMPUTED = "no_imputed", "Excluding studies with imputed values"
 
 
 class OutcomeResult(models.Model):

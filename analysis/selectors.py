@@ -177,7 +177,8 @@ def included_studies_table(review: Review) -> StudyTable:
 
 
 EXTRACTED_DATA_COLUMNS = ("study", "year", "outcome", "time_point", "arm", "arm_role", "n", "mean", "sd", "events",
-                          "total", "value_type", "provenance", "instrument", "included_in_analysis")
+                          "total", "value_type", "provenance", "instrument", "included_in_analysis", "source_location",
+                          "derivation")
 
 
 def extracted_data_rows(review: Review):
@@ -187,7 +188,7 @@ def extracted_data_rows(review: Review):
                       "study__year", "study__label", "-arm__role", "arm__label")
             .values_list("study__label", "study__year", "outcome__name", "time_point__label", "arm__label",
                          "arm__role", "n", "mean", "sd", "events", "total", "value_type", "provenance", "instrument",
-                         "include_in_analysis")
+                         "include_in_analysis", "source_location", "derivation")
             .iterator(chunk_size=2000))
 
 

@@ -43,6 +43,7 @@ from studies.models import (
     DataType,
     Outcome,
     OutcomeData,
+    Provenance,
     Review,
     ReviewMembership,
     RiskOfBiasJudgment,
@@ -86,6 +87,7 @@ class StudyRow:
     year: int | None
     intervention: ArmSummary
     control: ArmSummary
+    imputed: bool = False  # some of its numbers rest on an assumed value (provenance "imputed")
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
         data_rows = list(
             OutcomeData.objects.filter(study__review=review, study__is_included=True, time_point=time_point,
                                        include_in_analysis=True)
-            .values_list("outcome_id", "study_id", "arm__role", "n", "mean", "sd", "events", "total")
+            .values_list("outcome_id", "study_id", "arm__role", "n", "mean", "sd", "events", "total", "provenance")
             .order_by("outcome_id", "study_id", "arm_id")
         )
         subgroup_fields = tuple(CharacteristicField.objects.filter(review=review, is_subgroup_variable=True)
@@ -213,8 +215,11 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
         risk_of_bias = risk_of_bias_load(review)
 
     grouped: dict[tuple[int, int], dict[str, list[ArmSummary]]] = defaultdict(lambda: defaultdict(list))
-    for outcome_id, study_id, role, n, mean, sd, events, total in data_rows:
+    imputed: set[tuple[int, int]] = set()
+    for outcome_id, study_id, role, n, mean, sd, events, total, provenance in data_rows:
         grouped[(outcome_id, study_id)][role].append(ArmSummary(n=n, mean=mean, sd=sd, events=events, total=total))
+        if provenance == Provenance.IMPUTED:
+            imputed.add((outcome_id, study_id))
     ordered_studies = sorted(studies.values(), key=lambda s: ((s.year or 0), s.label))
     outcome_inputs = []
     for outcome in outcomes:
@@ -228,7 +233,8 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
                 incomplete.append(study.label)
                 continue
             rows.append(StudyRow(study.pk, study.label, study.year,
-                                 combine(arms[ArmRole.INTERVENTION]), combine(arms[ArmRole.CONTROL])))
+                                 combine(arms[ArmRole.INTERVENTION]), combine(arms[ArmRole.CONTROL]),
+                                 (outcome.pk, study.pk) in imputed))
         outcome_inputs.append(OutcomeInputs(outcome, tuple(rows), tuple(incomplete)))
     return ReviewInputs(review, review.data_version, time_point, tuple(outcome_inputs), subgroup_fields,
                         subgroup_values, risk_of_bias)
@@ -325,6 +331,7 @@ def review_results_compute(inputs: ReviewInputs) -> list[ComputedResult]:
                 results.append(ComputedResult(item.outcome.pk, field.pk if field else None, AnalysisSet.MAIN,
                                               payload))
         results += _risk_of_bias_sets_compute(inputs.risk_of_bias, items, options)
+        results += _imputation_set_compute(items, options)
     return results
 
 
@@ -383,6 +390,36 @@ def _risk_of_bias_sets_compute(rob: RiskOfBiasInputs, items: list[OutcomeInputs]
             payload["incomplete"] = list(item.incomplete)
             payload["risk_of_bias_set"] = {"set": set_name, "tool": rob.tool, "left_out": left_out}
             results.append(ComputedResult(item.outcome.pk, None, set_name, payload))
+    return results
+
+
+def _imputation_set_compute(items: list[OutcomeInputs], options: AnalysisOptions) -> list[ComputedResult]:
+    """The sensitivity analysis for imputation: each outcome that has imputed values pooled again
+    without the studies whose data for it include one (one batch call). An outcome without imputed
+    values needs no second analysis (it would equal the main one), and one all of whose studies have
+    imputed values gets none (there is nothing left to pool)."""
+    chosen = []
+    for item in items:
+        left_out = [row.label for row in item.rows if row.imputed]
+        kept = [row for row in item.rows if not row.imputed]
+        if left_out and kept:
+            chosen.append((item, kept, left_out))
+    if not chosen:
+        return []
+    rows = [row for _, kept, _ in chosen for row in kept]
+    analysis_ids = np.repeat(np.arange(len(chosen)), [len(kept) for _, kept, _ in chosen])
+    batch = analyse_batch(_arm_arrays(rows, options.measure), analysis_ids, options=options, n_analyses=len(chosen),
+                          directions=[Direction(i.outcome.direction) for i, _, _ in chosen])
+    results = []
+    for (item, kept, left_out), payload in zip(chosen, batch_to_dicts(batch, [r.label for r in rows], None),
+                                               strict=True):
+        for key in ("leave_one_out", "cumulative", "egger", "funnel"):
+            payload.pop(key, None)
+        payload["outcome"] = item.outcome.name
+        payload["arms"] = [_arm_payload(row, options.measure) for row in kept]
+        payload["incomplete"] = list(item.incomplete)
+        payload["imputation_set"] = {"left_out": left_out}
+        results.append(ComputedResult(item.outcome.pk, None, AnalysisSet.NO_IMPUTED, payload))
     return results
 
 

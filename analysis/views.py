@@ -303,6 +303,7 @@ def outcome_context(review: Review, outcome_id: int) -> dict:
                                 f"df = {egger['df']}, {format_p(egger['p'])}")
     history = [HistoryPoint(*row) for row in selectors.outcome_history(review, outcome.pk)]
     context["rob_sensitivity"] = rob_sensitivity_rows(results, overall, measure, alpha)
+    context["imputation_sensitivity"] = imputation_sensitivity_rows(results, overall, measure, alpha)
     if payload.get("risk_of_bias"):
         table = table_from_payload(payload["risk_of_bias"])
         context["rob_traffic_light"] = traffic_light_svg(table, title=f"Risk of bias: {outcome.name}",
@@ -355,6 +356,29 @@ def rob_sensitivity_rows(results: list[OutcomeResult], overall: OutcomeResult, m
             format_p(result.p_value), format_i2(result.i2) if result.i2 is not None else "–",
             ", ".join(f"{label} ({_JUDGMENT_WORDS.get(j, j)})" for label, j in left.items()),
             result.p_value is not None and (result.p_value < alpha) != significant,
+        ))
+    return rows
+
+
+def imputation_sensitivity_rows(results: list[OutcomeResult], overall: OutcomeResult, measure: Measure,
+                                alpha: float) -> list[SensitivityRow]:
+    """The main result beside the result without studies that have imputed values (issue 9); empty when
+    the outcome has no imputed value (the two would be the same analysis)."""
+    result = next((r for r in results if r.subgroup_field_id is None and r.analysis_set == AnalysisSet.NO_IMPUTED),
+                  None)
+    if result is None:
+        return []
+    significant = overall.p_value is not None and overall.p_value < alpha
+    rows = []
+    for label, chosen in (("All included studies", overall), ("Excluding studies with imputed values", result)):
+        left = (chosen.payload or {}).get("imputation_set", {}).get("left_out", [])
+        rows.append(SensitivityRow(
+            label, chosen.k,
+            format_effect_ci(chosen.estimate, chosen.ci_low, chosen.ci_high, measure)
+            if chosen.estimate is not None else "Not estimable",
+            format_p(chosen.p_value), format_i2(chosen.i2) if chosen.i2 is not None else "–",
+            ", ".join(f"{study} (imputed)" for study in left),
+            chosen is result and chosen.p_value is not None and (chosen.p_value < alpha) != significant,
         ))
     return rows
 
@@ -413,6 +437,15 @@ def outcome_figure(request: HttpRequest, slug: str, outcome_id: int, figure: str
     return response
 
 
+def derivation_text(derivation: dict | None) -> str:
+    """How a row's derived numbers were obtained, in words, for the CSV ("SD: calculated from SE ...")."""
+    if not derivation:
+        return ""
+    return "; ".join(f"{'SD' if name == 'sd' else name.capitalize()}: {d.get('description', '')} "
+                     f"[{d.get('source', '')}; inputs {', '.join(f'{k} = {v:g}' for k, v in d.get('inputs', {}).items())}]"
+                     for name, d in sorted(derivation.items()))
+
+
 class _Echo:
     """A file-like object whose write returns the line, for streaming csv.writer output."""
 
@@ -429,9 +462,9 @@ def data_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     def lines():
         yield writer.writerow(selectors.EXTRACTED_DATA_COLUMNS)
         for row in selectors.extracted_data_rows(review):
-            *values, included = row
+            *values, included, source_location, derivation = row
             yield writer.writerow([("" if v is None else f"{v:g}" if isinstance(v, float) else v) for v in values]
-                                  + ["yes" if included else "no"])
+                                  + ["yes" if included else "no", source_location, derivation_text(derivation)])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{review.slug}-data.csv"'

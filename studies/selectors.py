@@ -31,6 +31,7 @@ from studies.models import (
     ScreeningStatus,
     Stage,
     Study,
+    StudyExtraction,
 )
 
 
@@ -89,6 +90,23 @@ def rob1_assessments_visible(user, review: Review) -> QuerySet:
     queryset = (RiskOfBiasAssessment.objects.filter(study__review=review)
                 .select_related("assessor", "study").prefetch_related("judgments"))
     return rob_blinded(queryset, user, ("study",))
+
+
+def study_extractions_visible(user, review: Review) -> QuerySet:
+    """Extractors' own entries of a review (dual extraction) that ``user`` may see.
+
+    The same rule as risk-of-bias blinding (:func:`rob_blinded`): the user's own entry always; another
+    extractor's only once it is submitted and the user's own entry of that study is submitted too,
+    or, for someone without one (a manager arbitrating), a second entry of the study is submitted.
+    """
+    individual = StudyExtraction.objects.filter(study=OuterRef("study"))
+    own = individual.filter(extractor=user)
+    another_submitted = individual.filter(submitted_at__isnull=False).exclude(pk=OuterRef("pk"))
+    return (StudyExtraction.objects.filter(study__review=review).select_related("extractor", "study")
+            .filter(Q(extractor=user) | (Q(submitted_at__isnull=False)
+                                         & (Exists(own.filter(submitted_at__isnull=False))
+                                            | (~Exists(own) & Exists(another_submitted)))))
+            .order_by("study", "extractor__username"))
 
 
 # --- Screening (issue 7) ------------------------------------------------------------------------

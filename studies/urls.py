@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studies import import_views, rob_views, screening_views, views
+from studies import extraction_views, import_views, rob_views, screening_views, views
 from studies.api import views as api
 
 app_name = "studies"
@@ -19,6 +19,15 @@ urlpatterns = [
          name="rob2-assess"),
     path("reviews/<slug:slug>/risk-of-bias/studies/<int:study_id>/outcomes/<int:outcome_id>/consensus/",
          rob_views.rob2_consensus, name="rob2-consensus"),
+    # Data extraction (issue 9).
+    path("reviews/<slug:slug>/extraction/", extraction_views.extraction_list, name="extraction-list"),
+    path("reviews/<slug:slug>/extraction/convert/", extraction_views.extraction_convert, name="extraction-convert"),
+    path("reviews/<slug:slug>/extraction/studies/<int:study_id>/", extraction_views.extraction_study,
+         name="extraction-study"),
+    path("reviews/<slug:slug>/extraction/studies/<int:study_id>/consensus/", extraction_views.extraction_consensus,
+         name="extraction-consensus"),
+    path("reviews/<slug:slug>/extraction/studies/<int:study_id>/reports/<int:record_id>/pdf",
+         extraction_views.extraction_pdf, name="extraction-pdf"),
     # Screening (issue 7).
     path("reviews/<slug:slug>/screening/", screening_views.screening_home, name="screening"),
     path("reviews/<slug:slug>/screening/agreement/", screening_views.agreement_page, name="agreement"),

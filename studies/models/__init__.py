@@ -1,5 +1,6 @@
 """The review database, split by concern (Zulip style) and re-exported here."""
 from studies.models.dedup import CandidateStatus, DuplicateCandidate, MatchMethod
+from studies.models.extraction import StudyExtraction
 from studies.models.outcomes import (
     DataType,
     Direction,
@@ -61,6 +62,6 @@ __all__ = [
     "Report", "Review", "ReviewMembership", "RiskOfBiasAssessment", "RiskOfBiasJudgment", "RiskOfBiasTool",
     "Rob2Answer", "Rob2Assessment", "Rob2Domain", "Rob2DomainJudgment", "Rob2Judgment", "Rob2SignallingAnswer",
     "RobDomain", "Role", "ScreeningDecision", "ScreeningResolution", "ScreeningStatus", "SearchSource", "Stage",
-    "Study",
+    "Study", "StudyExtraction",
     "StudyCharacteristic", "Tau2Estimator", "TimePoint", "ValueType",
 ]

@@ -50,6 +50,10 @@ class Outcome(models.Model):
     effect_measure = models.CharField(max_length=10, choices=EffectMeasure.choices, default=EffectMeasure.SMD)
     direction = models.CharField(max_length=10, choices=Direction.choices)
     order = models.PositiveSmallIntegerField(default=0)
+    # The range of the outcome's scale, for the extraction checks (a mean outside it, an SD larger
+    # than it are implausible and warned about before saving).
+    scale_min = models.FloatField("scale minimum", null=True, blank=True, validators=[validate_finite])
+    scale_max = models.FloatField("scale maximum", null=True, blank=True, validators=[validate_finite])
 
     class Meta:
         ordering = ["review", "domain__order", "order", "name"]
@@ -72,6 +76,8 @@ class Outcome(models.Model):
     def clean(self) -> None:
         if self.domain_id and self.review_id and self.domain.review_id != self.review_id:
             raise ValidationError({"domain": "This domain belongs to another review."})
+        if self.scale_min is not None and self.scale_max is not None and self.scale_max <= self.scale_min:
+            raise ValidationError({"scale_max": "The scale maximum must be above its minimum."})
 
     def __str__(self) -> str:
         return self.name
@@ -110,9 +116,12 @@ class ValueType(models.TextChoices):
 
 
 class Provenance(models.TextChoices):
+    """How a row's numbers were obtained (the weakest of its values: see ``analysis.engine.conversions``)."""
+
     REPORTED = "reported", "Reported"
     CALCULATED = "calculated", "Calculated"
-    IMPUTED = "imputed", "Imputed"
+    ESTIMATED = "estimated", "Estimated"  # e.g. mean and SD from a median and IQR
+    IMPUTED = "imputed", "Imputed"  # relies on an assumed value, e.g. a correlation
 
 
 _FINITE = float("inf")
@@ -138,6 +147,11 @@ class OutcomeData(models.Model):
     value_type = models.CharField(max_length=10, choices=ValueType.choices, default=ValueType.CHANGE)
     instrument = models.CharField(max_length=200, blank=True, help_text="Scale or instrument, e.g. ISMI.")
     provenance = models.CharField(max_length=12, choices=Provenance.choices, default=Provenance.REPORTED)
+    source_location = models.CharField(
+        max_length=200, blank=True, help_text="Where in the report the numbers are, e.g. 'Table 2, p. 5'.")
+    # How each derived number was obtained: {"sd": {"method": "sd_from_se", "inputs": {...},
+    # "provenance": "calculated", "description": "...", "source": "Cochrane Handbook 6.5.2.2"}}.
+    derivation = models.JSONField(default=dict, blank=True)
     include_in_analysis = models.BooleanField(default=True)
     note = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -132,6 +132,16 @@ class Review(models.Model):
         help_text="Words highlighted in red on the screening page (e.g. qualitative, protocol). Comma-separated.",
     )
 
+    # Extraction settings (issue 9).
+    dual_extraction = models.BooleanField(
+        default=False, help_text="Two extractors enter each study's data independently; a consensus is analysed.")
+    change_sd_correlation = models.FloatField(
+        "default correlation for change-score SDs", default=0.5,
+        validators=[MinValueValidator(-1.0), MaxValueValidator(1.0)],
+        help_text="r between baseline and final values used to impute an SD of change (Cochrane Handbook 6.5.2.8); "
+                  "an extractor may override it per conversion.",
+    )
+
     # Bumped in the same transaction as any change to an analysis input (DESIGN.md, "Living
     # analysis"); results record the version they were computed from.
     data_version = models.PositiveBigIntegerField(default=1, editable=False)
@@ -151,6 +161,11 @@ class Review(models.Model):
                 condition=Q(confidence_level__gte=0.5) & Q(confidence_level__lt=1),
                 name="review_confidence_level_range",
                 violation_error_message="Confidence level must be at least 0.5 and below 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(change_sd_correlation__gte=-1) & Q(change_sd_correlation__lte=1),
+                name="review_change_sd_correlation_range",
+                violation_error_message="The correlation must lie between -1 and 1.",
             ),
             models.CheckConstraint(
                 condition=Q(funnel_min_studies__gte=3),

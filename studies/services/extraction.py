@@ -1,0 +1,577 @@
+"""Writes of a study's extraction form: characteristics, arms and the outcome-data grid.
+
+One form holds a whole study, as a flat mapping of form-field names to the text typed
+(``char_<field>``, ``arm_<arm>_label``, ``arm_<arm>_randomised``, ``cell_<outcome>_<time>_<arm>_<attr>``),
+so the same shape serves the page, an extractor's blinded entry (dual extraction), the cell-by-cell
+comparison and the "what changed" of a refused save.
+
+- **Conversions** run on the server, from ``analysis.engine.conversions``: a cell's ``derivation``
+  names the method and its inputs; on save the value is recomputed from them, so the stored number,
+  its provenance and its recorded derivation can never disagree.
+- **Checks**: impossible values are refused with the field named (the models' own validation);
+  implausible ones (an SD larger than the scale's range, a mean outside the scale, n larger than
+  randomised) are warned about and saved only once confirmed; an imputed value is flagged, as it is
+  left out of the sensitivity analysis without imputed values.
+- **No lost edits**: the form carries a token (a hash of the study's data as it was shown). The save
+  locks the study row and compares the token with the data as it is now; a change by anyone, through
+  any path (another form, the admin, the API), refuses the save with the list of what changed, and
+  the refused entry is shown again for the user to re-apply.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+import hashlib
+import json
+import math
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from analysis.engine import conversions
+from studies.models import (
+    Arm,
+    CharacteristicField,
+    CharacteristicType,
+    DataType,
+    Outcome,
+    OutcomeData,
+    Provenance,
+    ReviewMembership,
+    Role,
+    Study,
+    StudyCharacteristic,
+    StudyExtraction,
+    TimePoint,
+    ValueType,
+)
+from studies.services.entities import entity_delete, entity_save
+
+Entry = dict[str, str]
+
+NUMBER_ATTRS = ("n", "mean", "sd", "events", "total")
+CELL_ATTRS = (*NUMBER_ATTRS, "value_type", "instrument", "source_location", "provenance", "derivation")
+ATTR_LABELS = {"n": "n", "mean": "Mean", "sd": "SD", "events": "Events", "total": "Total",
+               "value_type": "Value type", "instrument": "Instrument", "source_location": "Source location",
+               "provenance": "Provenance", "derivation": "Derivation"}
+# Weakest first: a row is as uncertain as its least certain number.
+PROVENANCE_RANK = [Provenance.IMPUTED, Provenance.ESTIMATED, Provenance.CALCULATED, Provenance.REPORTED]
+
+
+# --- Conversions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConversionMethod:
+    """A conversion the form offers: its inputs (name, label, required) and the numbers it gives."""
+
+    key: str
+    label: str
+    inputs: tuple[tuple[str, str, bool], ...]
+    gives: tuple[str, ...]
+
+
+CONVERSION_METHODS: dict[str, ConversionMethod] = {m.key: m for m in (
+    ConversionMethod("sd_from_se", "SD from the SE of the mean", (("se", "SE", True), ("n", "n", True)), ("sd",)),
+    ConversionMethod("sd_from_ci", "SD from a CI of the mean",
+                     (("lower", "CI lower", True), ("upper", "CI upper", True), ("n", "n", True),
+                      ("level", "level (e.g. 0.95)", False)), ("sd",)),
+    ConversionMethod("sd_from_t", "SD from t of the two-group comparison",
+                     (("mean_difference", "mean difference", True), ("t", "t", True), ("n1", "n intervention", True),
+                      ("n2", "n control", True)), ("sd",)),
+    ConversionMethod("sd_from_p", "SD from the exact P of the two-group comparison",
+                     (("mean_difference", "mean difference", True), ("p", "P (two-sided)", True),
+                      ("n1", "n intervention", True), ("n2", "n control", True)), ("sd",)),
+    ConversionMethod("mean_sd_from_median", "Mean and SD from the median with IQR and/or range",
+                     (("median", "median", True), ("n", "n", True), ("q1", "Q1", False), ("q3", "Q3", False),
+                      ("minimum", "minimum", False), ("maximum", "maximum", False)), ("mean", "sd")),
+    ConversionMethod("sd_change", "SD of change from baseline and final SDs with r",
+                     (("sd_baseline", "baseline SD", True), ("sd_final", "final SD", True),
+                      ("r", "correlation r", True)), ("sd",)),
+)}
+
+
+def _derived(method: str, inputs: Mapping[str, float], result: conversions.Converted) -> dict:
+    return {"value": result.value, "method": method, "inputs": dict(inputs), "provenance": str(result.provenance),
+            "description": result.description, "source": result.source}
+
+
+def conversion_apply(*, method: str, inputs: Mapping[str, object]) -> dict[str, dict]:
+    """Run one conversion of the engine; returns each number it gives with its derivation.
+
+    Raises ``ValidationError`` naming the input when the inputs are missing or impossible.
+    """
+    spec = CONVERSION_METHODS.get(method)
+    if spec is None:
+        raise ValidationError({"method": f"Unknown conversion {method!r}."})
+    values: dict[str, float] = {}
+    for name, label, required in spec.inputs:
+        raw = inputs.get(name)
+        if raw in (None, ""):
+            if required:
+                raise ValidationError({name: f"Enter the {label}."})
+            continue
+        try:
+            values[name] = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValidationError({name: f"The {label} must be a number."}) from None
+        if not math.isfinite(values[name]):
+            raise ValidationError({name: f"The {label} must be a finite number."})
+    try:
+        if method == "mean_sd_from_median":
+            both = conversions.mean_sd_from_median(
+                values["median"], values["n"], q1=values.get("q1"), q3=values.get("q3"),
+                minimum=values.get("minimum"), maximum=values.get("maximum"))
+            return {"mean": _derived(method, values, both.mean), "sd": _derived(method, values, both.sd)}
+        if method == "sd_from_se":
+            result = conversions.sd_from_se(values["se"], values["n"])
+        elif method == "sd_from_ci":
+            result = conversions.sd_from_ci(values["lower"], values["upper"], values["n"], values.get("level", 0.95))
+        elif method == "sd_from_t":
+            result = conversions.sd_from_t(values["mean_difference"], values["t"], values["n1"], values["n2"])
+        elif method == "sd_from_p":
+            result = conversions.sd_from_p(values["mean_difference"], values["p"], values["n1"], values["n2"])
+        else:
+            result = conversions.sd_change_from_baseline(values["sd_baseline"], values["sd_final"], values["r"])
+    except ValueError as impossible:
+        raise ValidationError({"inputs": str(impossible)}) from None
+    return {"sd": _derived(method, values, result)}
+
+
+# --- The form's shape -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One outcome × time point × arm of the grid."""
+
+    outcome: Outcome
+    time_point: TimePoint
+    arm: Arm
+
+    @property
+    def prefix(self) -> str:
+        return f"cell_{self.outcome.pk}_{self.time_point.pk}_{self.arm.pk}_"
+
+    @property
+    def label(self) -> str:
+        return f"{self.outcome.name} · {self.time_point.label} · {self.arm.label}"
+
+
+@dataclass(frozen=True)
+class ExtractionLayout:
+    """What a study's extraction form holds."""
+
+    study: Study
+    fields: tuple[CharacteristicField, ...]
+    arms: tuple[Arm, ...]
+    outcomes: tuple[Outcome, ...]
+    time_points: tuple[TimePoint, ...]
+
+    @property
+    def cells(self) -> list[Cell]:
+        return [Cell(o, t, a) for o in self.outcomes for t in self.time_points for a in self.arms]
+
+    def labels(self) -> dict[str, str]:
+        """A readable name for every form field (for errors, changes and differences)."""
+        names = {f"char_{f.pk}": f.name for f in self.fields}
+        for arm in self.arms:
+            names[f"arm_{arm.pk}_label"] = f"Arm {arm.label}: label"
+            names[f"arm_{arm.pk}_randomised"] = f"Arm {arm.label}: number randomised"
+        for cell in self.cells:
+            for attr in CELL_ATTRS:
+                names[cell.prefix + attr] = f"{cell.label}: {ATTR_LABELS[attr]}"
+        return names
+
+
+def extraction_layout(study: Study) -> ExtractionLayout:
+    """The characteristics, arms, outcomes and time points of a study's form (four queries)."""
+    review_id = study.review_id
+    return ExtractionLayout(
+        study,
+        tuple(CharacteristicField.objects.filter(review_id=review_id).order_by("order", "name")),
+        tuple(Arm.objects.filter(study=study).order_by("-role", "label")),
+        tuple(Outcome.objects.filter(review_id=review_id).select_related("domain")
+              .order_by("domain__order", "domain__name", "order", "name")),
+        tuple(TimePoint.objects.filter(review_id=review_id).order_by("order", "label")),
+    )
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format(value, ".15g")
+    return str(value)
+
+
+def _derivation_text(derivation: Mapping) -> str:
+    """The part of a stored derivation the form round-trips: method and inputs per number."""
+    if not derivation:
+        return ""
+    return json.dumps({k: {"method": v["method"], "inputs": v["inputs"]} for k, v in sorted(derivation.items())},
+                      sort_keys=True)
+
+
+def extraction_snapshot(layout: ExtractionLayout) -> Entry:
+    """The study's stored data in the form's shape (empty text for what is not entered)."""
+    study = layout.study
+    entry: Entry = {}
+    values = {c.field_id: c for c in StudyCharacteristic.objects.filter(study=study)}
+    for f in layout.fields:
+        stored = values.get(f.pk)
+        entry[f"char_{f.pk}"] = _text(stored.value) if stored else ""
+    for arm in Arm.objects.filter(study=study):
+        entry[f"arm_{arm.pk}_label"] = arm.label
+        entry[f"arm_{arm.pk}_randomised"] = _text(arm.randomised)
+    rows = {(r.outcome_id, r.time_point_id, r.arm_id): r for r in OutcomeData.objects.filter(study=study)}
+    for cell in layout.cells:
+        row = rows.get((cell.outcome.pk, cell.time_point.pk, cell.arm.pk))
+        for attr in CELL_ATTRS:
+            if row is None:
+                value = ""
+            elif attr == "derivation":
+                value = _derivation_text(row.derivation)
+            else:
+                value = _text(getattr(row, attr))
+            entry[cell.prefix + attr] = value
+    return entry
+
+
+def entry_token(entry: Mapping[str, str]) -> str:
+    """The concurrency token of a form's data: changes whenever any value changes."""
+    return hashlib.sha256(json.dumps(dict(entry), sort_keys=True).encode()).hexdigest()
+
+
+def entry_from_form(layout: ExtractionLayout, data: Mapping[str, str]) -> Entry:
+    """The form's fields out of posted data (unknown names ignored)."""
+    return {name: (data.get(name) or "").strip() for name in extraction_empty(layout)}
+
+
+def extraction_empty(layout: ExtractionLayout) -> Entry:
+    names = [f"char_{f.pk}" for f in layout.fields]
+    for arm in layout.arms:
+        names += [f"arm_{arm.pk}_label", f"arm_{arm.pk}_randomised"]
+    names += [cell.prefix + attr for cell in layout.cells for attr in CELL_ATTRS]
+    return dict.fromkeys(names, "")
+
+
+@dataclass(frozen=True)
+class Change:
+    """A form field whose value differs between two versions."""
+
+    name: str
+    label: str
+    before: str
+    after: str
+
+
+def entry_changes(layout: ExtractionLayout, before: Mapping[str, str], after: Mapping[str, str]) -> list[Change]:
+    """Field by field, what differs between two versions of the form (in form order)."""
+    labels = layout.labels()
+    return [Change(name, labels.get(name, name), before.get(name, ""), after.get(name, ""))
+            for name in extraction_empty(layout) if before.get(name, "") != after.get(name, "")]
+
+
+# --- Validation and checks ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """A finding about a value that can be saved: ``warning`` needs confirming, ``flag`` informs."""
+
+    name: str
+    level: str
+    message: str
+
+
+@dataclass
+class _Plan:
+    saves: list = field(default_factory=list)
+    deletes: list = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+
+def _number(name: str, label: str, text: str, errors: dict, *, integer: bool = False) -> float | int | None:
+    if text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        errors[name] = f"{label}: enter a number."
+        return None
+    if not math.isfinite(value):
+        errors[name] = f"{label}: enter a finite number."
+        return None
+    if integer:
+        if value != int(value) or value < 0:
+            errors[name] = f"{label}: enter a whole number of people (0 or more)."
+            return None
+        return int(value)
+    return value
+
+
+def _model_errors(invalid: ValidationError, names: Mapping[str, str], labels: Mapping[str, str],
+                  errors: dict, fallback: str) -> None:
+    for model_field, messages in invalid.message_dict.items():
+        name = names.get(model_field, fallback)
+        errors.setdefault(name, f"{labels.get(name, name).split(':')[0]}: {' '.join(messages)}")
+
+
+def _apply_derivation(cell: Cell, text: str, values: dict, errors: dict) -> tuple[dict, str | None]:
+    """Recompute a cell's derived numbers; returns the stored derivation and the weakest provenance."""
+    if not text:
+        return {}, None
+    name = cell.prefix + "derivation"
+    try:
+        requested = json.loads(text)
+        if not isinstance(requested, dict):
+            raise ValueError
+    except ValueError:
+        errors[name] = f"{cell.label}: the derivation could not be read."
+        return {}, None
+    stored: dict = {}
+    for attr, spec in requested.items():
+        if attr not in ("mean", "sd") or not isinstance(spec, dict):
+            errors[name] = f"{cell.label}: a derivation can give only a mean or an SD."
+            return {}, None
+        try:
+            derived = conversion_apply(method=str(spec.get("method")), inputs=spec.get("inputs") or {})
+        except ValidationError as invalid:
+            errors[cell.prefix + attr] = f"{cell.label}: {ATTR_LABELS[attr]} conversion: {' '.join(invalid.messages)}"
+            return {}, None
+        if attr not in derived:
+            errors[name] = f"{cell.label}: {spec.get('method')} does not give the {ATTR_LABELS[attr]}."
+            return {}, None
+        stored[attr] = derived[attr]
+        values[attr] = derived[attr]["value"]
+    weakest = min((Provenance(d["provenance"]) for d in stored.values()), key=PROVENANCE_RANK.index, default=None)
+    return stored, weakest
+
+
+def _plan(layout: ExtractionLayout, entry: Mapping[str, str]) -> _Plan:
+    """Validate a whole form; raises ``ValidationError`` keyed by form field (nothing is written)."""
+    study = layout.study
+    labels = layout.labels()
+    errors: dict[str, str] = {}
+    plan = _Plan()
+    stored_values = {c.field_id: c for c in StudyCharacteristic.objects.filter(study=study)}
+    for f in layout.fields:
+        name = f"char_{f.pk}"
+        text = entry.get(name, "")
+        existing = stored_values.get(f.pk)
+        if text == "":
+            if existing is not None:
+                plan.deletes.append(existing)
+            continue
+        value = existing or StudyCharacteristic(study=study, field=f)
+        value.field = f
+        if f.data_type == CharacteristicType.NUMBER:
+            value.value_number, value.value_text = _number(name, f.name, text, errors), ""
+            if name in errors:
+                continue
+        else:
+            value.value_text, value.value_number = text, None
+        try:
+            value.full_clean(exclude=["study", "field"], validate_unique=False, validate_constraints=False)
+        except ValidationError as invalid:
+            _model_errors(invalid, {"value_text": name, "value_number": name}, labels, errors, name)
+        else:
+            plan.saves.append(value)
+    arms = {a.pk: a for a in layout.arms}
+    for arm in layout.arms:
+        label_name, randomised_name = f"arm_{arm.pk}_label", f"arm_{arm.pk}_randomised"
+        arm.label = entry.get(label_name, arm.label) or arm.label
+        arm.randomised = _number(randomised_name, labels[randomised_name], entry.get(randomised_name, ""), errors,
+                                 integer=True)
+        try:
+            arm.full_clean(exclude=["study"], validate_constraints=False)
+        except ValidationError as invalid:
+            _model_errors(invalid, {"label": label_name, "randomised": randomised_name}, labels, errors, label_name)
+        else:
+            plan.saves.append(arm)
+    rows = {(r.outcome_id, r.time_point_id, r.arm_id): r for r in OutcomeData.objects.filter(study=study)}
+    for cell in layout.cells:
+        p = cell.prefix
+        existing = rows.get((cell.outcome.pk, cell.time_point.pk, cell.arm.pk))
+        values = {attr: _number(p + attr, labels[p + attr], entry.get(p + attr, ""), errors,
+                                integer=attr in ("n", "events", "total")) for attr in NUMBER_ATTRS}
+        derivation, derived_provenance = _apply_derivation(cell, entry.get(p + "derivation", ""), values, errors)
+        if all(values[a] is None for a in NUMBER_ATTRS):
+            if existing is not None:
+                plan.deletes.append(existing)
+            continue
+        row = existing or OutcomeData(study=study, outcome=cell.outcome, time_point=cell.time_point, arm=cell.arm)
+        row.arm, row.outcome, row.time_point = arms[cell.arm.pk], cell.outcome, cell.time_point
+        for attr, value in values.items():
+            setattr(row, attr, value)
+        row.value_type = entry.get(p + "value_type") or ValueType.CHANGE
+        row.instrument = entry.get(p + "instrument", "")
+        row.source_location = entry.get(p + "source_location", "")
+        row.derivation = derivation
+        posted = entry.get(p + "provenance") or Provenance.REPORTED
+        row.provenance = derived_provenance or posted
+        try:
+            row.full_clean(exclude=["study", "outcome", "time_point", "arm"], validate_unique=False,
+                           validate_constraints=False)
+        except ValidationError as invalid:
+            _model_errors(invalid, {a: p + a for a in CELL_ATTRS}, labels, errors, p + "n")
+            continue
+        plan.saves.append(row)
+        plan.checks += outcome_data_checks(cell, row)
+    if errors:
+        raise ValidationError(errors)
+    return plan
+
+
+def outcome_data_checks(cell: Cell, row: OutcomeData) -> list[Check]:
+    """Implausible values (warnings to confirm) and imputed values (flags) of one cell."""
+    p, outcome, arm = cell.prefix, cell.outcome, cell.arm
+    checks: list[Check] = []
+    low, high = outcome.scale_min, outcome.scale_max
+    if outcome.data_type == DataType.CONTINUOUS:
+        if low is not None and high is not None and row.sd is not None and row.sd > high - low:
+            checks.append(Check(p + "sd", "warning", f"{cell.label}: SD {row.sd:g} is larger than the range of the "
+                                                     f"scale ({low:g} to {high:g})."))
+        # A change score may lie anywhere in ±(range); a final value must lie on the scale.
+        if row.mean is not None and low is not None and high is not None:
+            lo, hi = (low - high, high - low) if row.value_type == ValueType.CHANGE else (low, high)
+            if not lo <= row.mean <= hi:
+                checks.append(Check(p + "mean", "warning", f"{cell.label}: mean {row.mean:g} is outside the scale "
+                                                           f"({lo:g} to {hi:g})."))
+    n = row.n if row.n is not None else row.total
+    if n is not None and arm.randomised is not None and n > arm.randomised:
+        attr = "n" if row.n is not None else "total"
+        checks.append(Check(p + attr, "warning", f"{cell.label}: {ATTR_LABELS[attr]} {n} is larger than the "
+                                                 f"{arm.randomised} randomised to {arm.label}."))
+    if row.provenance == Provenance.IMPUTED:
+        checks.append(Check(p + "sd", "flag", f"{cell.label}: imputed ({_describe(row)}); this study is left out of "
+                                              "the sensitivity analysis without imputed values."))
+    return checks
+
+
+def _describe(row: OutcomeData) -> str:
+    return "; ".join(d.get("description", "") for d in row.derivation.values()) or "marked imputed"
+
+
+# --- Saving ---------------------------------------------------------------------------------------
+
+
+class ExtractionConflict(Exception):
+    """The study's data changed since the form was opened: nothing was saved."""
+
+    def __init__(self, changes: list[Change], token: str, current: Entry):
+        super().__init__("The study's data changed since you opened the form.")
+        self.changes, self.token, self.current = changes, token, current
+
+
+class NeedsConfirmation(Exception):
+    """Implausible values: nothing was saved until the user confirms them."""
+
+    def __init__(self, checks: list[Check]):
+        super().__init__("Some values look implausible.")
+        self.checks = checks
+
+
+@dataclass(frozen=True)
+class ExtractionSaved:
+    token: str
+    checks: list[Check]
+    changed: int
+
+
+def _roles(study: Study, user) -> set[str]:
+    return set(ReviewMembership.objects.filter(review_id=study.review_id, user=user).values_list("role", flat=True))
+
+
+@transaction.atomic
+def extraction_save(*, study: Study, user, entry: Mapping[str, str], token: str, base: Mapping[str, str] | None = None,
+                    confirm: bool = False, consensus: bool = False) -> ExtractionSaved:
+    """Save a whole study's form as the analysed data (a single extraction, or a dual consensus).
+
+    ``token`` is :func:`entry_token` of the data the form showed; ``base`` that data itself (to say
+    what changed). Raises ``ExtractionConflict`` if the stored data moved on, ``ValidationError``
+    keyed by form field for impossible values, ``NeedsConfirmation`` for unconfirmed implausible
+    ones — in every case writing nothing.
+    """
+    roles = _roles(study, user)
+    if consensus:
+        allowed = roles & {Role.EXTRACTOR, Role.MANAGER}
+        if study.review.dual_extraction and StudyExtraction.objects.filter(
+                study=study, submitted_at__isnull=False).count() < 2:
+            raise PermissionDenied("The consensus is recorded once both extractors have submitted.")
+    else:
+        allowed = roles & {Role.EXTRACTOR}
+        if study.review.dual_extraction:
+            raise PermissionDenied("This review uses dual extraction: enter your own extraction, then agree a consensus.")
+    if not allowed:
+        raise PermissionDenied("Only the review's extractors enter data.")
+    Study.objects.select_for_update().get(pk=study.pk)  # one save at a time per study
+    layout = extraction_layout(study)
+    current = extraction_snapshot(layout)
+    if entry_token(current) != token:
+        changes = entry_changes(layout, base, current) if base is not None else []
+        raise ExtractionConflict(changes, entry_token(current), current)
+    plan = _plan(layout, entry)
+    warnings = [c for c in plan.checks if c.level == "warning"]
+    if warnings and not confirm:
+        raise NeedsConfirmation(plan.checks)
+    changed_names = {c.name for c in entry_changes(layout, current, {**current, **entry})}
+    changed = 0
+    for instance in plan.deletes:
+        entity_delete(instance=instance)
+        changed += 1
+    for instance in plan.saves:
+        if instance.pk is None or _touched(instance, changed_names):
+            entity_save(instance=instance)
+            changed += 1
+    return ExtractionSaved(entry_token(extraction_snapshot(layout)), plan.checks, changed)
+
+
+def _touched(instance, changed_names: set[str]) -> bool:
+    if isinstance(instance, StudyCharacteristic):
+        return f"char_{instance.field_id}" in changed_names
+    if isinstance(instance, Arm):
+        return bool({f"arm_{instance.pk}_label", f"arm_{instance.pk}_randomised"} & changed_names)
+    prefix = f"cell_{instance.outcome_id}_{instance.time_point_id}_{instance.arm_id}_"
+    return any(name.startswith(prefix) for name in changed_names)
+
+
+# --- Dual extraction ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def extraction_entry_save(*, study: Study, extractor, entry: Mapping[str, str], submit: bool = False
+                          ) -> StudyExtraction:
+    """An extractor's own, blinded entry of a study (dual extraction).
+
+    Submitting validates it as the analysed data would be (impossible values refused, field named)
+    and locks it: after submitting the extractor sees the other's entry, so later changes would not
+    be independent; differences are settled in the consensus.
+    """
+    if Role.EXTRACTOR not in _roles(study, extractor):
+        raise PermissionDenied("Only the review's extractors enter data.")
+    mine, _ = StudyExtraction.objects.select_for_update().get_or_create(study=study, extractor=extractor)
+    if mine.submitted_at is not None:
+        raise ValidationError({"__all__": "You have submitted this extraction; differences are settled in the "
+                                          "consensus."})
+    layout = extraction_layout(study)
+    cleaned = entry_from_form(layout, entry)
+    if submit:
+        with transaction.atomic():
+            _plan(layout, cleaned)  # validation only: nothing is written
+        mine.submitted_at = timezone.now()
+    mine.data = cleaned
+    mine.save()
+    return mine
+
+
+def agreed_entry(layout: ExtractionLayout, entries: list[Mapping[str, str]]) -> Entry:
+    """A consensus form's starting point: the values all extractors gave alike, others left empty."""
+    agreed = extraction_empty(layout)
+    for name in agreed:
+        values = {e.get(name, "") for e in entries}
+        if len(values) == 1:
+            agreed[name] = values.pop()
+    return agreed

@@ -1,0 +1,54 @@
+"""An extractor enters a study's data with a conversion in a real browser (Debian's Chromium), and the
+public page's pooled result, open in another browser, changes by itself (a real Celery worker)."""
+import pytest
+
+from analysis import services
+from studies.models import ArmRole, OutcomeData, Provenance
+from studies.services.demo import demo_review_load
+from tests.analysis.conftest import test_redis, wait_for, worker, worker_env  # noqa: F401  (fixtures)
+from tests.analysis.test_pages_browser import PASSWORD, browser, current_total  # noqa: F401  (the fixture)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def test_an_extractor_converts_an_sd_and_the_public_result_follows(live_server, worker, browser):  # noqa: F811
+    review, _ = demo_review_load(password=PASSWORD)
+    wait_for(lambda: not services.review_is_behind(review.pk), 90, "the worker to compute the demo review")
+    row = (OutcomeData.objects.filter(study__review=review, outcome__name="Self-stigma", arm__role=ArmRole.INTERVENTION,
+                                      time_point__is_analysis_default=True)
+           .select_related("study").order_by("study__label").first())
+    before = current_total(review.pk, row.outcome_id)
+    reader = browser.new_context().new_page()
+    reader.goto(f"{live_server.url}/reviews/{review.slug}/outcomes/{row.outcome_id}/")
+    assert reader.locator("svg.forest g.total text.effect").first.text_content() == before
+
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "demo-extractor")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.goto(f"{live_server.url}/reviews/{review.slug}/extraction/studies/{row.study_id}/")
+    prefix = f"cell_{row.outcome_id}_{row.time_point_id}_{row.arm_id}_"
+    page.click(f'button.convert[data-prefix="{prefix}"]')
+    page.select_option("#convert-method", "sd_from_se")
+    page.fill("#in_se", "0.4")
+    page.fill("#in_n", str(row.n))
+    page.click("#convert-apply")
+    expected_sd = 0.4 * row.n ** 0.5
+    page.wait_for_function(f"document.querySelector('[name=\"{prefix}sd\"]').value !== '{row.sd:g}'")
+    assert float(page.input_value(f'[name="{prefix}sd"]')) == pytest.approx(expected_sd, rel=1e-5)
+    assert "calculated from SE" in page.locator(f'tr[data-prefix="{prefix}"] .derivation-note').text_content()
+    page.fill(f'[name="{prefix}source_location"]', "Table 2, p. 5")
+    page.click("#extraction-form button[name=action]")
+    page.wait_for_selector("p.status")
+    stored = OutcomeData.objects.get(pk=row.pk)
+    assert stored.sd == pytest.approx(expected_sd)
+    assert stored.provenance == Provenance.CALCULATED and stored.source_location == "Table 2, p. 5"
+    assert stored.derivation["sd"]["inputs"] == {"se": 0.4, "n": float(row.n)}
+
+    wait_for(lambda: not services.review_is_behind(review.pk), 60, "the worker to recompute")
+    after = current_total(review.pk, row.outcome_id)
+    assert after != before
+    reader.wait_for_function(
+        "expected => document.querySelector('svg.forest g.total text.effect').textContent === expected",
+        arg=after, timeout=30_000)

@@ -1,0 +1,167 @@
+"""The extraction pages with real sessions: access, the concurrent-edit case, dual extraction with
+blinding, cell-by-cell differences and the consensus, and the imputation sensitivity set."""
+import json
+
+from django.test import Client
+import pytest
+
+from analysis import services as analysis_services
+from analysis.models import AnalysisSet
+from analysis.services import analysis_inputs_load, review_results_compute
+from studies.models import OutcomeData, Provenance
+from studies.services import entity_save
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user) -> Client:
+    client = Client(enforce_csrf_checks=False)
+    client.force_login(user)
+    return client
+
+
+def _form_data(response) -> dict[str, str]:
+    """What the browser would post: every field of the form as shown."""
+    context = response.context
+    data = {"token": context["token"], "base": context["base"]}
+    for c in context["characteristics"]:
+        data[c["name"]] = c["value"]
+    for a in context["arms"]:
+        data[f"arm_{a['arm'].pk}_label"] = a["label"]
+        data[f"arm_{a['arm'].pk}_randomised"] = a["randomised"]
+    for row in context["grid"]:
+        for cell in row["cells"]:
+            for f in cell["f"].values():
+                data[f["name"]] = f["value"]
+    return data
+
+
+def test_access_follows_the_review_team(small, extractors, django_user_model):
+    url = f"/reviews/{small.review.slug}/extraction/studies/{small.study.pk}/"
+    assert Client().get(url).status_code == 302  # anonymous: to the login page
+    stranger = django_user_model.objects.create_user("stranger", password="x-long-password")
+    assert _client(stranger).get(url).status_code == 404
+    assert _client(extractors.outsider_role).get(url).status_code == 403
+    page = _client(extractors.first).get(url)
+    assert page.status_code == 200
+    assert b"Self-stigma" in page.content and b"Convert" in page.content
+
+
+def test_two_sessions_editing_at_once_lose_nothing(small, extractors, cell):
+    url = f"/reviews/{small.review.slug}/extraction/studies/{small.study.pk}/"
+    alice, bob = _client(extractors.first), _client(extractors.second)
+    alice_form, bob_form = _form_data(alice.get(url)), _form_data(bob.get(url))
+    alice_form[cell(small.intervention, "mean")] = "-5.5"
+    assert alice.post(url, alice_form).status_code == 302
+    bob_form[cell(small.control, "sd")] = "6.4"
+    refused = bob.post(url, bob_form)
+    assert refused.status_code == 409
+    page = refused.content.decode()
+    assert "Not saved: someone else saved" in page
+    assert "Self-stigma · End of intervention · Peer group: Mean: “-4.2” → “-5.5”" in page
+    # Alice's edit stands; Bob's is not written but is still in his form.
+    assert OutcomeData.objects.get(arm=small.intervention).mean == -5.5
+    assert OutcomeData.objects.get(arm=small.control).sd == 5.8
+    again = _form_data(refused)
+    assert again[cell(small.control, "sd")] == "6.4"
+    again[cell(small.intervention, "mean")] = "-5.5"
+    assert bob.post(url, again).status_code == 302
+    assert OutcomeData.objects.get(arm=small.control).sd == 6.4
+    assert OutcomeData.objects.get(arm=small.intervention).mean == -5.5
+
+
+def test_a_validation_error_names_the_field_on_the_page(small, extractors, cell):
+    url = f"/reviews/{small.review.slug}/extraction/studies/{small.study.pk}/"
+    client = _client(extractors.first)
+    form = _form_data(client.get(url))
+    form[cell(small.control, "n")] = "0"
+    page = client.post(url, form)
+    assert page.status_code == 400
+    assert "Self-stigma · End of intervention · Usual care:" in page.content.decode()
+
+
+def test_the_convert_endpoint_runs_the_engine(small, extractors):
+    client = _client(extractors.first)
+    response = client.post(f"/reviews/{small.review.slug}/extraction/convert/",
+                           {"method": "sd_from_se", "in_se": "2", "in_n": "25"})
+    assert response.json()["derived"]["sd"]["value"] == pytest.approx(10.0)
+    bad = client.post(f"/reviews/{small.review.slug}/extraction/convert/", {"method": "sd_from_se", "in_n": "25"})
+    assert bad.status_code == 400 and bad.json()["errors"] == {"se": "Enter the SE."}
+
+
+def test_dual_extraction_is_blinded_compared_cell_by_cell_and_the_consensus_is_analysed(small, extractors, cell):
+    small.review.dual_extraction = True
+    entity_save(instance=small.review)
+    url = f"/reviews/{small.review.slug}/extraction/studies/{small.study.pk}/"
+    consensus_url = url + "consensus/"
+    alice, bob = _client(extractors.first), _client(extractors.second)
+    alice_form = _form_data(alice.get(url))
+    assert alice_form[cell(small.intervention, "mean")] == ""  # independent: not pre-filled with anyone's data
+    for arm, mean in ((small.intervention, "-4.2"), (small.control, "-1")):
+        alice_form.update({cell(arm, "n"): "38", cell(arm, "mean"): mean, cell(arm, "sd"): "6"})
+    bob_form = dict(alice_form)
+    bob_form[cell(small.control, "mean")] = "-1.5"
+    alice.post(url, {**alice_form, "action": "submit"})
+    assert alice.get(consensus_url).status_code == 409  # Bob has not submitted: Alice sees nothing of his
+    bob.post(url, {**bob_form, "action": "save"})
+    assert alice.get(consensus_url).status_code == 409
+    assert OutcomeData.objects.get(arm=small.control).mean == -1.0  # entries never touch the analysed rows
+    bob.post(url, {**bob_form, "action": "submit"})
+    page = alice.get(consensus_url)
+    assert page.status_code == 200
+    differing = [(change.name, change.before, change.after) for change in page.context["differences"]]
+    assert differing == [(cell(small.control, "mean"), "-1", "-1.5")]
+    consensus = _form_data(page)
+    assert consensus[cell(small.control, "mean")] == ""  # the difference is left for them to settle
+    assert consensus[cell(small.intervention, "mean")] == "-4.2"
+    consensus[cell(small.control, "mean")] = "-1.5"
+    assert alice.post(consensus_url, consensus).status_code == 302
+    assert OutcomeData.objects.get(arm=small.control).mean == -1.5
+    assert OutcomeData.objects.get(arm=small.intervention).sd == 6
+
+
+def test_the_pipeline_pools_each_outcome_again_without_imputed_values(small, extractors, cell, django_user_model):
+    from studies.models import Arm, ArmRole, Study
+    second = entity_save(instance=Study(review=small.review, label="Second 2021", year=2021))
+    for role, mean in ((ArmRole.INTERVENTION, -3.0), (ArmRole.CONTROL, -0.5)):
+        arm = entity_save(instance=Arm(study=second, role=role, label=f"{role} arm", randomised=30))
+        entity_save(instance=OutcomeData(study=second, outcome=small.outcome, time_point=small.time_point, arm=arm,
+                                         n=30, mean=mean, sd=5.0, provenance=Provenance.IMPUTED,
+                                         derivation={"sd": {"method": "sd_change", "inputs": {"r": 0.5}}}))
+    results = review_results_compute(analysis_inputs_load(small.review.pk))
+    by_set = {r.analysis_set: r for r in results if r.subgroup_field_id is None}
+    assert by_set[AnalysisSet.MAIN].payload["fixed"]["k"] == 2
+    restricted = by_set[AnalysisSet.NO_IMPUTED].payload
+    assert restricted["imputation_set"]["left_out"] == ["Second 2021"]
+    # The restricted pool is the engine run on the non-imputed study alone.
+    only = [r for r in review_results_compute(analysis_inputs_load(small.review.pk))
+            if r.analysis_set == AnalysisSet.MAIN and r.subgroup_field_id is None]
+    OutcomeData.objects.filter(study=second).delete()
+    alone = [r for r in review_results_compute(analysis_inputs_load(small.review.pk))
+             if r.analysis_set == AnalysisSet.MAIN and r.subgroup_field_id is None][0].payload
+    assert restricted["fixed"]["estimate"] == pytest.approx(alone["fixed"]["estimate"])
+    assert only[0].payload["fixed"]["estimate"] != pytest.approx(alone["fixed"]["estimate"])
+    # Without imputed values there is no second analysis.
+    assert not [r for r in review_results_compute(analysis_inputs_load(small.review.pk))
+                if r.analysis_set == AnalysisSet.NO_IMPUTED]
+
+
+def test_the_outcome_page_and_the_csv_show_the_set_and_the_provenance(small, extractors, cell, settings):
+    from studies.models import Arm, ArmRole, Study
+    small.review.is_public = True
+    entity_save(instance=small.review)
+    second = entity_save(instance=Study(review=small.review, label="Second 2021", year=2021))
+    for role, mean in ((ArmRole.INTERVENTION, -3.0), (ArmRole.CONTROL, -0.5)):
+        arm = entity_save(instance=Arm(study=second, role=role, label=f"{role} arm", randomised=30))
+        entity_save(instance=OutcomeData(
+            study=second, outcome=small.outcome, time_point=small.time_point, arm=arm, n=30, mean=mean, sd=5.0,
+            provenance=Provenance.IMPUTED, source_location="Table 3, p. 7",
+            derivation={"sd": {"method": "sd_change", "inputs": {"sd_baseline": 5.0, "sd_final": 5.0, "r": 0.5},
+                               "description": "imputed from baseline and final SDs with correlation r = 0.5",
+                               "source": "Cochrane Handbook 6.5.2.8", "provenance": "imputed", "value": 5.0}}))
+    analysis_services.analysis_run_execute(small.review.pk)
+    page = Client().get(f"/reviews/{small.review.slug}/outcomes/{small.outcome.pk}/").content.decode()
+    assert "Sensitivity: imputed values" in page and "Second 2021 (imputed)" in page
+    csv = b"".join(Client().get(f"/reviews/{small.review.slug}/data.csv").streaming_content).decode()
+    assert "source_location,derivation" in csv.splitlines()[0]
+    assert "Table 3, p. 7" in csv and "imputed from baseline and final SDs with correlation r = 0.5" in csv
