@@ -108,10 +108,11 @@ def audit_trail(*, user, review: Review, entities: list[str] | None = None, offs
     names = entities or list(ENTITIES)
     querysets = {name: audit_events_queryset(entity=name, user=user, review=review) for name in names}
     count = sum(qs.count() for qs in querysets.values())
-    streams = []
-    for name, qs in querysets.items():
-        rows = qs.order_by("-pgh_created_at", "-pgh_id")[:offset + limit]
-        streams.append(((-row.pgh_created_at.timestamp(), name, -row.pgh_id, row) for row in rows))
+    streams = [
+        [(-row.pgh_created_at.timestamp(), name, -row.pgh_id, row)
+         for row in qs.order_by("-pgh_created_at", "-pgh_id")[:offset + limit]]
+        for name, qs in querysets.items()
+    ]
     page = [row for row in heapq.merge(*streams, key=lambda item: item[:3])][offset:offset + limit]
     user_ids = {(r[3].pgh_context.metadata or {}).get("user") for r in page if r[3].pgh_context_id}
     usernames = dict(get_user_model().objects.filter(pk__in={u for u in user_ids if u}).values_list("pk", "username"))
