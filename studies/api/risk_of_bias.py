@@ -120,6 +120,9 @@ class Rob2AssessmentSerializer(_ServiceSerializer):
     domain_overrides = serializers.DictField(child=Rob2OverrideSerializer(), required=False, write_only=True)
     overall = Rob2OverrideSerializer(required=False, write_only=True)
     domains = Rob2DomainSerializer(many=True, read_only=True)
+    # Plain strings: empty while incomplete or not overridden (the model's choices omit "").
+    overall_proposed = serializers.CharField(read_only=True)
+    overall_override = serializers.CharField(read_only=True)
     submit = serializers.BooleanField(write_only=True, required=False, default=False)
 
     class Meta:
