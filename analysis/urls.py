@@ -9,6 +9,8 @@ urlpatterns = [
          name="api-analysis-version"),
     path("api/reviews/<slug:slug>/analysis/changes/", views.ConclusionChangesView.as_view(),
          name="api-analysis-changes"),
+    path("api/reviews/<slug:slug>/analysis/outcomes/<int:pk>/history/", views.OutcomeHistoryView.as_view(),
+         name="api-analysis-outcome-history"),
     # Public reader pages.
     path("reviews/<slug:slug>/", pages.review_page, name="review"),
     path("reviews/<slug:slug>/data.csv", pages.data_csv, name="review-data-csv"),

@@ -112,3 +112,29 @@ class ConclusionChangesView(APIView):
             }
             for change in selectors.conclusion_changes(review)[:200]
         ])
+
+
+class OutcomeHistoryPointSerializer(serializers.Serializer):
+    finished_at = serializers.DateTimeField()
+    data_version = serializers.IntegerField()
+    estimate = serializers.FloatField()
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+
+
+@extend_schema(responses=OutcomeHistoryPointSerializer(many=True))
+class OutcomeHistoryView(APIView):
+    """``GET /api/reviews/<slug>/analysis/outcomes/<pk>/history/``: the outcome's pooled estimate in
+    every succeeded run, oldest first (how the evidence moved). Read-only; public on published
+    reviews, like the reader pages that plot it."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request, slug: str, pk: int) -> Response:
+        review = get_object_or_404(selectors.review_visible_to(request.user), slug=slug)
+        get_object_or_404(review.outcomes.all(), pk=pk)  # another review's outcome is 404
+        return Response([
+            {"finished_at": finished_at, "data_version": version, "estimate": estimate, "ci_low": low,
+             "ci_high": high}
+            for finished_at, version, estimate, low, high in selectors.outcome_history(review, pk)
+        ])

@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # The audit trail: row events written by database triggers (studies/models/audit.py).
+    "pgtrigger",
+    "pghistory",
     "studies",
     "analysis",
 ]
@@ -63,6 +66,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes requires: it turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
+    # Who and which URL, attached to every audit event a request causes (DRF's token user too:
+    # the middleware updates the context when DRF sets request.user).
+    "pghistory.middleware.HistoryMiddleware",
 ]
 
 ROOT_URLCONF = "reviewsite.urls"

@@ -125,17 +125,6 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
 
 
 
-class MembershipViewSet(ReadOnlyReviewScopedViewSet):
-    """The team: who holds which role (members only; changed in the back office)."""
-
-    model = ReviewMembership
-    serializer_class = s.MembershipSerializer
-    filterset_fields = ["role", "user"]
-
-    def get_queryset(self):
-        return super().get_queryset().select_related("user")
-
-
 class SearchSourceViewSet(ReviewScopedViewSet):
     model = SearchSource
     serializer_class = s.SearchSourceSerializer

@@ -10,7 +10,7 @@ from django.db import IntegrityError
 from rest_framework import serializers
 
 from studies.models import (
-    Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, Review, ReviewMembership,
+    Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, Review,
     SearchSource, Study, StudyCharacteristic, TimePoint,
 )
 from studies.services.entities import REVIEW_LOOKUP, entity_save
@@ -68,15 +68,6 @@ class ReviewSerializer(ReviewEntitySerializer):
                   "effect_measure", "model_rule", "i2_threshold", "tau2_estimator", "hartung_knapp",
                   "confidence_level", "funnel_min_studies", "rob_tool", "data_version", "created_at", "updated_at"]
         read_only_fields = ["id", "is_synthetic", "data_version", "created_at", "updated_at"]
-
-
-class MembershipSerializer(serializers.ModelSerializer):
-    username = serializers.CharField(source="user.username", read_only=True)
-
-    class Meta:
-        model = ReviewMembership
-        fields = ["id", "user", "username", "role", "added_at"]
-        read_only_fields = fields
 
 
 class SearchSourceSerializer(ReviewEntitySerializer):

@@ -5,15 +5,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.authtoken.views import obtain_auth_token
 
 from studies.api import resources as r
+from studies.api import risk_of_bias as rob
+from studies.api import screening as sc
+from studies.api.audit import AuditTrailView
 
 LIST = {"get": "list", "post": "create"}
 DETAIL = {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
-READ_LIST = {"get": "list"}
-READ_DETAIL = {"get": "retrieve"}
 
 # (URL segment, viewset): each gets a list and a detail route under /api/reviews/<slug>/.
 REVIEW_RESOURCES = [
-    ("team", r.MembershipViewSet),
+    ("team", sc.MembershipViewSet),
     ("sources", r.SearchSourceViewSet),
     ("imports", r.ImportBatchViewSet),
     ("records", r.RecordViewSet),
@@ -25,16 +26,22 @@ REVIEW_RESOURCES = [
     ("outcomes", r.OutcomeViewSet),
     ("time-points", r.TimePointViewSet),
     ("outcome-data", r.OutcomeDataViewSet),
+    ("exclusion-reasons", sc.ExclusionReasonViewSet),
+    ("decisions", sc.DecisionViewSet),
+    ("resolutions", sc.ResolutionViewSet),
+    ("reports", sc.ReportViewSet),
+    ("rob1-assessments", rob.Rob1AssessmentViewSet),
+    ("rob2-assessments", rob.Rob2AssessmentViewSet),
 ]
 
 
 def _routes(segment: str, viewset) -> list:
-    writable = issubclass(viewset, r.ReviewScopedViewSet)
+    """A list and a detail route, with the methods the viewset implements (and only those)."""
+    listing = {method: action for method, action in LIST.items() if hasattr(viewset, action)}
+    detail = {method: action for method, action in DETAIL.items() if hasattr(viewset, action)}
     return [
-        path(f"api/reviews/<slug:slug>/{segment}/", viewset.as_view(LIST if writable else READ_LIST),
-             name=f"api-{segment}-list"),
-        path(f"api/reviews/<slug:slug>/{segment}/<int:pk>/", viewset.as_view(DETAIL if writable else READ_DETAIL),
-             name=f"api-{segment}-detail"),
+        path(f"api/reviews/<slug:slug>/{segment}/", viewset.as_view(listing), name=f"api-{segment}-list"),
+        path(f"api/reviews/<slug:slug>/{segment}/<int:pk>/", viewset.as_view(detail), name=f"api-{segment}-detail"),
     ]
 
 
@@ -48,5 +55,6 @@ urlpatterns = [
     path("api/reviews/", r.ReviewViewSet.as_view({"get": "list", "post": "create"}), name="api-review-list"),
     path("api/reviews/<slug:slug>/", r.ReviewViewSet.as_view({"get": "retrieve", "put": "update",
                                                               "patch": "partial_update"}), name="api-review-detail"),
+    path("api/reviews/<slug:slug>/audit/", AuditTrailView.as_view(), name="api-audit"),
     *[route for segment, viewset in REVIEW_RESOURCES for route in _routes(segment, viewset)],
 ]

@@ -53,6 +53,7 @@ from studies.models.studies import (
     Study,
     StudyCharacteristic,
 )
+from studies.models.audit import AUDITED_MODELS, EVENT_MODELS  # noqa: E402 (after the models it tracks)
 
 __all__ = [
     "CandidateStatus", "DuplicateCandidate", "MatchMethod",
@@ -63,5 +64,5 @@ __all__ = [
     "Rob2Answer", "Rob2Assessment", "Rob2Domain", "Rob2DomainJudgment", "Rob2Judgment", "Rob2SignallingAnswer",
     "RobDomain", "Role", "ScreeningDecision", "ScreeningResolution", "ScreeningStatus", "SearchSource", "Stage",
     "Study", "StudyExtraction",
-    "StudyCharacteristic", "Tau2Estimator", "TimePoint", "ValueType",
+    "StudyCharacteristic", "Tau2Estimator", "TimePoint", "ValueType", "AUDITED_MODELS", "EVENT_MODELS",
 ]

@@ -1,5 +1,6 @@
 """Setting up a review and its team."""
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from studies.models import Review, ReviewMembership, Role, TimePoint
@@ -22,6 +23,18 @@ def membership_add(*, review: Review, user: AbstractBaseUser, role: Role | str) 
     if existing is not None:
         return existing
     return entity_save(instance=ReviewMembership(review=review, user=user, role=role))
+
+
+@transaction.atomic
+def membership_remove(*, membership: ReviewMembership) -> None:
+    """Take a role away from a user; a review always keeps at least one manager (else nobody could
+    run it without the back office)."""
+    if membership.role == Role.MANAGER:
+        managers = ReviewMembership.objects.select_for_update().filter(review_id=membership.review_id,
+                                                                        role=Role.MANAGER)
+        if len(managers) <= 1:
+            raise ValidationError("A review keeps at least one manager; add another before removing this one.")
+    ReviewMembership.objects.filter(pk=membership.pk).delete()
 
 
 MANAGERS_GROUP = "Review managers"

@@ -145,6 +145,18 @@ def decision_undo_last(*, review: Review, stage: str, screener: AbstractBaseUser
 
 
 @transaction.atomic
+def decision_withdraw(*, decision: ScreeningDecision, screener: AbstractBaseUser) -> None:
+    """Withdraw one of the screener's own decisions (the API's DELETE; the screening page's "undo"
+    is ``decision_undo_last``). Refused once the record's verdict is settled, as a change would be."""
+    record = _locked(decision.record)
+    _require_role(user=screener, review=record.review, roles={Role.SCREENER}, action="withdraw screening decisions")
+    if decision.screener_id != screener.pk:
+        raise PermissionDenied("You can withdraw only your own decisions.")
+    _check_open(record, decision.stage)
+    ScreeningDecision.objects.filter(pk=decision.pk).delete()
+
+
+@transaction.atomic
 def resolution_record(*, record: Record, stage: str, tutor: AbstractBaseUser, decision: str,
                       exclusion_reason: ExclusionReason | None = None, rationale: str) -> ScreeningResolution:
     """A tutor's final decision on a record in conflict at a stage, with the reason for it."""

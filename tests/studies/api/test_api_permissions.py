@@ -19,6 +19,7 @@ TEAM = frozenset(ROLES)
 PUBLIC = "public"
 MANAGER = frozenset({"manager"})
 EXTRACTION = frozenset({"manager", "extractor"})
+SCREENING = frozenset({"manager", "screener", "tutor"})
 ANYONE = "anyone"  # not about a review: open to everybody
 
 # route → {method: roles allowed}. Detail routes are exercised on a row of the review.
@@ -32,17 +33,29 @@ MATRIX: dict[str, dict[str, object]] = {
     "api/reviews/<slug:slug>/analysis/version/": {"GET": TEAM | {PUBLIC}},
     "api/reviews/<slug:slug>/analysis/changes/": {"GET": TEAM | {PUBLIC}},
     "api/reviews/<slug:slug>/prisma/": {"GET": TEAM | {PUBLIC}},
+    "api/reviews/<slug:slug>/analysis/outcomes/<int:pk>/history/": {"GET": TEAM | {PUBLIC}},
+    "api/reviews/<slug:slug>/audit/": {"GET": MANAGER},
 }
+# Writable resources whose rows are created and read but never changed or removed through the API.
+CREATE_ONLY = {"resolutions"}
+NO_DELETE = {"rob1-assessments", "rob2-assessments"}
+NO_UPDATE = {"team"}
 for segment, read, write in [
-    ("team", TEAM, None), ("sources", MANAGER, MANAGER), ("imports", MANAGER, None), ("records", TEAM, None),
+    ("sources", MANAGER, MANAGER), ("imports", MANAGER, None), ("records", TEAM, None),
     ("studies", TEAM | {PUBLIC}, EXTRACTION), ("arms", TEAM | {PUBLIC}, EXTRACTION),
     ("characteristic-fields", TEAM | {PUBLIC}, MANAGER), ("characteristics", TEAM | {PUBLIC}, EXTRACTION),
     ("outcome-domains", TEAM | {PUBLIC}, MANAGER), ("outcomes", TEAM | {PUBLIC}, MANAGER),
     ("time-points", TEAM | {PUBLIC}, MANAGER), ("outcome-data", TEAM | {PUBLIC}, EXTRACTION),
+    ("team", TEAM, MANAGER), ("exclusion-reasons", TEAM, MANAGER), ("decisions", SCREENING, {"screener"}),
+    ("resolutions", SCREENING, {"tutor"}), ("reports", TEAM, {"tutor", "manager"}),
+    ("rob1-assessments", TEAM, {"assessor", "manager"}), ("rob2-assessments", TEAM, {"assessor", "manager"}),
 ]:
     MATRIX[f"api/reviews/<slug:slug>/{segment}/"] = {"GET": read, **({"POST": write} if write else {})}
-    MATRIX[f"api/reviews/<slug:slug>/{segment}/<int:pk>/"] = {
-        "GET": read, **({"PATCH": write, "PUT": write, "DELETE": write} if write else {})}
+    detail = {"GET": read}
+    if write and segment not in CREATE_ONLY:
+        detail.update({} if segment in NO_UPDATE else {"PATCH": write, "PUT": write})
+        detail.update({} if segment in NO_DELETE else {"DELETE": write})
+    MATRIX[f"api/reviews/<slug:slug>/{segment}/<int:pk>/"] = detail
 
 IDENTITIES = ["anonymous", "outsider", *ROLES]
 

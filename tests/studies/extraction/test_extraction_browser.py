@@ -35,7 +35,9 @@ def test_an_extractor_converts_an_sd_and_the_public_result_follows(live_server, 
     page.fill("#in_n", str(row.n))
     page.click("#convert-apply")
     expected_sd = 0.4 * row.n ** 0.5
-    page.wait_for_function(f"document.querySelector('[name=\"{prefix}sd\"]').value !== '{row.sd:g}'")
+    # A function, not a bare expression: Playwright eval()s expressions, which the site's CSP forbids.
+    page.wait_for_function("([name, old]) => document.querySelector(`[name=\"${name}\"]`).value !== old",
+                           arg=[f"{prefix}sd", f"{row.sd:g}"])
     assert float(page.input_value(f'[name="{prefix}sd"]')) == pytest.approx(expected_sd, rel=1e-5)
     assert "calculated from SE" in page.locator(f'tr[data-prefix="{prefix}"] .derivation-note').text_content()
     page.fill(f'[name="{prefix}source_location"]', "Table 2, p. 5")
