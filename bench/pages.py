@@ -148,8 +148,10 @@ def main() -> int:
                 wrk = wrk_path()
                 script = workdir / "report.lua"
                 script.write_text(WRK_REPORT)
-                for _, path in rows:  # warm each worker (imports, templates, per-run caches)
-                    load(wrk, script, args.port, path, args.workers * 4, 2)
+                # Warm every worker (imports, templates, its own page cache): a first render of the
+                # large review's page takes seconds, and is not what readers wait for afterwards.
+                for _, path in rows:
+                    load(wrk, script, args.port, path, args.workers * 4, 8)
                 results = {label: load(wrk, script, args.port, path, args.readers, args.seconds)
                            for label, path in rows}
                 floor = results["static file (floor)"]

@@ -70,6 +70,9 @@ MIDDLEWARE = [
     # the middleware updates the context when DRF sets request.user).
     "pghistory.middleware.HistoryMiddleware",
 ]
+# The audit trail names who made each change; reads change nothing (GET is safe throughout), so
+# they skip pghistory's per-query context, which would cost every reader page a statement.
+PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 ROOT_URLCONF = "reviewsite.urls"
 WSGI_APPLICATION = "reviewsite.wsgi.application"
