@@ -107,15 +107,15 @@ def _progress(review: Review, stage: str, user) -> dict:
     key = f"screening-progress:{review.pk}:{stage}"
     shared = cache.get(key)
     if shared is None:
+        # One grouped count gives the review's total and every screener's own, so no screener's
+        # page pays for a count of its own (each was as dear as the whole review's).
         eligible = selectors.screening_records(review=review, stage=stage)
-        shared = (eligible.count(), ScreeningDecision.objects.filter(record__in=eligible, stage=stage).count())
+        per_screener = dict(ScreeningDecision.objects.filter(record__in=eligible, stage=stage).order_by()
+                            .values_list("screener").annotate(n=Count("pk")))
+        shared = (eligible.count(), per_screener)
         cache.set(key, shared, timeout=PROGRESS_SECONDS)
-    total, made = shared
-    mine_key = f"{key}:{user.pk}"
-    mine = cache.get(mine_key)
-    if mine is None:
-        mine = ScreeningDecision.objects.filter(record__review=review, stage=stage, screener=user).count()
-        cache.set(mine_key, mine, timeout=PROGRESS_SECONDS)
+    total, per_screener = shared
+    made, mine = sum(per_screener.values()), per_screener.get(user.pk, 0)
     return {"total": total, "mine": mine, "made": made, "needed": 2 * total, "seconds": PROGRESS_SECONDS,
             "mine_percent": round(100 * mine / total) if total else 100,
             "review_percent": round(100 * made / (2 * total)) if total else 100}
