@@ -33,12 +33,28 @@ class ReviewPagination(PageNumberPagination):
     max_page_size = 1000
 
 
+class ReviewFilterBackend(DjangoFilterBackend):
+    """django-filter, with every filter on another entity limited to the review's own rows: an id
+    from another review then answers as an id that does not exist, and reveals nothing."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        review = getattr(view, "review", None) if "slug" in getattr(view, "kwargs", {}) else None
+        if filterset is not None and review is not None:
+            for name, declared in filterset.filters.items():
+                related = getattr(declared, "queryset", None)
+                if related is not None and related.model in REVIEW_LOOKUP:
+                    declared.queryset = related.model._default_manager.filter(
+                        **{REVIEW_LOOKUP[related.model]: review.pk})
+        return filterset
+
+
 class ReviewScoped:
     """The scope and access rules shared by the review's endpoints."""
 
     permission_classes = [ReviewRoleAccess]
     pagination_class = ReviewPagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [ReviewFilterBackend, OrderingFilter]
     ordering = ["id"]
     read_roles: frozenset[str] = TEAM
     write_roles: frozenset[str] = frozenset()
@@ -93,7 +109,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     serializer_class = s.ReviewSerializer
     lookup_field = "slug"
     pagination_class = ReviewPagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [ReviewFilterBackend, OrderingFilter]
     filterset_fields = ["is_public"]
     ordering = ["title"]
 
@@ -146,7 +162,7 @@ class RecordViewSet(ReadOnlyReviewScopedViewSet):
 
     model = Record
     serializer_class = s.RecordSerializer
-    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    filter_backends = [ReviewFilterBackend, SearchFilter, OrderingFilter]
     filterset_fields = {"import_batch": ["exact"], "year": ["exact", "gte", "lte"], "doi": ["exact"],
                         "pmid": ["exact"], "duplicate_of": ["exact", "isnull"], "fulltext_status": ["exact"]}
     search_fields = ["title"]

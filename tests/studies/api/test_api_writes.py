@@ -134,3 +134,16 @@ def test_decisions_list_costs_the_same_queries_for_five_or_a_thousand(api_review
         return len(captured)
 
     assert queries(5) == queries(1000)
+
+
+def test_filtering_by_another_reviews_id_answers_as_for_an_unknown_id(api_review):
+    """A filter by id must not tell whether an id exists in another review."""
+    theirs = entity_save(instance=Study(review=api_review.other, label="Theirs 2017", year=2017))
+    client = client_for(api_review.users["manager"])
+    path = f"/api/reviews/{api_review.review.slug}/arms/?study="
+    unknown = client.get(path + str(theirs.pk + 10_000))
+    other = client.get(path + str(theirs.pk))
+    assert other.status_code == unknown.status_code == 400
+    assert other.data == {"study": [str(unknown.data["study"][0]).replace(str(theirs.pk + 10_000), str(theirs.pk))]}
+    ours = client.get(path + str(api_review.ids["studies"]))
+    assert ours.status_code == 200 and ours.data["count"] == 2
