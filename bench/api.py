@@ -17,12 +17,11 @@ from pathlib import Path
 import subprocess
 import sys
 import tempfile
-import time
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.pages import WRK_REPORT, load, prepare_database, wrk_path  # noqa: E402
+from bench.pages import WRK_REPORT, gunicorn_serving, load, prepare_database, wrk_path  # noqa: E402
 from reviewsite import embedded  # noqa: E402
 
 SLUG = "bench-api"
@@ -80,17 +79,7 @@ def main() -> int:
                 [python, "-c", f"import sys; sys.path.insert(0, {str(BASE_DIR)!r}); "
                                f"from bench.api import build; print(build({args.records}))"],
                 cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True).stdout.split()[-1]
-            log = (workdir / "gunicorn.log").open("wb")
-            server = subprocess.Popen([python, "-m", "gunicorn", "reviewsite.wsgi:application", "--bind",
-                                       f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--worker-class",
-                                       "gthread", "--threads", str(args.threads), "--keep-alive", "30"],
-                                      cwd=BASE_DIR, env=env, stdout=log, stderr=log)
-            try:
-                deadline = time.monotonic() + 30
-                while not embedded.port_answers("127.0.0.1", args.port):
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit(f"gunicorn did not start; see {workdir / 'gunicorn.log'}")
-                    time.sleep(0.1)
+            with gunicorn_serving(workdir, env, port=args.port, workers=args.workers, threads=args.threads):
                 script = workdir / "report.lua"
                 # The token on every request (wrk's Lua: a header set once applies to all requests).
                 script.write_text(f'wrk.headers["Authorization"] = "Token {token}"\n' + WRK_REPORT)
@@ -117,9 +106,6 @@ def main() -> int:
                     print(f"{label:<28} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['rps']:>8.1f} {r['rps'] * items:>9.0f} "
                           f"{r['p95'] / floor['p95']:>10.1f}")
                 return 0
-            finally:
-                server.terminate()
-                server.wait(15)
         finally:
             for step in cleanup:
                 step()

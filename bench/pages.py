@@ -15,6 +15,7 @@ Target (issue 5): review page p95 under 150 ms on the demo review. Uses the mach
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 import os
 from pathlib import Path
 import shutil
@@ -101,6 +102,29 @@ def load(wrk: str, script: Path, port: int, path: str, readers: int, seconds: in
     return {"p50": p50_us / 1000, "p95": p95_us / 1000, "rps": requests / (duration_us / 1e6), "n": int(requests)}
 
 
+@contextmanager
+def gunicorn_serving(workdir: Path, env: dict, *, port: int, workers: int, worker_class: str = "gthread",
+                     threads: int = 8):
+    """gunicorn serving the project on ``port`` (DEBUG off, as in production) until the block ends;
+    its log is ``workdir/gunicorn.log``. Every benchmark that measures the web server starts it so."""
+    log = (workdir / "gunicorn.log").open("wb")
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "reviewsite.wsgi:application", "--bind",
+                               f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", worker_class,
+                               "--threads", str(threads), "--keep-alive", "30",
+                               "--env", "DJANGO_SETTINGS_MODULE=reviewsite.settings.local"],
+                              cwd=BASE_DIR, env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        while not embedded.port_answers("127.0.0.1", port):
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit(f"gunicorn did not start; see {workdir / 'gunicorn.log'}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(15)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=50)
@@ -125,20 +149,10 @@ def main() -> int:
                                           f"from bench.pages import build; build({args.outcomes}, {args.studies})"],
                            cwd=BASE_DIR, env=env, check=True)
             print(f"built and computed both reviews in {time.perf_counter() - started:.0f} s")
-            log = (workdir / "gunicorn.log").open("wb")
             # sync (the production image's worker) closes each connection after its answer; gthread
             # keeps them alive, each worker serving several at once.
-            server = subprocess.Popen([python, "-m", "gunicorn", "reviewsite.wsgi:application", "--bind",
-                                       f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--worker-class",
-                                       args.worker_class, "--threads", str(args.threads), "--keep-alive", "30",
-                                       "--env", "DJANGO_SETTINGS_MODULE=reviewsite.settings.local"],
-                                      cwd=BASE_DIR, env=env, stdout=log, stderr=log)
-            try:
-                deadline = time.monotonic() + 30
-                while not embedded.port_answers("127.0.0.1", args.port):
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit(f"gunicorn did not start; see {workdir / 'gunicorn.log'}")
-                    time.sleep(0.1)
+            with gunicorn_serving(workdir, env, port=args.port, workers=args.workers,
+                                  worker_class=args.worker_class, threads=args.threads):
                 threads = f" × {args.threads} threads" if args.worker_class == "gthread" else ""
                 print(f"machine: {os.cpu_count()} cpus; gunicorn {args.worker_class} ×{args.workers} workers{threads}, "
                       f"PostgreSQL; wrk: {args.readers} concurrent keep-alive readers, {args.seconds} s per row")
@@ -163,9 +177,6 @@ def main() -> int:
                 verdict = "met" if demo["p95"] < 150 else "MISSED"
                 print(f"target: demo review page p95 < 150 ms: {verdict} ({demo['p95']:.1f} ms)")
                 return 0 if demo["p95"] < 150 else 1
-            finally:
-                server.terminate()
-                server.wait(15)
         finally:
             for step in cleanup:
                 step()

@@ -272,18 +272,7 @@ def main() -> int:
                            cwd=BASE_DIR, env=env, check=True)
             print(f"built a review of {args.records:,} records ({args.screened:,} already dual-screened) "
                   f"in {time.perf_counter() - started:.0f} s")
-            log = (workdir / "gunicorn.log").open("wb")
-            server = subprocess.Popen([python, "-m", "gunicorn", "reviewsite.wsgi:application", "--bind",
-                                       f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--worker-class",
-                                       "gthread", "--threads", "8", "--keep-alive", "30",
-                                       "--env", "DJANGO_SETTINGS_MODULE=reviewsite.settings.local"],
-                                      cwd=BASE_DIR, env=env, stdout=log, stderr=log)
-            try:
-                deadline = time.monotonic() + 30
-                while not embedded.port_answers("127.0.0.1", args.port):
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit(f"gunicorn did not start; see {workdir / 'gunicorn.log'}")
-                    time.sleep(0.1)
+            with pages.gunicorn_serving(workdir, env, port=args.port, workers=args.workers):
                 usernames = [f"bench-screener-{i}" for i in range(args.screeners)]
                 threaded_load(args.port, "/healthz", args.workers * 4, args.workers * 8)  # warm the workers
                 run_screeners(args.port, usernames[:2], 3)
@@ -318,9 +307,6 @@ def main() -> int:
                 print(f"targets: next record p95 < 50 ms ({next_p95:.1f}), decision p95 < 100 ms ({decide_p95:.1f}), "
                       f"zero lost or duplicated: {'met' if met else 'MISSED'}")
                 return 0 if met else 1
-            finally:
-                server.terminate()
-                server.wait(15)
         finally:
             for step in cleanup:
                 step()
