@@ -298,14 +298,10 @@ def matching_rules(domain: Domain, answers: Mapping[str, str]) -> list[tuple[int
 def domain_judgment(domain: Domain, answers: Mapping[str, str]) -> str | None:
     """The algorithm's proposed judgment for a domain, or None while the answers do not yet reach a
     leaf of its flow chart (a part with no matching row)."""
-    effective = effective_answers(domain, answers)
-    judgments = []
-    for rows in domain.parts:
-        matched = next((row.judgment for row in rows if row.matches(effective)), None)
-        if matched is None:
-            return None
-        judgments.append(matched)
-    return worst(judgments)
+    matched = matching_rules(domain, answers)
+    if {part for part, _ in matched} != set(range(len(domain.parts))):
+        return None
+    return worst([domain.parts[part][row].judgment for part, row in matched])
 
 
 def missing_questions(domain: Domain, answers: Mapping[str, str]) -> list[str]:

@@ -61,10 +61,11 @@ def rob_blinded(queryset: QuerySet, user, item_fields: tuple[str, ...]) -> Query
     """Risk-of-bias assessments of one review as ``user`` may see them (DESIGN.md: blinding is a
     data-access rule, enforced here so that no page can show more).
 
-    Always visible: the consensus and the user's own assessments. Another assessor's assessment
-    only once it is submitted and "both have submitted": the user's own assessment of the same item
-    is submitted too, or, for someone without one (a manager arbitrating), a second assessment of the
-    item is submitted.
+    Always visible: the user's own assessments. Another assessor's assessment only once it is
+    submitted and "both have submitted": the user's own assessment of the same item is submitted too,
+    or, for someone without one (a manager arbitrating), a second assessment of the item is
+    submitted. The consensus, which holds the others' judgments, follows the user's side of that
+    rule: a third assessor whose own assessment is still a draft does not see it.
     """
     model = queryset.model
     same_item = {field: OuterRef(field) for field in item_fields}
@@ -73,7 +74,7 @@ def rob_blinded(queryset: QuerySet, user, item_fields: tuple[str, ...]) -> Query
     own_submitted = own.filter(submitted_at__isnull=False)
     another_submitted = individual.filter(submitted_at__isnull=False).exclude(pk=OuterRef("pk"))
     return queryset.filter(
-        Q(is_consensus=True) | Q(assessor=user)
+        (Q(is_consensus=True) & (Exists(own_submitted) | ~Exists(own))) | Q(assessor=user, is_consensus=False)
         | (Q(submitted_at__isnull=False) & (Exists(own_submitted) | (~Exists(own) & Exists(another_submitted))))
     )
 

@@ -4,6 +4,7 @@
 the user's roles there decide reads and writes (``studies.api.access``), and the queryset holds
 only that review's rows, so lists, details, counts and filters all obey the same scope.
 """
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
@@ -11,14 +12,14 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from analysis.selectors import review_visible_to
 from studies.api import serializers as s
 from studies.api.access import EXTRACTION, MANAGER, PUBLIC, TEAM, ReviewRoleAccess, request_review, request_roles
 from studies.models import (
-    Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, ReviewMembership, Role,
+    Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, Role,
     SearchSource, Study, StudyCharacteristic, TimePoint,
 )
 from studies.services.entities import REVIEW_LOOKUP, entity_delete
@@ -34,8 +35,9 @@ class ReviewPagination(PageNumberPagination):
 
 
 class ReviewFilterBackend(DjangoFilterBackend):
-    """django-filter, with every filter on another entity limited to the review's own rows: an id
-    from another review then answers as an id that does not exist, and reveals nothing."""
+    """django-filter, with every filter on another entity limited to the review's own rows (and on a
+    person, to its team): an id from elsewhere then answers as an id that does not exist, and
+    reveals nothing."""
 
     def get_filterset(self, request, queryset, view):
         filterset = super().get_filterset(request, queryset, view)
@@ -43,9 +45,14 @@ class ReviewFilterBackend(DjangoFilterBackend):
         if filterset is not None and review is not None:
             for name, declared in filterset.filters.items():
                 related = getattr(declared, "queryset", None)
-                if related is not None and related.model in REVIEW_LOOKUP:
+                if related is None:
+                    continue
+                if related.model in REVIEW_LOOKUP:
                     declared.queryset = related.model._default_manager.filter(
                         **{REVIEW_LOOKUP[related.model]: review.pk})
+                elif related.model is get_user_model():  # people: the review's team only
+                    declared.queryset = related.model._default_manager.filter(
+                        review_memberships__review=review).distinct()
         return filterset
 
 
@@ -178,7 +185,19 @@ class StudyViewSet(ReviewScopedViewSet):
     ordering_fields = ["id", "label", "year"]
 
 
+class NotUnderDualExtraction(BasePermission):
+    """Extracted data are written directly only when one extractor's entry is the data; under dual
+    extraction they come from the consensus of two independent entries (the extraction pages)."""
+
+    message = ("This review uses dual extraction: each extractor enters their own extraction and the "
+               "consensus writes the data (the review's extraction pages).")
+
+    def has_permission(self, request, view) -> bool:
+        return request.method in SAFE_METHODS or not view.review.dual_extraction
+
+
 class ArmViewSet(ReviewScopedViewSet):
+    permission_classes = [ReviewRoleAccess, NotUnderDualExtraction]
     model = Arm
     serializer_class = s.ArmSerializer
     read_roles = TEAM | {PUBLIC}
@@ -195,6 +214,7 @@ class CharacteristicFieldViewSet(ReviewScopedViewSet):
 
 
 class StudyCharacteristicViewSet(ReviewScopedViewSet):
+    permission_classes = [ReviewRoleAccess, NotUnderDualExtraction]
     model = StudyCharacteristic
     serializer_class = s.StudyCharacteristicSerializer
     read_roles = TEAM | {PUBLIC}
@@ -225,6 +245,7 @@ class TimePointViewSet(ReviewScopedViewSet):
 
 
 class OutcomeDataViewSet(ReviewScopedViewSet):
+    permission_classes = [ReviewRoleAccess, NotUnderDualExtraction]
     model = OutcomeData
     serializer_class = s.OutcomeDataSerializer
     read_roles = TEAM | {PUBLIC}

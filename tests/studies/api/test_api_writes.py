@@ -147,3 +147,26 @@ def test_filtering_by_another_reviews_id_answers_as_for_an_unknown_id(api_review
     assert other.data == {"study": [str(unknown.data["study"][0]).replace(str(theirs.pk + 10_000), str(theirs.pk))]}
     ours = client.get(path + str(api_review.ids["studies"]))
     assert ours.status_code == 200 and ours.data["count"] == 2
+
+
+def test_under_dual_extraction_the_api_does_not_write_extracted_data(api_review):
+    """Extracted data come from the consensus of two entries, so a single write is refused."""
+    review = api_review.review
+    Review.objects.filter(pk=review.pk).update(dual_extraction=True)
+    data = OutcomeData.objects.get(pk=api_review.ids["outcome-data"])
+    client = client_for(api_review.users["extractor"])
+    refused = client.patch(f"/api/reviews/{review.slug}/outcome-data/{data.pk}/", {"mean": 9.9}, format="json")
+    assert refused.status_code == 403 and "dual extraction" in str(refused.data["detail"])
+    assert client.patch(f"/api/reviews/{review.slug}/arms/{data.arm_id}/", {"label": "x"},
+                        format="json").status_code == 403
+    assert OutcomeData.objects.get(pk=data.pk).mean == data.mean
+    assert client.get(f"/api/reviews/{review.slug}/outcome-data/{data.pk}/").status_code == 200
+
+
+def test_filtering_by_a_person_outside_the_team_answers_as_for_no_one(api_review):
+    """A user filter must not tell whether an account exists."""
+    client = client_for(api_review.users["manager"])
+    stranger = get_user_model().objects.create_user("not-on-this-team")
+    path = f"/api/reviews/{api_review.review.slug}/team/?user="
+    assert client.get(path + str(stranger.pk)).status_code == client.get(path + "999999").status_code == 400
+    assert client.get(path + str(api_review.users["extractor"].pk)).data["count"] == 1

@@ -1,13 +1,15 @@
 """Dual risk-of-bias assessment through the services: drafts and submission, overrides that need a
 justification (in the service and in the database), blinding between assessors in the selectors,
 and the consensus, which alone moves the review's data version."""
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 import pytest
 
 from studies import selectors
-from studies.models import Review, RiskOfBiasAssessment, Rob2Assessment, Rob2DomainJudgment
+from studies.models import Review, RiskOfBiasAssessment, Rob2Assessment, Rob2DomainJudgment, Role
 from studies.rob2 import HIGH, LOW, NI, SOME_CONCERNS, Y
+from studies.services.reviews import membership_add
 from studies.services.risk_of_bias import (
     Override,
     rob1_assessment_save,
@@ -123,6 +125,21 @@ def test_rob1_blinding_follows_the_same_rule(small, team):
     assert [a.assessor for a in selectors.rob1_assessments_visible(team.second, small.review)] == [team.second]
     rob1_assessment_save(study=small.study, assessor=team.second, entry=rob1_entry(other="unclear"), submit=True)
     assert len(selectors.rob1_assessments_visible(team.second, small.review)) == 2
+
+
+def test_a_third_assessor_with_a_draft_does_not_see_the_consensus(small, team):
+    """The consensus holds the other assessors' judgments: it is blinded like them."""
+    third = get_user_model().objects.create_user("assessor-three")
+    membership_add(review=small.review, user=third, role=Role.ASSESSOR)
+    rob1_assessment_save(study=small.study, assessor=team.first, entry=rob1_entry(), submit=True)
+    rob1_assessment_save(study=small.study, assessor=team.second, entry=rob1_entry(), submit=True)
+    rob1_consensus_save(study=small.study, recorded_by=team.first, entry=rob1_entry())
+    rob1_assessment_save(study=small.study, assessor=third, entry=rob1_entry(other="high"))  # a draft
+    seen = selectors.rob1_assessments_visible(third, small.review)
+    assert [(a.assessor, a.is_consensus) for a in seen] == [(third, False)]
+    rob1_assessment_save(study=small.study, assessor=third, entry=rob1_entry(other="high"), submit=True)
+    assert sum(a.is_consensus for a in selectors.rob1_assessments_visible(third, small.review)) == 1
+    assert sum(a.is_consensus for a in selectors.rob1_assessments_visible(team.first, small.review)) == 1
 
 
 def test_consensus_flow_and_only_the_consensus_moves_the_data_version(small, team):
