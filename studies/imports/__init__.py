@@ -5,7 +5,8 @@ Parsers (one module per format) turn bytes into checked ``ParsedRecord``s or rai
 ``studies.services.imports``.
 """
 from studies.imports.errors import ImportFileError
-from studies.imports.formats import AUTO, ParsedFile, file_parse, format_detect
+from studies.imports.formats import AUTO, ParsedFile, ParsedStream, file_open, file_parse, format_detect
 from studies.imports.records import ParsedRecord
 
-__all__ = ["AUTO", "ImportFileError", "ParsedFile", "ParsedRecord", "file_parse", "format_detect"]
+__all__ = ["AUTO", "ImportFileError", "ParsedFile", "ParsedRecord", "ParsedStream", "file_open", "file_parse",
+           "format_detect"]

@@ -20,6 +20,7 @@ the new import never has to re-point older records. Among new records, the riche
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+import re
 
 import numpy
 from rapidfuzz import process
@@ -74,9 +75,11 @@ def _richness(*, abstract: str, authors: Sequence[str], year, journal: str, volu
             + bool(volume) + bool(issue) + bool(pages) + bool(keywords))
 
 
+_PREPRINT_VENUE = re.compile("|".join(re.escape(name) for name in PREPRINT_VENUES))
+
+
 def _preprint(doi: str, journal: str) -> bool:
-    venue = journal.casefold()
-    return doi.startswith(PREPRINT_DOI_PREFIXES) or any(name in venue for name in PREPRINT_VENUES)
+    return doi.startswith(PREPRINT_DOI_PREFIXES) or (bool(journal) and bool(_PREPRINT_VENUE.search(journal.casefold())))
 
 
 def item_from_values(*, title: str, abstract: str = "", authors: Sequence[str] = (), year: int | None = None,
@@ -85,9 +88,10 @@ def item_from_values(*, title: str, abstract: str = "", authors: Sequence[str] =
                      existing_id: int | None = None) -> DedupItem:
     """The matching view of a record's fields (a ``ParsedRecord`` or a stored ``Record``)."""
     title_norm = title_normalise(title)
+    doi = doi.lower()
     return DedupItem(
         title_norm=title_norm, year=year, first_author=surname_normalise(authors[0]) if authors else "",
-        doi=doi.lower(), pmid=pmid, nct_id=nct_id, preprint=_preprint(doi.lower(), journal),
+        doi=doi, pmid=pmid, nct_id=nct_id, preprint=_preprint(doi, journal),
         richness=_richness(abstract=abstract, authors=authors, year=year, journal=journal, volume=volume,
                            issue=issue, pages=pages, doi=doi, pmid=pmid, keywords=keywords),
         existing_id=existing_id, tokens=title_norm.split(),

@@ -1,5 +1,6 @@
 """Format detection and the one entry point from bytes to checked records."""
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 import hashlib
 import re
@@ -8,7 +9,7 @@ from studies.imports.bibtex import bibtex_parse
 from studies.imports.endnote_xml import endnote_xml_parse
 from studies.imports.errors import ImportFileError
 from studies.imports.records import ParsedRecord
-from studies.imports.ris import ris_parse
+from studies.imports.ris import ris_records
 from studies.imports.table import csv_parse
 from studies.imports.tagged import medline_parse, wos_parse
 from studies.imports.text import file_decode
@@ -40,6 +41,23 @@ def format_detect(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class ParsedStream:
+    """An export file decoded and recognised, whose records are checked as they are read.
+
+    ``records`` raises ``ImportFileError`` when it reaches a bad record, so a consumer writing as it
+    reads must do so inside a transaction. ``count`` is how many records a well-formed file yields
+    (a malformed one raises before yielding them all).
+    """
+
+    records: Iterator[ParsedRecord]
+    count: int
+    file_format: str
+    encoding: str
+    sha256: str
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ParsedFile:
     """A whole export file, parsed and checked: nothing of it has been written yet."""
 
@@ -50,16 +68,23 @@ class ParsedFile:
     warnings: tuple[str, ...] = ()
 
 
-def file_parse(*, content: bytes, file_format: str = AUTO,
-               column_mapping: Mapping[str, str] | None = None) -> ParsedFile:
-    """Decode, detect (unless ``file_format`` is given) and parse a whole file.
+def file_open(*, content: bytes, file_format: str = AUTO,
+              column_mapping: Mapping[str, str] | None = None) -> ParsedStream:
+    """Decode and detect (unless ``file_format`` is given) a file; its records are read on demand.
+
+    RIS, the format of the largest exports, is read one record at a time; the other formats are read
+    whole here (their parsers are libraries, or files of that size do not occur).
 
     Raises
     ------
     ImportFileError
-        For anything wrong with the file, naming record, line and field where known.
+        For a file that is not of a known format (here) or a bad record (when iterated).
     """
-    decoded = file_decode(content=content)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # hashlib lets go of the GIL while it hashes, so the digest costs no time beside decoding.
+        digest = pool.submit(lambda: hashlib.sha256(content).hexdigest())
+        decoded = file_decode(content=content)
+        sha256 = digest.result()
     if file_format in (AUTO, "", None):
         # A column mapping only applies to CSV, so giving one says what the file is.
         chosen = ImportFormat.CSV if column_mapping else format_detect(decoded.text)
@@ -71,23 +96,40 @@ def file_parse(*, content: bytes, file_format: str = AUTO,
     if column_mapping and chosen != ImportFormat.CSV:
         raise ImportFileError("A column mapping applies only to CSV files.", field="format")
     text = decoded.text.lstrip("\ufeff")
-    try:
-        if chosen == ImportFormat.RIS:
-            records = ris_parse(text)
-        elif chosen == ImportFormat.MEDLINE:
-            records = medline_parse(text)
-        elif chosen == ImportFormat.WOS:
-            records = wos_parse(text)
-        elif chosen == ImportFormat.BIBTEX:
-            records = bibtex_parse(text)
-        elif chosen == ImportFormat.ENDNOTE_XML:
-            records = endnote_xml_parse(text)
-        else:
-            records = csv_parse(text, column_mapping=column_mapping)
-    except RecursionError:
-        raise ImportFileError("The file is nested too deeply to read.", field="format") from None
-    return ParsedFile(
-        records=tuple(records), file_format=chosen, encoding=decoded.encoding,
-        sha256=hashlib.sha256(content).hexdigest(),
+    if chosen == ImportFormat.RIS:
+        records: Iterator[ParsedRecord] = ris_records(text)
+        # Every record starts with a TY line; a TY line that starts no record is an error.
+        count = ("\n" + text).count("\nTY  -")
+    else:
+        try:
+            if chosen == ImportFormat.MEDLINE:
+                parsed = medline_parse(text)
+            elif chosen == ImportFormat.WOS:
+                parsed = wos_parse(text)
+            elif chosen == ImportFormat.BIBTEX:
+                parsed = bibtex_parse(text)
+            elif chosen == ImportFormat.ENDNOTE_XML:
+                parsed = endnote_xml_parse(text)
+            else:
+                parsed = csv_parse(text, column_mapping=column_mapping)
+        except RecursionError:
+            raise ImportFileError("The file is nested too deeply to read.", field="format") from None
+        records, count = iter(parsed), len(parsed)
+    return ParsedStream(
+        records=records, count=count, file_format=chosen, encoding=decoded.encoding, sha256=sha256,
         warnings=(decoded.warning,) if decoded.warning else (),
     )
+
+
+def file_parse(*, content: bytes, file_format: str = AUTO,
+               column_mapping: Mapping[str, str] | None = None) -> ParsedFile:
+    """Decode, detect (unless ``file_format`` is given) and parse a whole file.
+
+    Raises
+    ------
+    ImportFileError
+        For anything wrong with the file, naming record, line and field where known.
+    """
+    stream = file_open(content=content, file_format=file_format, column_mapping=column_mapping)
+    return ParsedFile(records=tuple(stream.records), file_format=stream.file_format, encoding=stream.encoding,
+                      sha256=stream.sha256, warnings=stream.warnings)

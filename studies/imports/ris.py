@@ -1,132 +1,165 @@
 """RIS (Embase/Ovid, PubMed, Web of Science, Scopus, PsycInfo/EBSCO, Cochrane, EndNote, Zotero).
 
-One pass over the lines finds the entries (so that every record keeps its raw text and line number,
-and a missing ``ER`` is an error rather than a silently dropped record) and collects each entry's tags
-under their own names, in file order; ``ris_parse`` then maps the tags of the different flavours onto
-``Record``. A tag line is recognised exactly as rispy recognises it (``XX  - value``: two characters,
-the first a capital letter, then two spaces and a hyphen), and an untagged line inside an entry is a
-further value of the tag above it, as rispy treats it. rispy itself is not used: we need neither its
-fixed tag names (flavours disagree on which tag carries what) nor its record splitting (which keeps
-no line numbers), and scanning the lines once here is what keeps a 100,000-record import within
-three times rispy's bare parse (``bench/import.py``).
+The entries are found with ``str.find`` (``TY  -`` starts one, ``ER  -`` or a bare ``ER`` ends it), so
+every record keeps its raw text and line number, and a missing ``ER`` is an error rather than a
+silently dropped record. Each entry's tag lines are read by one regular expression, in file order,
+under their own names; ``ris_records`` then maps the tags of the different flavours onto ``Record``.
+A tag line is what rispy takes for one (``XX  - value``: a capital letter, a capital letter or digit,
+two spaces and a hyphen); an untagged line inside an entry continues the value above it (exports
+wrap long abstracts). rispy itself is not used: we need neither its fixed tag names (flavours
+disagree on which tag carries what) nor its record splitting (which keeps no line numbers), and
+scanning in C rather than line by line in Python is what keeps a 100,000-record import within three
+times rispy's bare parse (``bench/import.py``).
 """
 from collections.abc import Iterator
+import re
 
 from studies.imports.errors import ImportFileError
 from studies.imports.records import ParsedRecord, parsed_record_build
 
 Tags = dict[str, list[str]]
 
-# Characters split into lines at a time: the whole file as one list of lines would cost ~1.5x its size.
-_CHUNK = 1 << 20
+_TAG_LINE = re.compile(r"^([A-Z][A-Z0-9])  - ?(.*)", re.MULTILINE)
+_BARE_END = re.compile(r"ER[^\S\n]*(?:\n|$)")
 
 
-def _lines(text: str) -> Iterator[str]:
-    """``text.split("\n")`` one chunk at a time (same lines, bounded memory)."""
-    position = 0
+def _record_end(text: str, start: int) -> int:
+    """Where the ``ER`` line of the entry starting at ``start`` ends (its newline), or -1."""
+    position = start
     while True:
-        end = text.find("\n", position + _CHUNK)
-        if end == -1:
-            yield from text[position:].split("\n")
-            return
-        yield from text[position:end].split("\n")
-        position = end + 1
+        found = text.find("\nER", position)
+        if found == -1:
+            return -1
+        found += 1
+        if text.startswith("  -", found + 2) or _BARE_END.match(text, found):
+            end = text.find("\n", found)
+            return len(text) if end == -1 else end
+        position = found  # a line that merely starts with "ER" (an untagged continuation)
 
 
-def _entries(text: str) -> Iterator[tuple[int, list[str], Tags]]:
-    """The file's entries ``(first line number, lines TY … ER, tags)``, in order, as they are read.
+def _line_of(text: str, position: int, offset: int, line: int) -> int:
+    """The line number at ``offset``, counting from ``position`` known to be on ``line``."""
+    return line + text.count("\n", position, offset)
+
+
+def _outside_text(text: str, start: int, end: int) -> int:
+    """Offset of the first non-blank character in ``text[start:end]``, or -1."""
+    gap = text[start:end]
+    stripped = gap.lstrip()
+    return -1 if not stripped else start + len(gap) - len(stripped)
+
+
+def _tags_slow(entry: str) -> Tags:
+    """Tags of an entry holding untagged lines: each continues the value above it (wrapped lines)."""
+    tags: Tags = {}
+    values = None
+    for line in entry.split("\n"):
+        match = _TAG_LINE.match(line)
+        if match:
+            tag, value = match.groups()
+            values = tags.setdefault(tag, [])
+            values.append(value)
+        elif line.strip() and values is not None and line.rstrip() != "ER":
+            values[-1] = f"{values[-1]} {line.strip()}"
+    return tags
+
+
+def _entries(text: str) -> Iterator[tuple[int, str, Tags]]:
+    """The file's entries ``(first line number, raw text TY … ER, tags)``, in order, as they are read.
 
     A structural error is raised when reached, so an earlier record's field error comes first.
     """
-    count = 0
-    lines: list[str] | None = None
-    tags: Tags = {}
-    last = "TY"
-    start = 0
-    for number, line in enumerate(_lines(text), start=1):
-        if line[2:5] == "  -" and line[:1].isalpha() and line[:2].isupper():
-            tag = line[:2]
-            if tag == "TY":
-                if lines is not None:
-                    raise ImportFileError(
-                        f"A new record starts (TY) before the record from line {start} ended (ER).",
-                        record=count + 1, line=number, field="ER")
-                lines, tags, last, start = [line], {"TY": [line[6:].strip()]}, "TY", number
-                continue
-            if lines is None:
-                if count:
-                    raise ImportFileError("Text outside a record (a record must start with TY  - ).",
-                                          record=count + 1, line=number, field="TY")
-                continue  # a header before the first record (EndNote and Ovid write one)
-            lines.append(line)
-            if tag == "ER":
-                count += 1
-                yield start, lines, tags
-                lines = None
-                continue
-            values = tags.get(tag)
-            if values is None:
-                tags[tag] = [line[6:].strip()]
-            else:
-                values.append(line[6:].strip())
-            last = tag
-        elif lines is not None:
-            lines.append(line)
-            if line.rstrip() == "ER":  # a bare "ER" without its separator still closes the record
-                count += 1
-                yield start, lines, tags
-                lines = None
-            else:  # a wrapped line: one more value of the tag above
-                tags[last].append(line.strip())
-        elif line.strip() and count:
-            raise ImportFileError("Text outside a record (a record must start with TY  - ).",
-                                  record=count + 1, line=number, field="TY")
-    if lines is not None:
-        raise ImportFileError(f"The record from line {start} never ends (no ER  - line).",
-                              record=count + 1, line=start, field="ER")
+    text = "\n" + text  # every entry, the first included, starts after a newline
+    position, line, count = 0, 0, 0  # ``position`` (the end of the last entry) is on line ``line``
+    find, findall = text.find, _TAG_LINE.findall
+    while True:
+        start = find("\nTY  -", position)
+        start = len(text) if start == -1 else start + 1
+        if count:  # a header before the first record is allowed (EndNote and Ovid write one)
+            outside = _outside_text(text, position, start)
+            if outside != -1:
+                raise ImportFileError("Text outside a record (a record must start with TY  - ).",
+                                      record=count + 1, line=_line_of(text, position, outside, line), field="TY")
+        if start == len(text):
+            break
+        line = _line_of(text, position, start, line)
+        end = _record_end(text, start)
+        nested = find("\nTY  -", start, len(text) if end == -1 else end)
+        if nested != -1:
+            raise ImportFileError(f"A new record starts (TY) before the record from line {line} ended (ER).",
+                                  record=count + 1, line=_line_of(text, start, nested + 1, line), field="ER")
+        if end == -1:
+            raise ImportFileError(f"The record from line {line} never ends (no ER  - line).",
+                                  record=count + 1, line=line, field="ER")
+        entry = text[start:end]
+        found = findall(entry)
+        newlines = entry.count("\n")
+        if len(found) == newlines + 1:  # every line tagged: the common case, read without a Python loop per line
+            tags: Tags = {}
+            for tag, value in found:
+                values = tags.get(tag)
+                if values is None:
+                    tags[tag] = [value]
+                else:
+                    values.append(value)
+        else:
+            tags = _tags_slow(entry)
+        count += 1
+        yield line, entry, tags
+        position, line = end, line + newlines
     if not count:
         raise ImportFileError("No RIS records (no line starts with TY  - ).", line=1, field="TY")
 
 
-def _get(tags: dict, *names: str) -> list[str]:
+def _get(tags: Tags, *names: str) -> list[str]:
     values: list[str] = []
     for name in names:
-        values.extend(tags.get(name, ()))
+        found = tags.get(name)
+        if found:
+            values += found
     return values
 
 
-def ris_parse(text: str) -> list[ParsedRecord]:
-    """Parse RIS text (newlines already ``\\n``) into checked records."""
-    records: list[ParsedRecord] = []
-    for index, (line, lines, tags) in enumerate(_entries(text), start=1):
-        records.append(parsed_record_build(
-            record=index, line=line, raw_entry="\n".join(lines),
+def ris_records(text: str) -> Iterator[ParsedRecord]:
+    """The checked records of RIS text (newlines already ``\\n``), one at a time as they are read."""
+    for index, (line, entry, tags) in enumerate(_entries(text), start=1):
+        get = tags.get
+        yield parsed_record_build(
+            record=index, line=line, raw_entry=entry,
             # T1/TI: title; CT is EBSCO's title in some exports; ST (short title) as a last resort.
-            title=_get(tags, "TI", "T1") or _get(tags, "CT") or _get(tags, "ST"),
+            title=_get(tags, "TI", "T1") or get("CT") or get("ST"),
             # N2 and AB: a wrapped abstract arrives as several values; join the first tag's values.
-            abstract=_get(tags, "AB") or _get(tags, "N2"),
-            authors=_get(tags, "AU") or _get(tags, "A1"),
+            abstract=get("AB") or get("N2"),
+            authors=get("AU") or get("A1"),
             year=_get(tags, "PY", "Y1", "DA"),
-            journal=_get(tags, "JF", "JO", "T2", "JA", "J2") or _get(tags, "J1"),
-            volume=_get(tags, "VL"),
-            issue=_get(tags, "IS") or _get(tags, "CP"),
-            start_page=next(iter(_get(tags, "SP")), None),
-            end_page=next(iter(_get(tags, "EP")), None),
-            doi=_get(tags, "DO") or [v for v in _get(tags, "M3", "N1", "UR", "L2") if "doi.org/10." in v.lower()],
+            journal=_get(tags, "JF", "JO", "T2", "JA", "J2") or get("J1"),
+            volume=get("VL"),
+            issue=get("IS") or get("CP"),
+            start_page=next(iter(get("SP", ())), None),
+            end_page=next(iter(get("EP", ())), None),
+            doi=get("DO") or [v for v in _get(tags, "M3", "N1", "UR", "L2") if "doi.org/10." in v.lower()],
             # PubMed's RIS puts the PMID in AN, but Embase and PsycInfo put their own accession numbers
             # there: AN counts only when the entry says it came from PubMed/MEDLINE.
-            pmid=[v for v in _get(tags, "AN") if v.isdigit() and _is_pubmed(tags)]
-            + [v.removeprefix("PMID:").strip() for v in _get(tags, "PM", "C2", "N1")
-               if v.upper().startswith("PMID:")],
-            nct_sources=_get(tags, "AN", "N1", "M1", "UR", "C1", "C3", "C4") + _get(tags, "RN"),
-            keywords=_get(tags, "KW"),
-            language=_get(tags, "LA"),
+            pmid=_pmids(tags),
+            nct_sources=_get(tags, "AN", "N1", "M1", "UR", "C1", "C3", "C4", "RN"),
+            keywords=get("KW"),
+            language=get("LA"),
             publication_type=_get(tags, "TY", "M3"),
             url=_get(tags, "UR", "L2", "L1"),
-        ))
-    return records
+        )
 
 
-def _is_pubmed(tags: dict) -> bool:
+def _pmids(tags: Tags) -> list[str]:
+    pmids = []
+    if "AN" in tags and _is_pubmed(tags):
+        pmids += [value.strip() for value in tags["AN"] if value.strip().isdigit()]
+    for value in _get(tags, "PM", "C2", "N1"):
+        value = value.strip()
+        if value.upper().startswith("PMID:"):
+            pmids.append(value[5:].strip())
+    return pmids
+
+
+def _is_pubmed(tags: Tags) -> bool:
     databases = " ".join(_get(tags, "DB", "DP")).lower()
     return "pubmed" in databases or "medline" in databases or "nlm" in databases

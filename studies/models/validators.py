@@ -3,11 +3,11 @@
 The database holds the same rules as check constraints (see each model's ``Meta``); these validators
 are the friendly first line that forms, the admin, the API and services all go through.
 """
+from datetime import UTC, datetime
 import math
 import re
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 DOI_PATTERN = re.compile(r"^10\.\d{4,9}/\S+$")
 PMID_PATTERN = re.compile(r"^[1-9]\d{0,8}$")
@@ -20,7 +20,9 @@ YEAR_MIN = 1800
 
 
 def year_max() -> int:
-    return timezone.now().year + 1
+    # The UTC year (what timezone.now() gives with USE_TZ), without reading settings: an import checks
+    # this once per record.
+    return datetime.now(UTC).year + 1
 
 
 def validate_finite(value: float | None) -> None:
@@ -59,8 +61,9 @@ def validate_nct_id(value: str) -> None:
         raise ValidationError("An NCT id is NCT followed by 8 digits.", code="malformed_nct_id")
 
 
+_DOI_PREFIX = re.compile(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
+
+
 def normalise_doi(value: str) -> str:
     """Strip resolver prefixes and lower-case: DOIs are case-insensitive (DOI Handbook 2.4)."""
-    value = (value or "").strip()
-    value = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", value, flags=re.IGNORECASE)
-    return value.lower()
+    return _DOI_PREFIX.sub("", (value or "").strip()).lower()

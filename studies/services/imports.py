@@ -6,16 +6,19 @@ one review deduplicate against each other rather than side by side.
 """
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+import gc
 import re
+import threading
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from studies.imports import ImportFileError, ParsedFile, ParsedRecord, file_parse
+from studies.imports import ImportFileError, ParsedFile, ParsedRecord, file_open
 from studies.imports.dedup import DedupItem, dedup_plan, item_from_parsed, item_from_values
 from studies.models import (
     CandidateStatus,
@@ -135,18 +138,22 @@ def _record_suspect(parsed: ParsedRecord, scalar_max: dict[str, int], item_max: 
     return False
 
 
-def records_validate(*, parsed: ParsedFile, review: Review) -> None:
-    """Model validation of every record before anything is written; the first failure names its record.
+class _RecordRules:
+    """The model's rules for an imported record, read once per import (see ``_record_suspect``)."""
 
-    ``full_clean`` per record costs more than the rest of a 100k-record import, so each record first
-    goes through the same rules as cheap checks (``_record_suspect``); only a record they flag is built
-    as a ``Record`` and given ``full_clean``, whose message (naming record, line and field) is raised.
-    """
-    scalar_max, item_max = _record_limits()
-    year_top = year_max()
-    for item in parsed.records:
-        if not _record_suspect(item, scalar_max, item_max, year_top):
-            continue
+    def __init__(self) -> None:
+        self.scalar_max, self.item_max = _record_limits()
+        self.year_top = year_max()
+
+    def check(self, item: ParsedRecord, review: Review) -> None:
+        """Model validation of one record; its first failure names the record, line and field.
+
+        ``full_clean`` per record would cost more than the rest of a 100k-record import, so each record
+        first goes through the same rules as cheap checks; only a record they flag is built as a
+        ``Record`` and given ``full_clean``, whose message is raised.
+        """
+        if not _record_suspect(item, self.scalar_max, self.item_max, self.year_top):
+            return
         record = _record_build(item, review=review, batch=None)
         try:
             record.full_clean(exclude=_ASSIGNED_FIELDS, validate_unique=False, validate_constraints=False)
@@ -155,33 +162,127 @@ def records_validate(*, parsed: ParsedFile, review: Review) -> None:
             raise ImportFileError(messages[0], record=item.record, line=item.line or None, field=field) from None
 
 
-def _ids_reserve(model, count: int) -> list[int]:
-    """``count`` fresh primary keys from the table's sequence, so rows can name each other in one COPY."""
-    if not count:
-        return []
-    table = model._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                       [table, count])
-        return [row[0] for row in cursor.fetchall()]
+def records_validate(*, parsed: ParsedFile, review: Review) -> None:
+    """Model validation of every record of a parsed file; the first failure names its record."""
+    rules = _RecordRules()
+    for item in parsed.records:
+        rules.check(item, review)
 
 
 _COPY_TYPE = re.compile(r"\(\d+\)")  # varchar(300)[] → varchar[]: the length is checked already
 
 
-def _rows_copy(model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
-    """Write rows with PostgreSQL COPY inside the current transaction (bulk_create's SQL building
-    and parameter binding cost several times the database's own work at this scale)."""
+def _copy_statement(model, columns: Sequence[str]) -> tuple[str, list[str]]:
+    """A binary ``COPY … FROM STDIN`` of ``columns`` and their PostgreSQL types (for ``set_types``).
+
+    Binary COPY spares both ends the text escaping of every abstract and raw entry; declaring the
+    types lets psycopg dump each value without guessing.
+    """
     table = connection.ops.quote_name(model._meta.db_table)
     fields = [model._meta.get_field(c) for c in columns]
     names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    # Declaring the column types lets psycopg dump each value without guessing (a quarter less time).
     types = [_COPY_TYPE.sub("", field.db_type(connection)) for field in fields]
+    return f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)", types
+
+
+def _rows_copy(model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """Write rows with PostgreSQL COPY inside the current transaction (bulk_create's SQL building
+    and parameter binding cost several times the database's own work at this scale)."""
+    statement, types = _copy_statement(model, columns)
     with connection.cursor() as cursor:
-        with cursor.connection.cursor() as raw, raw.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        with cursor.connection.cursor() as raw, raw.copy(statement) as copy:
             copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
+
+
+class _RecordCopy:
+    """The COPY of an import's records into the current transaction, ended on a thread of its own.
+
+    Rows are written as the file is read, so PostgreSQL stores the records while this process is
+    still parsing; ``finish_soon`` then ends the COPY on another thread, which also reads back the
+    ids the records were given, so that PostgreSQL stores the last rows and checks their foreign
+    keys while this thread deduplicates. The connection is the other thread's from ``finish_soon``
+    until ``finished`` returns.
+
+    PostgreSQL numbers the rows from the table's sequence in the order they arrive, so the records
+    of the batch in id order are the records of the file in file order.
+    """
+
+    def __init__(self, batch: ImportBatch) -> None:
+        statement, types = _copy_statement(Record, _COPIED_RECORD_COLUMNS)
+        self._batch = batch
+        self._cursor = connection.connection.cursor()  # psycopg's own: usable from the other thread
+        self._copying = self._cursor.copy(statement)
+        copy = self._copying.__enter__()
+        copy.set_types(types)
+        self.write = copy.write_row
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._ids: list[int] = []
+
+    def finish_soon(self) -> None:
+        def finish() -> None:
+            try:
+                self._copying.__exit__(None, None, None)
+                self._cursor.execute("SELECT array_agg(id ORDER BY id) FROM studies_record "
+                                     "WHERE import_batch_id = %s", [self._batch.pk])
+                self._ids = self._cursor.fetchone()[0] or []
+            except BaseException as error:  # raised in the caller's thread by ``finished``
+                self._error = error
+            finally:
+                self._cursor.close()
+        self._thread = threading.Thread(target=finish, name="import-copy-end", daemon=True)
+        self._thread.start()
+
+    def finished(self) -> list[int]:
+        """Wait until the COPY is stored; the new records' ids in file order. Raises what stopped it."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._ids
+
+    def abort(self, error: BaseException) -> None:
+        """Cancel the COPY (the transaction is then left to roll back)."""
+        if self._thread is not None:
+            self._thread.join()
+            return
+        try:
+            self._copying.__exit__(type(error), error, error.__traceback__)
+        except Exception:  # psycopg reports the cancelled COPY; the caller's error is the one to raise
+            pass
+        finally:
+            self._cursor.close()
+
+
+@contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while an import holds 100,000s of new objects.
+
+    The collector would walk all of them again and again as they are allocated (a third of the
+    import's time at 100k records); an import creates no reference cycles worth collecting early.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _foreign_keys(model) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f' "
+                       "AND condeferrable AND condeferred", [model._meta.db_table])
+        return [connection.ops.quote_name(row[0]) for row in cursor.fetchall()]
+
+
+def _constraints_set(names: list[str], mode: str) -> None:
+    if names:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET CONSTRAINTS {', '.join(names)} {mode}")
 
 
 def _existing_items(review: Review) -> list[DedupItem]:
@@ -196,11 +297,19 @@ def _existing_items(review: Review) -> list[DedupItem]:
     ]
 
 
+_COPIED_RECORD_COLUMNS = ["review", "import_batch", "fulltext_status", "created_at", *_RECORD_FIELDS]
+
+
 def import_records(
     *, review: Review, source: SearchSource, file_name: str, content: bytes, file_format: str = "auto",
     column_mapping: Mapping[str, str] | None = None, imported_by=None,
 ) -> ImportSummary:
     """Import one export file into a review as one batch of one search, deduplicating as it goes.
+
+    Everything happens in one transaction under a lock on the review: the records are checked and
+    stored as the file is read (a bad record raises, and the transaction rolls back whatever was
+    stored), then matched against each other and against the review's records; duplicates are
+    pointed at their primaries and the pairs for a person are queued.
 
     Parameters
     ----------
@@ -225,40 +334,57 @@ def import_records(
     """
     if source.review_id != review.pk:
         raise ImportFileError("This search source belongs to another review.", field="source")
-    parsed = file_parse(content=content, file_format=file_format, column_mapping=column_mapping)
-    records_validate(parsed=parsed, review=review)
-    records = parsed.records
-    with transaction.atomic():
+    stream = file_open(content=content, file_format=file_format, column_mapping=column_mapping)
+    with _gc_paused(), transaction.atomic():
         # One import at a time per review: each must see the records of the one before.
         Review.objects.select_for_update().filter(pk=review.pk).first()
-        earlier = ImportBatch.objects.filter(review=review, sha256=parsed.sha256).first()
+        earlier = ImportBatch.objects.filter(review=review, sha256=stream.sha256).first()
         if earlier is not None:
             return ImportSummary(
-                imported=0, duplicates=0, queued=0, batch_id=earlier.pk, file_format=parsed.file_format,
-                encoding=parsed.encoding, already_imported=True,
+                imported=0, duplicates=0, queued=0, batch_id=earlier.pk, file_format=stream.file_format,
+                encoding=stream.encoding, already_imported=True,
                 warnings=(f"This file was already imported on {earlier.imported_at:%Y-%m-%d %H:%M} "
                           f"({earlier.file_name}, batch {earlier.pk}); nothing was imported again.",
-                          *parsed.warnings))
+                          *stream.warnings))
         batch = entity_save(instance=ImportBatch(
-            review=review, source=source, file_name=file_name[:255], file_format=parsed.file_format,
-            sha256=parsed.sha256, imported_by=imported_by))
+            review=review, source=source, file_name=file_name[:255], file_format=stream.file_format,
+            sha256=stream.sha256, imported_by=imported_by))
         existing = _existing_items(review)
-        plan = dedup_plan(existing=existing, new=[item_from_parsed(p) for p in records])
+        # The record's foreign keys are checked as the COPY ends, while this thread deduplicates,
+        # rather than all at once at commit.
+        foreign_keys = _foreign_keys(Record)
+        _constraints_set(foreign_keys, "IMMEDIATE")
+        rules, now, new = _RecordRules(), timezone.now(), []
+        writer = _RecordCopy(batch)
+        try:
+            for parsed in stream.records:
+                rules.check(parsed, review)
+                writer.write((review.pk, batch.pk, FullTextStatus.NOT_SOUGHT, now, parsed.title,
+                              parsed.abstract, list(parsed.authors), parsed.year, parsed.journal, parsed.volume,
+                              parsed.issue, parsed.pages, parsed.doi, parsed.pmid, parsed.nct_id,
+                              list(parsed.keywords), parsed.language, parsed.publication_type, parsed.url,
+                              parsed.raw_entry))
+                new.append(item_from_parsed(parsed))
+            writer.finish_soon()
+            plan = dedup_plan(existing=existing, new=new)
+        except BaseException as error:
+            writer.abort(error)
+            raise
+        new_ids = writer.finished()
+        _constraints_set(foreign_keys, "DEFERRED")
         first_new = len(existing)
-        new_ids = _ids_reserve(Record, len(records))
 
         def record_id(index: int) -> int:
             return existing[index].existing_id if index < first_new else new_ids[index - first_new]
 
-        now = timezone.now()
-        duplicate_of = {duplicate: record_id(primary) for duplicate, primary in plan.primary_of.items()}
-        # duplicate_of is a deferred foreign key: rows may point at rows later in the same COPY.
-        _rows_copy(Record, ["id", "review", "import_batch", "duplicate_of", "fulltext_status", "created_at",
-                            *_RECORD_FIELDS], (
-            (new_ids[k], review.pk, batch.pk, duplicate_of.get(first_new + k), FullTextStatus.NOT_SOUGHT, now,
-             *[list(value) if isinstance(value, tuple) else value
-               for value in (getattr(p, name) for name in _RECORD_FIELDS)])
-            for k, p in enumerate(records)))
+        if plan.primary_of:
+            duplicates = [record_id(duplicate) for duplicate in plan.primary_of]
+            primaries = [record_id(primary) for primary in plan.primary_of.values()]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE studies_record AS record SET duplicate_of_id = pair.primary_id "
+                    "FROM unnest(%s::bigint[], %s::bigint[]) AS pair(id, primary_id) WHERE record.id = pair.id",
+                    [duplicates, primaries])
         pairs = [
             (review.pk, batch.pk, record_id(link.duplicate), record_id(plan.primary_of[link.duplicate]),
              link.method, link.score, link.reason[:300], CandidateStatus.MERGED, True, now, now)
@@ -271,8 +397,8 @@ def import_records(
         _rows_copy(DuplicateCandidate, ["review", "import_batch", "duplicate", "primary", "method", "score",
                                         "reason", "status", "automatic", "decided_at", "created_at"], pairs)
     return ImportSummary(
-        imported=len(records), duplicates=len(plan.merges), queued=len(plan.queued), batch_id=batch.pk,
-        file_format=parsed.file_format, encoding=parsed.encoding, warnings=parsed.warnings)
+        imported=len(new), duplicates=len(plan.merges), queued=len(plan.queued), batch_id=batch.pk,
+        file_format=stream.file_format, encoding=stream.encoding, warnings=stream.warnings)
 
 
 def import_undo_blockers(*, batches: Iterable[ImportBatch]) -> dict[int, str]:
