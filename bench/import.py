@@ -2,8 +2,10 @@
 
     DATABASE_URL=postgres://... python bench/import.py [--records 100000]
 
-Target: the full import (parse, validate, dedup, write) within 3x the bare rispy parse; peak memory
-under 1 GB (the import's process; the rispy peer runs in a forked child). Runs in a transaction that is rolled back, so the database is left as it was.
+Target: the full import (decode, parse, validate, dedup, write, commit-ready) within 3x the bare rispy
+parse (its best of three); peak memory under 1 GB (the import's process; the peer runs in a forked
+child). Runs in a transaction that is rolled back, so the database is left as it was; the constraints
+that commit would check are checked inside the timing.
 """
 import argparse
 import multiprocessing
@@ -19,7 +21,7 @@ import django  # noqa: E402
 
 django.setup()
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import transaction  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 import rispy  # noqa: E402
 
 from studies.models import SearchSource  # noqa: E402
@@ -63,12 +65,17 @@ def main() -> None:
     text = ris_generate(n)
     content = text.encode()
     print(f"file: {n} records, {len(content) / 1e6:.1f} MB")
-    # The peer runs in a forked child so that its memory does not count in the import's peak RSS.
-    results = multiprocessing.get_context("fork").Queue()
-    child = multiprocessing.get_context("fork").Process(target=_rispy_time, args=(text, n, results))
-    child.start()
-    t_rispy = results.get()
-    child.join()
+    # The peer runs in a forked child so that its memory does not count in the import's peak RSS;
+    # its best of three runs (the fastest peer is the hardest target) steadies a figure that moves
+    # by a third from run to run.
+    peer_times = []
+    for _ in range(3):
+        results = multiprocessing.get_context("fork").Queue()
+        child = multiprocessing.get_context("fork").Process(target=_rispy_time, args=(text, n, results))
+        child.start()
+        peer_times.append(results.get())
+        child.join()
+    t_rispy = min(peer_times)
     del text  # the import gets the uploaded bytes only
     with transaction.atomic():
         user = get_user_model().objects.create_user("bench-import")
@@ -76,10 +83,13 @@ def main() -> None:
         source = SearchSource.objects.create(review=review, database="Embase", date_searched="2024-01-01")
         start = time.perf_counter()
         summary = import_records(review=review, source=source, file_name="bench.ris", content=content)
+        with connection.cursor() as cursor:  # what commit would still check (nothing is committed here)
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         t_import = time.perf_counter() - start
         transaction.set_rollback(True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"rispy.loads alone:        {t_rispy:7.2f} s  ({n / t_rispy:,.0f} records/s)")
+    print(f"rispy.loads alone:        {t_rispy:7.2f} s  ({n / t_rispy:,.0f} records/s; best of "
+          f"{', '.join(f'{t:.2f}' for t in peer_times)})")
     print(f"import_records with dedup: {t_import:7.2f} s  ({n / t_import:,.0f} records/s)")
     print(f"  imported {summary.imported}, duplicates {summary.duplicates}, queued {summary.queued}")
     print(f"ratio import / bare parse: {t_import / t_rispy:.2f}x (target <= 3x)")

@@ -68,7 +68,7 @@ class DedupItem:
     tokens: list[str] = field(default_factory=list)
 
 
-def _richness(*, abstract: str, authors: Sequence[str], year, journal: str, volume: str, issue: str,
+def _richness(abstract: str, authors: Sequence[str], year, journal: str, volume: str, issue: str,
               pages: str, doi: str, pmid: str, keywords: Sequence[str]) -> int:
     # An abstract matters most to screeners; identifiers next (they let later imports match).
     return (4 * bool(abstract) + 2 * bool(doi) + 2 * bool(pmid) + bool(authors) + bool(year) + bool(journal)
@@ -82,27 +82,26 @@ def _preprint(doi: str, journal: str) -> bool:
     return doi.startswith(PREPRINT_DOI_PREFIXES) or (bool(journal) and bool(_PREPRINT_VENUE.search(journal.casefold())))
 
 
-def item_from_values(*, title: str, abstract: str = "", authors: Sequence[str] = (), year: int | None = None,
+def item_from_values(title: str, abstract: str = "", authors: Sequence[str] = (), year: int | None = None,
                      journal: str = "", volume: str = "", issue: str = "", pages: str = "", doi: str = "",
                      pmid: str = "", nct_id: str = "", keywords: Sequence[str] = (),
                      existing_id: int | None = None) -> DedupItem:
     """The matching view of a record's fields (a ``ParsedRecord`` or a stored ``Record``)."""
     title_norm = title_normalise(title)
     doi = doi.lower()
+    # Positional arguments: this runs once per record of a 100,000-record import.
     return DedupItem(
-        title_norm=title_norm, year=year, first_author=surname_normalise(authors[0]) if authors else "",
-        doi=doi, pmid=pmid, nct_id=nct_id, preprint=_preprint(doi, journal),
-        richness=_richness(abstract=abstract, authors=authors, year=year, journal=journal, volume=volume,
-                           issue=issue, pages=pages, doi=doi, pmid=pmid, keywords=keywords),
-        existing_id=existing_id, tokens=title_norm.split(),
+        title_norm, year, surname_normalise(authors[0]) if authors else "", doi, pmid, nct_id,
+        _preprint(doi, journal),
+        _richness(abstract, authors, year, journal, volume, issue, pages, doi, pmid, keywords),
+        existing_id, title_norm.split(),
     )
 
 
 def item_from_parsed(record: ParsedRecord) -> DedupItem:
     return item_from_values(
-        title=record.title, abstract=record.abstract, authors=record.authors, year=record.year,
-        journal=record.journal, volume=record.volume, issue=record.issue, pages=record.pages, doi=record.doi,
-        pmid=record.pmid, nct_id=record.nct_id, keywords=record.keywords)
+        record.title, record.abstract, record.authors, record.year, record.journal, record.volume, record.issue,
+        record.pages, record.doi, record.pmid, record.nct_id, record.keywords)
 
 
 @dataclass(frozen=True)
@@ -228,46 +227,49 @@ def dedup_plan(*, existing: Sequence[DedupItem], new: Sequence[DedupItem]) -> De
             consider(i, j, method, 100.0 if method == Method.TITLE_YEAR else title_ratio(item, other), reason)
 
     # Pass 3: fuzzy titles over blocked pairs.
-    blocks: dict[tuple[str, str], list[int]] = defaultdict(list)
+    heads: dict[str, list[int]] = defaultdict(list)
+    tails: dict[str, list[int]] = defaultdict(list)
+    find = clusters.find
     for i, item in enumerate(items):
-        if i >= first_new and clusters.find(i) != i:
+        if i >= first_new and find(i) != i:
             continue  # already merged: its primary stands for it
         words = item.tokens
         if not words:
             continue
-        blocks[("head", " ".join(words[:2]))].append(i)
-        blocks[("tail", " ".join(words[-2:]))].append(i)
+        heads[" ".join(words[:2])].append(i)
+        tails[" ".join(words[-2:])].append(i)
     # Heads first: a pair sharing both its head and its tail was compared in its head block already.
     compared_heads: set[str] = set()
-    for (kind, key), members in sorted(blocks.items(), key=lambda block: block[0][0] != "head"):
-        if len(members) < 2 or len(members) > MAX_BLOCK or members[-1] < first_new:
-            continue
-        if kind == "head":
-            compared_heads.add(key)
-        # All title similarities of the block at once (C, not a Python loop per pair); zero below
-        # the cutoff. Row-major order of the lower triangle is the order of (later, earlier) pairs.
-        titles = [items[k].title_norm for k in members]
-        similar = process.cdist(titles, titles, scorer=Indel.normalized_similarity,
-                                score_cutoff=QUEUE_RATIO / 100, workers=1)
-        for row, column in zip(*numpy.nonzero(numpy.tril(similar, -1))):
-            i, j = members[row], members[column]
-            if i < first_new:
+    for kind, blocks in (("head", heads), ("tail", tails)):
+        for key, members in blocks.items():
+            if len(members) < 2 or len(members) > MAX_BLOCK or members[-1] < first_new:
                 continue
-            a, b = items[i], items[j]
-            if kind == "tail" and " ".join(a.tokens[:2]) in compared_heads and a.tokens[:2] == b.tokens[:2]:
-                continue
-            if a.year and b.year and abs(a.year - b.year) > 1:
-                continue
-            score = float(similar[row, column]) * 100.0
-            clearly_same = (score >= AUTO_RATIO and a.year == b.year and a.year is not None
-                            and a.first_author and a.first_author == b.first_author)
-            if clearly_same:
-                consider(i, j, Method.FUZZY, score, f"titles {score:.0f}% alike, same year and first author")
-            elif clusters.find(i) != clusters.find(j):
-                reason = f"titles {score:.0f}% alike"
-                conflict = _conflict(a, b)
-                queued.setdefault((j, i), Link(i, j, Method.FUZZY, round(score, 1),
-                                               f"{reason}; {conflict}" if conflict else reason))
+            if kind == "head":
+                compared_heads.add(key)
+            # All title similarities of the block at once (C, not a Python loop per pair); zero below
+            # the cutoff. Row-major order of the lower triangle is the order of (later, earlier) pairs.
+            titles = [items[k].title_norm for k in members]
+            similar = process.cdist(titles, titles, scorer=Indel.normalized_similarity,
+                                    score_cutoff=QUEUE_RATIO / 100, workers=1)
+            for row, column in zip(*numpy.nonzero(numpy.tril(similar, -1))):
+                i, j = members[row], members[column]
+                if i < first_new:
+                    continue
+                a, b = items[i], items[j]
+                if kind == "tail" and " ".join(a.tokens[:2]) in compared_heads and a.tokens[:2] == b.tokens[:2]:
+                    continue
+                if a.year and b.year and abs(a.year - b.year) > 1:
+                    continue
+                score = float(similar[row, column]) * 100.0
+                clearly_same = (score >= AUTO_RATIO and a.year == b.year and a.year is not None
+                                and a.first_author and a.first_author == b.first_author)
+                if clearly_same:
+                    consider(i, j, Method.FUZZY, score, f"titles {score:.0f}% alike, same year and first author")
+                elif clusters.find(i) != clusters.find(j):
+                    reason = f"titles {score:.0f}% alike"
+                    conflict = _conflict(a, b)
+                    queued.setdefault((j, i), Link(i, j, Method.FUZZY, round(score, 1),
+                                                   f"{reason}; {conflict}" if conflict else reason))
     # Primaries: the existing root, else the richest new member (earliest on ties).
     members_of: dict[int, list[int]] = defaultdict(list)
     for i in range(first_new, len(items)):

@@ -98,7 +98,7 @@ class FullTextStatus(models.TextChoices):
 class Record(models.Model):
     """A bibliographic record as imported. A duplicate points at the record kept in its place."""
 
-    # No index of its own: every index below starts with the review (one fewer to fill on import).
+    # No index of its own: record_review_doi below starts with the review (one fewer to fill on import).
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="records", db_index=False)
     import_batch = models.ForeignKey(
         ImportBatch, null=True, blank=True, on_delete=models.RESTRICT, related_name="records"
@@ -122,6 +122,7 @@ class Record(models.Model):
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates",
         help_text="The record kept in place of this duplicate.",
+        db_index=False,  # indexed below for the duplicates only
     )
     fulltext_status = models.CharField(
         "full-text retrieval", max_length=20, choices=FullTextStatus.choices, default=FullTextStatus.NOT_SOUGHT
@@ -137,9 +138,16 @@ class Record(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
+            # Every record: this is also the index of a review's records (the review has none of its own).
             models.Index(fields=["review", "doi"], name="record_review_doi"),
-            models.Index(fields=["review", "pmid"], name="record_review_pmid"),
-            models.Index(fields=["review", "duplicate_of"], name="record_review_duplicate"),
+            # Partial: nobody looks records up by an empty PMID, and most records are not duplicates;
+            # an index entry a record does not need is work on every import.
+            models.Index(fields=["review", "pmid"], condition=~Q(pmid=""), name="record_review_pmid"),
+            models.Index(fields=["review", "duplicate_of"], condition=Q(duplicate_of__isnull=False),
+                         name="record_review_duplicate"),
+            # The primary's duplicates (and PostgreSQL's ON DELETE SET NULL) look up by duplicate_of alone.
+            models.Index(fields=["duplicate_of"], condition=Q(duplicate_of__isnull=False),
+                         name="record_duplicate_of"),
             # The records that reach screening (not duplicates), read by id: the screening queue's scan.
             models.Index(fields=["review", "screening_key", "id"], condition=Q(duplicate_of__isnull=True),
                          name="record_screening_queue"),

@@ -1,0 +1,90 @@
+"""The fast paths of an import give what the plain rules give: records stored as the file is read,
+in file order, and nothing stored when a record far into the file is bad."""
+from django.db import connection
+from hypothesis import given, settings, strategies as st
+import pytest
+
+from studies.imports import ImportFileError, file_parse
+from studies.imports.records import _squash
+from studies.imports.text import _NON_WORD, title_normalise
+from studies.models import DuplicateCandidate, ImportBatch, Record, SearchSource
+from studies.services.imports import import_records
+
+
+def ris_file(count: int, *, bad_at: int | None = None) -> bytes:
+    lines = []
+    for k in range(1, count + 1):
+        lines += ["TY  - JOUR", f"TI  - Streamed record number {k} of a long export", f"PY  - {1990 + k % 30}",
+                  f"DO  - {'not a doi' if k == bad_at else f'10.1000/stream.{k}'}", "AU  - Smith, J.", "ER  - ", ""]
+    return "\n".join(lines).encode()
+
+
+@pytest.fixture
+def source(small):
+    return SearchSource.objects.create(review=small.review, database="Embase", date_searched="2024-03-01")
+
+
+def test_records_are_stored_in_file_order(small, source):
+    summary = import_records(review=small.review, source=source, file_name="a.ris", content=ris_file(1200))
+    assert summary.imported == 1200
+    titles = list(Record.objects.filter(import_batch_id=summary.batch_id).order_by("id").values_list("title", flat=True))
+    assert titles == [f"Streamed record number {k} of a long export" for k in range(1, 1201)]
+
+
+def test_a_bad_record_far_into_the_file_stores_nothing_and_the_next_import_works(small, source):
+    before = Record.objects.count()
+    # Record 1,100 is past the rows already sent to PostgreSQL when it is read.
+    with pytest.raises(ImportFileError) as caught:
+        import_records(review=small.review, source=source, file_name="bad.ris", content=ris_file(1200, bad_at=1100))
+    assert (caught.value.record, caught.value.line, caught.value.field) == (1100, 1 + 7 * 1099, "doi")
+    assert Record.objects.count() == before
+    assert not ImportBatch.objects.filter(review=small.review).exists()
+    assert connection.connection.info.transaction_status.name in ("IDLE", "INTRANS")  # not left mid-COPY
+    summary = import_records(review=small.review, source=source, file_name="good.ris", content=ris_file(50))
+    assert summary.imported == 50 and Record.objects.count() == before + 50
+
+
+def test_duplicates_within_one_file_point_at_the_first_in_file_order(small, source):
+    content = ris_file(3) + b"\n" + ris_file(3)  # the second half repeats the first (same DOIs)
+    summary = import_records(review=small.review, source=source, file_name="twice.ris", content=content)
+    assert (summary.imported, summary.duplicates) == (6, 3)
+    rows = list(Record.objects.filter(import_batch_id=summary.batch_id).order_by("id"))
+    assert [r.duplicate_of_id for r in rows] == [None, None, None, rows[0].pk, rows[1].pk, rows[2].pk]
+    assert DuplicateCandidate.objects.filter(import_batch_id=summary.batch_id, status="merged").count() == 3
+
+
+def test_wrapped_lines_continue_the_value_above_and_a_bare_er_ends_a_record():
+    content = (b"TY  - JOUR\nTI  - Peer support for people with\n  serious mental illness\nAB  - First part\n"
+               b"second part.\nER\n\nTY  - JOUR\nTI  - Second\nER  - \n")
+    first, second = file_parse(content=content).records
+    assert first.title == "Peer support for people with serious mental illness"
+    assert first.abstract == "First part second part."
+    assert (second.record, second.line, second.title) == (2, 8, "Second")
+
+
+@given(st.text())
+@settings(max_examples=500, deadline=None)
+def test_squash_is_split_and_join(value):
+    assert _squash(value) == " ".join(value.split())
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+@settings(max_examples=500, deadline=None)
+def test_ascii_titles_normalise_as_the_general_rule_does(title):
+    expected = " ".join(_NON_WORD.sub(" ", title.casefold()).split()) if "&" not in title and "<" not in title \
+        else title_normalise(title)
+    assert title_normalise(title) == expected
+
+
+def test_long_text_of_records_is_compressed_with_lz4_where_the_server_has_it(db):
+    with connection.cursor() as cursor:
+        try:
+            with connection.cursor() as probe:
+                probe.execute("SAVEPOINT lz4_probe; SET LOCAL default_toast_compression = 'lz4'; "
+                              "ROLLBACK TO SAVEPOINT lz4_probe")
+            expected = "l"
+        except Exception:
+            expected = "p"
+        cursor.execute("SELECT attname, attcompression FROM pg_attribute WHERE attrelid = 'studies_record'::regclass "
+                       "AND attname IN ('abstract', 'raw_entry') ORDER BY attname")
+        assert cursor.fetchall() == [("abstract", expected), ("raw_entry", expected)]
