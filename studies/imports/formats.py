@@ -45,12 +45,10 @@ class ParsedStream:
     """An export file decoded and recognised, whose records are checked as they are read.
 
     ``records`` raises ``ImportFileError`` when it reaches a bad record, so a consumer writing as it
-    reads must do so inside a transaction. ``count`` is how many records a well-formed file yields
-    (a malformed one raises before yielding them all).
+    reads must do so inside a transaction.
     """
 
     records: Iterator[ParsedRecord]
-    count: int
     file_format: str
     encoding: str
     sha256: str
@@ -98,8 +96,6 @@ def file_open(*, content: bytes, file_format: str = AUTO,
     text = decoded.text.lstrip("\ufeff")
     if chosen == ImportFormat.RIS:
         records: Iterator[ParsedRecord] = ris_records(text)
-        # Every record starts with a TY line; a TY line that starts no record is an error.
-        count = ("\n" + text).count("\nTY  -")
     else:
         try:
             if chosen == ImportFormat.MEDLINE:
@@ -114,9 +110,9 @@ def file_open(*, content: bytes, file_format: str = AUTO,
                 parsed = csv_parse(text, column_mapping=column_mapping)
         except RecursionError:
             raise ImportFileError("The file is nested too deeply to read.", field="format") from None
-        records, count = iter(parsed), len(parsed)
+        records = iter(parsed)
     return ParsedStream(
-        records=records, count=count, file_format=chosen, encoding=decoded.encoding, sha256=sha256,
+        records=records, file_format=chosen, encoding=decoded.encoding, sha256=sha256,
         warnings=(decoded.warning,) if decoded.warning else (),
     )
 

@@ -1,5 +1,4 @@
 """Deduplication against everything already in the review, and the decisions about it."""
-from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 

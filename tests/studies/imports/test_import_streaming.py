@@ -1,6 +1,6 @@
 """The fast paths of an import give what the plain rules give: records stored as the file is read,
 in file order, and nothing stored when a record far into the file is bad."""
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from hypothesis import given, settings, strategies as st
 import pytest
 
@@ -68,23 +68,21 @@ def test_squash_is_split_and_join(value):
     assert _squash(value) == " ".join(value.split())
 
 
-@given(st.text(alphabet=st.characters(max_codepoint=127)))
+@given(st.text(alphabet=st.characters(max_codepoint=127, exclude_characters="&<")))
 @settings(max_examples=500, deadline=None)
 def test_ascii_titles_normalise_as_the_general_rule_does(title):
-    expected = " ".join(_NON_WORD.sub(" ", title.casefold()).split()) if "&" not in title and "<" not in title \
-        else title_normalise(title)
-    assert title_normalise(title) == expected
+    # Titles with entities or markup ("&", "<") take the general path itself.
+    assert title_normalise(title) == " ".join(_NON_WORD.sub(" ", title.casefold()).split())
 
 
 def test_long_text_of_records_is_compressed_with_lz4_where_the_server_has_it(db):
+    try:  # a server built without lz4 refuses the setting; the savepoint keeps the test's transaction usable
+        with transaction.atomic(), connection.cursor() as probe:
+            probe.execute("SET LOCAL default_toast_compression = 'lz4'")
+        expected = "l"
+    except DatabaseError:
+        expected = "p"
     with connection.cursor() as cursor:
-        try:
-            with connection.cursor() as probe:
-                probe.execute("SAVEPOINT lz4_probe; SET LOCAL default_toast_compression = 'lz4'; "
-                              "ROLLBACK TO SAVEPOINT lz4_probe")
-            expected = "l"
-        except Exception:
-            expected = "p"
         cursor.execute("SELECT attname, attcompression FROM pg_attribute WHERE attrelid = 'studies_record'::regclass "
                        "AND attname IN ('abstract', 'raw_entry') ORDER BY attname")
         assert cursor.fetchall() == [("abstract", expected), ("raw_entry", expected)]
