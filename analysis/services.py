@@ -305,30 +305,30 @@ def review_results_compute(inputs: ReviewInputs) -> list[ComputedResult]:
         directions = [Direction(item.outcome.direction) for item in items]
         years = np.array([row.year or 0 for row in rows], dtype=float)
         splits: list[CharacteristicField | None] = [None, *inputs.subgroup_fields]
-        for field in splits:
+        for split_field in splits:
             subgroup_keys, subgroup_labels = None, None
-            if field is not None:
-                subgroup_labels = [*field.choices, NOT_REPORTED]
+            if split_field is not None:
+                subgroup_labels = [*split_field.choices, NOT_REPORTED]
                 index = {value: i for i, value in enumerate(subgroup_labels)}
-                subgroup_keys = [index.get(inputs.subgroup_values.get((field.pk, row.study_id)),
+                subgroup_keys = [index.get(inputs.subgroup_values.get((split_field.pk, row.study_id)),
                                            len(subgroup_labels) - 1) for row in rows]
             # Cumulative analysis, leave-one-out, Egger and the funnel belong to the overall analysis;
             # a subgroup split would only repeat them.
             batch = analyse_batch(data, analysis_ids, options=options, n_analyses=len(items),
-                                  subgroup=subgroup_keys, order=years if field is None else None,
+                                  subgroup=subgroup_keys, order=years if split_field is None else None,
                                   directions=directions)
             for item, payload in zip(items, batch_to_dicts(batch, labels, subgroup_labels), strict=True):
-                if field is not None:
+                if split_field is not None:
                     for key in ("leave_one_out", "cumulative", "egger", "funnel"):
                         payload.pop(key)
                 payload["outcome"] = item.outcome.name
                 payload["arms"] = [_arm_payload(row, options.measure) for row in item.rows]
                 payload["incomplete"] = list(item.incomplete)
-                if field is None:
+                if split_field is None:
                     rob_column = _risk_of_bias_payload(inputs.risk_of_bias, item)
                     if rob_column is not None:
                         payload["risk_of_bias"] = rob_column
-                results.append(ComputedResult(item.outcome.pk, field.pk if field else None, AnalysisSet.MAIN,
+                results.append(ComputedResult(item.outcome.pk, split_field.pk if split_field else None, AnalysisSet.MAIN,
                                               payload))
         results += _risk_of_bias_sets_compute(inputs.risk_of_bias, items, options)
         results += _imputation_set_compute(items, options)

@@ -19,7 +19,7 @@ the new import never has to re-point older records. Among new records, the riche
 """
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import re
 
 import numpy
@@ -65,7 +65,8 @@ class DedupItem:
     preprint: bool
     richness: int
     existing_id: int | None = None
-    tokens: list[str] = field(default_factory=list)
+    head: str = ""  # the first two words of ``title_norm``: a fuzzy-matching block
+    tail: str = ""  # its last two words: the other block
 
 
 def _richness(abstract: str, authors: Sequence[str], year, journal: str, volume: str, issue: str,
@@ -87,14 +88,14 @@ def item_from_values(title: str, abstract: str = "", authors: Sequence[str] = ()
                      pmid: str = "", nct_id: str = "", keywords: Sequence[str] = (),
                      existing_id: int | None = None) -> DedupItem:
     """The matching view of a record's fields (a ``ParsedRecord`` or a stored ``Record``)."""
-    title_norm = title_normalise(title)
+    title_norm = title_normalise(title)  # words joined by single spaces
     doi = doi.lower()
     # Positional arguments: this runs once per record of a 100,000-record import.
     return DedupItem(
         title_norm, year, surname_normalise(authors[0]) if authors else "", doi, pmid, nct_id,
         _preprint(doi, journal),
         _richness(abstract, authors, year, journal, volume, issue, pages, doi, pmid, keywords),
-        existing_id, title_norm.split(),
+        existing_id, " ".join(title_norm.split(" ", 2)[:2]), " ".join(title_norm.rsplit(" ", 2)[-2:]),
     )
 
 
@@ -170,6 +171,41 @@ class _Clusters:
         return True
 
 
+def _compared(members: Sequence[int], first_new: int) -> bool:
+    """Whether a block's titles are compared: it pairs something new, and is not a title head so
+    common that it identifies nothing (it would cost ``MAX_BLOCK``² comparisons)."""
+    return 2 <= len(members) <= MAX_BLOCK and members[-1] >= first_new
+
+
+def _candidate_pairs(blocks: Iterable[Sequence[int]], items: Sequence[DedupItem],
+                     first_new: int) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """The pairs of each compared block worth a title comparison, as (later, earlier) item indices.
+
+    A pair qualifies when its later item is new and its years are at most one apart (or one is
+    unknown): online-first and print years differ by one, and further apart is another paper. Testing
+    the years first spares most of a large block's string comparisons.
+    Blocks keep their order, and each block's pairs are in row-major order of (later, earlier).
+    """
+    later, earlier = [_NO_PAIRS], [_NO_PAIRS]
+    for members in blocks:
+        if not _compared(members, first_new):
+            continue
+        block = numpy.asarray(members)
+        years = numpy.fromiter((items[k].year or 0 for k in members), dtype=numpy.int32, count=len(members))
+        unknown = years == 0
+        near = numpy.abs(years[:, None] - years[None, :]) <= 1
+        near |= unknown[:, None]
+        near |= unknown[None, :]
+        near[block < first_new] = False  # two existing records are never compared
+        rows, columns = numpy.nonzero(numpy.tril(near, -1))
+        later.append(block[rows])
+        earlier.append(block[columns])
+    return numpy.concatenate(later), numpy.concatenate(earlier)
+
+
+_NO_PAIRS = numpy.zeros(0, dtype=numpy.intp)
+
+
 def dedup_plan(*, existing: Sequence[DedupItem], new: Sequence[DedupItem]) -> DedupPlan:
     """Match ``new`` records against each other and against ``existing`` primaries.
 
@@ -200,76 +236,69 @@ def dedup_plan(*, existing: Sequence[DedupItem], new: Sequence[DedupItem]) -> De
             links[i] = Link(i, j, method, round(score, 1), reason)
             queued.pop(pair, None)
 
-    # Pass 1 and 2: identifiers, then title + year (+ first author).
-    indexes: dict[str, dict[object, int]] = defaultdict(dict)
-    for i, item in enumerate(items):
-        keys = (
-            (Method.DOI, item.doi, "same DOI"),
-            (Method.PMID, item.pmid, "same PMID"),
-            (Method.NCT, item.nct_id, "same NCT id"),
-            (Method.TITLE_YEAR, (item.title_norm, item.year) if item.title_norm and item.year else None,
-             "same title and year"),
-        )
-        for method, key, reason in keys:
-            if not key:
-                continue
-            j = indexes[method].get(key)
-            if j is None:
-                indexes[method][key] = i
-                continue
-            if i < first_new:
-                continue  # existing records are matched only against new ones
-            other = items[j]
-            if method == Method.TITLE_YEAR and item.first_author and other.first_author \
-                    and item.first_author != other.first_author:
+    # Pass 1 and 2: identifiers, then title + year (+ first author); each item's keys in that order.
+    first_with: dict[str, dict[object, int]] = {method: {} for method in
+                                                (Method.DOI, Method.PMID, Method.NCT, Method.TITLE_YEAR)}
+
+    def match(i: int, item: DedupItem, method: str, key: object, reason: str) -> None:
+        j = first_with[method].setdefault(key, i)
+        if j == i or i < first_new:
+            return  # the first with this key; existing records are matched only against new ones
+        other = items[j]
+        if method == Method.TITLE_YEAR:
+            if item.first_author and other.first_author and item.first_author != other.first_author:
                 queued.setdefault((j, i), Link(i, j, method, 100.0, "same title and year; different first authors"))
-                continue
-            consider(i, j, method, 100.0 if method == Method.TITLE_YEAR else title_ratio(item, other), reason)
+            else:
+                consider(i, j, method, 100.0, reason)
+        else:
+            consider(i, j, method, title_ratio(item, other), reason)
+
+    for i, item in enumerate(items):
+        if item.doi:
+            match(i, item, Method.DOI, item.doi, "same DOI")
+        if item.pmid:
+            match(i, item, Method.PMID, item.pmid, "same PMID")
+        if item.nct_id:
+            match(i, item, Method.NCT, item.nct_id, "same NCT id")
+        if item.title_norm and item.year:
+            match(i, item, Method.TITLE_YEAR, (item.title_norm, item.year), "same title and year")
 
     # Pass 3: fuzzy titles over blocked pairs.
     heads: dict[str, list[int]] = defaultdict(list)
     tails: dict[str, list[int]] = defaultdict(list)
     find = clusters.find
     for i, item in enumerate(items):
-        if i >= first_new and find(i) != i:
-            continue  # already merged: its primary stands for it
-        words = item.tokens
-        if not words:
-            continue
-        heads[" ".join(words[:2])].append(i)
-        tails[" ".join(words[-2:])].append(i)
+        if not item.head or (i >= first_new and find(i) != i):
+            continue  # no title, or already merged: its primary stands for it
+        heads[item.head].append(i)
+        tails[item.tail].append(i)
     # Heads first: a pair sharing both its head and its tail was compared in its head block already.
-    compared_heads: set[str] = set()
-    for kind, blocks in (("head", heads), ("tail", tails)):
-        for key, members in blocks.items():
-            if len(members) < 2 or len(members) > MAX_BLOCK or members[-1] < first_new:
-                continue
-            if kind == "head":
-                compared_heads.add(key)
-            # All title similarities of the block at once (C, not a Python loop per pair); zero below
-            # the cutoff. Row-major order of the lower triangle is the order of (later, earlier) pairs.
-            titles = [items[k].title_norm for k in members]
-            similar = process.cdist(titles, titles, scorer=Indel.normalized_similarity,
-                                    score_cutoff=QUEUE_RATIO / 100, workers=1)
-            for row, column in zip(*numpy.nonzero(numpy.tril(similar, -1))):
-                i, j = members[row], members[column]
-                if i < first_new:
-                    continue
-                a, b = items[i], items[j]
-                if kind == "tail" and " ".join(a.tokens[:2]) in compared_heads and a.tokens[:2] == b.tokens[:2]:
-                    continue
-                if a.year and b.year and abs(a.year - b.year) > 1:
-                    continue
-                score = float(similar[row, column]) * 100.0
-                clearly_same = (score >= AUTO_RATIO and a.year == b.year and a.year is not None
-                                and a.first_author and a.first_author == b.first_author)
-                if clearly_same:
-                    consider(i, j, Method.FUZZY, score, f"titles {score:.0f}% alike, same year and first author")
-                elif clusters.find(i) != clusters.find(j):
-                    reason = f"titles {score:.0f}% alike"
-                    conflict = _conflict(a, b)
-                    queued.setdefault((j, i), Link(i, j, Method.FUZZY, round(score, 1),
-                                                   f"{reason}; {conflict}" if conflict else reason))
+    compared_heads = {key for key, members in heads.items() if _compared(members, first_new)}
+    head_pairs = _candidate_pairs(heads.values(), items, first_new)
+    tail_pairs = _candidate_pairs(tails.values(), items, first_new)
+    later = numpy.concatenate([head_pairs[0], tail_pairs[0]])
+    earlier = numpy.concatenate([head_pairs[1], tail_pairs[1]])
+    # Every candidate pair's title similarity in one call (C, not a Python loop per pair); zero below
+    # the cutoff. Pairs are in block order, each block's in (later, earlier) order, as they are decided.
+    titles = [item.title_norm for item in items]
+    similar = process.cpdist([titles[k] for k in later.tolist()], [titles[k] for k in earlier.tolist()],
+                             scorer=Indel.normalized_similarity, score_cutoff=QUEUE_RATIO / 100, workers=1)
+    first_tail = len(head_pairs[0])
+    for pair in numpy.flatnonzero(similar).tolist():
+        i, j = int(later[pair]), int(earlier[pair])
+        a, b = items[i], items[j]
+        if pair >= first_tail and a.head == b.head and a.head in compared_heads:
+            continue
+        score = float(similar[pair]) * 100.0
+        clearly_same = (score >= AUTO_RATIO and a.year == b.year and a.year is not None
+                        and a.first_author and a.first_author == b.first_author)
+        if clearly_same:
+            consider(i, j, Method.FUZZY, score, f"titles {score:.0f}% alike, same year and first author")
+        elif clusters.find(i) != clusters.find(j):
+            reason = f"titles {score:.0f}% alike"
+            conflict = _conflict(a, b)
+            queued.setdefault((j, i), Link(i, j, Method.FUZZY, round(score, 1),
+                                           f"{reason}; {conflict}" if conflict else reason))
     # Primaries: the existing root, else the richest new member (earliest on ties).
     members_of: dict[int, list[int]] = defaultdict(list)
     for i in range(first_new, len(items)):

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 import gc
+import queue
 import re
 import threading
 
@@ -17,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from psycopg.copy import Copy, Writer
 
 from studies.imports import ImportFileError, ParsedFile, ParsedRecord, file_open
 from studies.imports.dedup import DedupItem, dedup_plan, item_from_parsed, item_from_values
@@ -196,64 +198,125 @@ def _rows_copy(model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
                 copy.write_row(row)
 
 
-class _RecordCopy:
-    """The COPY of an import's records into the current transaction, ended on a thread of its own.
+# Rows per COPY statement of an import. The records' foreign keys are checked as each statement ends;
+# ending one every so often spreads those checks over the import, while the file is still being read.
+ROWS_PER_COPY = 10_000
+# Formatted COPY blocks (of about 32 kB each) waiting for the sending thread: what PostgreSQL may fall
+# behind by, for instance while it checks a statement's foreign keys, before reading waits for it.
+QUEUED_BLOCKS = 512
+_STATEMENT_END, _DONE, _ABORT = object(), object(), object()
 
-    Rows are written as the file is read, so PostgreSQL stores the records while this process is
-    still parsing; ``finish_soon`` then ends the COPY on another thread, which also reads back the
-    ids the records were given, so that PostgreSQL stores the last rows and checks their foreign
-    keys while this thread deduplicates. The connection is the other thread's from ``finish_soon``
-    until ``finished`` returns.
+
+class _CopyAborted(Exception):
+    """The reading thread gave up on the file."""
+
+
+class _Blocks(Writer):
+    """Where psycopg puts the formatted rows of one COPY statement: the sending thread's queue."""
+
+    def __init__(self, sender: "_RecordCopy") -> None:
+        self._sender = sender
+
+    def write(self, data) -> None:
+        self._sender.put(data)
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        self._sender.put(_STATEMENT_END)
+
+
+class _RecordCopy:
+    """The COPY of an import's records into the current transaction, sent by a thread of its own.
+
+    This thread formats each record as it is read (psycopg's binary COPY format, a complete one per
+    statement: signature, rows, trailer) and queues it; the sending thread writes the queue to
+    PostgreSQL in statements of ``ROWS_PER_COPY`` rows. So PostgreSQL stores the records, and checks
+    each statement's foreign keys (set IMMEDIATE), while this thread goes on reading, and ``finish``
+    leaves the sending thread to store the last rows and read back their ids while this thread
+    deduplicates. The connection is the sending thread's until ``finished`` returns.
 
     PostgreSQL numbers the rows from the table's sequence in the order they arrive, so the records
     of the batch in id order are the records of the file in file order.
     """
 
     def __init__(self, batch: ImportBatch) -> None:
-        statement, types = _copy_statement(Record, _COPIED_RECORD_COLUMNS)
+        self._statement, self._types = _copy_statement(Record, _COPIED_RECORD_COLUMNS)
         self._batch = batch
-        self._cursor = connection.connection.cursor()  # psycopg's own: usable from the other thread
-        self._copying = self._cursor.copy(statement)
-        copy = self._copying.__enter__()
-        copy.set_types(types)
-        self.write = copy.write_row
-        self._thread: threading.Thread | None = None
+        # psycopg's own cursors: one only formats (it never runs a statement), the other is the
+        # sending thread's.
+        self._format_cursor = connection.connection.cursor()
+        self._cursor = connection.connection.cursor()
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_BLOCKS)
         self._error: BaseException | None = None
         self._ids: list[int] = []
+        self._rows = 0
+        self._copy: Copy | None = None
+        self._thread = threading.Thread(target=self._send, name="import-copy", daemon=True)
+        self._thread.start()
 
-    def finish_soon(self) -> None:
-        def finish() -> None:
-            try:
-                self._copying.__exit__(None, None, None)
+    def write(self, row: Sequence) -> None:
+        if self._copy is None:
+            self._copy = Copy(self._format_cursor, binary=True, writer=_Blocks(self))
+            self._copy.set_types(self._types)
+        self._copy.write_row(row)
+        self._rows += 1
+        if self._rows % ROWS_PER_COPY == 0:
+            self._statement_end()
+
+    def put(self, item) -> None:
+        if self._error is not None:
+            raise self._error  # the database refused something: stop reading the file
+        self._queue.put(item)
+
+    def _statement_end(self) -> None:
+        copy, self._copy = self._copy, None
+        if copy is not None:
+            copy.finish(None)  # the last rows and the trailer, then _STATEMENT_END
+
+    def _send(self) -> None:
+        block = None
+        try:
+            block = self._queue.get()
+            while block is not _DONE and block is not _ABORT:
+                with self._cursor.copy(self._statement) as copy:
+                    while block is not _STATEMENT_END:
+                        if block is _ABORT:
+                            raise _CopyAborted  # psycopg fails the COPY statement with this error
+                        copy.write(block)  # a whole binary COPY: psycopg adds nothing to it
+                        block = self._queue.get()
+                block = self._queue.get()
+            if block is _DONE:
                 self._cursor.execute("SELECT array_agg(id ORDER BY id) FROM studies_record "
                                      "WHERE import_batch_id = %s", [self._batch.pk])
                 self._ids = self._cursor.fetchone()[0] or []
-            except BaseException as error:  # raised in the caller's thread by ``finished``
-                self._error = error
-            finally:
-                self._cursor.close()
-        self._thread = threading.Thread(target=finish, name="import-copy-end", daemon=True)
-        self._thread.start()
+        except _CopyAborted:
+            pass
+        except BaseException as error:  # raised in the reading thread by ``put`` or ``finished``
+            self._error = error
+            while block is not _DONE and block is not _ABORT:  # let the reading thread's puts through
+                block = self._queue.get()
+        finally:
+            self._cursor.close()
+
+    def finish(self) -> None:
+        """The file is read: store what is left, in the background."""
+        self._statement_end()
+        self._format_cursor.close()
+        self.put(_DONE)
 
     def finished(self) -> list[int]:
-        """Wait until the COPY is stored; the new records' ids in file order. Raises what stopped it."""
-        if self._thread is not None:
-            self._thread.join()
+        """Wait until every record is stored; their ids in file order. Raises what stopped it."""
+        self._thread.join()
         if self._error is not None:
             raise self._error
         return self._ids
 
-    def abort(self, error: BaseException) -> None:
-        """Cancel the COPY (the transaction is then left to roll back)."""
-        if self._thread is not None:
+    def abort(self) -> None:
+        """Stop sending (the file is bad): a COPY under way fails, and the transaction must roll back."""
+        self._copy = None
+        self._format_cursor.close()
+        if self._thread.is_alive():
+            self._queue.put(_ABORT)
             self._thread.join()
-            return
-        try:
-            self._copying.__exit__(type(error), error, error.__traceback__)
-        except Exception:  # psycopg reports the cancelled COPY; the caller's error is the one to raise
-            pass
-        finally:
-            self._cursor.close()
 
 
 @contextmanager
@@ -365,10 +428,10 @@ def import_records(
                               list(parsed.keywords), parsed.language, parsed.publication_type, parsed.url,
                               parsed.raw_entry))
                 new.append(item_from_parsed(parsed))
-            writer.finish_soon()
+            writer.finish()
             plan = dedup_plan(existing=existing, new=new)
-        except BaseException as error:
-            writer.abort(error)
+        except BaseException:
+            writer.abort()
             raise
         new_ids = writer.finished()
         _constraints_set(foreign_keys, "DEFERRED")

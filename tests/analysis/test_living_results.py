@@ -4,7 +4,6 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 import numpy as np
-import pytest
 
 from analysis import services
 from analysis.engine import AnalysisOptions, ContinuousArms, analyse

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 import numpy as np

@@ -1,6 +1,5 @@
 """The extraction pages with real sessions: access, the concurrent-edit case, dual extraction with
 blinding, cell-by-cell differences and the consensus, and the imputation sensitivity set."""
-import json
 
 from django.test import Client
 import pytest

@@ -2,12 +2,14 @@
 in file order, and nothing stored when a record far into the file is bad."""
 from django.db import DatabaseError, connection, transaction
 from hypothesis import given, settings, strategies as st
+import psycopg
 import pytest
 
 from studies.imports import ImportFileError, file_parse
 from studies.imports.records import _squash
 from studies.imports.text import _NON_WORD, title_normalise
 from studies.models import DuplicateCandidate, ImportBatch, Record, SearchSource
+from studies.services import imports
 from studies.services.imports import import_records
 
 
@@ -42,6 +44,46 @@ def test_a_bad_record_far_into_the_file_stores_nothing_and_the_next_import_works
     assert connection.connection.info.transaction_status.name in ("IDLE", "INTRANS")  # not left mid-COPY
     summary = import_records(review=small.review, source=source, file_name="good.ris", content=ris_file(50))
     assert summary.imported == 50 and Record.objects.count() == before + 50
+
+
+@pytest.fixture
+def short_statements(monkeypatch):
+    """COPY statements of 7 rows, so that a small file is sent in many of them."""
+    monkeypatch.setattr(imports, "ROWS_PER_COPY", 7)
+
+
+@pytest.mark.parametrize("count", [1, 6, 7, 70, 1200])
+def test_records_sent_in_many_statements_are_all_stored_in_file_order(small, source, short_statements, count):
+    summary = import_records(review=small.review, source=source, file_name="a.ris", content=ris_file(count))
+    assert summary.imported == count
+    titles = list(Record.objects.filter(import_batch_id=summary.batch_id).order_by("id").values_list("title", flat=True))
+    assert titles == [f"Streamed record number {k} of a long export" for k in range(1, count + 1)]
+
+
+def test_a_bad_record_after_several_stored_statements_stores_nothing(small, source, short_statements):
+    before = Record.objects.count()
+    with pytest.raises(ImportFileError) as caught:
+        import_records(review=small.review, source=source, file_name="bad.ris", content=ris_file(300, bad_at=250))
+    assert (caught.value.record, caught.value.field) == (250, "doi")
+    assert Record.objects.count() == before
+    assert not ImportBatch.objects.filter(review=small.review).exists()
+    summary = import_records(review=small.review, source=source, file_name="good.ris", content=ris_file(30))
+    assert summary.imported == 30 and Record.objects.count() == before + 30
+
+
+def test_a_row_the_database_refuses_stops_the_import_and_stores_nothing(small, source, short_statements):
+    # A rule only the database knows (added for this test, inside its transaction): the sending
+    # thread's COPY fails, and the reading thread raises that failure.
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE studies_record ADD CONSTRAINT test_refused_title "
+                       "CHECK (title <> 'Streamed record number 40 of a long export') NOT VALID")
+    before = Record.objects.count()
+    with pytest.raises(psycopg.errors.CheckViolation, match="test_refused_title"):
+        import_records(review=small.review, source=source, file_name="refused.ris", content=ris_file(300))
+    assert Record.objects.count() == before
+    assert not ImportBatch.objects.filter(review=small.review).exists()
+    summary = import_records(review=small.review, source=source, file_name="good.ris", content=ris_file(30))
+    assert summary.imported == 30 and Record.objects.count() == before + 30
 
 
 def test_duplicates_within_one_file_point_at_the_first_in_file_order(small, source):
