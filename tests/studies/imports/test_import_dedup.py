@@ -3,6 +3,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
 from studies.imports import ImportFileError, file_parse
+from studies.imports.dedup import dedup_plan, item_from_values
 from studies.models import CandidateStatus, DuplicateCandidate, Record, ScreeningDecision, SearchSource, Stage
 from studies.services.imports import (
     ImportUndoRefused,
@@ -136,3 +137,19 @@ def test_any_input_either_imports_or_raises_the_import_error(small, content):
         return
     assert parsed is not None
     assert summary.already_imported or Record.objects.count() == before + summary.imported == before + len(parsed.records)
+
+
+def test_fuzzy_titles_are_compared_only_when_their_years_are_at_most_one_apart():
+    title = "Peer support groups reduce self stigma among adults with serious mental illness"
+    typo = title.replace("among", "amongst")  # 96.6% alike: merged only with the same year and first author
+    existing = [item_from_values(title=title, year=2020, authors=["Doe, A."], existing_id=1),
+                item_from_values(title=typo, year=2019, authors=["Roe, B."], existing_id=2)]
+    new = [item_from_values(title=typo, year=2021, authors=["Doe, A."]),   # 2: one year after record 0
+           item_from_values(title=typo, year=2023, authors=["Doe, A."]),   # 3: two years after 2, three after 0
+           item_from_values(title=typo, authors=["Poe, C."]),               # 4: no year, compared with all
+           item_from_values(title=title, year=2020, authors=["Doe, A."])]  # 5: same title and year as 0
+    plan = dedup_plan(existing=existing, new=new)
+    # Not paired: 2 with 1 (same title, two years apart), 3 with 0, 1 or 2 (two or more years apart).
+    assert sorted((link.duplicate, link.primary) for link in plan.queued) == [(2, 0), (4, 0), (4, 1), (4, 2), (4, 3)]
+    assert all(link.method == "fuzzy" for link in plan.queued)
+    assert plan.primary_of == {5: 0}
