@@ -1,8 +1,9 @@
 """Imports of search results and decisions about duplicates (DESIGN.md, "Import").
 
-``import_records`` parses and checks a whole file before writing anything, then writes the batch, its
-records and the duplicate pairs in one transaction under a lock on the review, so two imports into
-one review deduplicate against each other rather than side by side.
+``import_records`` writes a file's batch, its records and the duplicate pairs in one transaction under
+a lock on the review, so two imports into one review deduplicate against each other rather than side
+by side. Records are checked and stored as the file is read; a bad record anywhere in the file rolls
+the whole transaction back, so a file is imported whole or not at all.
 """
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
