@@ -18,7 +18,7 @@ Records already in the review always stay primary: screening done on them stays 
 the new import never has to re-point older records. Among new records, the richest is primary.
 """
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 import re
 
@@ -37,6 +37,8 @@ AUTO_RATIO = 96.0
 # typing error than one work.
 SAME_ID_MIN_RATIO = 60.0
 MAX_BLOCK = 400
+# Title pairs scored per rapidfuzz call: bounds the memory of the lists it is given.
+PAIRS_PER_CALL = 500_000
 
 PREPRINT_DOI_PREFIXES = ("10.1101/", "10.21203/", "10.31234/", "10.31219/", "10.2139/", "10.48550/",
                          "10.20944/", "10.22541/", "10.31235/", "10.1002/essoar")
@@ -177,17 +179,35 @@ def _compared(members: Sequence[int], first_new: int) -> bool:
     return 2 <= len(members) <= MAX_BLOCK and members[-1] >= first_new
 
 
-def _candidate_pairs(blocks: Iterable[Sequence[int]], items: Sequence[DedupItem],
-                     first_new: int) -> tuple[numpy.ndarray, numpy.ndarray]:
-    """The pairs of each compared block worth a title comparison, as (later, earlier) item indices.
+def _similar_pairs(blocks: Iterable[tuple[str, Sequence[int]]], items: Sequence[DedupItem],
+                   first_new: int) -> Iterator[tuple[str, int, int, float]]:
+    """``(kind, later, earlier, similarity)`` of the pairs of each compared block whose titles are at
+    least ``QUEUE_RATIO`` alike, in block order and, within a block, in (later, earlier) order.
 
-    A pair qualifies when its later item is new and its years are at most one apart (or one is
-    unknown): online-first and print years differ by one, and further apart is another paper. Testing
-    the years first spares most of a large block's string comparisons.
-    Blocks keep their order, and each block's pairs are in row-major order of (later, earlier).
+    A pair is compared when its later item is new and its years are at most one apart (or one is
+    unknown): online-first and print years differ by one, and further apart is another paper.
+    Testing the years first spares most of a large block's string comparisons; the titles of the
+    remaining pairs are compared by rapidfuzz in C, up to ``PAIRS_PER_CALL`` pairs a call.
     """
-    later, earlier = [_NO_PAIRS], [_NO_PAIRS]
-    for members in blocks:
+    titles = [item.title_norm for item in items]
+    batch: list[tuple[str, numpy.ndarray, numpy.ndarray]] = []
+    size = 0
+
+    def scored() -> Iterator[tuple[str, int, int, float]]:
+        if not batch:
+            return
+        later = [titles[k] for _, rows, _ in batch for k in rows.tolist()]
+        earlier = [titles[k] for _, _, columns in batch for k in columns.tolist()]
+        # Zero below the cutoff; float32, as rapidfuzz computes it.
+        similar = process.cpdist(later, earlier, scorer=Indel.normalized_similarity,
+                                 score_cutoff=QUEUE_RATIO / 100, workers=1)
+        offset = 0
+        for kind, rows, columns in batch:
+            for pair in numpy.flatnonzero(similar[offset:offset + len(rows)]).tolist():
+                yield kind, int(rows[pair]), int(columns[pair]), float(similar[offset + pair])
+            offset += len(rows)
+
+    for kind, members in blocks:
         if not _compared(members, first_new):
             continue
         block = numpy.asarray(members)
@@ -198,12 +218,12 @@ def _candidate_pairs(blocks: Iterable[Sequence[int]], items: Sequence[DedupItem]
         near |= unknown[None, :]
         near[block < first_new] = False  # two existing records are never compared
         rows, columns = numpy.nonzero(numpy.tril(near, -1))
-        later.append(block[rows])
-        earlier.append(block[columns])
-    return numpy.concatenate(later), numpy.concatenate(earlier)
-
-
-_NO_PAIRS = numpy.zeros(0, dtype=numpy.intp)
+        batch.append((kind, block[rows], block[columns]))
+        size += len(rows)
+        if size >= PAIRS_PER_CALL:
+            yield from scored()
+            batch, size = [], 0
+    yield from scored()
 
 
 def dedup_plan(*, existing: Sequence[DedupItem], new: Sequence[DedupItem]) -> DedupPlan:
@@ -274,22 +294,12 @@ def dedup_plan(*, existing: Sequence[DedupItem], new: Sequence[DedupItem]) -> De
         tails[item.tail].append(i)
     # Heads first: a pair sharing both its head and its tail was compared in its head block already.
     compared_heads = {key for key, members in heads.items() if _compared(members, first_new)}
-    head_pairs = _candidate_pairs(heads.values(), items, first_new)
-    tail_pairs = _candidate_pairs(tails.values(), items, first_new)
-    later = numpy.concatenate([head_pairs[0], tail_pairs[0]])
-    earlier = numpy.concatenate([head_pairs[1], tail_pairs[1]])
-    # Every candidate pair's title similarity in one call (C, not a Python loop per pair); zero below
-    # the cutoff. Pairs are in block order, each block's in (later, earlier) order, as they are decided.
-    titles = [item.title_norm for item in items]
-    similar = process.cpdist([titles[k] for k in later.tolist()], [titles[k] for k in earlier.tolist()],
-                             scorer=Indel.normalized_similarity, score_cutoff=QUEUE_RATIO / 100, workers=1)
-    first_tail = len(head_pairs[0])
-    for pair in numpy.flatnonzero(similar).tolist():
-        i, j = int(later[pair]), int(earlier[pair])
+    blocks = [*(("head", members) for members in heads.values()), *(("tail", members) for members in tails.values())]
+    for kind, i, j, similarity in _similar_pairs(blocks, items, first_new):
         a, b = items[i], items[j]
-        if pair >= first_tail and a.head == b.head and a.head in compared_heads:
+        if kind == "tail" and a.head == b.head and a.head in compared_heads:
             continue
-        score = float(similar[pair]) * 100.0
+        score = similarity * 100.0
         clearly_same = (score >= AUTO_RATIO and a.year == b.year and a.year is not None
                         and a.first_author and a.first_author == b.first_author)
         if clearly_same:

@@ -1,8 +1,10 @@
 """Deduplication against everything already in the review, and the decisions about it."""
+import random
+
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
-from studies.imports import ImportFileError, file_parse
+from studies.imports import ImportFileError, dedup, file_parse
 from studies.imports.dedup import dedup_plan, item_from_values
 from studies.models import CandidateStatus, DuplicateCandidate, Record, ScreeningDecision, SearchSource, Stage
 from studies.services.imports import (
@@ -153,3 +155,24 @@ def test_fuzzy_titles_are_compared_only_when_their_years_are_at_most_one_apart()
     assert sorted((link.duplicate, link.primary) for link in plan.queued) == [(2, 0), (4, 0), (4, 1), (4, 2), (4, 3)]
     assert all(link.method == "fuzzy" for link in plan.queued)
     assert plan.primary_of == {5: 0}
+
+
+def test_the_fuzzy_plan_does_not_depend_on_how_many_pairs_are_scored_per_call(monkeypatch):
+    rng = random.Random(3)
+    words = "peer support stigma recovery trial mental illness group contact education".split()
+    heads = ["effects of", "a randomised", "peer support"]
+    items = []
+    for k in range(300):
+        title = f"{rng.choice(heads)} {' '.join(rng.choice(words) for _ in range(6))}"
+        if k and rng.random() < 0.4:  # a near copy of an earlier title: one word changed
+            earlier = items[rng.randrange(k)][0].split()
+            earlier[rng.randrange(2, len(earlier))] = rng.choice(words)
+            title = " ".join(earlier)
+        items.append((title, rng.choice([None, 2019, 2020, 2021, 2023])))
+    records = [item_from_values(title=title, year=year, authors=[rng.choice(["Doe, A.", "Roe, B."])],
+                                existing_id=k if k < 100 else None) for k, (title, year) in enumerate(items)]
+    whole = dedup_plan(existing=records[:100], new=records[100:])
+    monkeypatch.setattr(dedup, "PAIRS_PER_CALL", 1)
+    piecewise = dedup_plan(existing=records[:100], new=records[100:])
+    assert whole.queued and whole.merges  # the case is not empty
+    assert (piecewise.merges, piecewise.queued, piecewise.primary_of) == (whole.merges, whole.queued, whole.primary_of)
