@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("studies.api.urls")),
     # Team members who are not back-office staff (screeners, tutors) sign in here.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only
     path("", include("analysis.urls")),
     path("", include("studies.urls")),
 ]

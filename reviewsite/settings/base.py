@@ -156,6 +156,7 @@ MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
 
 LOGIN_URL = "login"  # the team's sign-in page; the back office keeps its own
 LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 # Redis is the Celery broker only: the database is the ledger of what must be computed, so a lost
 # message delays results but never leaves them wrong (see DESIGN.md, "Living analysis").
