@@ -331,7 +331,3 @@ def dedup_plan(*, existing: Sequence[DedupItem], new: Sequence[DedupItem]) -> De
     pending = tuple(link for link in queued.values()
                     if clusters.find(link.duplicate) != clusters.find(link.primary))
     return DedupPlan(merges=tuple(merges), queued=pending, primary_of=primary_of)
-
-
-def items_from_parsed(records: Iterable[ParsedRecord]) -> list[DedupItem]:
-    return [item_from_parsed(record) for record in records]
