@@ -1,6 +1,22 @@
 from django.apps import AppConfig
 
 
+def recompute_on_data_change(sender, *, review_ids: list[int], **kwargs) -> None:  # noqa: ARG001
+    """Answer studies' doorbell (``studies.services.entities.review_data_changed``, sent after a
+    commit that moved data versions) by queueing recomputes. Looked up at call time, so the
+    behaviour is analysis.tasks.recompute_request's, unchanged."""
+    from analysis.tasks import recompute_request
+
+    recompute_request(review_ids)
+
+
 class AnalysisConfig(AppConfig):
     name = "analysis"
     verbose_name = "Analysis"
+
+    def ready(self) -> None:
+        # studies must not import analysis (.importlinter), so analysis subscribes to studies'
+        # signal instead of studies calling analysis.tasks.
+        from studies.services.entities import review_data_changed
+
+        review_data_changed.connect(recompute_on_data_change, dispatch_uid="analysis.recompute_on_data_change")
