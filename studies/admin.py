@@ -1,11 +1,17 @@
 """The back office. Admin classes only translate forms to service calls (``studies.services``) and
-scope every queryset to the reviews the signed-in user manages (superusers see all)."""
+scope every queryset to the reviews the signed-in user manages (superusers see all), through
+``studies.access``, which also blinds what a manager who screens or assesses may see. Workflow rows
+(screening decisions and resolutions, full-text status, risk-of-bias assessments) are shown read-only:
+their own pages and API apply the review's rules; delete-confirmation pages count what cascades
+instead of describing each row."""
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.http import HttpRequest
 
-from studies import selectors
+from django.utils.html import format_html
+
+from studies import access
 from studies.models import (
     Arm,
     CharacteristicField,
@@ -32,14 +38,14 @@ from studies.models import (
     TimePoint,
 )
 from studies.services import entities_delete, entity_delete, entity_save
-from studies.services.entities import REVIEW_LOOKUP
+from studies.services.entities import REVIEW_LOOKUP, WORKFLOW_MODELS, workflow_write_refusal
 
 
 def _scope_to_managed_reviews(request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
     if request.user.is_superuser:
         return queryset
     path = REVIEW_LOOKUP[queryset.model]
-    return queryset.filter(**{f"{path}__in": selectors.managed_review_ids(request.user)})
+    return queryset.filter(**{f"{path}__in": access.managed_review_ids(request.user)})
 
 
 class ReviewScopedMixin:
@@ -55,7 +61,7 @@ class ReviewScopedMixin:
             # parent review, on its inlines): no manager can list the site's accounts. Adding a
             # newcomer to a team is a superuser's job until invitations exist.
             parent_review_id = getattr(request, "_admin_parent_review_id", None)
-            teams = ReviewMembership.objects.filter(review_id__in=selectors.managed_review_ids(request.user))
+            teams = ReviewMembership.objects.filter(review_id__in=access.managed_review_ids(request.user))
             if parent_review_id is not None:
                 teams = teams.filter(review_id=parent_review_id)
             kwargs["queryset"] = related._default_manager.filter(pk__in=teams.values("user_id"))
@@ -103,6 +109,16 @@ class ServiceModelAdmin(ReviewScopedMixin, admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         entities_delete(queryset=queryset)
 
+    def get_deleted_objects(self, objs, request):
+        """What a deletion takes with it, as counts per kind: listing each cascaded row by its
+        description would show blinded ones (another screener's vote, a draft risk-of-bias
+        judgment) to a manager who screens or assesses. Workflow rows need no delete permission of
+        their own to go with what they belong to (deleting them alone is refused)."""
+        _, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        workflow_names = {str(model._meta.verbose_name) for model in WORKFLOW_MODELS}
+        listed = [format_html("{}: {}", obj._meta.verbose_name.capitalize(), obj) for obj in objs]
+        return listed, model_count, {p for p in perms_needed if p not in workflow_names}, protected
+
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)
         for obj in formset.deleted_objects:
@@ -110,6 +126,20 @@ class ServiceModelAdmin(ReviewScopedMixin, admin.ModelAdmin):
         for instance in instances:
             entity_save(instance=instance)
         formset.save_m2m()
+
+
+class WorkflowReadOnly:
+    """Rows only their domain services write (``entities.WORKFLOW_MODELS``): listed and shown here,
+    never added, changed or deleted on their own, so every workflow rule holds in the back office."""
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 def _review_id_for_parent(obj: models.Model) -> int | None:
@@ -216,22 +246,24 @@ class ImportBatchAdmin(ServiceModelAdmin):
     list_select_related = ["source", "imported_by", "review"]
 
 
-class DecisionInline(ScopedTabularInline):
+class DecisionInline(WorkflowReadOnly, ScopedTabularInline):
     model = ScreeningDecision
     fields = ["stage", "screener", "decision", "exclusion_reason", "note"]
-    select_related_fields = ("screener",)
+    readonly_fields = fields
+    select_related_fields = ("screener", "exclusion_reason")
     show_change_link = False
 
     def get_queryset(self, request):
         # Blinding holds in the back office too: a manager who also screens sees no other
-        # screener's decision on a record before deciding it themselves.
-        return selectors.decisions_blinded_for(request.user, super().get_queryset(request))
+        # screener's vote on a record until it is settled.
+        return access.decisions_visible(request.user, super().get_queryset(request))
 
 
-class ResolutionInline(ScopedTabularInline):
+class ResolutionInline(WorkflowReadOnly, ScopedTabularInline):
     model = ScreeningResolution
     fields = ["stage", "tutor", "decision", "exclusion_reason", "rationale"]
-    select_related_fields = ("tutor",)
+    readonly_fields = fields
+    select_related_fields = ("tutor", "exclusion_reason")
     show_change_link = False
 
 
@@ -242,8 +274,9 @@ class RecordAdmin(ServiceModelAdmin):
     search_fields = ["title", "doi", "pmid", "nct_id", "journal"]
     autocomplete_fields = ["review"]
     list_select_related = ["review"]
-    # Set by imports and the duplicate queue (which log why); not edited by hand.
-    readonly_fields = ["import_batch", "duplicate_of", "created_at"]
+    # Set by imports and the duplicate queue (which log why), and by the screening pages (full-text
+    # status); not edited by hand.
+    readonly_fields = ["import_batch", "duplicate_of", "fulltext_status", "created_at"]
     inlines = [DecisionInline, ResolutionInline]
 
     @admin.display(description="title", ordering="title")
@@ -290,7 +323,7 @@ class ExclusionReasonAdmin(ServiceModelAdmin):
 
 
 @admin.register(ScreeningDecision)
-class ScreeningDecisionAdmin(ServiceModelAdmin):
+class ScreeningDecisionAdmin(WorkflowReadOnly, ServiceModelAdmin):
     list_display = ["record", "stage", "screener", "decision", "exclusion_reason", "decided_at"]
     list_filter = ["stage", "decision", ("record__review", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["record__title", "screener__username"]
@@ -298,11 +331,11 @@ class ScreeningDecisionAdmin(ServiceModelAdmin):
     list_select_related = ["record", "screener", "exclusion_reason"]
 
     def get_queryset(self, request):
-        return selectors.decisions_blinded_for(request.user, super().get_queryset(request))
+        return access.decisions_visible(request.user, super().get_queryset(request))
 
 
 @admin.register(ScreeningResolution)
-class ScreeningResolutionAdmin(ServiceModelAdmin):
+class ScreeningResolutionAdmin(WorkflowReadOnly, ServiceModelAdmin):
     list_display = ["record", "stage", "tutor", "decision", "exclusion_reason", "resolved_at"]
     list_filter = ["stage", "decision", ("record__review", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["record__title", "tutor__username", "rationale"]
@@ -338,7 +371,26 @@ class StudyCharacteristicInline(ScopedTabularInline):
     show_change_link = False
 
 
-class OutcomeDataInline(ScopedTabularInline):
+class DualExtractionReadOnly:
+    """Under dual extraction the analysed data come from the extractors' consensus on the extraction
+    pages: here they are shown, not edited (``entities.workflow_write_refusal``)."""
+
+    def _refused(self, obj) -> bool:
+        review_id = _review_id_for_parent(obj) if obj is not None else None
+        return review_id is not None and workflow_write_refusal(OutcomeData, review_id) is not None
+
+    def has_add_permission(self, request, *args) -> bool:
+        obj = args[0] if args else None
+        return not self._refused(obj) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return not self._refused(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not self._refused(obj) and super().has_delete_permission(request, obj)
+
+
+class OutcomeDataInline(DualExtractionReadOnly, ScopedTabularInline):
     model = OutcomeData
     fields = [
         "outcome", "time_point", "arm", "n", "mean", "sd", "events", "total", "value_type",
@@ -431,7 +483,7 @@ class TimePointAdmin(ServiceModelAdmin):
 
 
 @admin.register(OutcomeData)
-class OutcomeDataAdmin(ServiceModelAdmin):
+class OutcomeDataAdmin(DualExtractionReadOnly, ServiceModelAdmin):
     list_display = [
         "study", "outcome", "time_point", "arm_label", "n", "mean", "sd", "events", "total",
         "value_type", "provenance", "include_in_analysis",
@@ -449,43 +501,45 @@ class OutcomeDataAdmin(ServiceModelAdmin):
 # --- Risk of bias -----------------------------------------------------------------------------
 
 
-class JudgmentInline(ScopedTabularInline):
+# Risk of bias (RoB 1 and RoB 2) is shown here but entered on the assessors' pages (studies.rob_views):
+# RoB 2's proposals must follow from the answers, a consensus needs both assessments submitted, and
+# blinding must hold, which row-by-row editing here could not guarantee. Every list, page, filter
+# and search shows only the assessments ``studies.access`` lets the user see.
+
+
+class JudgmentInline(WorkflowReadOnly, ScopedTabularInline):
     model = RiskOfBiasJudgment
+    fields = ["domain", "judgment", "support"]
+    readonly_fields = fields
     show_change_link = False
 
 
 @admin.register(RiskOfBiasAssessment)
-class RiskOfBiasAssessmentAdmin(ServiceModelAdmin):
-    list_display = ["study", "assessor", "is_consensus", "updated_at"]
+class RiskOfBiasAssessmentAdmin(WorkflowReadOnly, ServiceModelAdmin):
+    list_display = ["study", "assessor", "is_consensus", "submitted_at", "updated_at"]
     list_filter = ["is_consensus", ("study__review", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["study__label", "assessor__username"]
-    autocomplete_fields = ["study"]
     list_select_related = ["study", "assessor"]
     inlines = [JudgmentInline]
 
+    def get_queryset(self, request):
+        return access.rob1_assessments_visible(request.user, super().get_queryset(request))
+
 
 @admin.register(RiskOfBiasJudgment)
-class RiskOfBiasJudgmentAdmin(ServiceModelAdmin):
+class RiskOfBiasJudgmentAdmin(WorkflowReadOnly, ServiceModelAdmin):
     list_display = ["assessment", "domain", "judgment"]
     list_filter = ["domain", "judgment", ("assessment__study__review", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["assessment__study__label", "support"]
-    autocomplete_fields = ["assessment"]
     list_select_related = ["assessment__study", "assessment__assessor"]
 
+    def get_queryset(self, request):
+        visible = access.rob1_assessments_visible(request.user).order_by().values("pk")
+        return super().get_queryset(request).filter(assessment__in=visible)
 
-# RoB 2 is shown here but entered on the assessors' pages (studies.rob_views): the algorithm's
-# proposals must follow from the answers, and blinding must hold, which row-by-row editing here
-# could not guarantee. Managers may delete an assessment (through the service layer).
 
-
-class Rob2ReadOnlyInline(ScopedTabularInline):
+class Rob2ReadOnlyInline(WorkflowReadOnly, ScopedTabularInline):
     can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class Rob2DomainInline(Rob2ReadOnlyInline):
@@ -501,7 +555,7 @@ class Rob2AnswerInline(Rob2ReadOnlyInline):
 
 
 @admin.register(Rob2Assessment)
-class Rob2AssessmentAdmin(ServiceModelAdmin):
+class Rob2AssessmentAdmin(WorkflowReadOnly, ServiceModelAdmin):
     list_display = ["study", "outcome", "assessor", "is_consensus", "submitted_at", "overall_proposed",
                     "overall_override"]
     list_filter = ["is_consensus", "overall_proposed", ("study__review", admin.RelatedOnlyFieldListFilter)]
@@ -511,36 +565,19 @@ class Rob2AssessmentAdmin(ServiceModelAdmin):
                        "overall_override", "overall_justification", "created_at", "updated_at"]
     inlines = [Rob2DomainInline, Rob2AnswerInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     def get_queryset(self, request):
         # Blinding holds in the back office too: a manager who is also an assessor of the review
         # sees other assessors' work only as the entry pages would show it.
-        queryset = super().get_queryset(request)
-        return queryset if request.user.is_superuser else selectors.rob_blinded(queryset, request.user,
-                                                                                 ("study", "outcome"))
+        return access.rob2_assessments_visible(request.user, super().get_queryset(request))
 
 
-class _Rob2PartAdmin(ServiceModelAdmin):
+class _Rob2PartAdmin(WorkflowReadOnly, ServiceModelAdmin):
     """Domain judgments and answers, listed for search and export; read-only and blinded like their
     assessment."""
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        visible = selectors.rob_blinded(Rob2Assessment.objects.all(), request.user, ("study", "outcome"))
-        return queryset.filter(assessment__in=visible)
+        visible = access.rob2_assessments_visible(request.user).order_by().values("pk")
+        return super().get_queryset(request).filter(assessment__in=visible)
 
 
 @admin.register(Rob2DomainJudgment)

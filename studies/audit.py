@@ -2,20 +2,20 @@
 each with who, when, and the old and new values.
 
 The events themselves are written by database triggers (``studies.models.audit``). Blinding holds
-here as everywhere (DESIGN.md): the trail of a screening decision is shown only once its record has
-two decisions at that stage (or a resolution), to everyone, so that neither a screener nor a
-manager who also screens can read a vote early through the trail; a risk-of-bias event only if its
-assessment is visible to the user (``selectors.rob_blinded``).
+here as everywhere (DESIGN.md), by the rules of ``studies.access``: the trail of a screening
+decision by the decisions' rule on its record and stage (so neither a screener nor a manager who
+also screens can read a vote early through the trail); a risk-of-bias event only if its
+assessment is visible to the user.
 """
 from dataclasses import dataclass
 from datetime import datetime
 import heapq
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, OuterRef, QuerySet, Window
+from django.db.models import F, QuerySet, Window
 from django.db.models.functions import JSONObject, Lag
 
-from studies import selectors
+from studies import access
 from studies.models import (
     EVENT_MODELS, OutcomeData, Report, Review, RiskOfBiasAssessment, RiskOfBiasJudgment, Rob2Assessment,
     Rob2DomainJudgment, Rob2SignallingAnswer, ScreeningDecision, ScreeningResolution, Study,
@@ -65,22 +65,18 @@ def _snapshot_fields(event_model) -> list:
 
 def _blinded(entity: str, events: QuerySet, user, review: Review) -> QuerySet:
     if entity == "decision":
-        pair = ScreeningDecision.objects.filter(record=OuterRef("record_id"), stage=OuterRef("stage"))
-        both_decided = Exists(pair.filter(Exists(
-            ScreeningDecision.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"))
-            .exclude(pk=OuterRef("pk")))))
-        resolved = Exists(ScreeningResolution.objects.filter(record=OuterRef("record_id"), stage=OuterRef("stage")))
-        return events.filter(both_decided | resolved)
+        return access.decision_events_visible(user, events)
     rob = {
-        "rob1-assessment": (selectors.rob1_assessments_visible, "pgh_obj_id"),
-        "rob1-judgment": (selectors.rob1_assessments_visible, "assessment_id"),
-        "rob2-assessment": (selectors.rob2_assessments_visible, "pgh_obj_id"),
-        "rob2-domain": (selectors.rob2_assessments_visible, "assessment_id"),
-        "rob2-answer": (selectors.rob2_assessments_visible, "assessment_id"),
+        "rob1-assessment": (access.rob1_assessments_visible, RiskOfBiasAssessment, "pgh_obj_id"),
+        "rob1-judgment": (access.rob1_assessments_visible, RiskOfBiasAssessment, "assessment_id"),
+        "rob2-assessment": (access.rob2_assessments_visible, Rob2Assessment, "pgh_obj_id"),
+        "rob2-domain": (access.rob2_assessments_visible, Rob2Assessment, "assessment_id"),
+        "rob2-answer": (access.rob2_assessments_visible, Rob2Assessment, "assessment_id"),
     }.get(entity)
     if rob is not None:
-        visible, column = rob
-        return events.filter(**{f"{column}__in": visible(user, review).order_by().values("pk")})
+        visible, model, column = rob
+        mine = visible(user, model.objects.filter(study__review=review)).order_by().values("pk")
+        return events.filter(**{f"{column}__in": mine})
     return events
 
 

@@ -12,19 +12,18 @@ from __future__ import annotations
 import json
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from studies import selectors
+from studies import access, selectors
 from studies.models import (
     DataType,
     FullTextDocument,
     Provenance,
     Report,
     Review,
-    ReviewMembership,
     Role,
     Study,
     StudyExtraction,
@@ -49,14 +48,8 @@ from studies.services.extraction import (
 TEAM = {Role.EXTRACTOR, Role.MANAGER}
 
 
-def _review_for(request: HttpRequest, slug: str, allowed: set[str]) -> tuple[Review, set[str]]:
-    review = get_object_or_404(Review, slug=slug)
-    roles = set(ReviewMembership.objects.filter(review=review, user=request.user).values_list("role", flat=True))
-    if not roles and not review.is_public:
-        raise Http404("No such review.")
-    if not roles & allowed:
-        raise PermissionDenied("This page is for the review's extractors.")
-    return review, roles
+def _review_for(request: HttpRequest, slug: str, allowed: set[str]) -> tuple[Review, frozenset[str]]:
+    return access.review_for(request, slug, allowed, action="extract data")
 
 
 def _errors(invalid: ValidationError) -> dict[str, str]:
@@ -217,7 +210,7 @@ def extraction_consensus(request: HttpRequest, slug: str, study_id: int) -> Http
     review, _ = _review_for(request, slug, TEAM)
     study = get_object_or_404(Study, pk=study_id, review=review, is_included=True)
     layout = extraction_layout(study)
-    visible = [e for e in selectors.study_extractions_visible(request.user, review).filter(study=study)
+    visible = [e for e in access.study_extractions_visible(request.user, selectors.study_extractions(review)).filter(study=study)
                if e.submitted_at is not None]
     if len(visible) < 2:
         return render(request, "studies/extraction/waiting.html", {"review": review, "study": study}, status=409)

@@ -4,17 +4,18 @@ from datetime import date
 import difflib
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
+from studies import access
 from studies.imports import ImportFileError
 from studies.imports.table import DEFAULT_COLUMNS
-from studies.models import CandidateStatus, DuplicateCandidate, ImportBatch, ImportFormat, Review, ReviewMembership, Role
+from studies.models import CandidateStatus, DuplicateCandidate, ImportBatch, ImportFormat, Review
 from studies.services.imports import (
     ImportUndoRefused,
     duplicate_keep_both,
@@ -29,15 +30,9 @@ COMPARED_FIELDS = ["title", "authors", "year", "journal", "volume", "issue", "pa
 
 
 def _managed_review(request: HttpRequest, slug: str) -> Review:
-    """The review, if the user manages it: 404 outside its team (a review's existence is not
-    public unless it is published), 403 for team members in other roles."""
-    review = get_object_or_404(Review, slug=slug)
-    roles = set(ReviewMembership.objects.filter(review=review, user=request.user).values_list("role", flat=True))
-    if not roles and not review.is_public:
-        raise Http404("No such review.")
-    if Role.MANAGER not in roles:
-        raise PermissionDenied("Only the review's managers can import records.")
-    return review
+    """The review, if the user manages it (``access.review_for``: 404 outside its team, 403 naming
+    the role for team members in other roles)."""
+    return access.review_for(request, slug, access.MANAGER, action="import records")[0]
 
 
 def _column_mapping(post) -> dict[str, str] | None:

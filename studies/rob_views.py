@@ -13,17 +13,16 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from studies import rob1, rob2, selectors
+from studies import access, rob1, rob2, selectors
 from studies.models import (
     Judgment,
     Outcome,
     OutcomeData,
     Review,
-    ReviewMembership,
     RiskOfBiasAssessment,
     RiskOfBiasTool,
     Rob2Assessment,
@@ -46,14 +45,8 @@ from studies.services.risk_of_bias import (
 )
 
 
-def _review_for(request: HttpRequest, slug: str, allowed: set[str]) -> tuple[Review, set[str]]:
-    review = get_object_or_404(Review, slug=slug)
-    roles = set(ReviewMembership.objects.filter(review=review, user=request.user).values_list("role", flat=True))
-    if not roles and not review.is_public:
-        raise Http404("No such review.")
-    if not roles & allowed:
-        raise PermissionDenied("This page is for the review's risk-of-bias assessors and managers.")
-    return review, roles
+def _review_for(request: HttpRequest, slug: str, allowed: set[str]) -> tuple[Review, frozenset[str]]:
+    return access.review_for(request, slug, allowed, action="assess risk of bias")
 
 
 TEAM = {Role.ASSESSOR, Role.MANAGER}
@@ -217,7 +210,7 @@ def rob2_consensus(request: HttpRequest, slug: str, study_id: int, outcome_id: i
     """The two assessments side by side, domain by domain, and the consensus form."""
     review, _ = _review_for(request, slug, TEAM)
     study, outcome = _result(review, study_id, outcome_id)
-    visible = list(selectors.rob2_assessments_visible(request.user, review).filter(study=study, outcome=outcome))
+    visible = list(access.rob2_assessments_visible(request.user, selectors.rob2_assessments(review)).filter(study=study, outcome=outcome))
     compare = [a for a in visible if not a.is_consensus and a.submitted_at is not None]
     existing = next((a for a in visible if a.is_consensus), None)
     if len(compare) < 2:
@@ -305,7 +298,7 @@ def rob1_assess(request: HttpRequest, slug: str, study_id: int) -> HttpResponse:
 def rob1_consensus(request: HttpRequest, slug: str, study_id: int) -> HttpResponse:
     review, _ = _review_for(request, slug, TEAM)
     study = get_object_or_404(Study, pk=study_id, review=review, is_included=True)
-    visible = list(selectors.rob1_assessments_visible(request.user, review).filter(study=study))
+    visible = list(access.rob1_assessments_visible(request.user, selectors.rob1_assessments(review)).filter(study=study))
     compare = [a for a in visible if not a.is_consensus and a.submitted_at is not None]
     existing = next((a for a in visible if a.is_consensus), None)
     if len(compare) < 2:

@@ -4,7 +4,7 @@ JavaScript; ``studies/static/studies/screening.js`` adds the keyboard shortcuts.
 
 Access is deny-by-default: people outside a review's team get 404 (the review does not exist for
 them), members without the page's role get 403. Blinding is never a template decision: the pages
-read decisions only through ``selectors.decisions_visible_to``, or the signed-in screener's own.
+read decisions only through ``access.decisions_visible``, or the signed-in screener's own.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from studies import selectors
+from studies import access, selectors
 from studies.agreement import agreement
 from studies.models import (
     Decision,
@@ -43,13 +43,7 @@ OVERSEERS = {Role.TUTOR, Role.MANAGER}
 
 
 def _review_for(request: HttpRequest, slug: str, roles: set[str]) -> tuple[Review, frozenset[str]]:
-    review = get_object_or_404(Review, slug=slug)
-    held = selectors.screening_roles(user=request.user, review=review)
-    if not held and not request.user.is_superuser:
-        raise Http404("No such review.")  # outside the team, screening pages do not exist
-    if not (held & roles) and not request.user.is_superuser:
-        raise PermissionDenied(f"This page is for the review's {' and '.join(sorted(roles))}s.")
-    return review, held
+    return access.review_for(request, slug, roles, action="use this screening page")
 
 
 def _id(value: str | None) -> int:
@@ -245,14 +239,13 @@ def conflicts(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     records = list(selectors.stage_status_queryset(review=review, stage=stage)
                    .filter(status=ScreeningStatus.CONFLICT).order_by("pk")[:100])
     visible: dict[int, list[ScreeningDecision]] = {}
-    for decision in (selectors.decisions_visible_to(user=request.user, review=review)
+    for decision in (access.decisions_visible(request.user, ScreeningDecision.objects.filter(record__review=review))
                      .filter(record__in=[r.pk for r in records], stage=stage)
                      .select_related("screener", "exclusion_reason").order_by("screener__username")):
         visible.setdefault(decision.record_id, []).append(decision)
     awaiting = list(selectors.stage_status_queryset(review=review, stage=stage)
                     .filter(status=ScreeningStatus.AWAITING_SECOND).order_by("pk").values_list("pk", "title")[:50])
-    voters = selectors.decision_voters(user=request.user, review=review, stage=stage,
-                                       record_ids=[pk for pk, _ in awaiting])
+    voters = access.decision_voters(request.user, review, stage, record_ids=[pk for pk, _ in awaiting])
     return render(request, "studies/screening/conflicts.html", {
         "review": review, "stage": stage, "error": error, "stages": Stage.choices,
         "conflicts": [Conflict(r, visible.get(r.pk, [])) for r in records],
@@ -274,7 +267,7 @@ def stage_agreement(review: Review, stage: str, user) -> tuple[list[PairAgreemen
     """Agreement of every pair of screeners at a stage, over the records both decided, on whether the
     record goes on (title/abstract: include or unsure vs exclude; full text: include vs exclude), and
     how many decisions are still awaited. Reads decisions through the blinding rule."""
-    rows = (selectors.decisions_visible_to(user=user, review=review)
+    rows = (access.decisions_visible(user, ScreeningDecision.objects.filter(record__review=review))
             .filter(stage=stage).values_list("record_id", "screener__username", "decision"))
     by_record: dict[int, dict[str, int]] = {}
     for record_id, screener, decision in rows:

@@ -49,64 +49,26 @@ def member_reviews(user) -> QuerySet[Review]:
     return Review.objects.filter(pk__in=ReviewMembership.objects.filter(user=user).values("review_id")).order_by("title")
 
 
-def managed_review_ids(user) -> QuerySet:
-    """Ids of the reviews a user manages, as a subquery (no query runs until it is used)."""
-    return ReviewMembership.objects.filter(user=user, role=Role.MANAGER).values("review_id")
+# --- Risk of bias and dual extraction (what ``studies.access`` then blinds) ----------------------
 
 
-# --- Risk of bias: blinding between assessors -------------------------------------------------
+def rob2_assessments(review: Review) -> QuerySet[Rob2Assessment]:
+    """A review's RoB 2 assessments with their answers and judgments (pass through
+    ``access.rob2_assessments_visible`` before showing them)."""
+    return (Rob2Assessment.objects.filter(study__review=review)
+            .select_related("assessor", "study", "outcome").prefetch_related("answers", "domains"))
 
 
-def rob_blinded(queryset: QuerySet, user, item_fields: tuple[str, ...]) -> QuerySet:
-    """Risk-of-bias assessments of one review as ``user`` may see them (DESIGN.md: blinding is a
-    data-access rule, enforced here so that no page can show more).
-
-    Always visible: the user's own assessments. Another assessor's assessment only once it is
-    submitted and "both have submitted": the user's own assessment of the same item is submitted too,
-    or, for someone without one (a manager arbitrating), a second assessment of the item is
-    submitted. The consensus, which holds the others' judgments, follows the user's side of that
-    rule: a third assessor whose own assessment is still a draft does not see it.
-    """
-    model = queryset.model
-    same_item = {field: OuterRef(field) for field in item_fields}
-    individual = model.objects.filter(is_consensus=False, **same_item)
-    own = individual.filter(assessor=user)
-    own_submitted = own.filter(submitted_at__isnull=False)
-    another_submitted = individual.filter(submitted_at__isnull=False).exclude(pk=OuterRef("pk"))
-    return queryset.filter(
-        (Q(is_consensus=True) & (Exists(own_submitted) | ~Exists(own))) | Q(assessor=user, is_consensus=False)
-        | (Q(submitted_at__isnull=False) & (Exists(own_submitted) | (~Exists(own) & Exists(another_submitted))))
-    )
+def rob1_assessments(review: Review) -> QuerySet[RiskOfBiasAssessment]:
+    """A review's RoB 1 assessments with their judgments (pass through
+    ``access.rob1_assessments_visible`` before showing them)."""
+    return (RiskOfBiasAssessment.objects.filter(study__review=review)
+            .select_related("assessor", "study").prefetch_related("judgments"))
 
 
-def rob2_assessments_visible(user, review: Review) -> QuerySet:
-    """RoB 2 assessments of a review that ``user`` may see (answers and judgments prefetched)."""
-    queryset = (Rob2Assessment.objects.filter(study__review=review)
-                .select_related("assessor", "study", "outcome").prefetch_related("answers", "domains"))
-    return rob_blinded(queryset, user, ("study", "outcome"))
-
-
-def rob1_assessments_visible(user, review: Review) -> QuerySet:
-    """RoB 1 assessments of a review that ``user`` may see (judgments prefetched)."""
-    queryset = (RiskOfBiasAssessment.objects.filter(study__review=review)
-                .select_related("assessor", "study").prefetch_related("judgments"))
-    return rob_blinded(queryset, user, ("study",))
-
-
-def study_extractions_visible(user, review: Review) -> QuerySet:
-    """Extractors' own entries of a review (dual extraction) that ``user`` may see.
-
-    The same rule as risk-of-bias blinding (:func:`rob_blinded`): the user's own entry always; another
-    extractor's only once it is submitted and the user's own entry of that study is submitted too,
-    or, for someone without one (a manager arbitrating), a second entry of the study is submitted.
-    """
-    individual = StudyExtraction.objects.filter(study=OuterRef("study"))
-    own = individual.filter(extractor=user)
-    another_submitted = individual.filter(submitted_at__isnull=False).exclude(pk=OuterRef("pk"))
+def study_extractions(review: Review) -> QuerySet[StudyExtraction]:
+    """A review's dual-extraction entries (pass through ``access.study_extractions_visible``)."""
     return (StudyExtraction.objects.filter(study__review=review).select_related("extractor", "study")
-            .filter(Q(extractor=user) | (Q(submitted_at__isnull=False)
-                                         & (Exists(own.filter(submitted_at__isnull=False))
-                                            | (~Exists(own) & Exists(another_submitted)))))
             .order_by("study", "extractor__username"))
 
 
@@ -196,51 +158,6 @@ def stage_status_counts(*, review: Review, stage: str) -> dict[str, int]:
     rows = stage_status_queryset(review=review, stage=stage).values("status").annotate(n=Count("pk")).order_by()
     counts.update({row["status"]: row["n"] for row in rows})
     return counts
-
-
-def screening_roles(*, user, review: Review) -> frozenset[str]:
-    """The roles a user holds in a review (empty for anonymous users and non-members)."""
-    if user is None or not user.is_authenticated:
-        return frozenset()
-    return frozenset(ReviewMembership.objects.filter(review=review, user=user).values_list("role", flat=True))
-
-
-def decisions_visible_to(*, user, review: Review) -> QuerySet[ScreeningDecision]:
-    """The screening decisions of a review that ``user`` may see: the blinding rule.
-
-    A screener sees their own decisions, and another screener's decision on a record only once they
-    have decided on it too (so both have). A tutor or manager who does not screen in the review (or a
-    superuser) sees a decision once the record has at least two decisions at that stage; before that
-    they may only learn *who* voted (``decision_voters``). Everyone else sees nothing.
-    """
-    decisions = ScreeningDecision.objects.filter(record__review=review)
-    roles = screening_roles(user=user, review=review)
-    overseer = (bool(roles & {Role.TUTOR, Role.MANAGER}) or getattr(user, "is_superuser", False))
-    same_record = ScreeningDecision.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"))
-    both_decided = Exists(same_record.exclude(pk=OuterRef("pk")))
-    if Role.SCREENER in roles:
-        visible = Q(screener=user) | Exists(same_record.filter(screener=user))
-        if overseer:  # a tutor who also screens sees others' completed pairs, never a half-decided one
-            visible |= both_decided & ~Exists(ScreeningDecision.objects.filter(
-                record=OuterRef("record"), screener=user))
-        return decisions.filter(visible)
-    if overseer:
-        return decisions.filter(both_decided)
-    return decisions.none()
-
-
-def decision_voters(*, user, review: Review, stage: str, record_ids: list[int]) -> dict[int, list[str]]:
-    """Who has decided on each record (names, never verdicts): for tutors and managers only."""
-    roles = screening_roles(user=user, review=review)
-    if not (roles & {Role.TUTOR, Role.MANAGER}) or Role.SCREENER in roles:
-        return {}
-    voters: dict[int, list[str]] = {}
-    for record_id, name in (ScreeningDecision.objects.filter(record_id__in=record_ids, record__review=review,
-                                                             stage=stage)
-                            .order_by("record_id", "screener__username")
-                            .values_list("record_id", "screener__username")):
-        voters.setdefault(record_id, []).append(name)
-    return voters
 
 
 @dataclass(frozen=True)
@@ -403,14 +320,3 @@ def screening_queue_next(*, review: Review, stage: str, screener, after: int | N
     # PostgreSQL filter the whole queue (75 ms at 100,000 records against 2 ms).
     later = queue.filter(Q(screening_key__gte=key), Q(screening_key__gt=key) | Q(pk__gt=pk)).first()
     return later if later is not None else queue.first()
-
-
-def decisions_blinded_for(user, queryset: QuerySet[ScreeningDecision]) -> QuerySet[ScreeningDecision]:
-    """``queryset`` without the decisions ``user`` must not see as a screener: in every review where
-    they screen, other screeners' decisions on records they have not decided themselves (the
-    back office applies this on top of its manager scoping)."""
-    if user is None or not user.is_authenticated:
-        return queryset.none()
-    screens = ReviewMembership.objects.filter(user=user, role=Role.SCREENER).values("review_id")
-    mine = ScreeningDecision.objects.filter(record=OuterRef("record"), stage=OuterRef("stage"), screener=user)
-    return queryset.exclude(Q(record__review_id__in=screens) & ~Q(screener=user) & ~Exists(mine))

@@ -1,46 +1,24 @@
-"""Who may do what through the API, per review: deny unless a role allows it.
+"""The API's door to ``studies.access``: DRF's permission class for the review endpoints.
 
-A review that a user may not see does not exist for them (404), whatever the endpoint; a review
-they may see answers 403 for what their roles do not allow. Roles come from ``ReviewMembership``;
-"public" lets anyone read what the published review's pages show anyway.
+Deny unless a role allows it: a review the user may not see does not exist for them (404), whatever
+the endpoint; a review they may see answers 403, naming the role needed, for what their roles do not
+allow. The rules themselves live in ``studies.access`` and nowhere else.
 """
-from django.http import Http404
+from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from analysis.selectors import review_visible_to
-from studies.models import Review, ReviewMembership, Role
+from studies import access
+from studies.access import EXTRACTION, MANAGER, PUBLIC, TEAM
+from studies.models import Review
 
-PUBLIC = "public"
-TEAM = frozenset(Role.values)
-MANAGER = frozenset({Role.MANAGER})
-EXTRACTION = frozenset({Role.MANAGER, Role.EXTRACTOR})
+__all__ = ["EXTRACTION", "MANAGER", "PUBLIC", "TEAM", "ReviewRoleAccess", "request_review", "request_roles"]
+
+request_roles = access.request_roles
 
 
 def request_review(request, slug: str) -> Review:
-    """The review named in the URL, if the user may see it (cached on the request)."""
-    cache = request.__dict__.setdefault("_reviews", {})
-    if slug not in cache:
-        review = review_visible_to(request.user).filter(slug=slug).first()
-        if review is None:
-            raise Http404("No such review.")
-        cache[slug] = review
-    return cache[slug]
-
-
-def request_roles(request, review: Review) -> frozenset[str]:
-    """The user's roles in the review (a superuser holds every role; anyone holds "public" on a
-    published review)."""
-    cache = request.__dict__.setdefault("_roles", {})
-    if review.pk not in cache:
-        user = request.user
-        roles: set[str] = set()
-        if user.is_authenticated:
-            roles = TEAM if user.is_superuser else set(
-                ReviewMembership.objects.filter(review=review, user=user).values_list("role", flat=True))
-        if review.is_public:
-            roles = {*roles, PUBLIC}
-        cache[review.pk] = frozenset(roles)
-    return cache[review.pk]
+    """The review named in the URL, if the user may see it (memoised on the request)."""
+    return access.review_for(request, slug, TEAM | {PUBLIC})[0]
 
 
 class ReviewRoleAccess(BasePermission):
@@ -49,6 +27,11 @@ class ReviewRoleAccess(BasePermission):
     message = "Your roles in this review do not allow this."
 
     def has_permission(self, request, view) -> bool:
-        review = request_review(request, view.kwargs["slug"])
-        allowed = view.read_roles if request.method in SAFE_METHODS else view.write_roles
-        return bool(request_roles(request, review) & allowed)
+        reading = request.method in SAFE_METHODS
+        allowed = view.read_roles if reading else view.write_roles
+        try:
+            access.review_for(request, view.kwargs["slug"], allowed, action="read this" if reading else "change this")
+        except PermissionDenied as denied:
+            self.message = str(denied)  # DRF answers 401 to anonymous callers, 403 with this otherwise
+            return False
+        return True

@@ -1,7 +1,7 @@
 """The review database over REST: one viewset per entity, every one scoped to the review in its URL.
 
 ``ReviewScopedViewSet`` holds the rules: the review is resolved (404 when the user may not see it),
-the user's roles there decide reads and writes (``studies.api.access``), and the queryset holds
+the user's roles there decide reads and writes (``studies.access``), and the queryset holds
 only that review's rows, so lists, details, counts and filters all obey the same scope.
 """
 from django.contrib.auth import get_user_model
@@ -15,7 +15,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from analysis.selectors import review_visible_to
+from studies import access
 from studies.api import serializers as s
 from studies.api.access import EXTRACTION, MANAGER, PUBLIC, TEAM, ReviewRoleAccess, request_review, request_roles
 from studies.models import (
@@ -128,7 +128,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         return []
 
     def get_queryset(self):
-        return review_visible_to(self.request.user).order_by("title")
+        return access.visible_reviews(self.request.user).order_by("title")
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "review": None}

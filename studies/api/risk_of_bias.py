@@ -1,6 +1,6 @@
 """Risk of bias over REST: RoB 1 (per study) and RoB 2 (per result) assessments.
 
-Reads go through ``studies.selectors.rob_blinded`` (another assessor's assessment shows only once
+Reads go through ``studies.access`` (another assessor's assessment shows only once
 both submitted); writes through ``studies.services.risk_of_bias``, which validates a whole
 assessment and replaces it in one transaction. An assessor writes only their own assessment; the
 consensus (``is_consensus``) is written by one of the two assessors or a manager, as the service
@@ -10,7 +10,7 @@ trail).
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
-from studies import selectors
+from studies import access, selectors
 from studies.api.access import TEAM
 from studies.api.resources import ReviewScoped
 from studies.api.screening import _ServiceSerializer, service_errors
@@ -67,7 +67,7 @@ class Rob1AssessmentViewSet(ReviewScoped, mixins.ListModelMixin, mixins.Retrieve
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return RiskOfBiasAssessment.objects.none()
-        return selectors.rob1_assessments_visible(self.request.user, self.review).order_by("id")
+        return access.rob1_assessments_visible(self.request.user, selectors.rob1_assessments(self.review)).order_by("id")
 
     def _save(self, serializer, study, is_consensus: bool, rows: list[dict], submit: bool):
         user, entry = self.request.user, _rob1_entry(rows)
@@ -176,7 +176,7 @@ class Rob2AssessmentViewSet(Rob1AssessmentViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Rob2Assessment.objects.none()
-        return selectors.rob2_assessments_visible(self.request.user, self.review).order_by("id")
+        return access.rob2_assessments_visible(self.request.user, selectors.rob2_assessments(self.review)).order_by("id")
 
     def _save2(self, serializer, *, study, outcome, is_consensus: bool, entry: Rob2Entry, submit: bool) -> None:
         user = self.request.user

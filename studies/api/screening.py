@@ -1,7 +1,7 @@
 """Screening over REST: decisions, resolutions, exclusion reasons, study links (reports) and the team.
 
 Every write calls the screening and review services, which hold the row locks and the rules (the
-same ones the screening pages use); every read goes through the blinding selectors, so lists,
+same ones the screening pages use); every read goes through the blinding querysets of ``studies.access``, so lists,
 details, counts, filters and ordering only ever see rows the user may see. The serializers live
 here beside their viewsets because each one is the input of a single service call.
 """
@@ -9,12 +9,12 @@ from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from studies import selectors
+from studies import access
 from studies.api.access import MANAGER, TEAM
 from studies.api.resources import ReviewScoped, ReviewScopedViewSet
 from studies.api.serializers import ReviewEntitySerializer, _errors
@@ -77,8 +77,9 @@ class DecisionSerializer(_ServiceSerializer):
 
 class DecisionViewSet(ReviewScoped, viewsets.ModelViewSet):
     """Screening decisions, blinded: a screener sees their own, and another screener's decision on
-    a record only once they have decided it too; tutors and managers see a record's decisions once
-    two are in (``studies.selectors.decisions_visible_to``). Screeners write only their own."""
+    a record only once the record is settled (agreement or a tutor's resolution); tutors and managers
+    without a vote of their own see a record's decisions once two are in (``studies.access``).
+    Screeners write only their own, and only until the second screener has decided."""
 
     model = ScreeningDecision
     serializer_class = DecisionSerializer
@@ -90,7 +91,7 @@ class DecisionViewSet(ReviewScoped, viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ScreeningDecision.objects.none()
-        return (selectors.decisions_visible_to(user=self.request.user, review=self.review)
+        return (access.decisions_visible(self.request.user, ScreeningDecision.objects.filter(record__review=self.review))
                 .select_related("screener").order_by("id"))
 
     def perform_create(self, serializer) -> None:
@@ -129,18 +130,6 @@ class ResolutionSerializer(_ServiceSerializer):
         read_only_fields = ["id", "tutor", "resolved_at"]
 
 
-def resolutions_visible_to(*, user, review) -> QuerySet[ScreeningResolution]:
-    """Tutors, managers and superusers see every resolution; a screener only those of records they
-    decided at that stage (a resolution elsewhere would tell them another pair's conflict)."""
-    resolutions = ScreeningResolution.objects.filter(record__review=review)
-    roles = selectors.screening_roles(user=user, review=review)
-    if roles & {Role.TUTOR, Role.MANAGER} or getattr(user, "is_superuser", False):
-        return resolutions
-    if Role.SCREENER in roles:
-        return resolutions.filter(Exists(ScreeningDecision.objects.filter(
-            record=OuterRef("record"), stage=OuterRef("stage"), screener=user)))
-    return resolutions.none()
-
 
 class ResolutionViewSet(ReviewScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                         viewsets.GenericViewSet):
@@ -157,7 +146,7 @@ class ResolutionViewSet(ReviewScoped, mixins.ListModelMixin, mixins.RetrieveMode
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ScreeningResolution.objects.none()
-        return resolutions_visible_to(user=self.request.user, review=self.review).select_related("tutor").order_by("id")
+        return access.resolutions_visible(self.request.user, self.review).select_related("tutor").order_by("id")
 
     def perform_create(self, serializer) -> None:
         data = serializer.validated_data

@@ -7,8 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analysis.selectors import review_visible_to
-from studies import selectors
+from studies import access, selectors
 
 
 class _SourceCount(serializers.Serializer):
@@ -61,5 +60,5 @@ class PrismaView(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request: Request, slug: str) -> Response:
-        review = get_object_or_404(review_visible_to(request.user), slug=slug)
+        review = get_object_or_404(access.visible_reviews(request.user), slug=slug)
         return Response({"review": review.slug, **selectors.prisma_counts(review).as_json()})

@@ -4,6 +4,7 @@ so every path validates the same way and every change to an analysis input moves
 """
 from collections.abc import Iterable
 
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import F
 from django.dispatch import Signal
@@ -93,6 +94,41 @@ CONSENSUS_PATH: dict[type[models.Model], str] = {
     Rob2SignallingAnswer: "assessment__is_consensus",
 }
 
+# The rows of a review's workflow: written only by their domain services (studies.services.screening,
+# .risk_of_bias, .extraction), which hold the rules (two decisions per record, nothing after a
+# resolution, blinding, the RoB algorithm, consensus after both submitted). The generic save and
+# delete below, which the admin and the API's plain endpoints use, refuse them, so a rule holds
+# whichever door a change comes through.
+WORKFLOW_MODELS: frozenset[type[models.Model]] = frozenset(
+    {ScreeningDecision, ScreeningResolution, RiskOfBiasAssessment, RiskOfBiasJudgment, Rob2Assessment,
+     Rob2DomainJudgment, Rob2SignallingAnswer}
+)
+
+
+class WorkflowWriteRefused(PermissionDenied):
+    """A workflow row was sent to the generic save or delete."""
+
+
+def workflow_write_refusal(model: type[models.Model], review_id: int | None) -> str | None:
+    """Why the generic save or delete may not write rows of ``model`` in this review, or ``None``."""
+    if model in WORKFLOW_MODELS:
+        return (f"{model._meta.verbose_name_plural.capitalize()} are written through the review's "
+                f"screening, risk-of-bias and extraction pages or API, which apply the review's rules; "
+                f"they cannot be edited directly.")
+    if model is OutcomeData and review_id is not None and Review.objects.filter(
+            pk=review_id, dual_extraction=True).exists():
+        return ("This review uses dual extraction: each extractor enters their own extraction and the "
+                "data come from their consensus, on the extraction pages.")
+    return None
+
+
+def _refuse_workflow(model: type[models.Model], review_ids: Iterable[int | None]) -> None:
+    for review_id in set(review_ids) or {None}:
+        reason = workflow_write_refusal(model, review_id)
+        if reason:
+            raise WorkflowWriteRefused(reason)
+
+
 # Review fields that change how its analyses are computed; editing the title changes nothing.
 REVIEW_ANALYSIS_SETTINGS: frozenset[str] = frozenset(
     {"effect_measure", "model_rule", "i2_threshold", "tau2_estimator", "hartung_knapp", "confidence_level",
@@ -155,12 +191,21 @@ def _review_settings_changed(review: Review) -> bool:
     return stored is not None and any(stored[name] != getattr(review, name) for name in REVIEW_ANALYSIS_SETTINGS)
 
 
-@transaction.atomic
 def entity_save(*, instance: models.Model) -> models.Model:
-    """Validate and save one entity; refuse invalid values with errors that name the field.
+    """Validate and save one entity; refuse invalid values with errors that name the field, and
+    workflow rows (``WORKFLOW_MODELS``), which only their domain services write.
 
-    Raises ``django.core.exceptions.ValidationError`` and writes nothing when the instance is invalid.
+    Raises ``django.core.exceptions.ValidationError`` and writes nothing when the instance is invalid,
+    ``WorkflowWriteRefused`` (a ``PermissionDenied``) for a workflow row.
     """
+    _refuse_workflow(type(instance), [review_id_of(instance)] if type(instance) in REVIEW_LOOKUP else [])
+    return entity_store(instance=instance)
+
+
+@transaction.atomic
+def entity_store(*, instance: models.Model) -> models.Model:
+    """``entity_save`` without the workflow refusal: for the domain services only, which apply the
+    workflow's rules themselves before they store a row."""
     instance.full_clean()
     model = type(instance)
     feeds = feeds_analysis(instance)
@@ -179,9 +224,17 @@ def entity_save(*, instance: models.Model) -> models.Model:
     return instance
 
 
-@transaction.atomic
 def entity_delete(*, instance: models.Model) -> None:
-    """Delete one entity (and what cascades from it), moving the data version if it fed analyses."""
+    """Delete one entity (and what cascades from it), moving the data version if it fed analyses.
+    Refuses workflow rows, as ``entity_save`` does (deleting what they belong to, a record or a
+    study, is not a workflow write)."""
+    _refuse_workflow(type(instance), [review_id_of(instance)] if type(instance) in REVIEW_LOOKUP else [])
+    entity_remove(instance=instance)
+
+
+@transaction.atomic
+def entity_remove(*, instance: models.Model) -> None:
+    """``entity_delete`` without the workflow refusal: for the domain services only."""
     review_id = review_id_of(instance) if not isinstance(instance, Review) else None
     feeds = feeds_analysis(instance)
     instance.delete()
@@ -191,8 +244,11 @@ def entity_delete(*, instance: models.Model) -> None:
 
 @transaction.atomic
 def entities_delete(*, queryset: models.QuerySet) -> int:
-    """Delete many entities at once (the admin's bulk action), with one data-version move per review."""
+    """Delete many entities at once (the admin's bulk action), with one data-version move per review.
+    Refuses workflow rows, as ``entity_delete`` does."""
     model = queryset.model
+    if model in REVIEW_LOOKUP:
+        _refuse_workflow(model, queryset.values_list(REVIEW_LOOKUP[model], flat=True).distinct())
     review_ids: list[int] = []
     if model in ANALYSIS_INPUTS:
         review_ids = list(_feeding(queryset).values_list(REVIEW_LOOKUP[model], flat=True).distinct())

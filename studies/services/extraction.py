@@ -30,6 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from analysis.engine import conversions
+from studies import access
 from studies.models import (
     Arm,
     CharacteristicField,
@@ -38,7 +39,6 @@ from studies.models import (
     Outcome,
     OutcomeData,
     Provenance,
-    ReviewMembership,
     Role,
     Study,
     StudyCharacteristic,
@@ -46,7 +46,7 @@ from studies.models import (
     TimePoint,
     ValueType,
 )
-from studies.services.entities import entity_delete, entity_save
+from studies.services.entities import entity_remove, entity_store
 
 Entry = dict[str, str]
 
@@ -481,8 +481,8 @@ class ExtractionSaved:
     changed: int
 
 
-def _roles(study: Study, user) -> set[str]:
-    return set(ReviewMembership.objects.filter(review_id=study.review_id, user=user).values_list("role", flat=True))
+def _roles(study: Study, user) -> frozenset[str]:
+    return access.roles_in(user, study.review_id)
 
 
 @transaction.atomic
@@ -520,11 +520,11 @@ def extraction_save(*, study: Study, user, entry: Mapping[str, str], token: str,
     changed_names = {c.name for c in entry_changes(layout, current, {**current, **entry})}
     changed = 0
     for instance in plan.deletes:
-        entity_delete(instance=instance)
+        entity_remove(instance=instance)
         changed += 1
     for instance in plan.saves:
         if instance.pk is None or _touched(instance, changed_names):
-            entity_save(instance=instance)
+            entity_store(instance=instance)
             changed += 1
     return ExtractionSaved(entry_token(extraction_snapshot(layout)), plan.checks, changed)
 

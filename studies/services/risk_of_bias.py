@@ -23,11 +23,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from studies import rob2
+from studies import access, rob2
 from studies.models import (
     Judgment,
     Outcome,
-    ReviewMembership,
     RiskOfBiasAssessment,
     RiskOfBiasJudgment,
     Rob2Assessment,
@@ -127,8 +126,8 @@ def _validate_rob2(entry: Rob2Entry, *, complete: bool) -> Rob2Proposal:
     return proposal
 
 
-def _roles(review_id: int, user) -> set[str]:
-    return set(ReviewMembership.objects.filter(review_id=review_id, user=user).values_list("role", flat=True))
+def _roles(review_id: int, user) -> frozenset[str]:
+    return access.roles_in(user, review_id)
 
 
 def _require_assessor(review_id: int, user) -> None:

@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
-from studies import selectors
+from studies import access, selectors
 from studies.models import (
     Decision,
     ExclusionReason,
@@ -39,8 +39,7 @@ PDF_MAGIC = b"%PDF-"
 
 
 def _require_role(*, user: AbstractBaseUser, review: Review, roles: set[str], action: str) -> None:
-    if not (selectors.screening_roles(user=user, review=review) & roles):
-        raise PermissionDenied(f"Only the review's {' or '.join(sorted(roles))}s can {action}.")
+    access.require_role(user, review, roles, action)
 
 
 def _locked(record: Record) -> Record:
@@ -75,6 +74,18 @@ def _check_stage_and_decision(stage: str, decision: str, *, allowed_title_abstra
     if decision not in allowed:
         raise ValidationError({"decision": f"At {Stage(stage).label.lower()}, decide "
                                            f"{', '.join(str(a) for a in allowed)} (got {decision!r})."})
+
+
+PAIR_COMPLETE = ("Both screeners have decided on this record, so its decisions can no longer change: "
+                 "the record is settled by their agreement or, in a conflict, by a tutor.")
+
+
+def _check_own_open(record: Record, stage: str, screener: AbstractBaseUser) -> None:
+    """A screener's own decision may change (or be withdrawn) only while the other screener has not
+    decided: once both have, the pair stands. Otherwise a screener who learned the other's vote (or
+    probed for it) could match it and hide a conflict from the tutor (DESIGN.md, blinding)."""
+    if ScreeningDecision.objects.filter(record=record, stage=stage).exclude(screener=screener).exists():
+        raise ValidationError(PAIR_COMPLETE)
 
 
 def _check_open(record: Record, stage: str) -> ScreeningStatus:
@@ -116,6 +127,11 @@ def decision_record(*, record: Record, stage: str, screener: AbstractBaseUser, d
         if ScreeningDecision.objects.filter(record=record, stage=stage).count() >= 2:
             raise ValidationError("This record already has its two decisions at this stage.")
         existing = ScreeningDecision(record=record, stage=stage, screener=screener)
+    elif (existing.decision, existing.exclusion_reason_id, existing.note) == (decision, getattr(reason, "pk", None),
+                                                                              note.strip()):
+        return existing  # the same decision again (a double submit): nothing changes
+    else:
+        _check_own_open(record, stage, screener)
     existing.decision, existing.exclusion_reason, existing.note = decision, reason, note.strip()
     if stage == Stage.FULL_TEXT and record.fulltext_status in (FullTextStatus.NOT_SOUGHT, FullTextStatus.SOUGHT):
         # Deciding on a full text means someone read it (perhaps from the library, not uploaded).
@@ -140,6 +156,7 @@ def decision_undo_last(*, review: Review, stage: str, screener: AbstractBaseUser
         return None
     record = _locked(last.record)
     _check_open(record, stage)
+    _check_own_open(record, stage, screener)
     ScreeningDecision.objects.filter(pk=last.pk).delete()
     return record
 
@@ -153,6 +170,7 @@ def decision_withdraw(*, decision: ScreeningDecision, screener: AbstractBaseUser
     if decision.screener_id != screener.pk:
         raise PermissionDenied("You can withdraw only your own decisions.")
     _check_open(record, decision.stage)
+    _check_own_open(record, decision.stage, screener)
     ScreeningDecision.objects.filter(pk=decision.pk).delete()
 
 

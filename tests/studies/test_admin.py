@@ -14,6 +14,7 @@ from studies.models import (
     OutcomeData,
     Record,
     Review,
+    ReviewMembership,
     ScreeningDecision,
     Study,
 )
@@ -194,6 +195,6 @@ def test_managers_cannot_list_the_sites_accounts(client, small, demo_review):
     """People are offered only from the manager's own teams; the user list is not theirs to read."""
     client.force_login(small.manager)
     assert client.get("/admin/auth/user/").status_code == 403
-    page = client.get(url(ScreeningDecision, "add")).content.decode()
+    page = client.get(url(ReviewMembership, "add")).content.decode()
     assert "small-manager" in page
     assert "demo-screener-1" not in page

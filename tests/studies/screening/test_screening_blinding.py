@@ -1,10 +1,12 @@
-"""Blinding: until both screeners have decided on a record, nothing either of them can open shows
-anything of the other's decision: pages, API, figure, back office. Checked with two identities."""
+"""Blinding: until a record is settled (the two screeners agree, or a tutor resolves their conflict),
+nothing either screener can open shows anything of the other's decision: pages, API, figure, back
+office, audit trail. And once both have decided, neither can change or withdraw their vote, so no
+screener can learn the other's vote and match it. Checked with two identities."""
 from django.core.cache import cache
 from django.test import Client
 import pytest
 
-from studies import selectors
+from studies import access
 from studies.models import Decision, ReviewMembership, Role, ScreeningDecision, Stage
 from studies.services import membership_add
 from studies.services import screening as services
@@ -63,16 +65,16 @@ def test_the_second_screener_sees_nothing_of_the_first_decision_anywhere(setup, 
         body = response.content.decode()
         assert not shows_the_first_decision(body), f"{name} shows s1's decision to s2"
     # The screener's own views of decisions: none of s1's.
-    assert not selectors.decisions_visible_to(user=setup.s2, review=setup.review).exists()
-    assert not selectors.decisions_blinded_for(setup.s2, ScreeningDecision.objects.filter(record__review=setup.review)).exists()
-    assert selectors.decision_voters(user=setup.s2, review=setup.review, stage=TA, record_ids=[blinded.pk]) == {}
+    assert not access.decisions_visible(setup.s2, ScreeningDecision.objects.filter(record__review=setup.review)).exists()
+    assert not access.decisions_visible(setup.s2).exists()
+    assert access.decision_voters(setup.s2, setup.review, TA, record_ids=[blinded.pk]) == {}
 
 
 def test_the_first_screener_sees_only_their_own(setup, blinded):
     s1 = client_for(setup.s1)
     body = s1.get(every_page(setup, blinded)["screen the record"]).content.decode()
     assert SECRET_NOTE in body and "Your decision" in body  # their own, so they can change it
-    assert [d.screener for d in selectors.decisions_visible_to(user=setup.s1, review=setup.review)] == [setup.s1]
+    assert [d.screener for d in access.decisions_visible(setup.s1)] == [setup.s1]
 
 
 def test_a_tutor_sees_who_voted_then_both_decisions_once_both_voted(setup, blinded):
@@ -80,19 +82,63 @@ def test_a_tutor_sees_who_voted_then_both_decisions_once_both_voted(setup, blind
     page = tutor.get(f"/reviews/{setup.review.slug}/screening/title_abstract/conflicts/").content.decode()
     assert setup.s1.username in page  # who voted, in the awaiting list
     assert SECRET_NOTE not in page
-    assert not selectors.decisions_visible_to(user=setup.tutor, review=setup.review).exists()
+    assert not access.decisions_visible(setup.tutor).exists()
     services.decision_record(record=blinded, stage=TA, screener=setup.s2, decision=Decision.INCLUDE, note="s2 note")
     page = tutor.get(f"/reviews/{setup.review.slug}/screening/title_abstract/conflicts/").content.decode()
     assert SECRET_NOTE in page and "s2 note" in page
-    assert selectors.decisions_visible_to(user=setup.tutor, review=setup.review).count() == 2
+    assert access.decisions_visible(setup.tutor).count() == 2
 
 
-def test_once_both_decided_each_screener_may_see_the_other(setup, blinded):
+def test_a_conflict_stays_blind_to_both_screeners_until_a_tutor_resolves_it(setup, blinded):
     services.decision_record(record=blinded, stage=TA, screener=setup.s2, decision=Decision.INCLUDE)
-    assert selectors.decisions_visible_to(user=setup.s2, review=setup.review).count() == 2
-    assert selectors.decisions_blinded_for(setup.s2, ScreeningDecision.objects.filter(record__review=setup.review)).count() == 2
-    # A third screener who did not decide this record still sees none of it.
-    assert not selectors.decisions_visible_to(user=setup.s3, review=setup.review).exists()
+    for screener in (setup.s1, setup.s2):  # both have voted, and disagree: still only their own
+        assert [d.screener for d in access.decisions_visible(screener)] == [screener]
+    # A third screener who did not decide this record sees none of it either.
+    assert not access.decisions_visible(setup.s3).exists()
+    services.resolution_record(record=blinded, stage=TA, tutor=setup.tutor, decision=Decision.INCLUDE,
+                               rationale="Peer-led and randomised.")
+    assert access.decisions_visible(setup.s2).count() == 2  # settled: the pair is open to the team
+    assert access.decisions_visible(setup.s3).count() == 2
+
+
+def test_an_agreement_is_settled_and_open_to_both(setup, blinded):
+    services.decision_record(record=blinded, stage=TA, screener=setup.s2, decision=Decision.EXCLUDE)
+    assert access.decisions_visible(setup.s1).count() == 2
+    assert access.decisions_visible(setup.s2).count() == 2
+
+
+def test_a_screener_cannot_read_the_other_vote_and_match_it(setup, blinded):
+    """The attack: decide, read the other's vote and note through the API, then change or withdraw
+    one's own to match, so the tutor never sees the conflict. Every step fails."""
+    api = client_for(setup.s2)
+    base = f"/api/reviews/{setup.review.slug}/decisions/"
+    created = api.post(base, {"record": blinded.pk, "stage": TA, "decision": Decision.INCLUDE}, content_type="application/json")
+    assert created.status_code == 201, created.content
+    listed = api.get(base).json()
+    assert [row["screener"] for row in listed["results"]] == [setup.s2.username]
+    assert SECRET_NOTE not in api.get(base + f"?record={blinded.pk}").content.decode()
+    mine = created.json()["id"]
+    changed = api.patch(f"{base}{mine}/", {"decision": Decision.EXCLUDE}, content_type="application/json")
+    assert changed.status_code == 400 and "Both screeners have decided" in changed.content.decode()
+    assert api.delete(f"{base}{mine}/").status_code == 400
+    undone = api.post(f"/reviews/{setup.review.slug}/screening/title_abstract/undo/")
+    assert undone.status_code == 409
+    # The conflict is still there, for the tutor.
+    page = client_for(setup.tutor).get(f"/reviews/{setup.review.slug}/screening/title_abstract/conflicts/").content.decode()
+    assert f'data-record="{blinded.pk}"' in page
+    assert sorted(ScreeningDecision.objects.filter(record=blinded).values_list("decision", flat=True)) == ["exclude", "include"]
+
+
+def test_the_audit_trail_keeps_an_unsettled_vote_blind(setup, blinded):
+    """A manager who also screens reads the audit trail: the other's vote on an unsettled record is
+    not in it, even after their own vote (the conflict), until a tutor resolves it."""
+    services.decision_record(record=blinded, stage=TA, screener=setup.s2, decision=Decision.INCLUDE)
+    trail = client_for(setup.s2).get(f"/api/reviews/{setup.review.slug}/audit/?entity=decision").content.decode()
+    assert SECRET_NOTE not in trail
+    services.resolution_record(record=blinded, stage=TA, tutor=setup.tutor, decision=Decision.EXCLUDE,
+                               rationale="Not peer-led.")
+    trail = client_for(setup.s2).get(f"/api/reviews/{setup.review.slug}/audit/?entity=decision").content.decode()
+    assert SECRET_NOTE in trail
 
 
 def test_review_progress_moves_by_one_whatever_the_other_decided(setup, blinded):

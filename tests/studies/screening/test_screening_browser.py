@@ -59,6 +59,13 @@ def test_two_screeners_disagree_by_keyboard_and_the_tutor_resolves(live_server, 
     assert first.locator("mark.include").first.inner_text().lower() in ("randomised", "peer")
     first.keyboard.press("c")  # the criteria, one key away
     assert first.locator("details.criteria").evaluate("d => d.open")
+    first.keyboard.press("e")
+    first.wait_for_url(lambda url: "after=" in url)
+    # Undo by keyboard takes the first screener back to the record (the second has not decided yet),
+    # and they decide again.
+    first.keyboard.press("z")
+    first.wait_for_url(lambda url: f"record={record.pk}" in url)
+    assert not ScreeningDecision.objects.filter(record=record).exists()
     first.keyboard.press("i")
     first.wait_for_url(lambda url: "after=" in url)
     second.goto(screen_url)
@@ -68,13 +75,12 @@ def test_two_screeners_disagree_by_keyboard_and_the_tutor_resolves(live_server, 
     votes = dict(ScreeningDecision.objects.filter(record=record, stage=Stage.TITLE_ABSTRACT)
                  .values_list("screener__username", "decision"))
     assert votes == {setup.s1.username: "include", setup.s2.username: "exclude"}
-
-    # Undo by keyboard takes the second screener back to the record, and they decide again.
+    # Now the pair is complete: undo is refused, and the conflict goes to the tutor as it is.
     second.keyboard.press("z")
-    second.wait_for_url(lambda url: f"record={record.pk}" in url)
-    assert ScreeningDecision.objects.filter(record=record).count() == 1
-    second.keyboard.press("e")
-    second.wait_for_url(lambda url: "after=" in url)
+    second.wait_for_url(lambda url: url.endswith("/undo/"))
+    second.wait_for_load_state()
+    assert "Both screeners have decided" in second.content()
+    assert ScreeningDecision.objects.filter(record=record).count() == 2
 
     tutor.goto(f"{base}/reviews/{setup.review.slug}/screening/title_abstract/conflicts/")
     conflict = tutor.locator(f"section.conflict[data-record='{record.pk}']")

@@ -143,11 +143,28 @@ def test_undo_withdraws_my_last_decision_only(setup):
     a, b = setup.records[:2]
     services.decision_record(record=a, stage=TA, screener=setup.s1, decision=I)
     services.decision_record(record=b, stage=TA, screener=setup.s1, decision=E)
-    services.decision_record(record=b, stage=TA, screener=setup.s2, decision=E)
+    services.decision_record(record=a, stage=TA, screener=setup.s2, decision=E)
     assert services.decision_undo_last(review=setup.review, stage=TA, screener=setup.s1) == b
     assert list(ScreeningDecision.objects.filter(screener=setup.s1).values_list("record", flat=True)) == [a.pk]
-    assert ScreeningDecision.objects.filter(record=b, screener=setup.s2).exists()
-    assert status(b) == S.AWAITING_SECOND
+    assert ScreeningDecision.objects.filter(record=a, screener=setup.s2).exists()
+    assert status(b) == S.AWAITING_FIRST
+
+
+def test_once_both_have_decided_neither_vote_changes(setup):
+    """The pair stands once complete (agreement, or a conflict for the tutor): no change, no undo, no
+    withdrawal, whoever decided first. The same decision again is a harmless double submit."""
+    a = setup.records[0]
+    services.decision_record(record=a, stage=TA, screener=setup.s1, decision=I)
+    mine = services.decision_record(record=a, stage=TA, screener=setup.s2, decision=E, note="no peers")
+    for screener, decision in ((setup.s1, E), (setup.s2, I)):
+        with pytest.raises(ValidationError, match="Both screeners have decided"):
+            services.decision_record(record=a, stage=TA, screener=screener, decision=decision)
+        with pytest.raises(ValidationError, match="Both screeners have decided"):
+            services.decision_undo_last(review=setup.review, stage=TA, screener=screener)
+    with pytest.raises(ValidationError, match="Both screeners have decided"):
+        services.decision_withdraw(decision=mine, screener=setup.s2)
+    assert services.decision_record(record=a, stage=TA, screener=setup.s2, decision=E, note="no peers").pk == mine.pk
+    assert status(a) == S.CONFLICT
 
 
 def test_full_texts_are_pdfs_within_the_limit_or_marked_not_retrieved(setup, settings):
