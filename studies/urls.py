@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studies import extraction_views, import_views, rob_views, screening_views, views
+from studies import extraction_views, import_views, rob_views, screening_views
 from studies.api import views as api
 
 app_name = "studies"
@@ -36,7 +36,7 @@ urlpatterns = [
     path("reviews/<slug:slug>/screening/<str:stage>/", screening_views.screen, name="screen"),
     path("reviews/<slug:slug>/screening/<str:stage>/undo/", screening_views.undo, name="undo"),
     path("reviews/<slug:slug>/screening/<str:stage>/conflicts/", screening_views.conflicts, name="conflicts"),
-    # Public: the PRISMA flow diagram and its counts.
-    path("reviews/<slug:slug>/prisma.svg", views.prisma_figure, name="prisma-svg"),
+    # Public: the PRISMA flow diagram's counts (the diagram, studies:prisma-svg, is drawn by
+    # analysis.prisma_views; reviewsite/urls.py adds its route to this namespace).
     path("api/reviews/<slug:slug>/prisma/", api.PrismaView.as_view(), name="api-prisma"),
 ]
