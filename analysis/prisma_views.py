@@ -9,15 +9,14 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from analysis.figures.prisma import prisma_layout, prisma_svg
-from analysis.selectors import review_visible_to
-from studies import selectors
+from studies import access, selectors
 
 
 @require_GET
 def prisma_figure(request: HttpRequest, slug: str) -> HttpResponse:
     """The PRISMA 2020 flow diagram, drawn from the database on each request (so the cached review
     page that embeds it never shows stale counts); ``?download=1`` serves it as an attachment."""
-    review = get_object_or_404(review_visible_to(request.user), slug=slug)
+    review = get_object_or_404(access.visible_reviews(request.user), slug=slug)
     counts = selectors.prisma_counts(review).as_json()
     body = prisma_svg(prisma_layout(counts), title=f"PRISMA 2020 flow diagram: {review.title}")
     response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + body, content_type="image/svg+xml")
