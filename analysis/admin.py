@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import Count
 
 from analysis.models import AnalysisRun, ConclusionChange
-from studies import selectors
+from studies import access
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -21,7 +21,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(review_id__in=selectors.managed_review_ids(request.user))
+        return queryset.filter(review_id__in=access.managed_review_ids(request.user))
 
 
 @admin.register(AnalysisRun)

@@ -7,19 +7,10 @@ from django.db.models import QuerySet
 
 from analysis.services import risk_of_bias_load
 from analysis.models import ConclusionChange, OutcomeResult, ReviewAnalysisState, RunStatus
+from studies import access
 from studies.models import (
-    Arm, CharacteristicField, Outcome, OutcomeData, Review, ReviewMembership, Study, StudyCharacteristic,
+    Arm, CharacteristicField, Outcome, OutcomeData, Review, Study, StudyCharacteristic,
 )
-
-
-def review_visible_to(user) -> QuerySet[Review]:
-    """Reviews whose analyses a user may read: public ones, and those they are a member of."""
-    public = Review.objects.filter(is_public=True)
-    if user is None or not user.is_authenticated:
-        return public
-    if user.is_superuser:
-        return Review.objects.all()
-    return public | Review.objects.filter(pk__in=ReviewMembership.objects.filter(user=user).values("review_id"))
 
 
 def analysis_status(review: Review) -> dict:
@@ -56,12 +47,12 @@ def conclusion_changes(review: Review) -> QuerySet:
 
 
 _STAMP_FIELDS = ("pk", "updated_at", "data_version", "analysis_state__current_run_id",
-                 "analysis_state__computed_version")
+                 "analysis_state__computed_version", "is_synthetic")
 _SLUG_PLACEHOLDER = "\x00slug"
 
 
 def _stamps(user) -> QuerySet:
-    return review_visible_to(user).values_list(*_STAMP_FIELDS)
+    return access.visible_reviews(user).values_list(*_STAMP_FIELDS)
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +60,7 @@ def _public_stamp_sql() -> tuple[str, tuple]:
     """The SQL Django builds for an anonymous reader's stamp, built once.
 
     Anonymous readers are nearly all of a public review's traffic, and building the query costs
-    three times what running it does; the rule itself stays in ``review_visible_to``.
+    three times what running it does; the rule itself stays in ``access.visible_reviews``.
     """
     return _stamps(None).filter(slug=_SLUG_PLACEHOLDER).order_by().query.sql_with_params()
 
@@ -77,7 +68,8 @@ def _public_stamp_sql() -> tuple[str, tuple]:
 def reader_page_stamp(user, slug: str) -> tuple | None:
     """What every reader page shows depends on, as one small row, if ``user`` may read the review.
 
-    (review id, review ``updated_at``, ``data_version``, current run id, computed version): a review
+    (review id, review ``updated_at``, ``data_version``, current run id, computed version,
+    ``is_synthetic``): a review
     field edit moves ``updated_at``, any analysis input moves ``data_version``, and results come from
     the current run, so equal stamps mean equal pages. Read before the page is rendered, so a page is
     never older than its stamp.
@@ -90,10 +82,26 @@ def reader_page_stamp(user, slug: str) -> tuple | None:
         return cursor.fetchone()
 
 
+def reader_page_stamp_of(review_id: int) -> tuple | None:
+    """``reader_page_stamp`` of a review by id, whoever reads it (for warming the shared cache)."""
+    return Review.objects.filter(pk=review_id).values_list(*_STAMP_FIELDS).first()
+
+
 def review_for_reader(user, slug: str) -> Review | None:
     """The review with its analysis state (one query), if ``user`` may read it."""
-    return (review_visible_to(user).select_related("analysis_state", "analysis_state__current_run")
+    return (access.visible_reviews(user).select_related("analysis_state", "analysis_state__current_run")
             .filter(slug=slug).first())
+
+
+def review_for_reader_by_id(review_id: int) -> Review | None:
+    """The review with its analysis state (one query), whoever reads it (for warming caches)."""
+    return (Review.objects.select_related("analysis_state", "analysis_state__current_run")
+            .filter(pk=review_id).first())
+
+
+def outcome_ids_with_results(review: Review) -> list[int]:
+    """The outcomes that have results in the review's current run (the outcome pages there are)."""
+    return sorted(set(current_results(review).values_list("outcome_id", flat=True)))
 
 
 @dataclass(frozen=True)

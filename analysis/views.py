@@ -12,9 +12,11 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
 from analysis import selectors
+from reviewsite import shared_cache
 from analysis.engine.formatting import format_effect_ci, format_i2, format_number, format_p
 from analysis.engine.options import Measure
 from analysis.figures import (
@@ -153,35 +155,74 @@ def _status_context(review: Review) -> dict:
     }
 
 
-def _cached_page(request: HttpRequest, slug: str, render_page: Callable[[Review], HttpResponse]) -> HttpResponse:
-    """Serve a reader page from the cache when nothing it shows can have changed.
+@dataclass(frozen=True)
+class ReaderPage:
+    """What a reader page shows that is the same for every viewer. Cached once for all web
+    processes (the shared cache) and in each process's memory, keyed by the review's stamp; the
+    header around it (who is signed in, their CSRF token) is rendered for each request and never
+    cached, so no viewer ever receives another's page."""
+
+    title: str
+    body: SafeString
+    computed_version: int
+    figure_png: bool = False
+
+
+PAGE_SECONDS = 3600
+
+
+def _reader_page_key(stamp: tuple, page: str) -> str:
+    review_id, updated_at, data_version, run_id, computed_version, _ = stamp
+    return (f"reader-page:v2:{review_id}:{page}:{updated_at.timestamp()}:{data_version}:{run_id or 0}:"
+            f"{computed_version or 0}")
+
+
+def _reader_page(request: HttpRequest, slug: str, page: str, build: Callable[[Review], ReaderPage]) -> HttpResponse:
+    """Serve a reader page, building its body only when nothing cached can show it.
 
     The key is the review's stamp (``selectors.reader_page_stamp``: one small query, no model
-    instances) and the path; these pages show nothing that depends on who is reading, so a hit is
-    never stale. Only a miss loads the review and renders.
+    instances) and the page's name: equal stamps mean equal bodies, so a hit is never stale. Each
+    process looks in its own memory, then in the shared cache (warmed by the worker after each
+    recompute, ``reader_pages_warm``); only a miss in both loads the review and renders.
     """
     stamp = selectors.reader_page_stamp(request.user, slug)
     if stamp is None:  # unpublished reviews do not exist for anyone outside their team
         raise Http404("No such review.")
-    review_id, updated_at, data_version, run_id, computed_version = stamp
-    key = f"reader-page:{request.get_full_path()}:{review_id}:{updated_at.timestamp()}:{data_version}:" \
-          f"{run_id or 0}:{computed_version or 0}"
-    pages = caches["pages"]
-    content = pages.get(key)
+    key = _reader_page_key(stamp, page)
+    local = caches["pages"]
+    content = local.get(key)
     if content is None:
-        response = render_page(_review_or_404(request, slug))
-        pages.set(key, response.content, timeout=3600)
-        return response
-    return HttpResponse(content)
+        content = shared_cache.get(key)
+        if content is None:
+            content = build(_review_or_404(request, slug))
+            shared_cache.set(key, content, timeout=PAGE_SECONDS)
+        local.set(key, content, timeout=PAGE_SECONDS)
+    return render(request, "analysis/reader_page.html",
+                  {"page": content, "review": {"slug": slug, "is_synthetic": stamp[-1]}})
+
+
+def reader_pages_warm(review_id: int) -> int:
+    """Build a review's reader pages into the shared cache (the worker, after storing a run), so
+    that no reader waits for a cold render after a recompute. Returns how many were built."""
+    stamp = selectors.reader_page_stamp_of(review_id)
+    review = selectors.review_for_reader_by_id(review_id)
+    if stamp is None or review is None:
+        return 0
+    pages = {"review": lambda: review_page_build(review)}
+    for outcome_id in selectors.outcome_ids_with_results(review):
+        pages[f"outcome:{outcome_id}"] = lambda outcome_id=outcome_id: outcome_page_build(review, outcome_id)
+    for page, build in pages.items():
+        shared_cache.set(_reader_page_key(stamp, page), build(), timeout=PAGE_SECONDS)
+    return len(pages)
 
 
 @require_GET
 def review_page(request: HttpRequest, slug: str) -> HttpResponse:
     """``/reviews/<slug>/``: question, status, summary of findings, changes, included studies."""
-    return _cached_page(request, slug, lambda review: _render_review_page(request, review))
+    return _reader_page(request, slug, "review", review_page_build)
 
 
-def _render_review_page(request: HttpRequest, review: Review) -> HttpResponse:
+def review_page_build(review: Review) -> ReaderPage:
     context = {
         "review": review,
         **_status_context(review),
@@ -195,7 +236,8 @@ def _render_review_page(request: HttpRequest, review: Review) -> HttpResponse:
         context["rob_tool"] = "RoB 2" if table.tool == "ROB2" else "RoB 1"
         context["rob_traffic_light"] = traffic_light_svg(table, title="Risk of bias: consensus judgments")
         context["rob_summary"] = summary_bar_svg(table, title="Risk of bias: summary")
-    return render(request, "analysis/review.html", context)
+    return ReaderPage(title=f"{review.title} — Living review", computed_version=context["computed_version"],
+                      body=mark_safe(render_to_string("analysis/review_body.html", context)))  # noqa: S308 -- a rendered template
 
 
 @require_GET
@@ -392,8 +434,14 @@ def analysis_weights(payload: dict) -> dict[str, float]:
 @require_GET
 def outcome_page(request: HttpRequest, slug: str, outcome_id: int) -> HttpResponse:
     """``/reviews/<slug>/outcomes/<id>/``: forest plots, sensitivity, bias and history of one outcome."""
-    return _cached_page(request, slug,
-                        lambda review: render(request, "analysis/outcome.html", outcome_context(review, outcome_id)))
+    return _reader_page(request, slug, f"outcome:{outcome_id}", lambda review: outcome_page_build(review, outcome_id))
+
+
+def outcome_page_build(review: Review, outcome_id: int) -> ReaderPage:
+    context = outcome_context(review, outcome_id)
+    return ReaderPage(title=f"{context['outcome'].name} — {review.title}", computed_version=context["computed_version"],
+                      figure_png=True,
+                      body=mark_safe(render_to_string("analysis/outcome_body.html", context)))  # noqa: S308
 
 
 @require_GET

@@ -13,7 +13,6 @@ import html
 import re
 
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,6 +21,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
+from reviewsite import shared_cache
 from studies import access, selectors
 from studies.agreement import agreement
 from studies.models import (
@@ -99,7 +99,7 @@ def _progress(review: Review, stage: str, user) -> dict:
     review's is decisions made of decisions needed, so it moves by one for each decision whatever
     the other screener did: it says nothing about agreement."""
     key = f"screening-progress:{review.pk}:{stage}"
-    shared = cache.get(key)
+    shared = shared_cache.get(key)  # a miss while Redis is down: counted from PostgreSQL instead
     if shared is None:
         # One grouped count gives the review's total and every screener's own, so no screener's
         # page pays for a count of its own (each was as dear as the whole review's).
@@ -107,7 +107,7 @@ def _progress(review: Review, stage: str, user) -> dict:
         per_screener = dict(ScreeningDecision.objects.filter(record__in=eligible, stage=stage).order_by()
                             .values_list("screener").annotate(n=Count("pk")))
         shared = (eligible.count(), per_screener)
-        cache.set(key, shared, timeout=PROGRESS_SECONDS)
+        shared_cache.set(key, shared, timeout=PROGRESS_SECONDS)
     total, per_screener = shared
     made, mine = sum(per_screener.values()), per_screener.get(user.pk, 0)
     return {"total": total, "mine": mine, "made": made, "needed": 2 * total, "seconds": PROGRESS_SECONDS,

@@ -3,7 +3,6 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from analysis.selectors import review_visible_to
 from studies import selectors
 
 
