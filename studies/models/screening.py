@@ -64,15 +64,30 @@ _FULL_TEXT_RULES = (
 )
 
 
+def exclusion_reason_problem(*, stage: str, decision: str, reason_review_id: int | None,
+                             review_id: int | None) -> str | None:
+    """What is wrong with a verdict's exclusion reason, or ``None``: the one statement of the rule,
+    for the model's validation and the screening services alike. A reason comes from the review's
+    own list; a full-text exclusion needs one (PRISMA counts excluded reports by reason); an
+    inclusion, and any title/abstract verdict, has none."""
+    if reason_review_id is not None and review_id is not None and reason_review_id != review_id:
+        return "This exclusion reason belongs to another review."
+    if stage == Stage.TITLE_ABSTRACT and reason_review_id is not None:
+        return "Title/abstract decisions carry no exclusion reason."
+    if stage == Stage.FULL_TEXT and decision == Decision.EXCLUDE and reason_review_id is None:
+        return "A full-text exclusion needs a reason from the review's list."
+    if decision == Decision.INCLUDE and reason_review_id is not None:
+        return "An inclusion has no exclusion reason."
+    return None
+
+
 def _validate_exclusion_reason(verdict: "ScreeningDecision | ScreeningResolution") -> None:
-    """A verdict's reason comes from its review's list; full-text exclusions need one, inclusions have none."""
-    if verdict.exclusion_reason_id and verdict.record_id and \
-            verdict.exclusion_reason.review_id != verdict.record.review_id:
-        raise ValidationError({"exclusion_reason": "This exclusion reason belongs to another review."})
-    if verdict.stage == Stage.FULL_TEXT and verdict.decision == Decision.EXCLUDE and not verdict.exclusion_reason_id:
-        raise ValidationError({"exclusion_reason": "A full-text exclusion needs a reason."})
-    if verdict.decision == Decision.INCLUDE and verdict.exclusion_reason_id:
-        raise ValidationError({"exclusion_reason": "An inclusion has no exclusion reason."})
+    problem = exclusion_reason_problem(
+        stage=verdict.stage, decision=verdict.decision,
+        reason_review_id=verdict.exclusion_reason.review_id if verdict.exclusion_reason_id else None,
+        review_id=verdict.record.review_id if verdict.record_id else None)
+    if problem:
+        raise ValidationError({"exclusion_reason": problem})
 
 
 class ScreeningDecision(models.Model):

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from studies import access, selectors
+from studies.models.screening import exclusion_reason_problem
 from studies.models import (
     Decision,
     ExclusionReason,
@@ -51,20 +52,14 @@ def _locked(record: Record) -> Record:
 
 def _reason(*, review: Review, stage: str, decision: str, exclusion_reason: ExclusionReason | None,
             ) -> ExclusionReason | None:
-    """Check a verdict's reason against the rules; the error names what is wrong."""
-    if stage == Stage.TITLE_ABSTRACT:
-        if exclusion_reason is not None:
-            raise ValidationError({"exclusion_reason": "Title/abstract decisions carry no exclusion reason."})
-        return None
-    if decision == Decision.EXCLUDE:
-        if exclusion_reason is None:
-            raise ValidationError({"exclusion_reason": "A full-text exclusion needs a reason from the review's list."})
-        if exclusion_reason.review_id != review.pk:
-            raise ValidationError({"exclusion_reason": "This exclusion reason belongs to another review."})
-        return exclusion_reason
-    if exclusion_reason is not None:
-        raise ValidationError({"exclusion_reason": "An inclusion has no exclusion reason."})
-    return None
+    """Check a verdict's reason against the rule (``exclusion_reason_problem``, the same one the
+    model validates); the error names what is wrong."""
+    problem = exclusion_reason_problem(
+        stage=stage, decision=decision, review_id=review.pk,
+        reason_review_id=exclusion_reason.review_id if exclusion_reason is not None else None)
+    if problem:
+        raise ValidationError({"exclusion_reason": problem})
+    return exclusion_reason
 
 
 def _check_stage_and_decision(stage: str, decision: str, *, allowed_title_abstract: tuple[str, ...]) -> None:

@@ -3,7 +3,7 @@ saved; and the same rule held by the database itself when the application is byp
 import math
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 import pytest
 
@@ -145,32 +145,51 @@ def test_review_settings_refused(small, changes, field, message):
     assert_refused(Review(**values), field, message)
 
 
+def assert_invalid(instance, field: str, message: str) -> None:
+    """The model's own validation (the rules beneath the services) refuses the instance."""
+    with pytest.raises(ValidationError) as caught:
+        instance.full_clean()
+    errors = caught.value.message_dict
+    assert field in errors, f"expected an error on {field!r}, got {errors}"
+    assert any(message in text for text in errors[field]), errors[field]
+
+
 def test_screening_rules(small):
+    """Decisions are workflow rows: the generic save refuses them (the screening services write
+    them); beneath the services the model still validates every rule."""
     screener = get_user_model().objects.create_user("screener-x", password="a-long-test-password")
     record = entity_save(instance=Record(review=small.review, title="A trial"))
     reason = entity_save(instance=ExclusionReason(review=small.review, label="Not an RCT"))
-    entity_save(instance=ScreeningDecision(record=record, stage=Stage.TITLE_ABSTRACT, screener=screener,
-                                           decision=Decision.INCLUDE))
-    assert_refused(
+    with pytest.raises(PermissionDenied, match="cannot be edited directly"):
+        entity_save(instance=ScreeningDecision(record=record, stage=Stage.TITLE_ABSTRACT, screener=screener,
+                                               decision=Decision.INCLUDE))
+    ScreeningDecision.objects.create(record=record, stage=Stage.TITLE_ABSTRACT, screener=screener,
+                                     decision=Decision.INCLUDE)
+    assert_invalid(
         ScreeningDecision(record=record, stage=Stage.TITLE_ABSTRACT, screener=screener, decision=Decision.EXCLUDE),
         "__all__", "This screener has already decided on this record at this stage.",
     )
-    assert_refused(
+    assert_invalid(
         ScreeningDecision(record=record, stage=Stage.FULL_TEXT, screener=screener, decision=Decision.EXCLUDE),
-        "exclusion_reason", "A full-text exclusion needs a reason.",
+        "exclusion_reason", "A full-text exclusion needs a reason",
     )
-    assert_refused(
+    assert_invalid(
         ScreeningDecision(record=record, stage=Stage.FULL_TEXT, screener=screener, decision=Decision.UNSURE),
         "__all__", "At full text, decide include or exclude",
     )
+    assert_invalid(
+        ScreeningDecision(record=record, stage=Stage.TITLE_ABSTRACT, screener=screener, decision=Decision.EXCLUDE,
+                          exclusion_reason=reason),
+        "exclusion_reason", "Title/abstract decisions carry no exclusion reason",
+    )
     other_reason = ExclusionReason.objects.exclude(review=small.review).first()
-    assert_refused(
+    assert_invalid(
         ScreeningDecision(record=record, stage=Stage.FULL_TEXT, screener=screener, decision=Decision.EXCLUDE,
                           exclusion_reason=other_reason),
         "exclusion_reason", "belongs to another review",
     )
-    entity_save(instance=ScreeningDecision(record=record, stage=Stage.FULL_TEXT, screener=screener,
-                                           decision=Decision.EXCLUDE, exclusion_reason=reason))
+    ScreeningDecision(record=record, stage=Stage.FULL_TEXT, screener=screener, decision=Decision.EXCLUDE,
+                      exclusion_reason=reason).full_clean()
 
 
 def test_study_reports_have_one_primary(small):
