@@ -39,6 +39,7 @@ from studies.selectors import ADVANCING
 # Anyone holds "public" in a published review: they may read what its public pages show.
 PUBLIC = "public"
 TEAM = frozenset(Role.values)
+READERS = TEAM | {PUBLIC}  # what a published review's public pages show
 MANAGER = frozenset({Role.MANAGER})
 OVERSEERS = frozenset({Role.TUTOR, Role.MANAGER})
 SCREENING = frozenset({Role.SCREENER, Role.TUTOR, Role.MANAGER})
@@ -60,7 +61,7 @@ def roles_in(user, review: Review | int) -> frozenset[str]:
     if not _is_signed_in(user):
         return frozenset()
     review_id = review if isinstance(review, int) else review.pk
-    roles = set(ReviewMembership.objects.filter(review_id=review_id, user=user).values_list("role", flat=True))
+    roles = set(ReviewMembership.objects.filter(review_id=review_id, user=user).order_by().values_list("role", flat=True))
     if user.is_superuser:
         roles.add(Role.MANAGER)
     return frozenset(roles)

@@ -59,7 +59,7 @@ class AnalysisVersionView(APIView):
     permission_classes = [AllowAny]  # visibility is decided by the queryset: unknown reviews are 404
 
     def get(self, request: Request, slug: str) -> Response:
-        review = get_object_or_404(access.visible_reviews(request.user), slug=slug)
+        review = access.review_for(request, slug, access.READERS)[0]
         return Response(selectors.analysis_status(review))
 
 
@@ -70,7 +70,7 @@ class AnalysisResultsView(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request: Request, slug: str) -> Response:
-        review = get_object_or_404(access.visible_reviews(request.user), slug=slug)
+        review = access.review_for(request, slug, access.READERS)[0]
         body = selectors.analysis_status(review)
         body["results"] = [
             {
@@ -101,7 +101,7 @@ class ConclusionChangesView(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request: Request, slug: str) -> Response:
-        review = get_object_or_404(access.visible_reviews(request.user), slug=slug)
+        review = access.review_for(request, slug, access.READERS)[0]
         return Response([
             {
                 "outcome": change.outcome.name,
@@ -132,7 +132,7 @@ class OutcomeHistoryView(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request: Request, slug: str, pk: int) -> Response:
-        review = get_object_or_404(access.visible_reviews(request.user), slug=slug)
+        review = access.review_for(request, slug, access.READERS)[0]
         get_object_or_404(review.outcomes.all(), pk=pk)  # another review's outcome is 404
         return Response([
             {"finished_at": finished_at, "data_version": version, "estimate": estimate, "ci_low": low,

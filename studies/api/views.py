@@ -1,5 +1,4 @@
 """The review database's public API."""
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -60,5 +59,5 @@ class PrismaView(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request: Request, slug: str) -> Response:
-        review = get_object_or_404(access.visible_reviews(request.user), slug=slug)
+        review = access.review_for(request, slug, access.READERS)[0]
         return Response({"review": review.slug, **selectors.prisma_counts(review).as_json()})
