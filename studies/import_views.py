@@ -5,8 +5,7 @@ import difflib
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -18,12 +17,10 @@ from studies.imports.table import DEFAULT_COLUMNS
 from studies.models import CandidateStatus, DuplicateCandidate, ImportBatch, ImportFormat, Review
 from studies.services.imports import (
     ImportUndoRefused,
-    duplicate_keep_both,
-    duplicate_merge,
-    import_records,
+    duplicate_decide,
+    import_file,
     import_undo,
     import_undo_blockers,
-    search_source_ensure,
 )
 
 COMPARED_FIELDS = ["title", "authors", "year", "journal", "volume", "issue", "pages", "doi", "pmid", "nct_id", "abstract"]
@@ -53,16 +50,11 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
             error = "Enter the date searched as YYYY-MM-DD."
         else:
             try:
-                # One transaction: a refused file leaves no search source behind either.
-                with transaction.atomic():
-                    source = search_source_ensure(review=review,
-                                                  database=request.POST.get("database", "").strip() or "Unknown",
-                                                  date_searched=searched, query=request.POST.get("query", ""))
-                    summary = import_records(review=review, source=source, file_name=upload.name,
-                                             content=upload.read(),
-                                             file_format=request.POST.get("file_format") or "auto",
-                                             column_mapping=_column_mapping(request.POST),
-                                             imported_by=request.user)
+                summary = import_file(review=review, database=request.POST.get("database", "").strip(),
+                                      date_searched=searched, query=request.POST.get("query", ""),
+                                      file_name=upload.name, content=upload.read(),
+                                      file_format=request.POST.get("file_format") or "auto",
+                                      column_mapping=_column_mapping(request.POST), imported_by=request.user)
             except ImportFileError as failure:
                 error = str(failure)
             except ValidationError as invalid:
@@ -129,17 +121,13 @@ def word_diff(left: str, right: str) -> tuple[SafeString, SafeString]:
 
 @login_required
 @require_POST
-def duplicate_decide(request: HttpRequest, slug: str, candidate_id: int) -> HttpResponse:
+def duplicate_decide_view(request: HttpRequest, slug: str, candidate_id: int) -> HttpResponse:
     review = _managed_review(request, slug)
-    decision = request.POST.get("decision")
-    if decision not in ("merge", "keep_both"):
-        return HttpResponseBadRequest("Choose 'merge' or 'keep_both'.")
-    with transaction.atomic():
-        # Locked and re-read: a second manager, or a double submit, finds the pair already decided.
-        candidate = get_object_or_404(DuplicateCandidate.objects.select_for_update(), pk=candidate_id, review=review)
-        if candidate.status == CandidateStatus.PENDING:
-            if decision == "merge":
-                duplicate_merge(candidate=candidate, user=request.user)
-            else:
-                duplicate_keep_both(candidate=candidate, user=request.user)
+    try:
+        duplicate_decide(review=review, candidate_id=candidate_id, decision=request.POST.get("decision", ""),
+                         user=request.user)
+    except DuplicateCandidate.DoesNotExist:
+        raise Http404("No such duplicate pair.") from None
+    except ValidationError as invalid:
+        return HttpResponseBadRequest("; ".join(invalid.messages))
     return redirect("studies:duplicate-queue", slug=slug)

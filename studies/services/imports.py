@@ -465,6 +465,33 @@ def import_records(
         file_format=stream.file_format, encoding=stream.encoding, warnings=stream.warnings)
 
 
+@transaction.atomic
+def import_file(*, review: Review, database: str, date_searched: date, query: str, file_name: str, content: bytes,
+                file_format: str = "auto", column_mapping: dict[str, str] | None = None, imported_by=None):
+    """A manager's upload: its search source (found or created) and its records in one transaction,
+    so a refused file leaves no search source behind either. Returns ``import_records``' summary."""
+    source = search_source_ensure(review=review, database=database or "Unknown", date_searched=date_searched,
+                                  query=query)
+    return import_records(review=review, source=source, file_name=file_name, content=content,
+                          file_format=file_format, column_mapping=column_mapping, imported_by=imported_by)
+
+
+@transaction.atomic
+def duplicate_decide(*, review: Review, candidate_id: int, decision: str, user) -> DuplicateCandidate:
+    """A person's verdict on a pending duplicate pair: ``merge`` or ``keep_both``. The pair is locked
+    and re-read, so a second manager, or a double submit, finds it already decided (and changes
+    nothing). Raises ``DuplicateCandidate.DoesNotExist`` for a pair not of this review and
+    ``ValidationError`` for another verdict."""
+    if decision not in ("merge", "keep_both"):
+        raise ValidationError("Choose 'merge' or 'keep_both'.")
+    candidate = DuplicateCandidate.objects.select_for_update().get(pk=candidate_id, review=review)
+    if candidate.status != CandidateStatus.PENDING:
+        return candidate
+    if decision == "merge":
+        return duplicate_merge(candidate=candidate, user=user)
+    return duplicate_keep_both(candidate=candidate, user=user)
+
+
 def import_undo_blockers(*, batches: Iterable[ImportBatch]) -> dict[int, str]:
     """Why each batch cannot be undone any more ("" when it can), in one query for all of them."""
     ids = [batch.pk for batch in batches]
