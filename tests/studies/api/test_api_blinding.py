@@ -40,7 +40,7 @@ def _everything_seen(client: APIClient, slug: str, record: Record) -> str:
     return " ".join(str(response.data) for response in answers)
 
 
-def test_a_screener_sees_nothing_of_the_others_vote_until_both_decided(api_review, fresh_record):
+def test_a_screener_sees_nothing_of_the_others_vote_until_the_record_is_settled(api_review, fresh_record):
     slug, a, b = api_review.review.slug, api_review.users["screener"], api_review.users["screener-2"]
     before = client_for(a).get(f"/api/reviews/{slug}/decisions/").data["count"]
     response = client_for(b).post(f"/api/reviews/{slug}/decisions/",
@@ -54,9 +54,10 @@ def test_a_screener_sees_nothing_of_the_others_vote_until_both_decided(api_revie
     assert seen.get(f"/api/reviews/{slug}/decisions/?record={fresh_record.pk}").data["count"] == 0
     assert "secret-note-of-b" not in _everything_seen(seen, slug, fresh_record)
     assert seen.patch(f"/api/reviews/{slug}/decisions/{b_decision}/", {"note": "x"}, format="json").status_code == 404
-    # Once A decided too, both see both.
+    # Once A decided too and they agree, the record is settled: both see both. (Had they disagreed,
+    # neither would see the other's until the tutor resolves it: tests/studies/screening.)
     assert seen.post(f"/api/reviews/{slug}/decisions/", {"record": fresh_record.pk, "stage": Stage.TITLE_ABSTRACT,
-                                                         "decision": "include"}, format="json").status_code == 201
+                                                         "decision": "exclude"}, format="json").status_code == 201
     assert seen.get(f"/api/reviews/{slug}/decisions/{b_decision}/").data["note"] == "secret-note-of-b"
     assert seen.get(f"/api/reviews/{slug}/decisions/?record={fresh_record.pk}").data["count"] == 2
 
@@ -137,14 +138,14 @@ def test_a_screener_cannot_decide_for_someone_else_or_another_review(api_review,
                                                                      "decision": "include"}, format="json")
     assert refused.status_code == 400 and "record" in refused.data
     assert not ScreeningDecision.objects.filter(record=theirs).exists()
-    # Another screener's decision, once visible, is still not theirs to change or withdraw.
+    # Another screener's decision, once visible (they agree), is still not theirs to change or withdraw.
     client_for(b).post(f"/api/reviews/{slug}/decisions/", {"record": fresh_record.pk, "stage": "title_abstract",
-                                                           "decision": "include"}, format="json")
+                                                           "decision": "exclude"}, format="json")
     b_decision = ScreeningDecision.objects.get(record=fresh_record, screener=b)
     assert client_for(a).patch(f"/api/reviews/{slug}/decisions/{b_decision.pk}/", {"decision": "exclude"},
                                format="json").status_code == 403
     assert client_for(a).delete(f"/api/reviews/{slug}/decisions/{b_decision.pk}/").status_code == 403
-    assert ScreeningDecision.objects.get(pk=b_decision.pk).decision == "include"
+    assert ScreeningDecision.objects.get(pk=b_decision.pk).decision == "exclude"
 
 
 def test_a_tutor_resolves_only_as_themself_and_an_assessor_writes_only_their_own(api_review, fresh_record):
