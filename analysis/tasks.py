@@ -28,7 +28,7 @@ def recompute_review(self, review_id: int) -> int:
 def pages_warm(review_id: int) -> None:
     """Render the review's reader pages into the shared cache for the version just stored, so no
     reader waits for a cold render. Only a speed-up: a failure here is logged, never raised."""
-    from analysis.views import reader_pages_warm  # the page builders live with the views
+    from analysis.pages.reader import reader_pages_warm  # the page builders live with the views
 
     try:
         reader_pages_warm(review_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analysis import views as pages
+from analysis.pages import reader as pages
 from analysis.api import views
 
 urlpatterns = [

@@ -3,9 +3,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from analysis import prisma_views
+from analysis.pages import prisma as prisma_views
 from studies import urls as studies_urls
-from studies import views as studies_views
+from studies.pages import home as studies_views
 
 admin.site.site_header = "Living review — back office"
 admin.site.site_title = "Living review"

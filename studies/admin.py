@@ -501,7 +501,7 @@ class OutcomeDataAdmin(DualExtractionReadOnly, ServiceModelAdmin):
 # --- Risk of bias -----------------------------------------------------------------------------
 
 
-# Risk of bias (RoB 1 and RoB 2) is shown here but entered on the assessors' pages (studies.rob_views):
+# Risk of bias (RoB 1 and RoB 2) is shown here but entered on the assessors' pages (studies.pages.risk_of_bias):
 # RoB 2's proposals must follow from the answers, a consensus needs both assessments submitted, and
 # blinding must hold, which row-by-row editing here could not guarantee. Every list, page, filter
 # and search shows only the assessments ``studies.access`` lets the user see.

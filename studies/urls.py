@@ -1,6 +1,9 @@
 from django.urls import path
 
-from studies import extraction_views, import_views, rob_views, screening_views
+from studies.pages import extraction as extraction_views
+from studies.pages import imports as import_views
+from studies.pages import risk_of_bias as rob_views
+from studies.pages import screening as screening_views
 from studies.api import views as api
 
 app_name = "studies"
@@ -37,6 +40,6 @@ urlpatterns = [
     path("reviews/<slug:slug>/screening/<str:stage>/undo/", screening_views.undo, name="undo"),
     path("reviews/<slug:slug>/screening/<str:stage>/conflicts/", screening_views.conflicts, name="conflicts"),
     # Public: the PRISMA flow diagram's counts (the diagram, studies:prisma-svg, is drawn by
-    # analysis.prisma_views; reviewsite/urls.py adds its route to this namespace).
+    # analysis.pages.prisma; reviewsite/urls.py adds its route to this namespace).
     path("api/reviews/<slug:slug>/prisma/", api.PrismaView.as_view(), name="api-prisma"),
 ]

@@ -80,8 +80,8 @@ class _GraphWithExtraImports:
     ("engine-has-no-django", "analysis.engine.pooling", "analysis.models"),
     ("studies-below-analysis", "studies.services.entities", "analysis.tasks"),
     ("studies-below-analysis", "studies.selectors", "analysis.figures.prisma"),
-    ("views-write-through-services", "studies.screening_views", "django.db.transaction"),
-    ("views-write-through-services", "analysis.views", "django.db.transaction"),
+    ("views-write-through-services", "studies.pages.screening", "django.db.transaction"),
+    ("views-write-through-services", "analysis.pages.reader", "django.db.transaction"),
     ("studies-layers", "studies.models.reviews", "studies.services.entities"),
     ("analysis-layers", "analysis.models", "analysis.services"),
 ])

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from studies.import_views import word_diff
+from studies.pages.imports import word_diff
 from studies.models import DuplicateCandidate, Record, Role
 from studies.services.reviews import membership_add
 

@@ -8,7 +8,7 @@ import pytest
 from analysis.figures.prisma import prisma_layout, prisma_svg
 from studies import selectors
 from studies.models import Decision, Report, ScreeningDecision, Stage
-from studies.screening_views import highlight
+from studies.pages.screening import highlight
 from studies.services import screening as services
 from tests.studies.screening.conftest import build_screening_review
 
