@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-LOW, UNCLEAR, HIGH = "low", "unclear", "high"
+from studies.judgments import HIGH, LOW, UNCLEAR  # noqa: F401 -- re-exported for the tool's users
 
 # (domain key, RevMan letter, short name), in the tool's order.
 DOMAINS: tuple[tuple[str, str, str], ...] = (

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from studies.judgments import HIGH, LABELS, LOW, ROB2, SOME_CONCERNS
+
 # Answers to signalling questions.
 Y, PY, PN, N, NI, NA = "Y", "PY", "PN", "N", "NI", "NA"
 ANSWER_LABELS = {Y: "Yes", PY: "Probably yes", PN: "Probably no", N: "No", NI: "No information",
@@ -30,9 +32,8 @@ NO_OR_NI = NO | NO_INFO
 ALL_FIVE = (Y, PY, PN, N, NI)
 
 # Judgments, ordered from best to worst: the worst of a set is its ``max`` by this order.
-LOW, SOME_CONCERNS, HIGH = "low", "some_concerns", "high"
 JUDGMENT_ORDER = {LOW: 0, SOME_CONCERNS: 1, HIGH: 2}
-JUDGMENT_LABELS = {LOW: "Low risk", SOME_CONCERNS: "Some concerns", HIGH: "High risk"}
+JUDGMENT_LABELS = {judgment: LABELS[judgment] for judgment in ROB2}
 
 
 def worst(judgments: list[str]) -> str:

@@ -23,6 +23,7 @@ from analysis.engine.formatting import (
 from analysis.engine.options import Measure
 from analysis.figures import svg
 from analysis.figures.risk_of_bias import LABELS as ROB_LABELS, SYMBOLS as ROB_SYMBOLS, judgment_key, judgment_mark
+from studies import judgments
 
 ROW_HEIGHT = 20
 HEADER_HEIGHT = 44
@@ -168,9 +169,8 @@ def forest_layout(payload: dict[str, Any], *, title: str) -> ForestLayout:
             *textwrap.wrap("Risk of bias (consensus, " + ("RoB 2" if rob_payload["tool"] == "ROB2" else "RoB 1")
                            + "): " + "; ".join(f"{short} {name}" for short, name in rob_payload["domains"])
                            + "; O Overall.", 140),
-            "  ".join(f"{ROB_SYMBOLS[k]} {ROB_LABELS[k]}"
-                      for k in (("low", "some_concerns", "high") if rob_payload["tool"] == "ROB2"
-                                else ("low", "unclear", "high"))) + "  (blank: not assessed)",
+            "  ".join(f"{ROB_SYMBOLS[k]} {ROB_LABELS[k]}" for k in (
+                judgments.ROB2 if rob_payload["tool"] == "ROB2" else judgments.ROB1)) + "  (blank: not assessed)",
         )
 
     def rob_of(label: str) -> tuple[str, ...]:

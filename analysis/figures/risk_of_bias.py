@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from analysis.figures import svg
+from studies.judgments import HIGH, LABELS, LOW, NOT_ASSESSED, SOME_CONCERNS, UNCLEAR
 
-LOW, SOME_CONCERNS, UNCLEAR, HIGH, NOT_ASSESSED = "low", "some_concerns", "unclear", "high", "not_assessed"
-LABELS = {LOW: "Low risk", SOME_CONCERNS: "Some concerns", UNCLEAR: "Unclear risk", HIGH: "High risk",
-          NOT_ASSESSED: "Not assessed"}
 SYMBOLS = {LOW: "+", SOME_CONCERNS: "!", UNCLEAR: "?", HIGH: "−", NOT_ASSESSED: ""}
 FILL = {LOW: "#009E73", SOME_CONCERNS: "#F0E442", UNCLEAR: "#F0E442", HIGH: "#D55E00", NOT_ASSESSED: "#ffffff"}
 INK_ON = {LOW: "#ffffff", SOME_CONCERNS: svg.INK, UNCLEAR: svg.INK, HIGH: "#ffffff", NOT_ASSESSED: svg.MUTED}

@@ -35,6 +35,7 @@ from analysis.figures import (
 from analysis.figures.forest import method_text
 from analysis.figures.history import HistoryPoint
 from analysis.models import AnalysisSet, OutcomeResult
+from studies import judgments
 from studies.models import Outcome, Review
 
 
@@ -375,8 +376,7 @@ class SensitivityRow:
 
 ROB_SET_LABELS = {AnalysisSet.MAIN: "All included studies", AnalysisSet.ROB_LOW: "Only studies at low risk of bias",
                   AnalysisSet.ROB_EXCLUDE_HIGH: "Excluding studies at high risk of bias"}
-_JUDGMENT_WORDS = {"high": "high risk", "some_concerns": "some concerns", "unclear": "unclear risk",
-                   "low": "low risk", "not_assessed": "not assessed"}
+_JUDGMENT_WORDS = {judgment: label.lower() for judgment, label in judgments.LABELS.items()}
 
 
 def rob_sensitivity_rows(results: list[OutcomeResult], overall: OutcomeResult, measure: Measure,

@@ -4,6 +4,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from analysis.engine.direction import Direction as EngineDirection
 from studies.models.reviews import CONTINUOUS_MEASURES, DICHOTOMOUS_MEASURES, EffectMeasure, Review
 from studies.models.studies import Arm, Study
 from studies.models.validators import validate_finite, validate_positive_sd
@@ -35,8 +36,9 @@ class DataType(models.TextChoices):
 
 
 class Direction(models.TextChoices):
-    LOWER_IS_BETTER = "lower", "Lower is better"
-    HIGHER_IS_BETTER = "higher", "Higher is better"
+    # The engine's values (analysis.engine.direction), which decide the forest plot's captions.
+    LOWER_IS_BETTER = EngineDirection.LOWER_IS_BETTER.value, "Lower is better"
+    HIGHER_IS_BETTER = EngineDirection.HIGHER_IS_BETTER.value, "Higher is better"
 
 
 class Outcome(models.Model):

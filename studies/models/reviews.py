@@ -5,14 +5,19 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+# The values of the analysis vocabularies are the engine's (analysis.engine is pure NumPy, the one
+# part of analysis studies may import): stated once, so a setting stored here is always a value
+# the engine knows. The labels are the back office's.
+from analysis.engine.options import Measure, ModelRule as EngineModelRule, Tau2Method  # noqa: I001
+
 
 class EffectMeasure(models.TextChoices):
-    SMD = "SMD", "Std. mean difference (Hedges' g, RevMan)"
-    SMD_EXACT = "SMD_EXACT", "Std. mean difference (Hedges' g, exact)"
-    MD = "MD", "Mean difference"
-    OR = "OR", "Odds ratio"
-    RR = "RR", "Risk ratio"
-    RD = "RD", "Risk difference"
+    SMD = Measure.SMD.value, "Std. mean difference (Hedges' g, RevMan)"
+    SMD_EXACT = Measure.SMD_EXACT.value, "Std. mean difference (Hedges' g, exact)"
+    MD = Measure.MD.value, "Mean difference"
+    OR = Measure.OR.value, "Odds ratio"
+    RR = Measure.RR.value, "Risk ratio"
+    RD = Measure.RD.value, "Risk difference"
 
 
 CONTINUOUS_MEASURES = (EffectMeasure.SMD, EffectMeasure.SMD_EXACT, EffectMeasure.MD)
@@ -20,15 +25,15 @@ DICHOTOMOUS_MEASURES = (EffectMeasure.OR, EffectMeasure.RR, EffectMeasure.RD)
 
 
 class ModelRule(models.TextChoices):
-    FIXED = "fixed", "Fixed effect"
-    RANDOM = "random", "Random effects"
-    AUTO = "auto", "Automatic: random when I² ≥ threshold"
+    FIXED = EngineModelRule.FIXED.value, "Fixed effect"
+    RANDOM = EngineModelRule.RANDOM.value, "Random effects"
+    AUTO = EngineModelRule.AUTO.value, "Automatic: random when I² ≥ threshold"
 
 
 class Tau2Estimator(models.TextChoices):
-    DL = "DL", "DerSimonian–Laird"
-    REML = "REML", "Restricted maximum likelihood"
-    PM = "PM", "Paule–Mandel"
+    DL = Tau2Method.DL.value, "DerSimonian–Laird"
+    REML = Tau2Method.REML.value, "Restricted maximum likelihood"
+    PM = Tau2Method.PM.value, "Paule–Mandel"
 
 
 class RiskOfBiasTool(models.TextChoices):

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from studies import rob2
+from studies import judgments, rob2
 from studies.models.outcomes import Outcome
 from studies.models.studies import Study
 
@@ -23,9 +23,9 @@ class RobDomain(models.TextChoices):
 
 
 class Judgment(models.TextChoices):
-    LOW = "low", "Low risk"
-    UNCLEAR = "unclear", "Unclear risk"
-    HIGH = "high", "High risk"
+    LOW = judgments.LOW, judgments.LABELS[judgments.LOW]
+    UNCLEAR = judgments.UNCLEAR, judgments.LABELS[judgments.UNCLEAR]
+    HIGH = judgments.HIGH, judgments.LABELS[judgments.HIGH]
 
 
 class RiskOfBiasAssessment(models.Model):
@@ -96,9 +96,9 @@ class Rob2Answer(models.TextChoices):
 
 
 class Rob2Judgment(models.TextChoices):
-    LOW = rob2.LOW, "Low risk"
-    SOME_CONCERNS = rob2.SOME_CONCERNS, "Some concerns"
-    HIGH = rob2.HIGH, "High risk"
+    LOW = judgments.LOW, judgments.LABELS[judgments.LOW]
+    SOME_CONCERNS = judgments.SOME_CONCERNS, judgments.LABELS[judgments.SOME_CONCERNS]
+    HIGH = judgments.HIGH, judgments.LABELS[judgments.HIGH]
 
 
 class Rob2Domain(models.TextChoices):
