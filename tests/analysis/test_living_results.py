@@ -75,7 +75,7 @@ def test_results_computed_from_an_old_version_are_thrown_away(small):
     computed = services.review_results_compute(inputs)
     small.data.mean = -9.0
     entity_save(instance=small.data)  # the data move on while the old computation is in flight
-    stored = services._store(small.review.pk, inputs.data_version, inputs.time_point.pk, inputs.review.created_at,
+    stored = services.run_store(small.review.pk, inputs.data_version, inputs.time_point.pk, inputs.review.created_at,
                               computed)
     assert stored is None
     assert not AnalysisRun.objects.filter(review=small.review, status=RunStatus.SUCCEEDED).exists()
@@ -88,8 +88,8 @@ def test_results_computed_from_an_old_version_are_thrown_away(small):
 def test_the_same_version_is_stored_once(small):
     inputs = services.analysis_inputs_load(small.review.pk)
     computed = services.review_results_compute(inputs)
-    first = services._store(small.review.pk, inputs.data_version, inputs.time_point.pk, inputs.review.created_at, computed)
-    second = services._store(small.review.pk, inputs.data_version, inputs.time_point.pk, inputs.review.created_at, computed)
+    first = services.run_store(small.review.pk, inputs.data_version, inputs.time_point.pk, inputs.review.created_at, computed)
+    second = services.run_store(small.review.pk, inputs.data_version, inputs.time_point.pk, inputs.review.created_at, computed)
     assert first is not None and second is None
     assert OutcomeResult.objects.filter(run__review=small.review).count() == 1
 

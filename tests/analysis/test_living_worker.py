@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from analysis import services
+from analysis.services import recompute
 from analysis.models import AnalysisRun, OutcomeResult, ReviewAnalysisState, RunStatus
 from reviewsite.celery import app as celery_app
 from studies.models import Arm, ArmRole, OutcomeData, Review, Study
@@ -113,7 +114,7 @@ def test_a_killed_worker_only_delays_results(worker, small):
         def recompute_in_progress() -> bool:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
-                               "AND objid = %s AND granted", [services._LOCK_NAMESPACE, small.review.pk])
+                               "AND objid = %s AND granted", [recompute._LOCK_NAMESPACE, small.review.pk])
                 return cursor.fetchone()[0] > 0
 
         wait_for(recompute_in_progress, 30, "a recompute to start")

@@ -1,0 +1,205 @@
+"""Step 1 of the living analysis: load a review's inputs (outcome data, arms, subgroup values, risk of
+bias) in a constant number of queries, as plain frozen dataclasses the engine can take."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+import math
+
+from django.db import connection, transaction
+
+from studies import rob1, rob2
+from studies.models import (
+    ArmRole,
+    CharacteristicField,
+    DataType,
+    Outcome,
+    OutcomeData,
+    Provenance,
+    Review,
+    RiskOfBiasJudgment,
+    RiskOfBiasTool,
+    Rob2DomainJudgment,
+    Study,
+    StudyCharacteristic,
+    TimePoint,
+)
+
+
+NOT_REPORTED = "Not reported"
+
+
+# --- Inputs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArmSummary:
+    """One arm's data for one outcome (several arms of one role are combined first)."""
+
+    n: float | None = None
+    mean: float | None = None
+    sd: float | None = None
+    events: float | None = None
+    total: float | None = None
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    """One study's two arms for one outcome, as the engine needs them."""
+
+    study_id: int
+    label: str
+    year: int | None
+    intervention: ArmSummary
+    control: ArmSummary
+    imputed: bool = False  # some of its numbers rest on an assumed value (provenance "imputed")
+
+
+@dataclass(frozen=True)
+class OutcomeInputs:
+    outcome: Outcome
+    rows: tuple[StudyRow, ...]
+    incomplete: tuple[str, ...]  # studies with data for only one arm: not analysable
+
+
+@dataclass(frozen=True)
+class RiskOfBiasInputs:
+    """The consensus risk-of-bias judgments of the review's tool.
+
+    RoB 2 judges results, so keys are (study id, outcome id); RoB 1 judges studies, keys are
+    (study id, None). ``domains`` holds each key's domain judgments in the order of ``domain_labels``;
+    ``overall`` the judgment the sensitivity analyses use (RoB 1: from the review's key domains).
+    """
+
+    tool: str = RiskOfBiasTool.ROB1
+    domain_labels: tuple[tuple[str, str], ...] = ()  # (short label for a column, full name)
+    domains: dict[tuple[int, int | None], tuple[str, ...]] = field(default_factory=dict)
+    overall: dict[tuple[int, int | None], str] = field(default_factory=dict)
+
+    def key(self, study_id: int, outcome_id: int) -> tuple[int, int | None]:
+        return (study_id, outcome_id) if self.tool == RiskOfBiasTool.ROB2 else (study_id, None)
+
+
+@dataclass(frozen=True)
+class ReviewInputs:
+    """Everything the analyses of a review read, from one consistent snapshot of the database."""
+
+    review: Review
+    data_version: int
+    time_point: TimePoint | None
+    outcomes: tuple[OutcomeInputs, ...]
+    subgroup_fields: tuple[CharacteristicField, ...]
+    subgroup_values: dict[tuple[int, int], str]  # (field id, study id) → value
+    risk_of_bias: RiskOfBiasInputs = field(default_factory=RiskOfBiasInputs)
+
+
+def risk_of_bias_load(review: Review) -> RiskOfBiasInputs:
+    """Consensus judgments of the review's tool for its included studies (one query)."""
+    if review.rob_tool == RiskOfBiasTool.ROB2:
+        keys = [d.key for d in rob2.DOMAINS]
+        per_result: dict[tuple[int, int], dict[str, str]] = defaultdict(dict)
+        overall: dict[tuple[int, int | None], str] = {}
+        # One query for both tools (the overall judgment rides along with each domain row), so the
+        # load costs the same whichever tool a review uses.
+        for study_id, outcome_id, domain, proposed, override, overall_proposed, overall_override in (
+            Rob2DomainJudgment.objects.filter(assessment__is_consensus=True, assessment__study__review=review,
+                                              assessment__study__is_included=True)
+            .values_list("assessment__study_id", "assessment__outcome_id", "domain", "proposed", "override",
+                         "assessment__overall_proposed", "assessment__overall_override")
+        ):
+            per_result[(study_id, outcome_id)][domain] = override or proposed
+            if overall_override or overall_proposed:
+                overall[(study_id, outcome_id)] = overall_override or overall_proposed
+        return RiskOfBiasInputs(
+            RiskOfBiasTool.ROB2, tuple((f"D{d.number}", d.short) for d in rob2.DOMAINS),
+            {key: tuple(values.get(k, "") for k in keys) for key, values in per_result.items()}, overall)
+    per_study: dict[int, dict[str, str]] = defaultdict(dict)
+    for study_id, domain, judgment in (
+        RiskOfBiasJudgment.objects.filter(assessment__is_consensus=True, assessment__study__review=review,
+                                          assessment__study__is_included=True)
+        .values_list("assessment__study_id", "domain", "judgment")
+    ):
+        per_study[study_id][domain] = judgment
+    overall = {}
+    for study_id, values in per_study.items():
+        summary = rob1.summary_judgment(values, review.rob1_key_domains)
+        if summary is not None:
+            overall[(study_id, None)] = summary
+    return RiskOfBiasInputs(
+        RiskOfBiasTool.ROB1, tuple((letter, name) for _, letter, name in rob1.DOMAINS),
+        {(study_id, None): tuple(values.get(key, "") for key, _, _ in rob1.DOMAINS)
+         for study_id, values in per_study.items()}, overall)
+
+
+def combine_continuous(arms: list[ArmSummary]) -> ArmSummary:
+    """Combine groups of one role into one (Cochrane Handbook 6.5.2.10, Table 6.5.a)."""
+    n, mean, sd = arms[0].n, arms[0].mean, arms[0].sd
+    for arm in arms[1:]:
+        total = n + arm.n
+        combined_mean = (n * mean + arm.n * arm.mean) / total
+        sd = math.sqrt(((n - 1) * sd**2 + (arm.n - 1) * arm.sd**2 + n * arm.n / total * (mean - arm.mean) ** 2)
+                       / (total - 1))
+        n, mean = total, combined_mean
+    return ArmSummary(n=n, mean=mean, sd=sd)
+
+
+def combine_dichotomous(arms: list[ArmSummary]) -> ArmSummary:
+    """Combine groups of one role by adding events and totals (Cochrane Handbook 23.3.4)."""
+    return ArmSummary(events=sum(a.events for a in arms), total=sum(a.total for a in arms))
+
+
+def analysis_inputs_load(review_id: int) -> ReviewInputs:
+    """Read a review's analysis inputs in a constant number of queries, from one snapshot.
+
+    Runs in a REPEATABLE READ transaction, so the data version read is exactly the version of the
+    data read: a concurrent edit either is wholly in the snapshot or moves the version past it.
+    """
+    outermost = not connection.in_atomic_block  # inside another transaction (tests), it sets the level
+    with transaction.atomic():
+        if outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        review = Review.objects.get(pk=review_id)
+        time_point = TimePoint.objects.filter(review=review, is_analysis_default=True).first()
+        outcomes = list(Outcome.objects.filter(review=review).select_related("domain")
+                        .order_by("domain__order", "domain__name", "order", "name"))
+        studies = {s.pk: s for s in Study.objects.filter(review=review, is_included=True)}
+        data_rows = list(
+            OutcomeData.objects.filter(study__review=review, study__is_included=True, time_point=time_point,
+                                       include_in_analysis=True)
+            .values_list("outcome_id", "study_id", "arm__role", "n", "mean", "sd", "events", "total", "provenance")
+            .order_by("outcome_id", "study_id", "arm_id")
+        )
+        subgroup_fields = tuple(CharacteristicField.objects.filter(review=review, is_subgroup_variable=True)
+                                .order_by("order", "name"))
+        subgroup_values = {
+            (value.field_id, value.study_id): value.value_text
+            for value in StudyCharacteristic.objects.filter(field__in=subgroup_fields, study__in=list(studies))
+            .only("field_id", "study_id", "value_text")
+        }
+        risk_of_bias = risk_of_bias_load(review)
+
+    grouped: dict[tuple[int, int], dict[str, list[ArmSummary]]] = defaultdict(lambda: defaultdict(list))
+    imputed: set[tuple[int, int]] = set()
+    for outcome_id, study_id, role, n, mean, sd, events, total, provenance in data_rows:
+        grouped[(outcome_id, study_id)][role].append(ArmSummary(n=n, mean=mean, sd=sd, events=events, total=total))
+        if provenance == Provenance.IMPUTED:
+            imputed.add((outcome_id, study_id))
+    ordered_studies = sorted(studies.values(), key=lambda s: ((s.year or 0), s.label))
+    outcome_inputs = []
+    for outcome in outcomes:
+        combine = combine_continuous if outcome.data_type == DataType.CONTINUOUS else combine_dichotomous
+        rows, incomplete = [], []
+        for study in ordered_studies:
+            arms = grouped.get((outcome.pk, study.pk))
+            if not arms:
+                continue
+            if not arms.get(ArmRole.INTERVENTION) or not arms.get(ArmRole.CONTROL):
+                incomplete.append(study.label)
+                continue
+            rows.append(StudyRow(study.pk, study.label, study.year,
+                                 combine(arms[ArmRole.INTERVENTION]), combine(arms[ArmRole.CONTROL]),
+                                 (outcome.pk, study.pk) in imputed))
+        outcome_inputs.append(OutcomeInputs(outcome, tuple(rows), tuple(incomplete)))
+    return ReviewInputs(review, review.data_version, time_point, tuple(outcome_inputs), subgroup_fields,
+                        subgroup_values, risk_of_bias)
