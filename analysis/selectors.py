@@ -82,26 +82,10 @@ def reader_page_stamp(user, slug: str) -> tuple | None:
         return cursor.fetchone()
 
 
-def reader_page_stamp_of(review_id: int) -> tuple | None:
-    """``reader_page_stamp`` of a review by id, whoever reads it (for warming the shared cache)."""
-    return Review.objects.filter(pk=review_id).values_list(*_STAMP_FIELDS).first()
-
-
 def review_for_reader(user, slug: str) -> Review | None:
     """The review with its analysis state (one query), if ``user`` may read it."""
     return (access.visible_reviews(user).select_related("analysis_state", "analysis_state__current_run")
             .filter(slug=slug).first())
-
-
-def review_for_reader_by_id(review_id: int) -> Review | None:
-    """The review with its analysis state (one query), whoever reads it (for warming caches)."""
-    return (Review.objects.select_related("analysis_state", "analysis_state__current_run")
-            .filter(pk=review_id).first())
-
-
-def outcome_ids_with_results(review: Review) -> list[int]:
-    """The outcomes that have results in the review's current run (the outcome pages there are)."""
-    return sorted(set(current_results(review).values_list("outcome_id", flat=True)))
 
 
 @dataclass(frozen=True)

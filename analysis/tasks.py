@@ -13,27 +13,13 @@ logger = logging.getLogger(__name__)
 def recompute_review(self, review_id: int) -> int:
     """Bring one review's analyses up to date (a no-op when they already are)."""
     try:
-        stored = services.review_recompute(review_id)
+        return services.review_recompute(review_id)
     except (OperationalError, InterfaceError) as error:
         # The database went away: retry a bounded number of times; after that the reconciler
         # keeps trying, so results are delayed, never wrong.
         raise self.retry(exc=error) from error
     # Any other error is recorded as a failed run of that data version and not retried: the same
     # data would fail the same way. The next edit (a new version) tries again.
-    if stored:
-        pages_warm(review_id)
-    return stored
-
-
-def pages_warm(review_id: int) -> None:
-    """Render the review's reader pages into the shared cache for the version just stored, so no
-    reader waits for a cold render. Only a speed-up: a failure here is logged, never raised."""
-    from analysis.pages.reader import reader_pages_warm  # the page builders live with the views
-
-    try:
-        reader_pages_warm(review_id)
-    except Exception:
-        logger.warning("Could not warm the reader pages of review %s", review_id, exc_info=True)
 
 
 @shared_task(acks_late=True)

@@ -71,13 +71,6 @@ def test_a_page_built_by_one_process_serves_the_others(computed, django_assert_m
     assert again == first
 
 
-def test_the_worker_warms_every_reader_page(computed):
-    from analysis.pages.reader import reader_pages_warm
-
-    assert reader_pages_warm(computed.pk) == 1 + len(set(
-        OutcomeResult.objects.filter(run=computed.analysis_state.current_run).values_list("outcome_id", flat=True)))
-
-
 # --- Redis down ---------------------------------------------------------------------------------
 
 

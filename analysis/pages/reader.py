@@ -183,8 +183,10 @@ def _reader_page(request: HttpRequest, slug: str, page: str, build: Callable[[Re
 
     The key is the review's stamp (``selectors.reader_page_stamp``: one small query, no model
     instances) and the page's name: equal stamps mean equal bodies, so a hit is never stale. Each
-    process looks in its own memory, then in the shared cache (warmed by the worker after each
-    recompute, ``reader_pages_warm``); only a miss in both loads the review and renders.
+    process looks in its own memory, then in the shared cache; only a miss in both loads the review
+    and renders, so a new version is rendered about once for all web processes. (Not warmed by the
+    worker: a longer recompute task widens the window in which a Redis outage mid-task kills a
+    Celery worker, a kombu failure seen in tests/analysis/test_living_worker.py.)
     """
     stamp = selectors.reader_page_stamp(request.user, slug)
     if stamp is None:  # unpublished reviews do not exist for anyone outside their team
@@ -200,21 +202,6 @@ def _reader_page(request: HttpRequest, slug: str, page: str, build: Callable[[Re
         local.set(key, content, timeout=PAGE_SECONDS)
     return render(request, "analysis/reader_page.html",
                   {"page": content, "review": {"slug": slug, "is_synthetic": stamp[-1]}})
-
-
-def reader_pages_warm(review_id: int) -> int:
-    """Build a review's reader pages into the shared cache (the worker, after storing a run), so
-    that no reader waits for a cold render after a recompute. Returns how many were built."""
-    stamp = selectors.reader_page_stamp_of(review_id)
-    review = selectors.review_for_reader_by_id(review_id)
-    if stamp is None or review is None:
-        return 0
-    pages = {"review": lambda: review_page_build(review)}
-    for outcome_id in selectors.outcome_ids_with_results(review):
-        pages[f"outcome:{outcome_id}"] = lambda outcome_id=outcome_id: outcome_page_build(review, outcome_id)
-    for page, build in pages.items():
-        shared_cache.set(_reader_page_key(stamp, page), build(), timeout=PAGE_SECONDS)
-    return len(pages)
 
 
 @require_GET
