@@ -26,7 +26,7 @@ from studies.services.screening import (
     decision_record, decision_withdraw, report_link, report_unlink, resolution_record,
 )
 
-SCREENING = frozenset({Role.SCREENER, Role.TUTOR, Role.MANAGER})
+SCREENING = access.SCREENING
 SCREENER = frozenset({Role.SCREENER})
 TUTOR = frozenset({Role.TUTOR})
 LINKERS = frozenset({Role.TUTOR, Role.MANAGER})

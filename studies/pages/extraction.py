@@ -45,7 +45,7 @@ from studies.services.extraction import (
     extraction_snapshot,
 )
 
-TEAM = {Role.EXTRACTOR, Role.MANAGER}
+TEAM = access.EXTRACTION
 
 
 def _review_for(request: HttpRequest, slug: str, allowed: set[str]) -> tuple[Review, frozenset[str]]:

@@ -49,7 +49,7 @@ def _review_for(request: HttpRequest, slug: str, allowed: set[str]) -> tuple[Rev
     return access.review_for(request, slug, allowed, action="assess risk of bias")
 
 
-TEAM = {Role.ASSESSOR, Role.MANAGER}
+TEAM = access.RISK_OF_BIAS
 
 
 def _status(assessment) -> str:

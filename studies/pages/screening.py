@@ -39,7 +39,7 @@ from studies.models import (
 )
 from studies.services import screening as services
 
-OVERSEERS = {Role.TUTOR, Role.MANAGER}
+OVERSEERS = access.OVERSEERS
 
 
 def _review_for(request: HttpRequest, slug: str, roles: set[str]) -> tuple[Review, frozenset[str]]:
