@@ -190,12 +190,12 @@ def _screening_visible(user, *, screener_ref: str, record_ref: str) -> Q:
     team = Q(**{f"{review}__in": _review_ids_with_role(user, SCREENING)})
     overseen = Q(**{f"{review}__in": managed_review_ids(user)}) | Q(
         **{f"{review}__in": _review_ids_with_role(user, {Role.TUTOR})})
-    # A screener sees another's vote only once the record is settled, even after voting: until then
-    # the vote could still be matched (and a conflict hidden from the tutor).
-    settled = team & screening_settled(record_ref)
     # A tutor or manager who has no vote on the record sees a complete pair (they resolve conflicts).
     oversight = overseen & _pair_complete(record_ref) & ~i_decided
-    return own | settled | oversight
+    # Anyone else on the screening team sees another's vote only once the record is settled, even
+    # after voting themselves (DESIGN.md, blinding).
+    settled = team & screening_settled(record_ref)
+    return own | oversight | settled
 
 
 def decisions_visible(user, queryset: QuerySet[ScreeningDecision] | None = None) -> QuerySet[ScreeningDecision]:
