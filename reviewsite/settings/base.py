@@ -215,8 +215,10 @@ REST_FRAMEWORK = {
     # review endpoints decide by the user's roles in the review (studies/api/access.py).
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # Token first: its WWW-Authenticate header turns a missing or bad login into 401, not 403.
+    # DRF's token check with its statement built once (reviewsite/authentication.py): the token is
+    # still read on every request, so a deleted one stops working at once.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "reviewsite.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
