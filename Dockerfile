@@ -16,4 +16,6 @@ RUN useradd --system --home /app reviewsite \
 USER reviewsite
 
 EXPOSE 8000
-CMD ["gunicorn", "reviewsite.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60", "--access-logfile", "-"]
+# gunicorn as reviewsite/gunicorn_conf.py says (sync workers, one per processor and one more;
+# set WEB_CONCURRENCY to choose), on port 8000, access log on standard output.
+CMD ["gunicorn", "--config", "reviewsite/gunicorn_conf.py"]
