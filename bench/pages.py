@@ -27,7 +27,7 @@ import time
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from reviewsite import embedded  # noqa: E402  (no Django import at module level)
+from reviewsite import embedded, gunicorn_conf  # noqa: E402  (no Django import at module level)
 
 PASSWORD = "synthetic-demo-review"
 DATABASE = "reviewsite_bench_pages"
@@ -102,15 +102,49 @@ def load(wrk: str, script: Path, port: int, path: str, readers: int, seconds: in
     return {"p50": p50_us / 1000, "p95": p95_us / 1000, "rps": requests / (duration_us / 1e6), "n": int(requests)}
 
 
+GUNICORN_CONFIG = BASE_DIR / "reviewsite" / "gunicorn_conf.py"
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by process ``pid`` and its children (Linux's /proc)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(server: subprocess.Popen, *, quiet: float = 0.5, limit: float = 60) -> None:
+    """Wait until gunicorn (master and workers) has used almost no CPU for ``quiet`` seconds: its
+    workers have loaded the app, and answers still being computed for a load that has ended (wrk
+    stops waiting, the server does not) do not count against the next row."""
+    deadline = time.monotonic() + limit
+    before = cpu_seconds(server.pid)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        after = cpu_seconds(server.pid)
+        if after - before < 0.02 * quiet:
+            return
+        before = after
+
+
 @contextmanager
-def gunicorn_serving(workdir: Path, env: dict, *, port: int, workers: int, worker_class: str = "gthread",
-                     threads: int = 8):
-    """gunicorn serving the project on ``port`` (DEBUG off, as in production) until the block ends;
-    its log is ``workdir/gunicorn.log``. Every benchmark that measures the web server starts it so."""
+def gunicorn_serving(workdir: Path, env: dict, *, port: int, workers: int | None, worker_class: str | None = "gthread",
+                     threads: int | None = 8):
+    """gunicorn serving the project on ``port`` (DEBUG off, as in production) with the production
+    image's configuration (reviewsite/gunicorn_conf.py, access log included) until the block ends;
+    ``workers``, ``worker_class`` and ``threads`` replace its values unless None. Yields the server
+    once every worker has loaded the app; its log is ``workdir/gunicorn.log``. Every benchmark that
+    measures the web server starts it so."""
     log = (workdir / "gunicorn.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "reviewsite.wsgi:application", "--bind",
-                               f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", worker_class,
-                               "--threads", str(threads), "--keep-alive", "30",
+    chosen = {"--workers": workers, "--worker-class": worker_class, "--threads": threads}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), "--bind",
+                               f"127.0.0.1:{port}", *(str(x) for flag, value in chosen.items() if value is not None
+                                                      for x in (flag, value)),
                                "--env", "DJANGO_SETTINGS_MODULE=reviewsite.settings.local"],
                               cwd=BASE_DIR, env=env, stdout=log, stderr=log)
     try:
@@ -119,6 +153,7 @@ def gunicorn_serving(workdir: Path, env: dict, *, port: int, workers: int, worke
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit(f"gunicorn did not start; see {workdir / 'gunicorn.log'}")
             time.sleep(0.1)
+        wait_until_idle(server)
         yield server
     finally:
         server.terminate()
@@ -131,9 +166,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--outcomes", type=int, default=40)
     parser.add_argument("--studies", type=int, default=200)
-    # As the production image runs it (sync workers), with gunicorn's advice of 2 × cores + 1.
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
-    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    # As the production image runs it (reviewsite/gunicorn_conf.py: sync workers, one per processor
+    # and one more).
+    parser.add_argument("--workers", type=int, default=gunicorn_conf.workers)
+    parser.add_argument("--worker-class", default=gunicorn_conf.worker_class, choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--port", type=int, default=embedded.free_port(8791))
     args = parser.parse_args()
