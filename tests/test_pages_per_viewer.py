@@ -46,6 +46,17 @@ def test_an_anonymous_reader_never_receives_a_signed_in_viewers_header(computed)
         assert anonymous.split('<main id="content">')[1] == signed_in.split('<main id="content">')[1]
 
 
+def test_a_signed_in_reader_after_an_anonymous_one_gets_their_own_header(computed):
+    """Anonymous readers share one cached page; a signed-in reader never receives it."""
+    url = reader_urls(computed)[0]
+    assert "Sign in" in Client().get(url).content.decode()
+    assert "Sign in" in Client().get(url).content.decode()  # the anonymous page, from the cache
+    member = Client()
+    member.force_login(get_user_model().objects.get(username="demo-manager"))
+    page = member.get(url).content.decode()
+    assert "Signed in as demo-manager" in page and TOKEN.search(page)
+
+
 def test_two_team_members_each_get_their_own_header(computed):
     other = get_user_model().objects.create_user("second-reader", password="a-long-password-for-tests")
     membership_add(review=computed, user=other, role=Role.EXTRACTOR)
