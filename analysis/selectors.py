@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from analysis.services import risk_of_bias_load
-from analysis.models import ConclusionChange, OutcomeResult, ReviewAnalysisState, RunStatus
+from analysis.models import ConclusionChange, OutcomeResult, RunStatus
 from studies import access
 from studies.models import (
     Arm, CharacteristicField, Outcome, OutcomeData, Review, Study, StudyCharacteristic,
@@ -15,7 +15,8 @@ from studies.models import (
 
 def analysis_status(review: Review) -> dict:
     """The versions readers poll: stale while results are older than the data."""
-    state = ReviewAnalysisState.objects.filter(review=review).first()
+    # The state loaded with the review when it was (access.review_for does), else one query.
+    state = getattr(review, "analysis_state", None)
     computed = state.computed_version if state else 0
     return {
         "review": review.slug,

@@ -125,9 +125,11 @@ def review_for(request: HttpRequest, slug: str, allowed: Iterable[str], *, actio
     reviews = request.__dict__.setdefault("_reviews_by_slug", {})
     review = reviews.get(slug)
     if review is None:
-        review = Review.objects.filter(slug=slug).first()
-        if review is None:
-            raise Http404("No such review.")
+        try:
+            # With its analysis state in the same query: the reader API answers from it.
+            review = Review.objects.select_related("analysis_state").get(slug=slug)
+        except Review.DoesNotExist:
+            raise Http404("No such review.") from None
         reviews[slug] = review
     roles = request_roles(request, review)
     if not roles:  # outsiders (and anonymous visitors) of an unpublished review
