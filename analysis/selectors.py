@@ -15,8 +15,7 @@ from studies.models import (
 
 def analysis_status(review: Review) -> dict:
     """The versions readers poll: stale while results are older than the data."""
-    # The state loaded with the review when it was (access.review_for does), else one query.
-    state = getattr(review, "analysis_state", None)
+    state = getattr(review, "analysis_state", None)  # one query, unless loaded with the review
     computed = state.computed_version if state else 0
     return {
         "review": review.slug,

@@ -47,7 +47,6 @@ EXTRACTION = frozenset({Role.MANAGER, Role.EXTRACTOR})
 RISK_OF_BIAS = frozenset({Role.MANAGER, Role.ASSESSOR})
 
 
-
 # --- Roles -----------------------------------------------------------------------------------------
 
 
@@ -126,8 +125,7 @@ def review_for(request: HttpRequest, slug: str, allowed: Iterable[str], *, actio
     review = reviews.get(slug)
     if review is None:
         try:
-            # With its analysis state in the same query: the reader API answers from it.
-            review = Review.objects.select_related("analysis_state").get(slug=slug)
+            review = Review.objects.get(slug=slug)
         except Review.DoesNotExist:
             raise Http404("No such review.") from None
         reviews[slug] = review

@@ -8,7 +8,6 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.http import HttpRequest
-
 from django.utils.html import format_html
 
 from studies import access
@@ -42,8 +41,6 @@ from studies.services.entities import REVIEW_LOOKUP, WORKFLOW_MODELS, workflow_w
 
 
 def _scope_to_managed_reviews(request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
-    if request.user.is_superuser:
-        return queryset
     path = REVIEW_LOOKUP[queryset.model]
     return queryset.filter(**{f"{path}__in": access.managed_review_ids(request.user)})
 

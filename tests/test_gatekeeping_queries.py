@@ -26,15 +26,15 @@ def test_the_gate_reads_the_review_and_the_roles_once_per_request(small):
     assert queries(lambda: access.review_for(request, small.review.slug, access.TEAM)) == []
 
 
-def test_the_cheapest_api_answer_costs_three_queries(small):
-    """Token, the review with its analysis state (the answer), and the roles."""
+def test_the_cheapest_api_answer_costs_four_queries(small):
+    """Token, review, roles, and the answer itself (the analysis state)."""
     reader = get_user_model().objects.create_user("gate-reader")
     membership_add(review=small.review, user=reader, role=Role.EXTRACTOR)
     client = APIClient(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=reader).key}")
     url = f"/api/reviews/{small.review.slug}/analysis/version/"
     assert client.get(url).status_code == 200
     sql = queries(lambda: client.get(url))
-    assert len(sql) == 3, sql
+    assert len(sql) == 4, sql
 
 
 def test_a_team_page_gate_answers_403_in_three_queries_besides_the_session(small, client):

@@ -129,6 +129,13 @@ def _refuse_workflow(model: type[models.Model], review_ids: Iterable[int | None]
             raise WorkflowWriteRefused(reason)
 
 
+def _refuse_workflow_row(instance: models.Model) -> None:
+    """``_refuse_workflow`` for one row; its review is looked up only where the answer depends on it."""
+    model = type(instance)
+    if model in WORKFLOW_MODELS or model is OutcomeData:
+        _refuse_workflow(model, [review_id_of(instance)])
+
+
 # Review fields that change how its analyses are computed; editing the title changes nothing.
 REVIEW_ANALYSIS_SETTINGS: frozenset[str] = frozenset(
     {"effect_measure", "model_rule", "i2_threshold", "tau2_estimator", "hartung_knapp", "confidence_level",
@@ -198,7 +205,7 @@ def entity_save(*, instance: models.Model) -> models.Model:
     Raises ``django.core.exceptions.ValidationError`` and writes nothing when the instance is invalid,
     ``WorkflowWriteRefused`` (a ``PermissionDenied``) for a workflow row.
     """
-    _refuse_workflow(type(instance), [review_id_of(instance)] if type(instance) in REVIEW_LOOKUP else [])
+    _refuse_workflow_row(instance)
     return entity_store(instance=instance)
 
 
@@ -228,7 +235,7 @@ def entity_delete(*, instance: models.Model) -> None:
     """Delete one entity (and what cascades from it), moving the data version if it fed analyses.
     Refuses workflow rows, as ``entity_save`` does (deleting what they belong to, a record or a
     study, is not a workflow write)."""
-    _refuse_workflow(type(instance), [review_id_of(instance)] if type(instance) in REVIEW_LOOKUP else [])
+    _refuse_workflow_row(instance)
     entity_remove(instance=instance)
 
 
@@ -247,7 +254,7 @@ def entities_delete(*, queryset: models.QuerySet) -> int:
     """Delete many entities at once (the admin's bulk action), with one data-version move per review.
     Refuses workflow rows, as ``entity_delete`` does."""
     model = queryset.model
-    if model in REVIEW_LOOKUP:
+    if model in WORKFLOW_MODELS or model is OutcomeData:
         _refuse_workflow(model, queryset.values_list(REVIEW_LOOKUP[model], flat=True).distinct())
     review_ids: list[int] = []
     if model in ANALYSIS_INPUTS:

@@ -481,10 +481,6 @@ class ExtractionSaved:
     changed: int
 
 
-def _roles(study: Study, user) -> frozenset[str]:
-    return access.roles_in(user, study.review_id)
-
-
 @transaction.atomic
 def extraction_save(*, study: Study, user, entry: Mapping[str, str], token: str, base: Mapping[str, str] | None = None,
                     confirm: bool = False, consensus: bool = False) -> ExtractionSaved:
@@ -495,7 +491,7 @@ def extraction_save(*, study: Study, user, entry: Mapping[str, str], token: str,
     keyed by form field for impossible values, ``NeedsConfirmation`` for unconfirmed implausible
     ones — in every case writing nothing.
     """
-    roles = _roles(study, user)
+    roles = access.roles_in(user, study.review_id)
     if consensus:
         allowed = roles & {Role.EXTRACTOR, Role.MANAGER}
         if study.review.dual_extraction and StudyExtraction.objects.filter(
@@ -550,7 +546,7 @@ def extraction_entry_save(*, study: Study, extractor, entry: Mapping[str, str], 
     and locks it: after submitting the extractor sees the other's entry, so later changes would not
     be independent; differences are settled in the consensus.
     """
-    if Role.EXTRACTOR not in _roles(study, extractor):
+    if Role.EXTRACTOR not in access.roles_in(extractor, study.review_id):
         raise PermissionDenied("Only the review's extractors enter data.")
     mine, _ = StudyExtraction.objects.select_for_update().get_or_create(study=study, extractor=extractor)
     if mine.submitted_at is not None:

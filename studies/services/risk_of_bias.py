@@ -126,12 +126,8 @@ def _validate_rob2(entry: Rob2Entry, *, complete: bool) -> Rob2Proposal:
     return proposal
 
 
-def _roles(review_id: int, user) -> frozenset[str]:
-    return access.roles_in(user, review_id)
-
-
 def _require_assessor(review_id: int, user) -> None:
-    if Role.ASSESSOR not in _roles(review_id, user):
+    if Role.ASSESSOR not in access.roles_in(user, review_id):
         raise PermissionDenied("Only the review's risk-of-bias assessors can assess.")
 
 
@@ -194,7 +190,7 @@ def rob2_assessment_save(*, study: Study, outcome: Outcome, assessor, entry: Rob
 def _consensus_allowed(review_id: int, user, submitted: list) -> None:
     if len(submitted) < 2:
         raise ValidationError("The consensus is recorded once two assessors have submitted their assessments.")
-    if Role.MANAGER in _roles(review_id, user):
+    if Role.MANAGER in access.roles_in(user, review_id):
         return
     if user.pk not in {a.assessor_id for a in submitted}:
         raise PermissionDenied("The consensus is recorded by one of the two assessors or by a manager.")

@@ -18,7 +18,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from studies import access, selectors
-from studies.models.screening import exclusion_reason_problem
 from studies.models import (
     Decision,
     ExclusionReason,
@@ -34,13 +33,10 @@ from studies.models import (
     Stage,
     Study,
 )
+from studies.models.screening import exclusion_reason_problem
 from studies.services.entities import entity_delete, entity_save
 
 PDF_MAGIC = b"%PDF-"
-
-
-def _require_role(*, user: AbstractBaseUser, review: Review, roles: set[str], action: str) -> None:
-    access.require_role(user, review, roles, action)
 
 
 def _locked(record: Record) -> Record:
@@ -75,11 +71,12 @@ PAIR_COMPLETE = ("Both screeners have decided on this record, so its decisions c
                  "the record is settled by their agreement or, in a conflict, by a tutor.")
 
 
-def _check_own_open(record: Record, stage: str, screener: AbstractBaseUser) -> None:
+def _check_own_open(status: ScreeningStatus) -> None:
     """A screener's own decision may change (or be withdrawn) only while the other screener has not
-    decided: once both have, the pair stands. Otherwise a screener who learned the other's vote (or
-    probed for it) could match it and hide a conflict from the tutor (DESIGN.md, blinding)."""
-    if ScreeningDecision.objects.filter(record=record, stage=stage).exclude(screener=screener).exists():
+    decided (the record, with the screener's decision, awaits its second): once both have, the pair
+    stands. Otherwise a screener who learned the other's vote (or probed for it) could match it and
+    hide a conflict from the tutor (DESIGN.md, blinding)."""
+    if status != ScreeningStatus.AWAITING_SECOND:
         raise ValidationError(PAIR_COMPLETE)
 
 
@@ -114,9 +111,9 @@ def decision_record(*, record: Record, stage: str, screener: AbstractBaseUser, d
     _check_stage_and_decision(stage, decision, allowed_title_abstract=tuple(Decision.values))
     record = _locked(record)
     review = record.review
-    _require_role(user=screener, review=review, roles={Role.SCREENER}, action="record screening decisions")
+    access.require_role(screener, review, {Role.SCREENER}, action="record screening decisions")
     reason = _reason(review=review, stage=stage, decision=decision, exclusion_reason=exclusion_reason)
-    _check_open(record, stage)
+    status = _check_open(record, stage)
     existing = ScreeningDecision.objects.filter(record=record, stage=stage, screener=screener).first()
     if existing is None:
         if ScreeningDecision.objects.filter(record=record, stage=stage).count() >= 2:
@@ -126,7 +123,7 @@ def decision_record(*, record: Record, stage: str, screener: AbstractBaseUser, d
                                                                               note.strip()):
         return existing  # the same decision again (a double submit): nothing changes
     else:
-        _check_own_open(record, stage, screener)
+        _check_own_open(status)
     existing.decision, existing.exclusion_reason, existing.note = decision, reason, note.strip()
     if stage == Stage.FULL_TEXT and record.fulltext_status in (FullTextStatus.NOT_SOUGHT, FullTextStatus.SOUGHT):
         # Deciding on a full text means someone read it (perhaps from the library, not uploaded).
@@ -144,14 +141,13 @@ def decision_record(*, record: Record, stage: str, screener: AbstractBaseUser, d
 def decision_undo_last(*, review: Review, stage: str, screener: AbstractBaseUser) -> Record | None:
     """Withdraw the screener's most recent decision at a stage (the "undo" key); returns its record,
     or ``None`` when there is nothing left to undo."""
-    _require_role(user=screener, review=review, roles={Role.SCREENER}, action="undo screening decisions")
+    access.require_role(screener, review, {Role.SCREENER}, action="undo screening decisions")
     last = (ScreeningDecision.objects.filter(record__review=review, stage=stage, screener=screener)
             .order_by("-updated_at", "-pk").first())
     if last is None:
         return None
     record = _locked(last.record)
-    _check_open(record, stage)
-    _check_own_open(record, stage, screener)
+    _check_own_open(_check_open(record, stage))
     ScreeningDecision.objects.filter(pk=last.pk).delete()
     return record
 
@@ -161,11 +157,10 @@ def decision_withdraw(*, decision: ScreeningDecision, screener: AbstractBaseUser
     """Withdraw one of the screener's own decisions (the API's DELETE; the screening page's "undo"
     is ``decision_undo_last``). Refused once the record's verdict is settled, as a change would be."""
     record = _locked(decision.record)
-    _require_role(user=screener, review=record.review, roles={Role.SCREENER}, action="withdraw screening decisions")
+    access.require_role(screener, record.review, {Role.SCREENER}, action="withdraw screening decisions")
     if decision.screener_id != screener.pk:
         raise PermissionDenied("You can withdraw only your own decisions.")
-    _check_open(record, decision.stage)
-    _check_own_open(record, decision.stage, screener)
+    _check_own_open(_check_open(record, decision.stage))
     ScreeningDecision.objects.filter(pk=decision.pk).delete()
 
 
@@ -176,7 +171,7 @@ def resolution_record(*, record: Record, stage: str, tutor: AbstractBaseUser, de
     _check_stage_and_decision(stage, decision, allowed_title_abstract=(Decision.INCLUDE, Decision.EXCLUDE))
     record = _locked(record)
     review = record.review
-    _require_role(user=tutor, review=review, roles={Role.TUTOR}, action="resolve conflicts")
+    access.require_role(tutor, review, {Role.TUTOR}, action="resolve conflicts")
     if ScreeningDecision.objects.filter(record=record, screener=tutor).exists():
         raise PermissionDenied("You screened this record; another tutor resolves it.")
     reason = _reason(review=review, stage=stage, decision=decision, exclusion_reason=exclusion_reason)
@@ -194,8 +189,7 @@ def resolution_record(*, record: Record, stage: str, tutor: AbstractBaseUser, de
 
 def _fulltext_record(record: Record, user: AbstractBaseUser) -> Record:
     record = _locked(record)
-    _require_role(user=user, review=record.review, roles={Role.SCREENER, Role.TUTOR, Role.MANAGER},
-                  action="handle full texts")
+    access.require_role(user, record.review, {Role.SCREENER, Role.TUTOR, Role.MANAGER}, action="handle full texts")
     if selectors.record_stage_status(record=record, stage=Stage.FULL_TEXT) is None:
         raise ValidationError("This record has not passed title/abstract screening, so it has no full-text stage.")
     return record
@@ -249,7 +243,7 @@ def report_link(*, record: Record, user: AbstractBaseUser, study: Study | None =
     """
     record = _locked(record)
     review = record.review
-    _require_role(user=user, review=review, roles={Role.TUTOR, Role.MANAGER}, action="link records to studies")
+    access.require_role(user, review, {Role.TUTOR, Role.MANAGER}, action="link records to studies")
     if selectors.record_stage_status(record=record, stage=Stage.FULL_TEXT) not in selectors.PASSED:
         raise ValidationError("Only records included at full text are linked to studies.")
     if study is None:
@@ -278,7 +272,7 @@ def report_link(*, record: Record, user: AbstractBaseUser, study: Study | None =
 def report_unlink(*, record: Record, user: AbstractBaseUser) -> None:
     """Remove a record's link to its study (the study keeps its other reports)."""
     record = _locked(record)
-    _require_role(user=user, review=record.review, roles={Role.TUTOR, Role.MANAGER}, action="link records to studies")
+    access.require_role(user, record.review, {Role.TUTOR, Role.MANAGER}, action="link records to studies")
     report = Report.objects.filter(record=record).select_related("study").first()
     if report is None:
         return
