@@ -6,7 +6,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from studies.imports.errors import ImportFileError
+from studies.imports.errors import ImportFileError, RecordWarning
 from studies.models.validators import (
     DOI_PATTERN, NCT_PATTERN, PMID_PATTERN, YEAR_MIN, normalise_doi, validate_year, year_max,
 )
@@ -34,6 +34,8 @@ class ParsedRecord:
     raw_entry: str = ""
     record: int = 0
     line: int = 0
+    # Quirks found in this record; it is imported all the same (studies.imports.errors.RecordWarning).
+    warnings: tuple[RecordWarning, ...] = ()
 
 
 # Field lengths of studies.models.Record, checked here so the error can name the record.
