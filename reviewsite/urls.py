@@ -14,6 +14,7 @@ admin.site.index_title = "Review database"
 urlpatterns = [
     path("", studies_views.home, name="home"),
     path("healthz", studies_views.healthz, name="healthz"),
+    path("new-review/", studies_views.review_new, name="review-new"),
     path("admin/", admin.site.urls),
     path("", include("studies.api.urls")),
     # Team members who are not back-office staff (screeners, tutors) sign in here.

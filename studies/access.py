@@ -98,6 +98,12 @@ def _review_ids_with_role(user, roles: Iterable[str]) -> QuerySet:
     return ReviewMembership.objects.filter(user=user, role__in=list(roles)).values("review_id")
 
 
+def may_create_review(user) -> bool:
+    """Who may start a review (and become its first manager): superusers and back-office staff given
+    the permission to add reviews (the "Review managers" group has it)."""
+    return _is_signed_in(user) and user.has_perm("studies.add_review")
+
+
 # --- Gatekeeping ------------------------------------------------------------------------------------
 
 

@@ -17,13 +17,17 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from studies.models import (
+    CandidateStatus,
     Decision,
+    DuplicateCandidate,
     FullTextStatus,
+    OutcomeData,
     Record,
     Report,
     Review,
     ReviewMembership,
     RiskOfBiasAssessment,
+    RiskOfBiasTool,
     Rob2Assessment,
     Role,
     ScreeningDecision,
@@ -320,3 +324,85 @@ def screening_queue_next(*, review: Review, stage: str, screener, after: int | N
     # PostgreSQL filter the whole queue (75 ms at 100,000 records against 2 ms).
     later = queue.filter(Q(screening_key__gte=key), Q(screening_key__gt=key) | Q(pk__gt=pk)).first()
     return later if later is not None else queue.first()
+
+
+# --- Work waiting (the home page's "Your reviews") --------------------------------------------------
+#
+# Counts of what is left to do, each for one role. None reveals another screener's or assessor's
+# judgments: a screener's count is of their own queue; conflicts are counted only for tutors and
+# managers (the page decides who sees which).
+
+
+def screening_left(*, review: Review, stage: str, screener) -> int:
+    """Records still waiting for this screener at a stage (their queue)."""
+    return screening_queue(review=review, stage=stage, screener=screener).order_by().count()
+
+
+def conflicts_waiting(*, review: Review, stage: str) -> int:
+    """Records whose two decisions disagree and that no tutor has resolved yet."""
+    return stage_status_queryset(review=review, stage=stage).filter(status=ScreeningStatus.CONFLICT).count()
+
+
+def fulltexts_to_retrieve(*, review: Review) -> int:
+    """Records at full text whose PDF nobody has uploaded or marked not retrieved, while their full-text
+    screening is still open."""
+    return (stage_status_queryset(review=review, stage=Stage.FULL_TEXT).exclude(status__in=FINAL)
+            .filter(fulltext_document__isnull=True).exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED)
+            .count())
+
+
+def duplicates_waiting(*, review: Review) -> int:
+    """Pairs of possibly duplicate records waiting for a manager's decision."""
+    return DuplicateCandidate.objects.filter(review=review, status=CandidateStatus.PENDING).count()
+
+
+@dataclass(frozen=True)
+class PairedWork:
+    """Items (studies, or results under RoB 2) a person has still to enter, and items whose two
+    independent entries are in and wait for an agreed version."""
+
+    to_enter: int
+    to_agree: int
+
+
+def extraction_work(*, review: Review, extractor) -> PairedWork:
+    """Included studies left to extract: under dual extraction, those without this extractor's
+    submitted entry; otherwise those with no outcome data yet. To agree (dual): two or more entries
+    submitted and no agreed outcome data yet."""
+    studies = Study.objects.filter(review=review, is_included=True)
+    has_data = Exists(OutcomeData.objects.filter(study=OuterRef("pk")))
+    if not review.dual_extraction:
+        return PairedWork(to_enter=studies.filter(~has_data).count(), to_agree=0)
+    submitted = Q(extractions__submitted_at__isnull=False)
+    rows = studies.annotate(entries=Count("extractions", filter=submitted),
+                            mine=Count("extractions", filter=submitted & Q(extractions__extractor=extractor)),
+                            has_data=has_data).values_list("entries", "mine", "has_data")
+    return PairedWork(to_enter=sum(1 for _, mine, _ in rows if not mine),
+                      to_agree=sum(1 for entries, _, agreed in rows if entries >= 2 and not agreed))
+
+
+def rob_work(*, review: Review, assessor) -> PairedWork:
+    """Risk-of-bias items left to assess (no submitted assessment by this assessor) and items with two
+    or more submitted assessments and no consensus yet, under the review's tool: per included study
+    (RoB 1) or per study and outcome with data (RoB 2)."""
+    if review.rob_tool == RiskOfBiasTool.ROB2:
+        items = set(OutcomeData.objects.filter(study__review=review, study__is_included=True)
+                    .values_list("study_id", "outcome_id").distinct())
+        rows = Rob2Assessment.objects.filter(study__review=review).values_list(
+            "study_id", "outcome_id", "assessor_id", "is_consensus", "submitted_at")
+        keyed = [((s, o), a, c, t) for s, o, a, c, t in rows]
+    else:
+        items = {(pk,) for pk in Study.objects.filter(review=review, is_included=True).values_list("pk", flat=True)}
+        rows = RiskOfBiasAssessment.objects.filter(study__review=review).values_list(
+            "study_id", "assessor_id", "is_consensus", "submitted_at")
+        keyed = [((s,), a, c, t) for s, a, c, t in rows]
+    mine, submitted, agreed = set(), {}, set()
+    for item, assessor_id, is_consensus, submitted_at in keyed:
+        if is_consensus:
+            agreed.add(item)
+        elif submitted_at is not None:
+            submitted[item] = submitted.get(item, 0) + 1
+            if assessor_id == assessor.pk:
+                mine.add(item)
+    return PairedWork(to_enter=len(items - mine),
+                      to_agree=sum(1 for item in items if submitted.get(item, 0) >= 2 and item not in agreed))
