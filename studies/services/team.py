@@ -19,6 +19,7 @@ import smtplib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import pghistory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
@@ -249,6 +250,9 @@ def invitation_accept(*, token: str, user: AbstractBaseUser | None = None, usern
     invitation = _invitation_for_token(token, lock=True)
     if invitation.state != InvitationStatus.PENDING:
         raise InvitationUnusable(invitation.state, invitation)
+    # The request's URL holds the token, and the audit trail records the URL of every change
+    # (pghistory's context, when a request opened one): record the invitation's id instead.
+    pghistory.context(url=f"/invitations/{invitation.pk}/")
     if user is None or not user.is_authenticated:
         user = _account_create(username=username, password=password, email=invitation.email)
     for role in invitation.roles:
