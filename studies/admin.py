@@ -131,7 +131,8 @@ class ServiceModelAdmin(ReviewScopedMixin, admin.ModelAdmin):
 def _membership_add(membership: ReviewMembership) -> None:
     """A role given in the back office is given as everywhere else (a new manager gets the back
     office with it): memberships are only added or removed here, never edited."""
-    membership_add(review=membership.review, user=membership.user, role=membership.role)
+    saved = membership_add(review=membership.review, user=membership.user, role=membership.role)
+    membership.pk, membership.added_at = saved.pk, saved.added_at  # the admin's log and redirect name it
 
 
 class WorkflowReadOnly:

@@ -112,3 +112,18 @@ def test_team_changes_need_the_manager_role(api_review):
     client.force_login(tutor)
     assert client.post(f"/reviews/{api_review.review.slug}/team/roles/{membership.pk}/remove/").status_code == 403
     assert ReviewMembership.objects.filter(pk=membership.pk).exists()
+
+
+def test_a_manager_added_in_the_back_office_gets_it_the_same_way(api_review):
+    client = _manager_client(api_review)
+    tutor = api_review.users["tutor"]
+    assert not tutor.is_staff
+    response = client.post("/admin/studies/reviewmembership/add/",
+                           {"review": api_review.review.pk, "user": tutor.pk, "role": "manager"})
+    assert response.status_code == 302, response.content[:800]
+    tutor.refresh_from_db()
+    assert tutor.is_staff and tutor.groups.filter(name="Review managers").exists()
+    # Managing no review any more: the managers' group (its permissions) goes.
+    membership = ReviewMembership.objects.get(review=api_review.review, user=tutor, role=Role.MANAGER)
+    team_services.team_role_remove(membership=membership, changed_by=api_review.users["manager"])
+    assert not tutor.groups.filter(name="Review managers").exists()
