@@ -1,12 +1,12 @@
 """Two uses of one invitation link at the same moment (real threads, each with its own PostgreSQL
 connection and transaction): one account, one set of roles; the other use is refused."""
-from concurrent.futures import ThreadPoolExecutor
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import override_settings
-import pytest
 
 from studies.models import Invitation, InvitationStatus, ReviewMembership
 from studies.services import team as team_services

@@ -1,17 +1,23 @@
 """Invitations (issue 18): a manager invites by e-mail, the link creates an account or adds the roles
 to a signed-in one, works once and for 7 days, can be resent (the old link dies) or revoked; every
 step is in the audit trail, and the link is never in it."""
-from datetime import timedelta
 import re
+from datetime import timedelta
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.utils import timezone
-import pytest
 
-from studies.models import EVENT_MODELS, Invitation, InvitationStatus, ReviewMembership, Role
+from studies.models import (
+    EVENT_MODELS,
+    Invitation,
+    InvitationStatus,
+    ReviewMembership,
+    Role,
+)
 from studies.services import team as team_services
 from studies.services.reviews import MANAGERS_GROUP, membership_add
 
@@ -214,6 +220,5 @@ def test_every_event_table_is_append_only(small):
         guarded = {row[0] for row in cursor.fetchall()}
     assert tables <= guarded, tables - guarded
     membership_add(review=small.review, user=get_user_model().objects.create_user("x-screener"), role=Role.SCREENER)
-    with pytest.raises(DatabaseError, match="append-only"):
-        with transaction.atomic():
-            EVENT_MODELS[ReviewMembership].objects.update(role="manager")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        EVENT_MODELS[ReviewMembership].objects.update(role="manager")

@@ -1,8 +1,8 @@
 """The team pages in a real browser (Chromium via Playwright, no JavaScript needed): a manager signs
 in, invites someone, who opens the link from the mail, creates an account and lands signed in; the
 pages pass axe's WCAG A/AA rules and do not scroll sideways on a phone."""
-from django.core import mail
 import pytest
+from django.core import mail
 
 from studies.models import ReviewMembership, Role
 from tests.analysis.test_pages_browser import browser  # noqa: F401 -- the Chromium fixture, shared

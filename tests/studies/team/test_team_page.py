@@ -1,15 +1,23 @@
 """The team page (issue 18): members, roles added and removed by a manager, and how much each person
 has done per stage, read in a constant number of queries."""
+import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-import pytest
 
 from studies import selectors
-from studies.models import Decision, Record, ReviewMembership, Role, ScreeningDecision, Stage, StudyExtraction
+from studies.models import (
+    Decision,
+    Record,
+    ReviewMembership,
+    Role,
+    ScreeningDecision,
+    Stage,
+    StudyExtraction,
+)
 from studies.services import team as team_services
 from studies.services.entities import entity_save
 from studies.services.reviews import membership_add
