@@ -136,6 +136,9 @@ def start(port: int) -> int:
     with services(prefer_machine=False) as env:
         env.setdefault("DJANGO_SETTINGS_MODULE", "reviewsite.settings.local")
         env.setdefault("CELERY_BEAT_SCHEDULE_FILENAME", str(DATA_DIR / "celerybeat-schedule"))
+        # Mail (invitations, password resets) goes to files, one per message, unless set otherwise.
+        env.setdefault("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+        env.setdefault("DJANGO_EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
         manage(env, "migrate", "--noinput")
         manage(env, "load_demo_review")
         celery = [sys.executable, "-m", "celery", "-A", "reviewsite"]
@@ -145,8 +148,14 @@ def start(port: int) -> int:
             subprocess.Popen([*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"], cwd=BASE_DIR, env=env),
             subprocess.Popen([*celery, "beat", "--loglevel", "INFO"], cwd=BASE_DIR, env=env),
         ]
-        print(f"\nThe review site is at http://127.0.0.1:{port}/ (back office: /admin/). Ctrl-C stops everything.\n",
+        print(f"\nThe review site is at http://127.0.0.1:{port}/ (back office: /admin/). Ctrl-C stops everything.",
               flush=True)
+        if env["DJANGO_EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
+            where = f"written as files to {env['DJANGO_EMAIL_FILE_PATH']}/"
+        else:
+            where = f"handed to {env['DJANGO_EMAIL_BACKEND']}"
+        print(f"Mail (invitations, password resets) is {where}; the team page also shows each pending "
+              f"invitation's link.\n", flush=True)
         stopping = False
 
         def on_signal(signum, frame):  # noqa: ARG001

@@ -5,7 +5,9 @@ from django.urls import include, path
 
 from analysis.pages import prisma as prisma_views
 from studies import urls as studies_urls
+from studies.pages import accounts as account_views
 from studies.pages import home as studies_views
+from studies.pages import team as team_views
 
 admin.site.site_header = "Living review — back office"
 admin.site.site_title = "Living review"
@@ -20,6 +22,18 @@ urlpatterns = [
     # Team members who are not back-office staff (screeners, tutors) sign in here.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only
+    # Password reset and change: Django's views at Django's default paths and names; the reset
+    # request is throttled per address and client (studies/pages/accounts.py).
+    path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(),
+         name="password_change_done"),
+    path("accounts/password_reset/", account_views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("accounts/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
+         name="password_reset_confirm"),
+    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    # An invitation link (issue 18): create an account or add the roles to one's own.
+    path("invitations/<str:token>/", team_views.invitation_accept, name="invitation-accept"),
     path("", include("analysis.urls")),
     # The review database's pages, plus the PRISMA diagram under the same namespace: analysis
     # draws it (studies imports no analysis, .importlinter) and its name stays studies:prisma-svg.

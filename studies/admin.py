@@ -36,7 +36,7 @@ from studies.models import (
     StudyCharacteristic,
     TimePoint,
 )
-from studies.services import entities_delete, entity_delete, entity_save
+from studies.services import entities_delete, entity_delete, entity_save, membership_add
 from studies.services.entities import REVIEW_LOOKUP, WORKFLOW_MODELS, workflow_write_refusal
 
 
@@ -56,7 +56,7 @@ class ReviewScopedMixin:
         if related is get_user_model() and "queryset" not in kwargs and not request.user.is_superuser:
             # People are offered only from the teams of the reviews this manager manages (of the
             # parent review, on its inlines): no manager can list the site's accounts. Adding a
-            # newcomer to a team is a superuser's job until invitations exist.
+            # newcomer to a team is done by invitation (the team page, /reviews/<slug>/team/).
             parent_review_id = getattr(request, "_admin_parent_review_id", None)
             teams = ReviewMembership.objects.filter(review_id__in=access.managed_review_ids(request.user))
             if parent_review_id is not None:
@@ -121,8 +121,18 @@ class ServiceModelAdmin(ReviewScopedMixin, admin.ModelAdmin):
         for obj in formset.deleted_objects:
             entity_delete(instance=obj)
         for instance in instances:
-            entity_save(instance=instance)
+            if isinstance(instance, ReviewMembership):
+                _membership_add(instance)
+            else:
+                entity_save(instance=instance)
         formset.save_m2m()
+
+
+def _membership_add(membership: ReviewMembership) -> None:
+    """A role given in the back office is given as everywhere else (a new manager gets the back
+    office with it): memberships are only added or removed here, never edited."""
+    saved = membership_add(review=membership.review, user=membership.user, role=membership.role)
+    membership.pk, membership.added_at = saved.pk, saved.added_at  # the admin's log and redirect name it
 
 
 class WorkflowReadOnly:
@@ -167,6 +177,9 @@ class ScopedStackedInline(ReviewScopedMixin, admin.StackedInline):
 class MembershipInline(ScopedTabularInline):
     model = ReviewMembership
     show_change_link = False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a role change is a removal and an addition (see _membership_add)
 
 
 class SearchSourceInline(ScopedTabularInline):
@@ -219,6 +232,12 @@ class ReviewMembershipAdmin(ServiceModelAdmin):
     search_fields = ["user__username", "user__email", "review__title"]
     autocomplete_fields = ["review"]
     list_select_related = ["user", "review"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        _membership_add(obj)
 
 
 # --- Sources, imports, records ----------------------------------------------------------------

@@ -17,8 +17,8 @@ from django.db.models.functions import JSONObject, Lag
 
 from studies import access
 from studies.models import (
-    EVENT_MODELS, OutcomeData, Report, Review, RiskOfBiasAssessment, RiskOfBiasJudgment, Rob2Assessment,
-    Rob2DomainJudgment, Rob2SignallingAnswer, ScreeningDecision, ScreeningResolution, Study,
+    EVENT_MODELS, Invitation, OutcomeData, Report, Review, ReviewMembership, RiskOfBiasAssessment, RiskOfBiasJudgment,
+    Rob2Assessment, Rob2DomainJudgment, Rob2SignallingAnswer, ScreeningDecision, ScreeningResolution, Study,
 )
 
 # The name of each audited entity in the API, and how its event rows reach their review (through
@@ -36,6 +36,10 @@ ENTITIES: dict[str, tuple[type, str]] = {
     "rob2-assessment": (Rob2Assessment, "study__review_id"),
     "rob2-domain": (Rob2DomainJudgment, "assessment__study__review_id"),
     "rob2-answer": (Rob2SignallingAnswer, "assessment__study__review_id"),
+    # The team (issue 18): who was given or lost which role, and each invitation's life (its link's
+    # key is not in the trail, studies.models.audit).
+    "membership": (ReviewMembership, "review_id"),
+    "invitation": (Invitation, "review_id"),
 }
 
 

@@ -1,6 +1,7 @@
 """Reads of the review database (HackSoft style: views and APIs call these, never ad-hoc queries)."""
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     Case,
     CharField,
@@ -21,6 +22,7 @@ from studies.models import (
     Decision,
     DuplicateCandidate,
     FullTextStatus,
+    Invitation,
     OutcomeData,
     Record,
     Report,
@@ -406,3 +408,74 @@ def rob_work(*, review: Review, assessor) -> PairedWork:
                 mine.add(item)
     return PairedWork(to_enter=len(items - mine),
                       to_agree=sum(1 for item in items if submitted.get(item, 0) >= 2 and item not in agreed))
+
+
+# --- The team (issue 18) --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamWork:
+    """How much of their own work one person has done in a review (counts only, never verdicts)."""
+
+    title_abstract: int = 0
+    full_text: int = 0
+    resolutions: int = 0
+    rob_submitted: int = 0
+    extractions_submitted: int = 0
+
+
+@dataclass(frozen=True)
+class TeamPerson:
+    """Someone on the team (``memberships`` their roles), or someone who did work in the review and
+    holds no role any more (``memberships`` empty: what they did stays theirs)."""
+
+    user_id: int
+    username: str
+    email: str
+    memberships: tuple[ReviewMembership, ...]
+    work: TeamWork
+
+
+def team_people(review: Review) -> list[TeamPerson]:
+    """The review's people with their roles and work, by username. Six queries whatever the size of
+    the team or of the review: one per kind of work (grouped by person), the memberships, and the
+    names of former members who did work."""
+    memberships: dict[int, list[ReviewMembership]] = {}
+    names: dict[int, tuple[str, str]] = {}
+    for membership in ReviewMembership.objects.filter(review=review).select_related("user").order_by("role"):
+        memberships.setdefault(membership.user_id, []).append(membership)
+        names[membership.user_id] = (membership.user.get_username(), membership.user.email)
+    work: dict[int, dict[str, int]] = {}
+
+    def add(rows, field: str) -> None:
+        for user_id, count in rows:
+            work.setdefault(user_id, {}).setdefault(field, 0)
+            work[user_id][field] += count
+
+    decisions = (ScreeningDecision.objects.filter(record__review=review).order_by()
+                 .values_list("screener_id", "stage").annotate(n=Count("pk")))
+    for user_id, stage, count in decisions:
+        add([(user_id, count)], "title_abstract" if stage == Stage.TITLE_ABSTRACT else "full_text")
+    add(ScreeningResolution.objects.filter(record__review=review).order_by().values_list("tutor_id")
+        .annotate(n=Count("pk")), "resolutions")
+    for model in (RiskOfBiasAssessment, Rob2Assessment):
+        add(model.objects.filter(study__review=review, is_consensus=False, submitted_at__isnull=False,
+                                  assessor__isnull=False).order_by()
+            .values_list("assessor_id").annotate(n=Count("pk")), "rob_submitted")
+    add(StudyExtraction.objects.filter(study__review=review, submitted_at__isnull=False).order_by()
+        .values_list("extractor_id").annotate(n=Count("pk")), "extractions_submitted")
+    former = set(work) - set(names)
+    if former:
+        for user_id, username, email in get_user_model().objects.filter(pk__in=former).values_list(
+                "pk", "username", "email"):
+            names[user_id] = (username, email)
+    people = [TeamPerson(user_id=user_id, username=username, email=email,
+                         memberships=tuple(memberships.get(user_id, ())), work=TeamWork(**work.get(user_id, {})))
+              for user_id, (username, email) in names.items()]
+    return sorted(people, key=lambda person: (not person.memberships, person.username.lower()))
+
+
+def review_invitations(review: Review) -> QuerySet[Invitation]:
+    """A review's invitations, newest first, with who sent and who accepted them."""
+    return (Invitation.objects.filter(review=review).select_related("invited_by", "accepted_by")
+            .order_by("-sent_at", "-pk"))

@@ -4,6 +4,7 @@ from studies.pages import extraction as extraction_views
 from studies.pages import imports as import_views
 from studies.pages import risk_of_bias as rob_views
 from studies.pages import screening as screening_views
+from studies.pages import team as team_views
 from studies.api import views as api
 
 app_name = "studies"
@@ -39,6 +40,16 @@ urlpatterns = [
     path("reviews/<slug:slug>/screening/<str:stage>/", screening_views.screen, name="screen"),
     path("reviews/<slug:slug>/screening/<str:stage>/undo/", screening_views.undo, name="undo"),
     path("reviews/<slug:slug>/screening/<str:stage>/conflicts/", screening_views.conflicts, name="conflicts"),
+    # The team: members, roles, work done, invitations (issue 18).
+    path("reviews/<slug:slug>/team/", team_views.team, name="team"),
+    path("reviews/<slug:slug>/team/invitations/", team_views.team_invite, name="team-invite"),
+    path("reviews/<slug:slug>/team/invitations/<int:invitation_id>/resend/", team_views.team_invitation_resend,
+         name="team-invitation-resend"),
+    path("reviews/<slug:slug>/team/invitations/<int:invitation_id>/revoke/", team_views.team_invitation_revoke,
+         name="team-invitation-revoke"),
+    path("reviews/<slug:slug>/team/roles/", team_views.team_role_add, name="team-role-add"),
+    path("reviews/<slug:slug>/team/roles/<int:membership_id>/remove/", team_views.team_role_remove,
+         name="team-role-remove"),
     # Public: the PRISMA flow diagram's counts (the diagram, studies:prisma-svg, is drawn by
     # analysis.pages.prisma; reviewsite/urls.py adds its route to this namespace).
     path("api/reviews/<slug:slug>/prisma/", api.PrismaView.as_view(), name="api-prisma"),

@@ -86,7 +86,7 @@ def crawl(client: Client) -> tuple[dict[str, tuple[str, int]], set[str]]:
 
 # Each role's work, as URL names its links must reach from the front page.
 WORK = {
-    "demo-manager": {"studies:import-upload", "studies:duplicate-queue", "studies:screening", "studies:agreement",
+    "demo-manager": {"studies:team", "password_change", "studies:import-upload", "studies:duplicate-queue", "studies:screening", "studies:agreement",
                      "studies:included", "studies:extraction-list", "studies:rob-list", "review", "admin:index"},
     "demo-screener-1": {"studies:screen", "studies:screening", "review"},
     "demo-tutor": {"studies:conflicts", "studies:screening", "studies:agreement", "studies:included"},

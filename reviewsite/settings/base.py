@@ -215,6 +215,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "reviews@localhost")
 EMAIL_TIMEOUT = 10
+# Where the file backend writes each message (the embedded default uses it: `./dev start` says where).
+EMAIL_FILE_PATH = os.environ.get("DJANGO_EMAIL_FILE_PATH", str(BASE_DIR / ".data" / "mail"))
+
+# Password-reset requests (issue 18), throttled like sign-in: at most this many per e-mail address
+# and per client address within the window; more answer 429 until the window has passed.
+PASSWORD_RESET_LIMIT = int(os.environ.get("PASSWORD_RESET_LIMIT", "5"))
+PASSWORD_RESET_WINDOW_MINUTES = int(os.environ.get("PASSWORD_RESET_WINDOW_MINUTES", "60"))
 
 REST_FRAMEWORK = {
     # Deny by default: an endpoint that does not name its own permissions needs a login, and the

@@ -40,7 +40,7 @@ class AuditPageSerializer(serializers.Serializer):
 @extend_schema(parameters=[AuditQuerySerializer], responses=AuditPageSerializer)
 class AuditTrailView(APIView):
     """Who changed what and when in the review: decisions, resolutions, outcome data, risk of bias,
-    studies, reports and settings, newest first."""
+    studies, reports, settings, team roles and invitations, newest first."""
 
     permission_classes = [ReviewRoleAccess]
     read_roles = MANAGER

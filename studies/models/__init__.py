@@ -53,6 +53,7 @@ from studies.models.studies import (
     Study,
     StudyCharacteristic,
 )
+from studies.models.team import INVITATION_VALID_FOR, Invitation, InvitationStatus
 from studies.models.audit import AUDITED_MODELS, EVENT_MODELS  # noqa: E402 (after the models it tracks)
 
 __all__ = [
@@ -65,4 +66,5 @@ __all__ = [
     "RobDomain", "Role", "ScreeningDecision", "ScreeningResolution", "ScreeningStatus", "SearchSource", "Stage",
     "Study", "StudyExtraction",
     "StudyCharacteristic", "Tau2Estimator", "TimePoint", "ValueType", "AUDITED_MODELS", "EVENT_MODELS",
+    "INVITATION_VALID_FOR", "Invitation", "InvitationStatus",
 ]

@@ -52,7 +52,7 @@ def review_new(request: HttpRequest) -> HttpResponse:
             for field, messages in invalid.message_dict.items():
                 form.add_error(field if field in form.fields else None, messages)
         else:
-            return redirect("home")  # TEAM-PAGE: the team page once it exists
+            return redirect("studies:team", slug=review.slug)  # next: invite the team
     return render(request, "studies/review_new.html", {"form": form}, status=400 if form.errors else 200)
 
 

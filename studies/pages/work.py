@@ -52,6 +52,7 @@ TUTORS = frozenset({Role.TUTOR})
 
 # In the order a review's work flows; the labels say what waits there.
 _ENTRIES = (
+    _Entry("Team and invitations", "studies:team", access.MANAGER),
     _Entry("Import records", "studies:import-upload", access.MANAGER),
     _Entry("Possible duplicates to decide", "studies:duplicate-queue", access.MANAGER,
            count=lambda review, user: selectors.duplicates_waiting(review=review)),
@@ -109,6 +110,7 @@ def review_menu(request: HttpRequest, review: Review) -> list[Task]:
 
 _MENU_LABELS = {
     "review": "Analysis",
+    "studies:team": "Team",
     "studies:screening": "Screening",
     "studies:extraction-list": "Extraction",
     "studies:rob-list": "Risk of bias",

@@ -52,7 +52,7 @@ from studies.models import (
 from studies import rob2
 from studies.services.entities import entities_create, entity_save
 from studies.services.risk_of_bias import Rob2Entry, rob2_assessment_save, rob2_consensus_save
-from studies.services.reviews import managers_group_ensure, membership_add, review_create
+from studies.services.reviews import back_office_grant, membership_add, review_create
 
 DEMO_SLUG = "peer-led-stigma-demo"
 DEMO_SEED = 915617
@@ -161,15 +161,13 @@ _SURNAMES = [
 def demo_users_ensure(*, password: str) -> list[DemoUser]:
     """Create the demo users (or reset their passwords) and the managers' admin group."""
     user_model = get_user_model()
-    group = managers_group_ensure()
     for demo in DEMO_USERS:
         user, _ = user_model.objects.get_or_create(username=demo.username)
         user.email = f"{demo.username}@example.org"
-        user.is_staff = demo.is_staff
         user.set_password(password)
         user.save()
         if demo.is_staff:
-            user.groups.add(group)
+            back_office_grant(user=user)
     return DEMO_USERS
 
 

@@ -17,12 +17,18 @@ def review_create(*, title: str, slug: str, created_by: AbstractBaseUser | None 
     return review
 
 
+@transaction.atomic
 def membership_add(*, review: Review, user: AbstractBaseUser, role: Role | str) -> ReviewMembership:
-    """Give a user a role in a review (idempotent: an existing role is returned as it is)."""
+    """Give a user a role in a review (idempotent: an existing role is returned as it is). A new
+    manager gets the back office with it (``back_office_grant``), whichever door made them one: the
+    admin, the API, the team page, an accepted invitation, a new review's creator, the demo."""
     existing = ReviewMembership.objects.filter(review=review, user=user, role=role).first()
     if existing is not None:
         return existing
-    return entity_save(instance=ReviewMembership(review=review, user=user, role=role))
+    membership = entity_save(instance=ReviewMembership(review=review, user=user, role=role))
+    if role == Role.MANAGER:
+        back_office_grant(user=user)
+    return membership
 
 
 @transaction.atomic
@@ -35,6 +41,12 @@ def membership_remove(*, membership: ReviewMembership) -> None:
         if len(managers) <= 1:
             raise ValidationError("A review keeps at least one manager; add another before removing this one.")
     ReviewMembership.objects.filter(pk=membership.pk).delete()
+    if membership.role == Role.MANAGER and not ReviewMembership.objects.filter(
+            user_id=membership.user_id, role=Role.MANAGER).exists():
+        # Managing no review any more: the group's permissions (adding reviews among them) go too.
+        # The staff flag stays: without the group it opens nothing, and a superuser may have set it.
+        for group in Group.objects.filter(name=MANAGERS_GROUP):
+            group.user_set.remove(membership.user_id)
 
 
 MANAGERS_GROUP = "Review managers"
@@ -49,3 +61,12 @@ def managers_group_ensure() -> Group:
         | Permission.objects.filter(content_type__app_label="analysis", codename__startswith="view_")
     )
     return group
+
+
+def back_office_grant(*, user: AbstractBaseUser) -> None:
+    """Open the back office to a manager: staff status and the managers' group (what they see there
+    is scoped to the reviews they manage). The one way a person gets it; ``membership_add`` calls it."""
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    user.groups.add(managers_group_ensure())

@@ -82,7 +82,7 @@ def test_a_person_with_the_permission_starts_a_review_and_becomes_its_manager():
     client.force_login(creator)
     assert "Start a new review" in client.get("/").content.decode()
     response = client.post("/new-review/", {"title": "Peer support for carers", "question": "Does it help?"})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"] == "/reviews/peer-support-for-carers/team/"
     review = Review.objects.get(slug="peer-support-for-carers")
     assert ReviewMembership.objects.filter(review=review, user=creator, role=Role.MANAGER).exists()
     again = client.post("/new-review/", {"title": "Peer support for carers"})

@@ -38,6 +38,15 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "new-review/": ("GET", SIGNED_IN, {200, 403}),
     "accounts/login/": ("GET", ANYONE, OK),
     "accounts/logout/": ("POST", ANYONE, {302}),
+    # Password reset and change (Django's views): change needs a signed-in person (302 to sign in).
+    "accounts/password_reset/": ("GET", ANYONE, OK),
+    "accounts/password_reset/done/": ("GET", ANYONE, OK),
+    "accounts/reset/<uidb64>/<token>/": ("GET", ANYONE, OK),  # the "link does not work" page
+    "accounts/reset/done/": ("GET", ANYONE, OK),
+    "accounts/password_change/": ("GET", ANYONE, {200, 302}),
+    "accounts/password_change/done/": ("GET", ANYONE, {200, 302}),
+    # An invitation link: a made-up one answers the page's own 404 ("this link does not work").
+    "invitations/<str:token>/": ("GET", ANYONE, {404}),
     "reviews/<slug:slug>/": ("GET", READERS, OK),
     "reviews/<slug:slug>/data.csv": ("GET", READERS, OK),
     "reviews/<slug:slug>/prisma.svg": ("GET", READERS, OK),
@@ -70,6 +79,12 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "reviews/<slug:slug>/screening/<str:stage>/": ("GET", frozenset({"screener"}), OK),
     "reviews/<slug:slug>/screening/<str:stage>/undo/": ("POST", frozenset({"screener"}), FORM),
     "reviews/<slug:slug>/screening/<str:stage>/conflicts/": ("GET", frozenset({"tutor"}), OK),
+    "reviews/<slug:slug>/team/": ("GET", MANAGER, OK),
+    "reviews/<slug:slug>/team/invitations/": ("POST", MANAGER, FORM),
+    "reviews/<slug:slug>/team/invitations/<int:invitation_id>/resend/": ("POST", MANAGER, MISSING),
+    "reviews/<slug:slug>/team/invitations/<int:invitation_id>/revoke/": ("POST", MANAGER, MISSING),
+    "reviews/<slug:slug>/team/roles/": ("POST", MANAGER, FORM),
+    "reviews/<slug:slug>/team/roles/<int:membership_id>/remove/": ("POST", MANAGER, FORM),
 }
 IDENTITIES = ["anonymous", "outsider", *ROLES]
 VIEWERS = [(identity, False) for identity in IDENTITIES] + [("anonymous", True), ("outsider", True)]
@@ -125,7 +140,9 @@ def test_page_permission_matrix(page_review, route):
     path = "/" + (route.replace("<slug:slug>", review.slug).replace("<int:outcome_id>", str(ids["outcomes"]))
                   .replace("<int:study_id>", str(ids["studies"])).replace("<int:batch_id>", str(ids["imports"]))
                   .replace("<int:candidate_id>", "0").replace("<int:record_id>", str(ids["records"]))
-                  .replace("<str:stage>", "title_abstract"))
+                  .replace("<str:stage>", "title_abstract").replace("<int:invitation_id>", "0")
+                  .replace("<int:membership_id>", str(ids["team"])).replace("<str:token>", "0.made-up")
+                  .replace("<uidb64>/<token>", "MQ/made-up-token"))
     path = path.replace("risk-of-bias/<str:figure>.svg", "risk-of-bias/traffic-light.svg")
     path = path.replace("<str:figure>.svg", "forest.svg")
     answers, bodies = {}, {}
