@@ -36,9 +36,13 @@ urlpatterns = [
     path("reviews/<slug:slug>/screening/agreement/", screening_views.agreement_page, name="agreement"),
     path("reviews/<slug:slug>/screening/included/", screening_views.included, name="included"),
     path("reviews/<slug:slug>/screening/full-text/<int:record_id>/pdf", screening_views.fulltext, name="fulltext"),
+    path("reviews/<slug:slug>/screening/mine/", screening_views.my_decisions, name="my-decisions"),
     path("reviews/<slug:slug>/screening/<str:stage>/", screening_views.screen, name="screen"),
     path("reviews/<slug:slug>/screening/<str:stage>/undo/", screening_views.undo, name="undo"),
+    path("reviews/<slug:slug>/screening/<str:stage>/withdraw/", screening_views.withdraw, name="withdraw"),
     path("reviews/<slug:slug>/screening/<str:stage>/conflicts/", screening_views.conflicts, name="conflicts"),
+    path("reviews/<slug:slug>/screening/<str:stage>/conflicts/withdraw/", screening_views.resolution_withdraw,
+         name="resolution-withdraw"),
     # Public: the PRISMA flow diagram's counts (the diagram, studies:prisma-svg, is drawn by
     # analysis.pages.prisma; reviewsite/urls.py adds its route to this namespace).
     path("api/reviews/<slug:slug>/prisma/", api.PrismaView.as_view(), name="api-prisma"),
