@@ -205,6 +205,11 @@ def decisions_visible(user, queryset: QuerySet[ScreeningDecision] | None = None)
     return queryset.filter(_screening_visible(user, screener_ref="screener_id", record_ref="record"))
 
 
+def screener_ids(review: Review) -> list[int]:
+    """The users who screen in a review (to count everyone's progress; not a permission check)."""
+    return list(ReviewMembership.objects.filter(review=review, role=Role.SCREENER).values_list("user_id", flat=True))
+
+
 def own_decisions(user, review: Review) -> QuerySet[ScreeningDecision]:
     """The user's own screening decisions in a review, each annotated with what they may know of its
     record and nothing more: ``settled`` (agreement or a tutor's resolution: from then on the other's
