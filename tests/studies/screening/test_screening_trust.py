@@ -11,9 +11,10 @@ from django.test import Client
 from django.utils import timezone
 import pytest
 
-from studies.models import Decision, Report, ScreeningDecision, ScreeningResolution, Stage
+from studies.models import Decision, Report, Role, ScreeningDecision, ScreeningResolution, Stage
 from studies.models.audit import EVENT_MODELS
 from studies.pages import screening as pages
+from studies.services import membership_add
 from studies.services import screening as services
 
 TA, FT = Stage.TITLE_ABSTRACT, Stage.FULL_TEXT
@@ -33,12 +34,12 @@ def to_full_text(setup, record) -> None:
 
 def banner(body: str) -> str:
     """The confirmation at the top of a screening page ('' when there is none)."""
-    found = re.search(r'<section class="saved" role="status".*?</section>', body, re.S)
+    found = re.search(r'<section class="saved" role="status".*?</section>', body, re.DOTALL)
     return found.group(0) if found else ""
 
 
 def textarea(body: str, name: str) -> str:
-    found = re.search(rf'<textarea name="{name}"[^>]*>(.*?)</textarea>', body, re.S)
+    found = re.search(rf'<textarea name="{name}"[^>]*>(.*?)</textarea>', body, re.DOTALL)
     return found.group(1) if found else ""
 
 
@@ -115,7 +116,7 @@ def test_an_include_ignores_a_reason_picked_in_the_same_form(setup):
 
 def progress(client, url) -> tuple[int, int, int]:
     body = client.get(url).content.decode()
-    found = re.search(r"Mine: <strong>(\d+)</strong> of (\d+) records .*?The review: (\d+) of", body, re.S)
+    found = re.search(r"Mine: <strong>(\d+)</strong> of (\d+) records .*?The review: (\d+) of", body, re.DOTALL)
     assert "counted every" not in body
     return int(found.group(1)), int(found.group(2)), int(found.group(3))
 
@@ -178,11 +179,10 @@ def decided(setup):
 
 def rows(body: str) -> dict[int, str]:
     """My decisions' list items by decision id."""
-    return {int(pk): item for pk, item in re.findall(r'<li data-decision="(\d+)".*?>(.*?)</li>', body, re.S)}
+    return {int(pk): item for pk, item in re.findall(r'<li data-decision="(\d+)".*?>(.*?)</li>', body, re.DOTALL)}
 
 
 def test_my_decisions_lists_mine_newest_first_with_filters_and_pages(setup, decided, monkeypatch):
-    conflict, agreed, open_, full = decided
     url = f"/reviews/{setup.review.slug}/screening/mine/"
     s1 = client_for(setup.s1)
     mine = list(ScreeningDecision.objects.filter(screener=setup.s1).order_by("-updated_at", "-pk"))
@@ -206,7 +206,7 @@ def test_my_decisions_lists_mine_newest_first_with_filters_and_pages(setup, deci
 
 
 def test_my_decisions_never_shows_the_other_screeners_vote(setup, decided):
-    conflict, agreed, open_, full = decided
+    conflict, agreed, _, _ = decided
     body = client_for(setup.s1).get(f"/reviews/{setup.review.slug}/screening/mine/").content.decode()
     assert SECRET not in body and setup.s2.username not in body
     row = rows(body)[ScreeningDecision.objects.get(record=conflict, screener=setup.s1).pk]
@@ -217,7 +217,7 @@ def test_my_decisions_never_shows_the_other_screeners_vote(setup, decided):
 
 
 def test_frozen_pairs_cannot_be_changed_from_my_decisions_open_ones_can(setup, decided):
-    conflict, agreed, open_, full = decided
+    conflict, agreed, open_, _ = decided
     s1 = client_for(setup.s1)
     body = s1.get(f"/reviews/{setup.review.slug}/screening/mine/").content.decode()
     frozen = rows(body)[ScreeningDecision.objects.get(record=conflict, screener=setup.s1).pk]
@@ -275,8 +275,6 @@ def test_a_resolution_undo_is_refused_for_others_and_when_later_work_depends_on_
     resolution = services.resolution_record(record=first, stage=TA, tutor=setup.tutor, decision=I, rationale="RCT.")
     with pytest.raises(PermissionDenied, match="tutors can withdraw"):
         services.resolution_withdraw(resolution=resolution, tutor=setup.s3)  # not even a tutor
-    from studies.services import membership_add
-    from studies.models import Role
     membership_add(review=setup.review, user=setup.extractor, role=Role.TUTOR)
     with pytest.raises(PermissionDenied, match="tutor who made"):
         services.resolution_withdraw(resolution=resolution, tutor=setup.extractor)  # another tutor
