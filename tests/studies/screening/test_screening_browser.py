@@ -146,7 +146,7 @@ def test_full_text_exclusion_by_keyboard_e_number_enter_with_no_focus_trap(live_
     assert ScreeningDecision.objects.get(record=second, stage=Stage.FULL_TEXT, screener=setup.s1).note == "e2 e"
 
 
-def test_the_screening_pages_fit_a_phone_without_sideways_scrolling(live_server, browser):
+def test_the_screening_pages_fit_a_phone_without_sideways_scrolling_and_pass_axe(live_server, browser):
     setup = build_screening_review(slug="browser-phone-width-with-a-long-slug", n_records=4)
     conflict, included = setup.records[:2]
     # Long unbroken strings, as real records have: a DOI, a trial registry URL in the title.
@@ -168,6 +168,9 @@ def test_the_screening_pages_fit_a_phone_without_sideways_scrolling(live_server,
         setup.tutor: [f"/reviews/{slug}/screening/", f"/reviews/{slug}/screening/title_abstract/conflicts/",
                       f"/reviews/{slug}/screening/included/"],
     }
+    from axe_playwright_python.sync_playwright import Axe
+
+    wcag = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
     for user, paths in pages.items():
         page = signed_in(browser, base, user, width=360, height=740)
         for path in paths:
@@ -175,3 +178,5 @@ def test_the_screening_pages_fit_a_phone_without_sideways_scrolling(live_server,
             assert page.locator("main h1").count() >= 1, path
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 360, f"{path} is {width} px wide at a 360 px viewport"
+            results = Axe().run(page, options=wcag)
+            assert results.violations_count == 0, f"{path}:\n{results.generate_report()}"
