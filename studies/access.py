@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest
 
 from studies.models import (
@@ -209,6 +209,24 @@ def decisions_visible(user, queryset: QuerySet[ScreeningDecision] | None = None)
     if queryset is None:
         queryset = ScreeningDecision.objects.all()
     return queryset.filter(_screening_visible(user, screener_ref="screener_id", record_ref="record"))
+
+
+def screener_ids(review: Review) -> list[int]:
+    """The users who screen in a review (to count everyone's progress; not a permission check)."""
+    return list(ReviewMembership.objects.filter(review=review, role=Role.SCREENER).values_list("user_id", flat=True))
+
+
+def own_decisions(user, review: Review) -> QuerySet[ScreeningDecision]:
+    """The user's own screening decisions in a review, each annotated with what they may know of its
+    record and nothing more: ``settled`` (agreement or a tutor's resolution: from then on the other's
+    vote is visible to them under ``decisions_visible`` anyway) and ``pair_complete`` (both screeners
+    have decided, so the pair is frozen; the services refuse a change with the same news). Neither
+    says how the other voted while the record is unsettled."""
+    if not _is_signed_in(user):
+        return ScreeningDecision.objects.none()
+    return (ScreeningDecision.objects.filter(record__review=review, screener=user)
+            .annotate(settled=ExpressionWrapper(screening_settled(), output_field=BooleanField()),
+                      pair_complete=_pair_complete("record")))
 
 
 def decision_events_visible(user, events: QuerySet) -> QuerySet:

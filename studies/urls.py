@@ -37,8 +37,10 @@ urlpatterns = [
     path("reviews/<slug:slug>/screening/agreement/", screening_views.agreement_page, name="agreement"),
     path("reviews/<slug:slug>/screening/included/", screening_views.included, name="included"),
     path("reviews/<slug:slug>/screening/full-text/<int:record_id>/pdf", screening_views.fulltext, name="fulltext"),
+    path("reviews/<slug:slug>/screening/mine/", screening_views.my_decisions, name="my-decisions"),
     path("reviews/<slug:slug>/screening/<str:stage>/", screening_views.screen, name="screen"),
     path("reviews/<slug:slug>/screening/<str:stage>/undo/", screening_views.undo, name="undo"),
+    path("reviews/<slug:slug>/screening/<str:stage>/withdraw/", screening_views.withdraw, name="withdraw"),
     path("reviews/<slug:slug>/screening/<str:stage>/conflicts/", screening_views.conflicts, name="conflicts"),
     # The team: members, roles, work done, invitations (issue 18).
     path("reviews/<slug:slug>/team/", team_views.team, name="team"),
@@ -50,6 +52,8 @@ urlpatterns = [
     path("reviews/<slug:slug>/team/roles/", team_views.team_role_add, name="team-role-add"),
     path("reviews/<slug:slug>/team/roles/<int:membership_id>/remove/", team_views.team_role_remove,
          name="team-role-remove"),
+    path("reviews/<slug:slug>/screening/<str:stage>/conflicts/withdraw/", screening_views.resolution_withdraw,
+         name="resolution-withdraw"),
     # Public: the PRISMA flow diagram's counts (the diagram, studies:prisma-svg, is drawn by
     # analysis.pages.prisma; reviewsite/urls.py adds its route to this namespace).
     path("api/reviews/<slug:slug>/prisma/", api.PrismaView.as_view(), name="api-prisma"),

@@ -9,15 +9,21 @@ read decisions only through ``access.decisions_visible``, or the signed-in scree
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 import html
 import re
+from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
@@ -30,9 +36,11 @@ from studies.models import (
     FullTextDocument,
     FullTextStatus,
     Record,
+    Report,
     Review,
     Role,
     ScreeningDecision,
+    ScreeningResolution,
     ScreeningStatus,
     Stage,
     Study,
@@ -86,68 +94,133 @@ def screening_home(request: HttpRequest, slug: str) -> HttpResponse:
     review, roles = _review_for(request, slug, {Role.SCREENER, Role.TUTOR, Role.MANAGER})
     return render(request, "studies/screening/home.html", {
         "review": review, "roles": roles, "stages": Stage.choices,
-        "is_screener": Role.SCREENER in roles, "is_overseer": bool(roles & OVERSEERS) or request.user.is_superuser,
+        "is_screener": Role.SCREENER in roles, "is_tutor": Role.TUTOR in roles,
+        "is_overseer": bool(roles & OVERSEERS) or request.user.is_superuser,
     })
 
 
-PROGRESS_SECONDS = 10
+# The progress counts: an exact count over a 100,000-record review costs 35-300 ms (bench numbers in
+# _progress's docstring), too dear for every page; so a snapshot of them is shared for
+# SNAPSHOT_SECONDS, and every page adds the decisions made since the snapshot's cutoff, which it reads
+# from the (screener, stage, updated_at) index in well under a millisecond.
+SNAPSHOT_SECONDS = 30
+# Decisions younger than this when the snapshot is counted are left to the live part: a decision's
+# ``decided_at`` comes from its web process's clock before its transaction commits, so the margin
+# covers commit delay and clock differences between web servers.
+SNAPSHOT_LAG = timedelta(seconds=30)
 
 
-def _progress(review: Review, stage: str, user) -> dict:
-    """The screener's own progress and the review's, cached for a few seconds (on a review of
-    100,000 records each count costs tens of milliseconds, more than the rest of the page). The
-    review's is decisions made of decisions needed, so it moves by one for each decision whatever
-    the other screener did: it says nothing about agreement."""
-    key = f"screening-progress:{review.pk}:{stage}"
-    shared = shared_cache.get(key)  # a miss while Redis is down: counted from PostgreSQL instead
-    if shared is None:
-        # One grouped count gives the review's total and every screener's own, so no screener's
-        # page pays for a count of its own (each was as dear as the whole review's).
-        eligible = selectors.screening_records(review=review, stage=stage)
-        per_screener = dict(ScreeningDecision.objects.filter(record__in=eligible, stage=stage).order_by()
-                            .values_list("screener").annotate(n=Count("pk")))
-        shared = (eligible.count(), per_screener)
-        shared_cache.set(key, shared, timeout=PROGRESS_SECONDS)
-    total, per_screener = shared
-    made, mine = sum(per_screener.values()), per_screener.get(user.pk, 0)
-    return {"total": total, "mine": mine, "made": made, "needed": 2 * total, "seconds": PROGRESS_SECONDS,
-            "mine_percent": round(100 * mine / total) if total else 100,
-            "review_percent": round(100 * made / (2 * total)) if total else 100}
+@dataclass(frozen=True)
+class Progress:
+    total: int  # records that reach the stage
+    mine: int  # my decisions at the stage
+    made: int  # everyone's decisions at the stage
+
+    @property
+    def needed(self) -> int:
+        return 2 * self.total
+
+    @property
+    def mine_percent(self) -> int:
+        return round(100 * self.mine / self.total) if self.total else 100
+
+    @property
+    def review_percent(self) -> int:
+        return round(100 * self.made / self.needed) if self.total else 100
 
 
-@login_required
-def screen(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
-    """``GET``: the next record in my queue (``?after=<id>`` for the one after, ``?record=<id>`` for a
-    given one); ``POST``: decide on ``record`` and move on."""
-    review, _ = _review_for(request, slug, {Role.SCREENER})
-    stage = _stage(stage)
-    error, status = None, 200
-    if request.method == "POST":
-        record = get_object_or_404(selectors.screening_records(review=review, stage=stage),
-                                   pk=_id(request.POST.get("record")))
-        reason = _reason(review, request.POST.get("exclusion_reason"))
-        try:
-            services.decision_record(record=record, stage=stage, screener=request.user,
-                                     decision=request.POST.get("decision", ""), exclusion_reason=reason,
-                                     note=request.POST.get("note", ""))
-        except ValidationError as invalid:
-            error, status = "; ".join(invalid.messages), 400
-        else:
-            return redirect(reverse("studies:screen", args=[slug, stage]) + f"?after={record.pk}")
-    elif request.GET.get("record"):
-        record = get_object_or_404(selectors.screening_records(review=review, stage=stage), pk=_id(request.GET["record"]))
-    else:
-        after = request.GET.get("after")
-        record = selectors.screening_queue_next(review=review, stage=stage, screener=request.user,
-                                                after=int(after) if after and after.isdigit() else None)
-    mine = None
+def _progress_snapshot(review: Review, stage: str) -> dict:
+    """The expensive part of the counts: records reaching the stage and every screener's decisions
+    made before the cutoff (one grouped count, so no screener's page pays for a count of its own)."""
+    cutoff = timezone.now() - SNAPSHOT_LAG
+    eligible = selectors.screening_records(review=review, stage=stage)
+    before = dict(ScreeningDecision.objects.filter(record__in=eligible, stage=stage, decided_at__lte=cutoff)
+                  .order_by().values_list("screener").annotate(n=Count("pk")))
+    # Whose recent decisions the live part reads: the team's screeners, and anyone counted already.
+    screeners = sorted(set(access.screener_ids(review)) | set(before))
+    return {"total": eligible.count(), "before": before, "cutoff": cutoff, "screeners": screeners}
+
+
+def _progress(review: Review, stage: str, user) -> Progress:
+    """The screener's own progress and the review's, exact as of this request (the review's is
+    decisions made of decisions needed, so it moves by one for each decision whatever the other
+    screener did: it says nothing about agreement).
+
+    A shared snapshot (``_progress_snapshot``) plus the decisions decided since its cutoff, read live.
+    What the live part cannot see (a withdrawn decision, a record newly reaching full text) moves the
+    snapshot's generation (``services.PROGRESS_GENERATION_KEY``, after commit), so the next page
+    recounts; imports, duplicate merges and a newly added screener's decisions (to others) show
+    within ``SNAPSHOT_SECONDS``. On 100,000 records
+    (bench review, 50,000 dual-screened; two screeners): a recount costs 150 ms at title/abstract and
+    300 ms at full text; a page with a snapshot in the cache costs under a millisecond for the counts.
+    """
+    generation = shared_cache.get(services.PROGRESS_GENERATION_KEY.format(review=review.pk, stage=stage)) or 0
+    key = f"screening-progress:{review.pk}:{stage}:{generation}"
+    snapshot = shared_cache.get(key)  # a miss while Redis is down: counted from PostgreSQL instead
+    if snapshot is None:
+        snapshot = _progress_snapshot(review, stage)
+        shared_cache.set(key, snapshot, timeout=SNAPSHOT_SECONDS)
+    # Recent decisions by screener through the (screener, stage, updated_at) index (``updated_at`` is
+    # never earlier than ``decided_at``). A full-text decision's record has passed title/abstract
+    # (its title/abstract verdict is frozen from then on), so reaching the stage needs no re-check.
+    cutoff = snapshot["cutoff"]
+    recent = dict(ScreeningDecision.objects.filter(
+        screener__in=set(snapshot["screeners"]) | {user.pk}, stage=stage, updated_at__gt=cutoff, decided_at__gt=cutoff,
+        record__review=review, record__duplicate_of__isnull=True).order_by().values_list("screener")
+        .annotate(n=Count("pk")))
+    before = snapshot["before"]
+    return Progress(total=snapshot["total"], mine=before.get(user.pk, 0) + recent.get(user.pk, 0),
+                    made=sum(before.values()) + sum(recent.values()))
+
+
+# The withdrawn decision's verdict, reason and note, kept in the session until the screener decides
+# on its record again, so an undo never loses a note (one per review and stage).
+WITHDRAWN_KEY = "screening-withdrawn:{review}:{stage}"
+
+
+def _keep_withdrawn(request: HttpRequest, decision: ScreeningDecision) -> None:
+    request.session[WITHDRAWN_KEY.format(review=decision.record.review_id, stage=decision.stage)] = {
+        "record": decision.record_id, "decision": decision.decision,
+        "reason": decision.exclusion_reason_id, "note": decision.note,
+    }
+
+
+def _withdrawn(request: HttpRequest, review: Review, stage: str, record: Record | None) -> dict | None:
+    kept = request.session.get(WITHDRAWN_KEY.format(review=review.pk, stage=stage))
+    return kept if kept and record is not None and kept.get("record") == record.pk else None
+
+
+def _saved(request: HttpRequest, review: Review, stage: str) -> ScreeningDecision | None:
+    """The decision named by ``?saved=`` if it is mine, for the confirmation (never another's)."""
+    value = request.GET.get("saved", "")
+    if not value.isdigit():
+        return None
+    return (ScreeningDecision.objects.filter(pk=int(value), screener=request.user, stage=stage, record__review=review)
+            .select_related("record", "exclusion_reason").first())
+
+
+def _screen_page(request: HttpRequest, review: Review, stage: Stage, record: Record | None, *,
+                 error: str | None = None, status: int = 200) -> HttpResponse:
+    mine = withdrawn = None
     if record is not None:
         mine = ScreeningDecision.objects.filter(record=record, stage=stage, screener=request.user) \
             .select_related("exclusion_reason").first()
+        withdrawn = None if mine is not None else _withdrawn(request, review, stage, record)
+    frozen = False
+    if mine is not None:
+        # Whether my decision may still change, by the same rule the services apply.
+        frozen = not access.own_decisions(request.user, review).filter(pk=mine.pk, settled=False,
+                                                                       pair_complete=False).exists()
+    reasons = list(review.exclusion_reasons.all()) if stage == Stage.FULL_TEXT else []
+    prefill = {"note": mine.note if mine else (withdrawn or {}).get("note", ""),
+               "reason": mine.exclusion_reason_id if mine else (withdrawn or {}).get("reason")}
     context = {
-        "review": review, "stage": stage, "record": record, "mine": mine, "error": error,
+        "review": review, "stage": stage, "record": record, "mine": mine, "frozen": frozen, "error": error,
+        "withdrawn": withdrawn, "prefill": prefill,
+        "withdrawn_label": Decision(withdrawn["decision"]).label if withdrawn else "",
+        "saved": _saved(request, review, stage),
         "progress": _progress(review, stage, request.user),
-        "reasons": list(review.exclusion_reasons.all()) if stage == Stage.FULL_TEXT else [],
+        "reasons": reasons,
         "document": (FullTextDocument.objects.filter(record=record).only("file_name", "size").first()
                      if record is not None and stage == Stage.FULL_TEXT else None),
         "not_retrieved": record is not None and record.fulltext_status == FullTextStatus.NOT_RETRIEVED,
@@ -162,17 +235,123 @@ def screen(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
-def undo(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
-    """Withdraw my last decision at the stage and show its record again."""
+def screen(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
+    """``GET``: the next record in my queue (``?after=<id>`` for the one after, ``?record=<id>`` for a
+    given one; ``?saved=<decision id>`` confirms a decision of mine at the top); ``POST``: decide on
+    ``record`` and move on."""
     review, _ = _review_for(request, slug, {Role.SCREENER})
     stage = _stage(stage)
-    url = reverse("studies:screen", args=[slug, stage])
+    if request.method == "POST":
+        record = get_object_or_404(selectors.screening_records(review=review, stage=stage),
+                                   pk=_id(request.POST.get("record")))
+        decision = request.POST.get("decision", "")
+        # One form holds the reason list and every button: a reason picked before "include" is not
+        # the screener's intent, so only an exclusion carries it.
+        reason = _reason(review, request.POST.get("exclusion_reason")) if decision == Decision.EXCLUDE else None
+        try:
+            saved = services.decision_record(record=record, stage=stage, screener=request.user, decision=decision,
+                                             exclusion_reason=reason, note=request.POST.get("note", ""))
+        except ValidationError as invalid:
+            return _screen_page(request, review, stage, record, error="; ".join(invalid.messages), status=400)
+        request.session.pop(WITHDRAWN_KEY.format(review=review.pk, stage=stage), None)
+        return redirect(reverse("studies:screen", args=[slug, stage]) + f"?after={record.pk}&saved={saved.pk}")
+    if request.GET.get("record"):
+        record = get_object_or_404(selectors.screening_records(review=review, stage=stage), pk=_id(request.GET["record"]))
+    else:
+        after = request.GET.get("after")
+        record = selectors.screening_queue_next(review=review, stage=stage, screener=request.user,
+                                                after=int(after) if after and after.isdigit() else None)
+    return _screen_page(request, review, stage, record)
+
+
+def _after_withdrawal(request: HttpRequest, review: Review, stage: Stage, withdraw) -> HttpResponse:
+    """Withdraw a decision of mine (``withdraw()`` calls the service) and show its record again with
+    its note and reason filled in; a refusal is shown on the screening page with what to do."""
     try:
-        record = services.decision_undo_last(review=review, stage=stage, screener=request.user)
-    except ValidationError as refused:
-        return HttpResponse("; ".join(refused.messages) + f' <a href="{url}">Back to screening</a>', status=409)
-    return redirect(url + (f"?record={record.pk}" if record else ""))
+        withdrawn = withdraw()
+    except (ValidationError, PermissionDenied) as refused:
+        message = "; ".join(refused.messages) if isinstance(refused, ValidationError) else str(refused)
+        next_record = selectors.screening_queue_next(review=review, stage=stage, screener=request.user)
+        return _screen_page(request, review, stage, next_record, error=message, status=409)
+    url = reverse("studies:screen", args=[review.slug, stage])
+    if withdrawn is None:
+        return redirect(url)
+    _keep_withdrawn(request, withdrawn)
+    return redirect(url + f"?record={withdrawn.record_id}")
+
+
+@login_required
+@require_POST
+def undo(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
+    """Withdraw my last decision at the stage and show its record again (the ``z`` key)."""
+    review, _ = _review_for(request, slug, {Role.SCREENER})
+    stage = _stage(stage)
+    return _after_withdrawal(request, review, stage, lambda: services.decision_undo_last(
+        review=review, stage=stage, screener=request.user))
+
+
+@login_required
+@require_POST
+def withdraw(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
+    """Withdraw one decision of mine (``decision``): the confirmation's "undo", and "my decisions"."""
+    review, _ = _review_for(request, slug, {Role.SCREENER})
+    stage = _stage(stage)
+    decision = get_object_or_404(ScreeningDecision.objects.select_related("record__review"), screener=request.user,
+                                 stage=stage, record__review=review, pk=_id(request.POST.get("decision")))
+    return _after_withdrawal(request, review, stage, lambda: services.decision_withdraw(
+        decision=decision, screener=request.user))
+
+
+MY_DECISIONS_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class MyDecision:
+    decision: ScreeningDecision
+    state: str  # what I may know of the record: its settled verdict, or whether my vote may change
+    can_change: bool
+
+
+@login_required
+@require_GET
+def my_decisions(request: HttpRequest, slug: str) -> HttpResponse:
+    """My decisions in the review, newest first, filtered by ``stage`` and ``decision``; each with the
+    record's state as I may see it (``access.own_decisions``: settled or not, and whether my vote can
+    still change; never the other screener's vote) and a link to change it while it can."""
+    review, _ = _review_for(request, slug, {Role.SCREENER})
+    stage = request.GET.get("stage", "")
+    verdict = request.GET.get("decision", "")
+    decisions = (access.own_decisions(request.user, review).select_related("record", "exclusion_reason")
+                 .order_by("-updated_at", "-pk"))
+    if stage in Stage.values:
+        decisions = decisions.filter(stage=stage)
+    if verdict in Decision.values:
+        decisions = decisions.filter(decision=verdict)
+    page = Paginator(decisions, MY_DECISIONS_PER_PAGE).get_page(request.GET.get("page"))
+    # A settled record's verdict is visible to its screeners (agreement or a resolution of theirs).
+    settled: dict[tuple[int, str], str] = {}
+    for at in Stage.values:
+        ids = [d.record_id for d in page if d.stage == at and d.settled]
+        if ids:
+            rows = selectors.stage_status_queryset(
+                review=review, stage=at, records=selectors.screening_records(review=review, stage=at).filter(pk__in=ids))
+            settled.update({(pk, at): ScreeningStatus(status).label for pk, status in rows.values_list("pk", "status")})
+    rows = []
+    for decision in page:
+        if decision.settled:
+            state, can_change = f"Settled — {settled.get((decision.record_id, decision.stage), 'closed')}", False
+        elif decision.pair_complete:
+            state, can_change = "Both screeners have decided: frozen until the record is settled", False
+        elif decision.record.duplicate_of_id is not None:
+            state, can_change = "Marked a duplicate since: screened as the record it duplicates", False
+        else:
+            state, can_change = "Open: you can change it", True
+        rows.append(MyDecision(decision, state, can_change))
+    query = {k: v for k, v in (("stage", stage), ("decision", verdict)) if v}
+    return render(request, "studies/screening/my_decisions.html", {
+        "review": review, "page": page, "rows": rows, "stages": Stage.choices, "verdicts": Decision.choices,
+        "stage": stage, "verdict": verdict, "query": urlencode(query),
+    })
 
 
 def _fulltext_record(request: HttpRequest, slug: str, record_id: int) -> tuple[Review, Record]:
@@ -185,7 +364,7 @@ def _fulltext_record(request: HttpRequest, slug: str, record_id: int) -> tuple[R
 def fulltext(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
     """``GET``: the record's full-text PDF; ``POST``: upload it (``file``) or mark it not retrieved
     (``not_retrieved``)."""
-    review, record = _fulltext_record(request, slug, record_id)
+    _, record = _fulltext_record(request, slug, record_id)
     back = reverse("studies:screen", args=[slug, Stage.FULL_TEXT]) + f"?record={record.pk}"
     if request.method == "GET":
         document = get_object_or_404(FullTextDocument, record=record)
@@ -216,26 +395,11 @@ class Conflict:
     decisions: list[ScreeningDecision]
 
 
-@login_required
-def conflicts(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
-    """The tutor's queue: every conflict at a stage with both decisions, reasons and notes; ``POST``
-    resolves one (decision, reason at full text, rationale) in one action."""
-    review, roles = _review_for(request, slug, {Role.TUTOR})
-    stage = _stage(stage)
-    error, status = None, 200
-    if request.method == "POST":
-        record = get_object_or_404(selectors.screening_records(review=review, stage=stage),
-                                   pk=_id(request.POST.get("record")))
-        reason = _reason(review, request.POST.get("exclusion_reason"))
-        try:
-            services.resolution_record(record=record, stage=stage, tutor=request.user,
-                                       decision=request.POST.get("decision", ""), exclusion_reason=reason,
-                                       rationale=request.POST.get("rationale", ""))
-        except (ValidationError, PermissionDenied) as refused:
-            error = "; ".join(refused.messages) if isinstance(refused, ValidationError) else str(refused)
-            status = 400
-        else:
-            return redirect("studies:conflicts", slug=slug, stage=stage)
+RESOLUTION_WITHDRAWN_KEY = "screening-resolution-withdrawn:{review}:{stage}"
+
+
+def _conflicts_page(request: HttpRequest, review: Review, stage: Stage, *, error: str | None = None,
+                    status: int = 200) -> HttpResponse:
     records = list(selectors.stage_status_queryset(review=review, stage=stage)
                    .filter(status=ScreeningStatus.CONFLICT).order_by("pk")[:100])
     visible: dict[int, list[ScreeningDecision]] = {}
@@ -246,12 +410,69 @@ def conflicts(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     awaiting = list(selectors.stage_status_queryset(review=review, stage=stage)
                     .filter(status=ScreeningStatus.AWAITING_SECOND).order_by("pk").values_list("pk", "title")[:50])
     voters = access.decision_voters(request.user, review, stage, record_ids=[pk for pk, _ in awaiting])
+    resolved = None
+    if request.GET.get("resolved", "").isdigit():
+        resolved = (ScreeningResolution.objects.filter(pk=int(request.GET["resolved"]), record__review=review,
+                                                       stage=stage)
+                    .select_related("record", "exclusion_reason", "tutor").first())
+    # A withdrawn resolution's decision, reason and rationale, offered again on its record's form.
+    withdrawn = request.session.get(RESOLUTION_WITHDRAWN_KEY.format(review=review.pk, stage=stage))
     return render(request, "studies/screening/conflicts.html", {
-        "review": review, "stage": stage, "error": error, "stages": Stage.choices,
+        "review": review, "stage": stage, "error": error, "stages": Stage.choices, "resolved": resolved,
+        "withdrawn": withdrawn if withdrawn and withdrawn.get("record") in {r.pk for r in records} else None,
         "conflicts": [Conflict(r, visible.get(r.pk, [])) for r in records],
         "awaiting": [(pk, title, voters.get(pk, [])) for pk, title in awaiting],
         "reasons": list(review.exclusion_reasons.all()) if stage == Stage.FULL_TEXT else [],
     }, status=status)
+
+
+def _refusal(refused: ValidationError | PermissionDenied) -> str:
+    return "; ".join(refused.messages) if isinstance(refused, ValidationError) else str(refused)
+
+
+@login_required
+def conflicts(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
+    """The tutor's queue: every conflict at a stage with both decisions, reasons and notes; ``POST``
+    resolves one (decision, reason at full text, rationale) in one action, and the page that follows
+    confirms it (``?resolved=<id>``) with an undo."""
+    review, _ = _review_for(request, slug, {Role.TUTOR})
+    stage = _stage(stage)
+    if request.method == "POST":
+        record = get_object_or_404(selectors.screening_records(review=review, stage=stage),
+                                   pk=_id(request.POST.get("record")))
+        decision = request.POST.get("decision", "")
+        reason = _reason(review, request.POST.get("exclusion_reason")) if decision == Decision.EXCLUDE else None
+        try:
+            resolution = services.resolution_record(record=record, stage=stage, tutor=request.user, decision=decision,
+                                                    exclusion_reason=reason,
+                                                    rationale=request.POST.get("rationale", ""))
+        except (ValidationError, PermissionDenied) as refused:
+            return _conflicts_page(request, review, stage, error=_refusal(refused), status=400)
+        request.session.pop(RESOLUTION_WITHDRAWN_KEY.format(review=review.pk, stage=stage), None)
+        return redirect(reverse("studies:conflicts", args=[slug, stage]) + f"?resolved={resolution.pk}")
+    return _conflicts_page(request, review, stage)
+
+
+@login_required
+@require_POST
+def resolution_withdraw(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
+    """Undo a resolution (``resolution``), from the confirmation after resolving: the record is a
+    conflict again, and its form offers the withdrawn decision, reason and rationale. Refusals (another
+    tutor's resolution, later work that depends on it) are shown on the conflicts page. (The service
+    also lets a manager withdraw any resolution; this page is the tutors'.)"""
+    review, _ = _review_for(request, slug, {Role.TUTOR})
+    stage = _stage(stage)
+    resolution = get_object_or_404(ScreeningResolution.objects.select_related("record"), record__review=review,
+                                   stage=stage, pk=_id(request.POST.get("resolution")))
+    try:
+        withdrawn = services.resolution_withdraw(resolution=resolution, tutor=request.user)
+    except (ValidationError, PermissionDenied) as refused:
+        return _conflicts_page(request, review, stage, error=_refusal(refused), status=409)
+    request.session[RESOLUTION_WITHDRAWN_KEY.format(review=review.pk, stage=stage)] = {
+        "record": withdrawn.record_id, "title": withdrawn.record.title, "decision": withdrawn.decision,
+        "reason": withdrawn.exclusion_reason_id, "rationale": withdrawn.rationale,
+    }
+    return redirect(reverse("studies:conflicts", args=[slug, stage]) + f"?withdrawn=1#record-{withdrawn.record_id}")
 
 
 @dataclass(frozen=True)
@@ -304,36 +525,72 @@ def agreement_page(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "studies/screening/agreement.html", {"review": review, "stages": stages, "level": level})
 
 
+def _quoted(record: Record) -> str:
+    return f"“{Truncator(record.title).chars(90)}”"
+
+
+def _primary_now(study: Study) -> str:
+    """What a confirmation says of a study's primary report after a change."""
+    primary = Report.objects.filter(study=study, is_primary=True).select_related("record").first()
+    if primary is None:
+        return f"{study.label} has no reports left."
+    return f"{study.label}'s primary report is {_quoted(primary.record)}."
+
+
+def _link(request: HttpRequest, review: Review, record: Record) -> str:
+    """Link, move or unlink a record (the included page's form); what was done, for the confirmation."""
+    before = Report.objects.filter(record=record).select_related("study").first()
+    if request.POST.get("unlink"):
+        services.report_unlink(record=record, user=request.user)
+        if before is None:
+            return f"{_quoted(record)} was not linked to a study."
+        return f"{_quoted(record)} is no longer a report of {before.study.label}. {_primary_now(before.study)}"
+    if request.POST.get("make_primary"):
+        change = services.report_make_primary(record=record, user=request.user)
+        if change.demoted is None:
+            return f"{_quoted(record)} already is the primary report of {change.report.study.label}."
+        return (f"{_quoted(record)} is now the primary report of {change.report.study.label}; "
+                f"{_quoted(change.demoted.record)} is no longer primary.")
+    study = None
+    if request.POST.get("study"):
+        study = get_object_or_404(Study, review=review, pk=_id(request.POST["study"]))
+    year = request.POST.get("year", "").strip()
+    if year and not year.isdigit():
+        raise ValidationError({"year": "The study's year is a number such as 2021."})
+    report = services.report_link(record=record, user=request.user, study=study,
+                                  new_study_label=request.POST.get("label", ""),
+                                  new_study_year=int(year) if year else None)
+    done = (f"{_quoted(record)} is now the primary report of {report.study.label}." if report.is_primary else
+            f"{_quoted(record)} is now a further report of {report.study.label}. {_primary_now(report.study)}")
+    if before is not None and before.study_id != report.study_id:
+        done += f" It was a report of {before.study.label}: {_primary_now(before.study)}"
+    return done
+
+
 @login_required
 def included(request: HttpRequest, slug: str) -> HttpResponse:
     """Records included at full text and the studies they report; ``POST`` links (or relinks, or
-    unlinks) one record."""
+    unlinks) one record, or makes it its study's primary report. The page that follows says what was
+    done, and which report stopped being primary, if one did: a primary is never changed silently."""
     review, _ = _review_for(request, slug, OVERSEERS)
     error, status = None, 200
     if request.method == "POST":
         record = get_object_or_404(selectors.screening_records(review=review, stage=Stage.FULL_TEXT),
                                    pk=_id(request.POST.get("record")))
         try:
-            if request.POST.get("unlink"):
-                services.report_unlink(record=record, user=request.user)
-            else:
-                study = None
-                if request.POST.get("study"):
-                    study = get_object_or_404(Study, review=review, pk=_id(request.POST["study"]))
-                year = request.POST.get("year", "").strip()
-                if year and not year.isdigit():
-                    raise ValidationError({"year": "The study's year is a number such as 2021."})
-                services.report_link(record=record, user=request.user, study=study,
-                                     new_study_label=request.POST.get("label", ""),
-                                     new_study_year=int(year) if year else None,
-                                     is_primary=bool(request.POST.get("primary")))
+            done = _link(request, review, record)
         except ValidationError as refused:
             error, status = "; ".join(refused.messages), 400
         else:
+            messages.success(request, done)
             return redirect("studies:included", slug=slug)
     records = list(selectors.stage_status_queryset(review=review, stage=Stage.FULL_TEXT)
                    .filter(status__in=selectors.PASSED).select_related("report__study").order_by("pk"))
     studies = list(Study.objects.filter(review=review).annotate(n_reports=Count("reports")).order_by("label"))
+    primaries = dict(Report.objects.filter(study__review=review, is_primary=True).values_list("study", "record__title"))
+    for record in records:  # for "make primary", which names the report that would stop being primary
+        report = getattr(record, "report", None)
+        record.study_primary = primaries.get(report.study_id, "") if report is not None else ""
     return render(request, "studies/screening/included.html", {
         "review": review, "records": records, "studies": studies, "error": error,
         "unlinked": sum(1 for r in records if not hasattr(r, "report")),

@@ -10,13 +10,16 @@ rules).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import hashlib
+import time
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
+from reviewsite import shared_cache
 from studies import access, selectors
 from studies.models import (
     Decision,
@@ -37,6 +40,16 @@ from studies.models.screening import exclusion_reason_problem
 from studies.services.entities import entity_delete, entity_save
 
 PDF_MAGIC = b"%PDF-"
+
+# The screening pages count progress from a snapshot plus the decisions made since (studies.pages.
+# screening._progress); the snapshot cannot see a withdrawn decision or a record newly reaching full
+# text, so the writes that cause those move this generation (after commit) and the next page recounts.
+PROGRESS_GENERATION_KEY = "screening-progress-generation:{review}:{stage}"
+
+
+def _progress_moved(review_id: int, stage: str) -> None:
+    key = PROGRESS_GENERATION_KEY.format(review=review_id, stage=stage)
+    transaction.on_commit(lambda: shared_cache.set(key, time.time_ns(), timeout=3600))
 
 
 def _locked(record: Record) -> Record:
@@ -134,34 +147,50 @@ def decision_record(*, record: Record, stage: str, screener: AbstractBaseUser, d
     except IntegrityError as failure:
         # Only a writer that bypasses the row lock (e.g. a raw insert) can get here.
         raise ValidationError(f"The decision was refused by the database: {failure}") from failure
+    if stage == Stage.TITLE_ABSTRACT:
+        verdicts = list(ScreeningDecision.objects.filter(record=record, stage=stage).values_list("decision", flat=True))
+        if len(verdicts) >= 2 and Decision.EXCLUDE not in verdicts:  # the record now reaches full text
+            _progress_moved(review.pk, Stage.FULL_TEXT)
     return existing
 
 
 @transaction.atomic
-def decision_undo_last(*, review: Review, stage: str, screener: AbstractBaseUser) -> Record | None:
-    """Withdraw the screener's most recent decision at a stage (the "undo" key); returns its record,
-    or ``None`` when there is nothing left to undo."""
+def decision_undo_last(*, review: Review, stage: str, screener: AbstractBaseUser) -> ScreeningDecision | None:
+    """Withdraw the screener's most recent decision at a stage (the "undo" key); returns the withdrawn
+    decision as it was (its record, verdict, reason and note, so the page can offer them again), or
+    ``None`` when there is nothing left to undo."""
     access.require_role(screener, review, {Role.SCREENER}, action="undo screening decisions")
     last = (ScreeningDecision.objects.filter(record__review=review, stage=stage, screener=screener)
             .order_by("-updated_at", "-pk").first())
     if last is None:
         return None
-    record = _locked(last.record)
-    _check_own_open(_check_open(record, stage))
-    ScreeningDecision.objects.filter(pk=last.pk).delete()
-    return record
+    return _withdraw(last)
 
 
 @transaction.atomic
-def decision_withdraw(*, decision: ScreeningDecision, screener: AbstractBaseUser) -> None:
-    """Withdraw one of the screener's own decisions (the API's DELETE; the screening page's "undo"
-    is ``decision_undo_last``). Refused once the record's verdict is settled, as a change would be."""
-    record = _locked(decision.record)
-    access.require_role(screener, record.review, {Role.SCREENER}, action="withdraw screening decisions")
+def decision_withdraw(*, decision: ScreeningDecision, screener: AbstractBaseUser) -> ScreeningDecision:
+    """Withdraw one of the screener's own decisions (the API's DELETE, the confirmation's "undo" and
+    "my decisions"); returns it as it was when withdrawn. Refused once the pair is complete or the
+    record's verdict is settled, as a change would be."""
+    access.require_role(screener, decision.record.review, {Role.SCREENER}, action="withdraw screening decisions")
     if decision.screener_id != screener.pk:
         raise PermissionDenied("You can withdraw only your own decisions.")
-    _check_own_open(_check_open(record, decision.stage))
-    ScreeningDecision.objects.filter(pk=decision.pk).delete()
+    return _withdraw(decision)
+
+
+def _withdraw(decision: ScreeningDecision) -> ScreeningDecision:
+    """Delete a decision after locking its record and checking it may still change; the row as it was
+    under the lock (another tab may have changed its note a moment ago)."""
+    record = _locked(decision.record)
+    current = (ScreeningDecision.objects.select_related("exclusion_reason")
+               .filter(pk=decision.pk).first())
+    if current is None:
+        raise ValidationError("This decision was already withdrawn.")
+    _check_own_open(_check_open(record, current.stage))
+    ScreeningDecision.objects.filter(pk=current.pk).delete()
+    _progress_moved(record.review_id, current.stage)
+    current.record = record
+    return current
 
 
 @transaction.atomic
@@ -180,8 +209,40 @@ def resolution_record(*, record: Record, stage: str, tutor: AbstractBaseUser, de
     status = _check_open(record, stage)
     if status != ScreeningStatus.CONFLICT:
         raise ValidationError(f"Only conflicts are resolved; this record is “{status.label}”.")
+    if stage == Stage.TITLE_ABSTRACT and decision == Decision.INCLUDE:
+        _progress_moved(review.pk, Stage.FULL_TEXT)
     return ScreeningResolution.objects.create(record=record, stage=stage, tutor=tutor, decision=decision,
                                               exclusion_reason=reason, rationale=rationale.strip())
+
+
+@transaction.atomic
+def resolution_withdraw(*, resolution: ScreeningResolution, tutor: AbstractBaseUser) -> ScreeningResolution:
+    """Withdraw a tutor's resolution (its "undo"): the record is a conflict again, with both screeners'
+    decisions as they were. Only the tutor who resolved it, or a manager, may; refused while later work
+    depends on it: full-text decisions after a title/abstract resolution, a study link after a
+    full-text one. The audit trail records the deletion (database triggers). Returns the resolution as
+    it was."""
+    record = _locked(resolution.record)
+    review = record.review
+    roles = access.require_role(tutor, review, {Role.TUTOR, Role.MANAGER}, action="withdraw resolutions")
+    current = ScreeningResolution.objects.select_related("exclusion_reason", "tutor").filter(pk=resolution.pk).first()
+    if current is None:
+        raise ValidationError("This resolution was already withdrawn.")
+    if current.tutor_id != tutor.pk and Role.MANAGER not in roles:
+        raise PermissionDenied("Only the tutor who made a resolution, or a manager, can withdraw it.")
+    if current.stage == Stage.TITLE_ABSTRACT and (
+            ScreeningDecision.objects.filter(record=record, stage=Stage.FULL_TEXT).exists()
+            or ScreeningResolution.objects.filter(record=record, stage=Stage.FULL_TEXT).exists()):
+        raise ValidationError("This record already has full-text decisions, which depend on this resolution; "
+                              "it can no longer be withdrawn.")
+    if current.stage == Stage.FULL_TEXT and Report.objects.filter(record=record).exists():
+        raise ValidationError("This record is linked to a study, which depends on this resolution; "
+                              "unlink it before withdrawing the resolution.")
+    ScreeningResolution.objects.filter(pk=current.pk).delete()
+    if current.stage == Stage.TITLE_ABSTRACT and current.decision == Decision.INCLUDE:
+        _progress_moved(review.pk, Stage.FULL_TEXT)
+    current.record = record
+    return current
 
 
 # -- Full texts --------------------------------------------------------------------------------
@@ -237,9 +298,11 @@ def fulltext_mark_not_retrieved(*, record: Record, user: AbstractBaseUser) -> Re
 def report_link(*, record: Record, user: AbstractBaseUser, study: Study | None = None, new_study_label: str = "",
                 new_study_year: int | None = None, is_primary: bool = False) -> Report:
     """Link a record included at full text to a study, new (by label) or existing; relinking a
-    record moves it (a correction). The first report of a study is its primary one; asking for
-    primary demotes the study's current primary. A study left without a primary by a move gets its
-    next report promoted. Studies are created through ``entity_save``, so the analyses recompute.
+    record moves it (a correction). The first report of a study is its primary one. Linking never
+    demotes another report: asking for primary where the study already has one is refused with its
+    name (``report_make_primary`` makes the switch and says which report stops being primary). A
+    study left without a primary by a move gets its next report promoted. Studies are created
+    through ``entity_save``, so the analyses recompute.
     """
     record = _locked(record)
     review = record.review
@@ -258,14 +321,47 @@ def report_link(*, record: Record, user: AbstractBaseUser, study: Study | None =
     if report is None:
         report = Report(record=record, study=study)
     report.study = study
-    has_primary = Report.objects.filter(study=study, is_primary=True).exclude(record=record).exists()
-    if is_primary and has_primary:
-        Report.objects.filter(study=study, is_primary=True).exclude(record=record).update(is_primary=False)
-    report.is_primary = is_primary or not has_primary
+    primary = Report.objects.filter(study=study, is_primary=True).exclude(record=record).select_related("record").first()
+    if is_primary and primary is not None:
+        raise ValidationError({"is_primary": (
+            f"“{primary.record.title[:120]}” is the primary report of {study.label}. Link this record as a "
+            "further report, then make it primary (which says which report stops being primary).")})
+    report.is_primary = primary is None
     entity_save(instance=report)
     if previous_study is not None:
         _primary_ensure(previous_study)
     return report
+
+
+@dataclass(frozen=True)
+class PrimaryChange:
+    """What ``report_make_primary`` did: the study's primary report now, and the one it replaced."""
+
+    report: Report
+    demoted: Report | None
+
+
+@transaction.atomic
+def report_make_primary(*, record: Record, user: AbstractBaseUser) -> PrimaryChange:
+    """Make a linked record its study's primary report, in place of the current one (returned, so the
+    page can say which report stopped being primary). The study's row is locked, so two people making
+    different reports primary at once end with one primary, the later one."""
+    record = _locked(record)
+    access.require_role(user, record.review, {Role.TUTOR, Role.MANAGER}, action="choose a study's primary report")
+    report = Report.objects.filter(record=record).select_related("study").first()
+    if report is None:
+        raise ValidationError("This record is not linked to a study; link it first.")
+    Study.objects.select_for_update(no_key=True).filter(pk=report.study_id).first()
+    report.refresh_from_db(fields=["is_primary"])
+    if report.is_primary:
+        return PrimaryChange(report=report, demoted=None)
+    demoted = Report.objects.filter(study=report.study, is_primary=True).select_related("record").first()
+    if demoted is not None:  # first, so the one-primary constraint holds at every statement
+        demoted.is_primary = False
+        entity_save(instance=demoted)
+    report.is_primary = True
+    entity_save(instance=report)
+    return PrimaryChange(report=report, demoted=demoted)
 
 
 @transaction.atomic

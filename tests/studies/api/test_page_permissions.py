@@ -78,6 +78,8 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "reviews/<slug:slug>/screening/full-text/<int:record_id>/pdf": ("GET", SCREENING, MISSING),
     "reviews/<slug:slug>/screening/<str:stage>/": ("GET", frozenset({"screener"}), OK),
     "reviews/<slug:slug>/screening/<str:stage>/undo/": ("POST", frozenset({"screener"}), FORM),
+    "reviews/<slug:slug>/screening/<str:stage>/withdraw/": ("POST", frozenset({"screener"}), MISSING),
+    "reviews/<slug:slug>/screening/mine/": ("GET", frozenset({"screener"}), OK),
     "reviews/<slug:slug>/screening/<str:stage>/conflicts/": ("GET", frozenset({"tutor"}), OK),
     "reviews/<slug:slug>/team/": ("GET", MANAGER, OK),
     "reviews/<slug:slug>/team/invitations/": ("POST", MANAGER, FORM),
@@ -85,6 +87,7 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "reviews/<slug:slug>/team/invitations/<int:invitation_id>/revoke/": ("POST", MANAGER, MISSING),
     "reviews/<slug:slug>/team/roles/": ("POST", MANAGER, FORM),
     "reviews/<slug:slug>/team/roles/<int:membership_id>/remove/": ("POST", MANAGER, FORM),
+    "reviews/<slug:slug>/screening/<str:stage>/conflicts/withdraw/": ("POST", frozenset({"tutor"}), MISSING),
 }
 IDENTITIES = ["anonymous", "outsider", *ROLES]
 VIEWERS = [(identity, False) for identity in IDENTITIES] + [("anonymous", True), ("outsider", True)]

@@ -142,9 +142,11 @@ def test_who_may_decide_and_what_is_refused(setup):
 def test_undo_withdraws_my_last_decision_only(setup):
     a, b = setup.records[:2]
     services.decision_record(record=a, stage=TA, screener=setup.s1, decision=I)
-    services.decision_record(record=b, stage=TA, screener=setup.s1, decision=E)
+    services.decision_record(record=b, stage=TA, screener=setup.s1, decision=E, note="no control group")
     services.decision_record(record=a, stage=TA, screener=setup.s2, decision=E)
-    assert services.decision_undo_last(review=setup.review, stage=TA, screener=setup.s1) == b
+    withdrawn = services.decision_undo_last(review=setup.review, stage=TA, screener=setup.s1)
+    # The withdrawn decision comes back as it was, so the page can offer its note again.
+    assert (withdrawn.record, withdrawn.decision, withdrawn.note) == (b, E, "no control group")
     assert list(ScreeningDecision.objects.filter(screener=setup.s1).values_list("record", flat=True)) == [a.pk]
     assert ScreeningDecision.objects.filter(record=a, screener=setup.s2).exists()
     assert status(b) == S.AWAITING_FIRST
@@ -213,9 +215,18 @@ def test_included_records_link_to_new_and_existing_studies_and_can_be_moved(setu
     assert report.is_primary and report.study.label == "Peer 2020"
     second_report = services.report_link(record=second, user=setup.manager, study=report.study)
     assert not second_report.is_primary and report.study.reports.count() == 2
-    # Make the second the primary: the first is demoted, one primary remains.
-    services.report_link(record=second, user=setup.manager, study=report.study, is_primary=True)
+    # Linking never demotes the primary: asking for primary is refused, naming the current one ...
+    with pytest.raises(ValidationError, match="is the primary report of Peer 2020") as refused:
+        services.report_link(record=second, user=setup.manager, study=report.study, is_primary=True)
+    assert first.title[:40] in str(refused.value)
+    assert list(Report.objects.filter(study=report.study, is_primary=True).values_list("record", flat=True)) == [first.pk]
+    # ... the explicit switch makes the second primary and says which report stopped being primary.
+    with pytest.raises(PermissionDenied):
+        services.report_make_primary(record=second, user=setup.s1)
+    change = services.report_make_primary(record=second, user=setup.manager)
+    assert change.report.record == second and change.demoted.record == first
     assert list(Report.objects.filter(study=report.study, is_primary=True).values_list("record", flat=True)) == [second.pk]
+    assert services.report_make_primary(record=second, user=setup.manager).demoted is None  # already primary
     # Correct a link: move the primary to a new study; the old study's other report becomes primary.
     moved = services.report_link(record=second, user=setup.tutor, new_study_label="Peer 2021", new_study_year=2021)
     assert moved.study.label == "Peer 2021" and moved.is_primary
