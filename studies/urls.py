@@ -1,5 +1,6 @@
 from django.urls import path
 
+from studies.pages import audit as audit_views
 from studies.pages import extraction as extraction_views
 from studies.pages import imports as import_views
 from studies.pages import risk_of_bias as rob_views
@@ -39,6 +40,8 @@ urlpatterns = [
     path("reviews/<slug:slug>/screening/<str:stage>/", screening_views.screen, name="screen"),
     path("reviews/<slug:slug>/screening/<str:stage>/undo/", screening_views.undo, name="undo"),
     path("reviews/<slug:slug>/screening/<str:stage>/conflicts/", screening_views.conflicts, name="conflicts"),
+    # The audit trail, for managers (issue 18).
+    path("reviews/<slug:slug>/audit/", audit_views.audit_page, name="audit"),
     # Public: the PRISMA flow diagram's counts (the diagram, studies:prisma-svg, is drawn by
     # analysis.pages.prisma; reviewsite/urls.py adds its route to this namespace).
     path("api/reviews/<slug:slug>/prisma/", api.PrismaView.as_view(), name="api-prisma"),
