@@ -2,18 +2,27 @@
 person, record, study, date and kind of change, newest first. The same reads as the API's
 (``studies.audit``), so the page shows exactly what ``GET /api/reviews/<slug>/audit/`` answers, blinding
 included."""
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-import json
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from studies import access
-from studies.audit import ENTITIES, AuditEvent, audit_people, audit_subjects, audit_trail
+from studies.audit import (
+    ENTITIES,
+    AuditEvent,
+    audit_people,
+    audit_subjects,
+    audit_trail,
+)
 from studies.models import Study
 
 PAGE_SIZE = 50
@@ -95,8 +104,9 @@ class EventRow:
     changes: list[Change]
 
 
-def _shown(field, value) -> str:
-    """A snapshot value in words: a choice by its label, yes/no, lists joined; nothing as empty."""
+def _shown(field, value, usernames: dict[int, str]) -> str:
+    """A snapshot value in words: a person by name, a choice by its label, a moment to the second,
+    yes/no, lists joined; nothing as empty."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -107,15 +117,34 @@ def _shown(field, value) -> str:
         return json.dumps(value, ensure_ascii=False)
     if field is not None and field.choices:
         return str(dict(field.flatchoices).get(value, value))
+    if _names_a_person(field):
+        return usernames.get(value, f"user {value}")
+    if isinstance(field, models.DateTimeField) and isinstance(value, str) and (moment := parse_datetime(value)):
+        return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}"
     return str(value)
 
 
-def _changes(event: AuditEvent) -> list[Change]:
-    model = ENTITIES[event.entity][0]
-    fields = {field.attname: field for field in model._meta.concrete_fields}
+def _names_a_person(field) -> bool:
+    return isinstance(field, models.ForeignKey) and field.related_model is get_user_model()
+
+
+def _fields(entity: str) -> dict[str, models.Field]:
+    return {field.attname: field for field in ENTITIES[entity][0]._meta.concrete_fields}
+
+
+def _usernames(events: list[AuditEvent]) -> dict[int, str]:
+    """The people the page's rows name in their fields (screener, tutor, assessor...), in one query."""
+    ids = {snapshot.get(name) for event in events for snapshot in (event.old or {}, event.new or {})
+           for name, field in _fields(event.entity).items() if _names_a_person(field)} - {None}
+    return dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username")) if ids else {}
+
+
+def _changes(event: AuditEvent, usernames: dict[int, str]) -> list[Change]:
+    fields = _fields(event.entity)
     old, new = event.old or {}, event.new or {}
     return [Change(field=str(fields[name].verbose_name) if name in fields else name,
-                   old=_shown(fields.get(name), old.get(name)), new=_shown(fields.get(name), new.get(name)))
+                   old=_shown(fields.get(name), old.get(name), usernames),
+                   new=_shown(fields.get(name), new.get(name), usernames))
             for name in event.changed if name != "id"]  # the row's id is named in "what"
 
 
@@ -135,9 +164,9 @@ def audit_page(request: HttpRequest, slug: str) -> HttpResponse:
         until=_midnight(given["date_to"] + timedelta(days=1)) if given["date_to"] else None,
         actions=[given["action"]] if given["action"] else None,
     )
-    subjects = audit_subjects(review=review, events=events)
+    subjects, usernames = audit_subjects(review=review, events=events), _usernames(events)
     rows = [EventRow(event=event, entity=entity_label(event.entity), subject=subjects[event.entity, event.event_id],
-                     action=ACTION_LABELS[event.action], changes=_changes(event)) for event in events]
+                     action=ACTION_LABELS[event.action], changes=_changes(event, usernames)) for event in events]
     pages = max(1, -(-count // PAGE_SIZE))
     return render(request, "studies/audit/trail.html", {
         "review": review, "form": form, "rows": rows, "count": count, "page": page, "pages": pages,

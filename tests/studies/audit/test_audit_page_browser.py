@@ -1,8 +1,8 @@
 """The audit trail page in a real browser (Debian's Chromium via Playwright): usable on a phone (no
 sideways scrolling of the page, even with a long value unfolded), accessible by axe-core's WCAG 2.1 AA
 rules, and its filter form is a plain GET form that needs no script."""
-from axe_playwright_python.sync_playwright import Axe
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from studies.models import Review
 from studies.services.demo import demo_review_load
