@@ -12,13 +12,14 @@ from datetime import datetime
 import heapq
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, QuerySet, Window
-from django.db.models.functions import JSONObject, Lag
+from django.db.models import F, JSONField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import JSONObject
 
 from studies import access
 from studies.models import (
-    EVENT_MODELS, Invitation, OutcomeData, Report, Review, ReviewMembership, RiskOfBiasAssessment, RiskOfBiasJudgment,
-    Rob2Assessment, Rob2DomainJudgment, Rob2SignallingAnswer, ScreeningDecision, ScreeningResolution, Study,
+    EVENT_MODELS, Invitation, OutcomeData, Record, Report, Review, ReviewMembership, RiskOfBiasAssessment,
+    RiskOfBiasJudgment, Rob2Assessment, Rob2DomainJudgment, Rob2SignallingAnswer, ScreeningDecision,
+    ScreeningResolution, Study,
 )
 
 # The name of each audited entity in the API, and how its event rows reach their review (through
@@ -41,6 +42,26 @@ ENTITIES: dict[str, tuple[type, str]] = {
     "membership": (ReviewMembership, "review_id"),
     "invitation": (Invitation, "review_id"),
 }
+
+# The filters by record and by study (``audit_trail``): the column of each entity's events that names
+# one (in the snapshot, or through the row it points to). An entity without one has no events about
+# a record (a study) and drops out when that filter is set.
+RECORD_COLUMNS: dict[str, str] = {
+    "report": "record_id",
+    "decision": "record_id",
+    "resolution": "record_id",
+}
+STUDY_COLUMNS: dict[str, str] = {
+    "study": "pgh_obj_id",
+    "report": "study_id",
+    "outcome-data": "study_id",
+    "rob1-assessment": "study_id",
+    "rob1-judgment": "assessment__study_id",
+    "rob2-assessment": "study_id",
+    "rob2-domain": "assessment__study_id",
+    "rob2-answer": "assessment__study_id",
+}
+ACTIONS = ("insert", "update", "delete")
 
 
 @dataclass(frozen=True)
@@ -84,29 +105,65 @@ def _blinded(entity: str, events: QuerySet, user, review: Review) -> QuerySet:
     return events
 
 
+def visible_events(*, entity: str, user, review: Review) -> QuerySet:
+    """One entity's events in a review that ``user`` may see (blinded by ``studies.access``)."""
+    model, path = ENTITIES[entity]
+    events = EVENT_MODELS[model].objects.filter(**{path: review.pk})
+    return _blinded(entity, events, user, review)
+
+
 def audit_events_queryset(*, entity: str, user, review: Review) -> QuerySet:
     """One entity's events in a review that ``user`` may see, each annotated with its snapshot
-    (``values``) and the snapshot before it of the same row (``previous``, the old values)."""
-    model, path = ENTITIES[entity]
-    event_model = EVENT_MODELS[model]
+    (``values``) and the snapshot before it of the same row (``previous``, the old values).
+
+    ``previous`` is a subquery over all the row's events rather than a window over the selected
+    ones, so that filtering the events (by person, date, action...) keeps each change's old values."""
+    event_model = EVENT_MODELS[ENTITIES[entity][0]]
     snapshot = JSONObject(**{f.attname: F(f.attname) for f in _snapshot_fields(event_model)})
-    events = event_model.objects.filter(**{path: review.pk})
-    events = _blinded(entity, events, user, review)
-    return events.annotate(
-        values=snapshot,
-        previous=Window(Lag(snapshot), partition_by=[F("pgh_obj_id")], order_by=F("pgh_id").asc()),
+    before = (event_model.objects.filter(pgh_obj_id=OuterRef("pgh_obj_id"), pgh_id__lt=OuterRef("pgh_id"))
+              .order_by("-pgh_id").annotate(values=snapshot).values("values")[:1])
+    return visible_events(entity=entity, user=user, review=review).annotate(
+        values=snapshot, previous=Subquery(before, output_field=JSONField()),
     ).select_related("pgh_context")
 
 
+def _filtered(entity: str, events: QuerySet, *, changed_by: int | None, record: int | None, study: int | None,
+              since: datetime | None, until: datetime | None, actions: list[str] | None) -> QuerySet:
+    if changed_by is not None:
+        events = events.filter(pgh_context__metadata__user=changed_by)
+    if record is not None:
+        events = events.filter(**{RECORD_COLUMNS[entity]: record})
+    if study is not None:
+        events = events.filter(**{STUDY_COLUMNS[entity]: study})
+    if since is not None:
+        events = events.filter(pgh_created_at__gte=since)
+    if until is not None:
+        events = events.filter(pgh_created_at__lt=until)
+    if actions:
+        events = events.filter(pgh_label__in=actions)
+    return events
+
+
 def audit_trail(*, user, review: Review, entities: list[str] | None = None, offset: int = 0,
-                limit: int = 100) -> tuple[int, list[AuditEvent]]:
+                limit: int = 100, changed_by: int | None = None, record: int | None = None,
+                study: int | None = None, since: datetime | None = None, until: datetime | None = None,
+                actions: list[str] | None = None) -> tuple[int, list[AuditEvent]]:
     """The review's events that ``user`` may see, newest first: ``(count, page)``.
+
+    Filters, each applied in the database to every entity's events before they are merged: by the
+    user who made the change (``changed_by``, a user id), the record or the study the event is about
+    (ids; entities without one drop out), the time (``since`` inclusive, ``until`` exclusive) and the
+    action (of ``ACTIONS``).
 
     One query per entity for the page (each reads at most ``offset + limit`` rows, merged here)
     and one count per entity; the users named on the page in one more.
     """
-    names = entities or list(ENTITIES)
-    querysets = {name: audit_events_queryset(entity=name, user=user, review=review) for name in names}
+    names = [name for name in entities or list(ENTITIES)
+             if (record is None or name in RECORD_COLUMNS) and (study is None or name in STUDY_COLUMNS)]
+    filters = {"changed_by": changed_by, "record": record, "study": study, "since": since, "until": until,
+               "actions": actions}
+    querysets = {name: _filtered(name, audit_events_queryset(entity=name, user=user, review=review), **filters)
+                 for name in names}
     count = sum(qs.count() for qs in querysets.values())
     streams = [
         [(-row.pgh_created_at.timestamp(), name, -row.pgh_id, row)
@@ -127,4 +184,63 @@ def audit_trail(*, user, review: Review, entities: list[str] | None = None, offs
     return count, events
 
 
-__all__ = ["ENTITIES", "AuditEvent", "audit_trail", "audit_events_queryset"]
+def audit_people(*, user, review: Review) -> list[tuple[int, str]]:
+    """``(id, username)`` of the people who made a change in the review's trail as ``user`` may see
+    it (so a blinded vote does not name its screener) or are on its team, by username. Two queries."""
+    named = [visible_events(entity=name, user=user, review=review).order_by()
+             .values_list("pgh_context__metadata__user", flat=True) for name in ENTITIES]
+    user_ids = {pk for pk in named[0].union(*named[1:]) if isinstance(pk, int)}
+    team = ReviewMembership.objects.filter(review=review).values("user_id")
+    return list(get_user_model().objects.filter(Q(pk__in=user_ids) | Q(pk__in=team))
+                .order_by("username").values_list("pk", "username"))
+
+
+def _snapshot(event: AuditEvent) -> dict:
+    return event.new or event.old or {}
+
+
+def audit_subjects(*, review: Review, events: list[AuditEvent]) -> dict[tuple[str, int], str]:
+    """What each event (by ``(entity, event_id)``) is about, in words: its record's citation and its
+    study's label, through the columns of ``RECORD_COLUMNS`` and ``STUDY_COLUMNS``. Batched for the
+    page: one query for the records, one per risk-of-bias tool for the assessments' studies, one for
+    the studies. A row since deleted is named by its id."""
+    record_ids = {_snapshot(e).get(RECORD_COLUMNS[e.entity]) for e in events if e.entity in RECORD_COLUMNS}
+    study_of: dict[tuple[str, int], int | None] = {}
+    assessments: dict[type, set[int]] = {}
+    for event in events:
+        column = STUDY_COLUMNS.get(event.entity)
+        if column == "pgh_obj_id":
+            study_of[event.entity, event.event_id] = event.object_id
+        elif column == "study_id":
+            study_of[event.entity, event.event_id] = _snapshot(event).get("study_id")
+        elif column is not None:  # through the assessment the row belongs to
+            model = ENTITIES[event.entity][0]._meta.get_field("assessment").related_model
+            assessments.setdefault(model, set()).add(_snapshot(event).get("assessment_id"))
+    assessment_study = {(model, pk): study_id for model, ids in assessments.items()
+                        for pk, study_id in model.objects.filter(pk__in=ids - {None}, study__review=review)
+                        .values_list("pk", "study_id")}
+    for event in events:
+        if STUDY_COLUMNS.get(event.entity, "").startswith("assessment__"):
+            model = ENTITIES[event.entity][0]._meta.get_field("assessment").related_model
+            study_of[event.entity, event.event_id] = assessment_study.get((model, _snapshot(event).get("assessment_id")))
+    study_ids = set(study_of.values()) - {None}
+    studies = dict(Study.objects.filter(review=review, pk__in=study_ids).values_list("pk", "label")) if study_ids else {}
+    records = ({record.pk: str(record) for record in Record.objects.filter(review=review, pk__in=record_ids - {None})
+                .only("pk", "authors", "year", "title")} if record_ids - {None} else {})
+    subjects = {}
+    for event in events:
+        key, parts = (event.entity, event.event_id), []
+        if event.entity in RECORD_COLUMNS:
+            record_id = _snapshot(event).get(RECORD_COLUMNS[event.entity])
+            parts.append(records.get(record_id, f"record {record_id}"))
+        if key in study_of:
+            study_id = study_of[key]
+            parts.append(studies.get(study_id, f"study {study_id}") if study_id else "a removed assessment")
+        if event.entity == "review":
+            parts.append(review.title)
+        subjects[key] = " · ".join(parts)
+    return subjects
+
+
+__all__ = ["ACTIONS", "ENTITIES", "RECORD_COLUMNS", "STUDY_COLUMNS", "AuditEvent", "audit_events_queryset",
+           "audit_people", "audit_subjects", "audit_trail", "visible_events"]

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from studies.pages import audit as audit_views
 from studies.pages import extraction as extraction_views
 from studies.pages import imports as import_views
 from studies.pages import risk_of_bias as rob_views
@@ -54,6 +55,8 @@ urlpatterns = [
          name="team-role-remove"),
     path("reviews/<slug:slug>/screening/<str:stage>/conflicts/withdraw/", screening_views.resolution_withdraw,
          name="resolution-withdraw"),
+    # The audit trail, for managers (issue 18).
+    path("reviews/<slug:slug>/audit/", audit_views.audit_page, name="audit"),
     # Public: the PRISMA flow diagram's counts (the diagram, studies:prisma-svg, is drawn by
     # analysis.pages.prisma; reviewsite/urls.py adds its route to this namespace).
     path("api/reviews/<slug:slug>/prisma/", api.PrismaView.as_view(), name="api-prisma"),

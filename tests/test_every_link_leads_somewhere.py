@@ -86,9 +86,9 @@ def crawl(client: Client) -> tuple[dict[str, tuple[str, int]], set[str]]:
 
 # Each role's work, as URL names its links must reach from the front page.
 WORK = {
-    "demo-manager": {"studies:team", "password_change", "studies:import-upload", "studies:duplicate-queue", "studies:screening", "studies:agreement",
+    "demo-manager": {"studies:team", "studies:audit", "password_change", "studies:import-upload", "studies:duplicate-queue", "studies:screening", "studies:agreement",
                      "studies:included", "studies:extraction-list", "studies:rob-list", "review", "admin:index"},
-    "demo-screener-1": {"studies:screen", "studies:screening", "review"},
+    "demo-screener-1": {"studies:screen", "studies:screening", "studies:my-decisions", "review"},
     "demo-tutor": {"studies:conflicts", "studies:screening", "studies:agreement", "studies:included"},
     "demo-extractor": {"studies:extraction-list", "studies:extraction-study"},
     "demo-assessor-1": {"studies:rob-list"},  # and the assessment form of the review's tool (below)

@@ -7,14 +7,32 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from studies.api.access import MANAGER, ReviewRoleAccess, request_review
-from studies.audit import ENTITIES, audit_trail
+from studies.audit import ACTIONS, ENTITIES, audit_trail
 
 
 class AuditQuerySerializer(serializers.Serializer):
+    """The filters of ``studies.audit.audit_trail`` (the audit page offers the same)."""
+
     entity = serializers.MultipleChoiceField(choices=sorted(ENTITIES), required=False,
                                              help_text="Only these entities (repeat the parameter for several).")
+    user = serializers.IntegerField(min_value=1, required=False, help_text="Only changes made by this user (id).")
+    record = serializers.IntegerField(min_value=1, required=False,
+                                      help_text="Only events about this record (id): decisions, resolutions, reports.")
+    study = serializers.IntegerField(min_value=1, required=False,
+                                     help_text="Only events about this study (id): the study, its reports, outcome "
+                                               "data and risk of bias.")
+    since = serializers.DateTimeField(required=False, help_text="Only changes at or after this moment (ISO 8601).")
+    until = serializers.DateTimeField(required=False, help_text="Only changes before this moment (ISO 8601; "
+                                                                "a date alone means its midnight).")
+    action = serializers.MultipleChoiceField(choices=ACTIONS, required=False,
+                                             help_text="Only these actions (repeat the parameter for several).")
     page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
     page_size = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": "until must be later than since."})
+        return attrs
 
 
 class AuditEventSerializer(serializers.Serializer):
@@ -49,9 +67,12 @@ class AuditTrailView(APIView):
     def get(self, request: Request, slug: str) -> Response:
         query = AuditQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page, size = query.validated_data["page"], query.validated_data["page_size"]
+        given = query.validated_data
+        page, size = given["page"], given["page_size"]
         count, events = audit_trail(user=request.user, review=request_review(request, slug),
-                                    entities=sorted(query.validated_data.get("entity") or []) or None,
-                                    offset=(page - 1) * size, limit=size)
+                                    entities=sorted(given.get("entity") or []) or None,
+                                    offset=(page - 1) * size, limit=size, changed_by=given.get("user"),
+                                    record=given.get("record"), study=given.get("study"), since=given.get("since"),
+                                    until=given.get("until"), actions=sorted(given.get("action") or []) or None)
         return Response({"count": count, "page": page, "page_size": size,
                          "results": AuditEventSerializer(events, many=True).data})

@@ -67,6 +67,7 @@ _ENTRIES = (
     _Entry("Full-text conflicts waiting for a tutor", "studies:conflicts", TUTORS, Stage.FULL_TEXT,
            count=_conflicts(Stage.FULL_TEXT)),
     _Entry("Screening overview", "studies:screening", access.SCREENING),
+    _Entry("My screening decisions", "studies:my-decisions", SCREENERS),
     _Entry("Agreement between screeners", "studies:agreement", access.OVERSEERS),
     _Entry("Included records and their studies", "studies:included", access.OVERSEERS),
     _Entry("Studies to extract", "studies:extraction-list", frozenset({Role.EXTRACTOR}),
@@ -77,6 +78,7 @@ _ENTRIES = (
            count=lambda review, user: selectors.rob_work(review=review, assessor=user).to_enter),
     _Entry("Risk-of-bias assessments to agree", "studies:rob-list", access.RISK_OF_BIAS,
            count=lambda review, user: selectors.rob_work(review=review, assessor=user).to_agree),
+    _Entry("Audit trail: who changed what", "studies:audit", access.MANAGER),
     _Entry("The review's analysis pages", "review", access.READERS),
 )
 

@@ -58,6 +58,7 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "reviews/<slug:slug>/imports/<int:batch_id>/undo/": ("POST", MANAGER, FORM),
     "reviews/<slug:slug>/duplicates/": ("GET", MANAGER, OK),
     "reviews/<slug:slug>/duplicates/<int:candidate_id>/": ("POST", MANAGER, MISSING),
+    "reviews/<slug:slug>/audit/": ("GET", MANAGER, OK),
     "reviews/<slug:slug>/risk-of-bias/": ("GET", RISK_OF_BIAS, OK),
     "reviews/<slug:slug>/risk-of-bias/propose/": ("POST", RISK_OF_BIAS, FORM),
     # One's own assessment or extraction: for assessors and extractors (a manager arbitrates the consensus).

@@ -37,6 +37,8 @@ def every_page(setup, record) -> dict[str, str]:
         "prisma svg": f"/reviews/{slug}/prisma.svg",
         "admin decisions": "/admin/studies/screeningdecision/",
         "admin record": f"/admin/studies/record/{record.pk}/change/",
+        "audit trail": f"/reviews/{slug}/audit/",
+        "audit trail of the record": f"/reviews/{slug}/audit/?record={record.pk}",
     }
 
 
