@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from studies.audit import RECORD_COLUMNS, STUDY_COLUMNS
+from studies.audit import ENTITIES, RECORD_COLUMNS, STUDY_COLUMNS
 from studies.models import Record, RiskOfBiasAssessment, Rob2Assessment, Role, Stage
 from studies.pages import audit as audit_page
 from studies.services.entities import entity_save
@@ -275,8 +275,10 @@ def test_bad_filters_give_a_clear_400_on_the_api(api_review, params, field):
 def test_the_number_of_queries_does_not_grow_with_the_page(demo_review, monkeypatch, django_assert_max_num_queries):
     manager = demo_review.memberships.get(role=Role.MANAGER).user
     client = page_for(manager)
+    # Two per audited entity (its count and its page), the rest fixed: none per row shown.
+    bound = 2 * len(ENTITIES) + 9
     for size in (5, 200):
         monkeypatch.setattr(audit_page, "PAGE_SIZE", size)
-        with django_assert_max_num_queries(31):
+        with django_assert_max_num_queries(bound):
             response = client.get(f"/reviews/{demo_review.slug}/audit/")
         assert len(EVENT.findall(response.content.decode())) == size
