@@ -61,7 +61,8 @@ def test_preview_and_queue_fit_a_phone_and_pass_the_accessibility_audit(live_ser
     # The same papers again, one title word apart and with another DOI: a pair for a person.
     first = Record.objects.filter(review=small.review).order_by("pk").first()
     variant = (f"TY  - JOUR\nTI  - {first.title} revisited\nPY  - {first.year}\nAU  - Someone, Else\n"
-               f"AB  - {'A long abstract word ' * 60}\nDO  - 10.9999/another.{first.pk}\nER  - \n")
+               f"AB  - {'A long abstract word ' * 60}\nJO  - {'Journalofpeersupport' * 6}\n"
+               f"DO  - 10.9999/another.{first.pk}\nER  - \n")  # a long unbroken word: it must wrap
     variant_file = tmp_path / "variant.ris"
     variant_file.write_text(variant)
     upload(page, live_server, small, "PsycInfo", variant_file)
@@ -72,6 +73,10 @@ def test_preview_and_queue_fit_a_phone_and_pass_the_accessibility_audit(live_ser
             assert DuplicateCandidate.objects.filter(review=small.review, status="pending").exists()
             page.goto(f"{live_server.url}/reviews/{small.review.slug}/duplicates/")
             assert page.locator("section.pair").count() >= 1
+            # The two records of a field stack under each other on a phone (side by side when wide).
+            tops = page.evaluate("[...document.querySelectorAll('section.pair tbody tr:first-child td')]"
+                                 ".map(td => td.getBoundingClientRect().top)")
+            assert tops[1] > tops[0]
         results = Axe().run(page, options=WCAG)
         assert results.violations_count == 0, f"{where} at 360px:\n{results.generate_report()}"
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), where
