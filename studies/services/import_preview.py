@@ -125,7 +125,7 @@ class ImportPreview:
                         "journal": s.journal, "doi": s.doi} for s in self.sample],
             "warnings": {
                 "total": self.warnings,
-                "file": list(self.file_warnings),
+                "file": [str(warning) for warning in self.file_warnings],
                 "by_kind": [{"kind": g.kind, "count": g.count, "more": g.more,
                              "shown": [{"record": w.record, "line": w.line, "field": w.field, "message": w.message}
                                        for w in g.shown]} for g in self.warning_groups],
