@@ -9,9 +9,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django_filters.rest_framework import DjangoFilterBackend
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
@@ -22,7 +26,9 @@ from studies.models import (
     Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, Role,
     SearchSource, Study, StudyCharacteristic, TimePoint,
 )
+from studies.imports import ImportFileError
 from studies.services.entities import REVIEW_LOOKUP, entity_delete
+from studies.services.import_preview import import_preview, import_upload
 from studies.services.reviews import review_create
 
 
@@ -156,12 +162,41 @@ class SearchSourceViewSet(ReviewScopedViewSet):
 
 
 class ImportBatchViewSet(ReadOnlyReviewScopedViewSet):
-    """Imports are made on the upload page or with ``manage.py import_records``."""
+    """The review's imports; a manager posts an export file to import it, or to preview it first
+    (``dry_run``: the upload page's preview, as JSON; nothing is written)."""
 
     model = ImportBatch
     serializer_class = s.ImportBatchSerializer
     read_roles = MANAGER
+    write_roles = MANAGER
     filterset_fields = ["source", "file_format"]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(request={"multipart/form-data": s.ImportUploadSerializer},
+                   responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+                   description="Import an export file (201: the import's summary), or with dry_run preview it "
+                               "(200: format, encoding, records, sample, warnings grouped by kind, expected "
+                               "duplicates within the file and against the review's records).")
+    def create(self, request, *args, **kwargs):
+        upload = s.ImportUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        data = upload.validated_data
+        content = data["file"].read()
+        try:
+            if data["dry_run"]:
+                preview = import_preview(review=self.review, content=content, file_format=data["file_format"],
+                                         column_mapping=data.get("column_mapping"))
+                return Response(preview.as_dict(), status=status.HTTP_200_OK)
+            summary = import_upload(
+                review=self.review, user=request.user, database=data["database"],
+                date_searched=data.get("searched_on") or timezone.localdate(), query=data["query"],
+                file_name=data["file"].name, content=content, file_format=data["file_format"],
+                column_mapping=data.get("column_mapping"))
+        except ImportFileError as error:
+            raise serializers.ValidationError({"file": [str(error)]}) from None
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(s._errors(error)) from None
+        return Response(summary.as_dict(), status=status.HTTP_201_CREATED)
 
 
 class RecordViewSet(ReadOnlyReviewScopedViewSet):

@@ -10,7 +10,7 @@ from django.db import IntegrityError
 from rest_framework import serializers
 
 from studies.models import (
-    Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, Review,
+    Arm, CharacteristicField, ImportBatch, ImportFormat, Outcome, OutcomeData, OutcomeDomain, Record, Review,
     SearchSource, Study, StudyCharacteristic, TimePoint,
 )
 from studies.services.entities import REVIEW_LOOKUP, entity_save
@@ -81,6 +81,28 @@ class ImportBatchSerializer(ReviewEntitySerializer):
         model = ImportBatch
         fields = ["id", "source", "file_name", "file_format", "sha256", "imported_by", "imported_at"]
         read_only_fields = fields
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    """An export file to import (multipart), or with ``dry_run`` to preview: what the import would do."""
+
+    file = serializers.FileField(help_text="The export file (RIS, MEDLINE, EndNote XML, BibTeX, CSV, WoS).")
+    database = serializers.CharField(max_length=100, help_text="The database searched, e.g. Embase.")
+    searched_on = serializers.DateField(required=False, help_text="Date of the search; today if not given.")
+    query = serializers.CharField(required=False, allow_blank=True, default="", help_text="The search strategy as run.")
+    file_format = serializers.ChoiceField(choices=["auto", *ImportFormat.values], default="auto")
+    column_mapping = serializers.JSONField(
+        required=False, binary=True, help_text='CSV only: record field → column header, e.g. {"title": "Heading"}.')
+    dry_run = serializers.BooleanField(
+        default=False, help_text="Only preview: records, a sample, warnings grouped by kind and the expected "
+                                 "duplicates; nothing is written.")
+
+    def validate_column_mapping(self, value):
+        if value in (None, "", {}):
+            return None
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise serializers.ValidationError("Give an object of record field → column header, both strings.")
+        return value
 
 
 class RecordSerializer(ReviewEntitySerializer):

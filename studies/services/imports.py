@@ -17,10 +17,11 @@ import threading
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from psycopg.copy import Copy, Writer
 
+from studies import access
 from studies.imports import ImportFileError, ParsedFile, ParsedRecord, file_open
 from studies.imports.dedup import DedupItem, dedup_plan, item_from_parsed, item_from_values
 from studies.models import (
@@ -477,19 +478,149 @@ def import_file(*, review: Review, database: str, date_searched: date, query: st
 
 
 @transaction.atomic
-def duplicate_decide(*, review: Review, candidate_id: int, decision: str, user) -> DuplicateCandidate:
-    """A person's verdict on a pending duplicate pair: ``merge`` or ``keep_both``. The pair is locked
-    and re-read, so a second manager, or a double submit, finds it already decided (and changes
-    nothing). Raises ``DuplicateCandidate.DoesNotExist`` for a pair not of this review and
-    ``ValidationError`` for another verdict."""
+def duplicate_decide(*, review: Review, candidate_id: int, decision: str, user,
+                     keep: int | None = None) -> DuplicateCandidate:
+    """A person's verdict on a pending duplicate pair: ``merge`` (keeping record ``keep``, one of the
+    pair, or the richer or screened one when ``keep`` is not given) or ``keep_both`` (not duplicates).
+    The pair is locked and re-read, so a second manager, or a double submit, finds it already decided
+    (and changes nothing). Raises ``DuplicateCandidate.DoesNotExist`` for a pair not of this review,
+    ``ValidationError`` for another verdict or a record to remove that screening has used, and
+    ``PermissionDenied`` for someone who does not manage the review."""
+    access.require_role(user, review, access.MANAGER, action="decide about duplicates")
     if decision not in ("merge", "keep_both"):
         raise ValidationError("Choose 'merge' or 'keep_both'.")
     candidate = DuplicateCandidate.objects.select_for_update().get(pk=candidate_id, review=review)
     if candidate.status != CandidateStatus.PENDING:
         return candidate
     if decision == "merge":
-        return duplicate_merge(candidate=candidate, user=user)
+        return duplicate_merge(candidate=candidate, user=user, keep=keep)
     return duplicate_keep_both(candidate=candidate, user=user)
+
+
+class DuplicateUndoRefused(Exception):
+    """A merge that can no longer be undone, with the reason to show."""
+
+
+def duplicate_undo_blockers(*, candidates: Iterable[DuplicateCandidate]) -> dict[int, str]:
+    """Why each merged pair cannot be undone any more ("" when it can), in one query for all of them.
+
+    The rule: a merge can be undone until screening has relied on it. Once a screening decision or a
+    tutor's resolution is recorded on the kept record after the merge, that work was done on the record
+    standing for both; restoring the other one would send the same work through screening a second
+    time and change the PRISMA counts the team has already used. The screeners withdraw (or the tutor
+    reconsiders) that work first; then the merge can be undone.
+    """
+    ids = [candidate.pk for candidate in candidates]
+    since = Q(decided_at__isnull=True)
+    rows = (
+        DuplicateCandidate.objects.filter(pk__in=ids)
+        .annotate(
+            later_decisions=Count("primary__decisions", distinct=True, filter=since | Q(
+                primary__decisions__updated_at__gte=F("decided_at"))),
+            later_resolutions=Count("primary__resolutions", distinct=True, filter=since | Q(
+                primary__resolutions__resolved_at__gte=F("decided_at"))),
+        )
+        .values_list("pk", "primary_id", "later_decisions", "later_resolutions")
+    )
+    blockers = {}
+    for pk, primary_id, decisions, resolutions in rows:
+        if decisions or resolutions:
+            blockers[pk] = (
+                f"Since this merge, record {primary_id} (the record kept) received {decisions} screening "
+                f"decision(s) and {resolutions} resolution(s). That work stood for both records; undoing the "
+                "merge would send the same paper through screening again and change counts already reported. "
+                "Withdraw that screening work first, then undo the merge.")
+        else:
+            blockers[pk] = ""
+    return blockers
+
+
+@transaction.atomic
+def duplicate_undo(*, review: Review, candidate_id: int, user) -> DuplicateCandidate:
+    """Undo a merge (automatic or a person's): the removed record is a record of its own again, and
+    the pair goes back to the queue for a decision. Refused (``DuplicateUndoRefused``) once screening
+    has relied on the merge (``duplicate_undo_blockers`` says the rule); ``ValidationError`` for a
+    pair that is not merged, ``DuplicateCandidate.DoesNotExist`` for one not of this review."""
+    access.require_role(user, review, access.MANAGER, action="undo duplicate merges")
+    Review.objects.select_for_update().filter(pk=review.pk).first()
+    candidate = DuplicateCandidate.objects.select_for_update().get(pk=candidate_id, review=review)
+    if candidate.status != CandidateStatus.MERGED:
+        raise ValidationError(f"Only a merged pair can be undone; this pair is “{candidate.get_status_display()}”.")
+    blocker = duplicate_undo_blockers(candidates=[candidate])[candidate.pk]
+    if blocker:
+        raise DuplicateUndoRefused(blocker)
+    Record.objects.filter(pk=candidate.duplicate_id).update(duplicate_of=None)
+    candidate.status = CandidateStatus.PENDING
+    candidate.automatic = False  # a person decides it now
+    candidate.decided_by = None
+    candidate.decided_at = None
+    return entity_save(instance=candidate)
+
+
+BULK_DECISIONS = {"keep_first": "Keep the record imported first of each pair",
+                  "keep_both": "Not duplicates: keep both records of each pair"}
+
+
+@dataclass(frozen=True)
+class BulkStep:
+    """What a bulk decision will do to one pending pair (``keep``/``remove`` are ``None`` for keep both)."""
+
+    candidate: DuplicateCandidate
+    keep: Record | None
+    remove: Record | None
+    refusal: str = ""
+
+
+def _removal_refusal(record: Record, work: int) -> str:
+    return (f"Record {record.pk} has {work} screening decision(s) or resolution(s); removing it would hide "
+            "that work. Keep it instead." if work else "")
+
+
+def _screening_work(record_ids: Iterable[int]) -> dict[int, int]:
+    """Screening decisions and resolutions per record (records without any are absent)."""
+    work: dict[int, int] = defaultdict(int)
+    for model in (ScreeningDecision, ScreeningResolution):
+        for record_id, n in (model.objects.filter(record_id__in=list(record_ids)).values("record_id")
+                             .annotate(n=Count("pk")).values_list("record_id", "n")):
+            work[record_id] += n
+    return work
+
+
+def duplicate_bulk_plan(*, review: Review, candidate_ids: Iterable[int], decision: str) -> list[BulkStep]:
+    """What ``duplicate_decide_bulk`` would do to each still pending pair, with the pairs it would
+    refuse and why: the page's confirmation step. Writes nothing."""
+    if decision not in BULK_DECISIONS:
+        raise ValidationError(f"Choose one of: {', '.join(BULK_DECISIONS)}.")
+    candidates = list(DuplicateCandidate.objects.filter(review=review, pk__in=list(candidate_ids),
+                                                        status=CandidateStatus.PENDING)
+                      .select_related("duplicate", "primary").order_by("pk"))
+    if decision == "keep_both":
+        return [BulkStep(candidate=c, keep=None, remove=None) for c in candidates]
+    work = _screening_work([pk for c in candidates for pk in (c.duplicate_id, c.primary_id)])
+    steps = []
+    for c in candidates:
+        # The record imported first: the lower id (ids grow with every import).
+        keep, remove = (c.duplicate, c.primary) if c.duplicate_id < c.primary_id else (c.primary, c.duplicate)
+        steps.append(BulkStep(candidate=c, keep=keep, remove=remove,
+                              refusal=_removal_refusal(remove, work.get(remove.pk, 0))))
+    return steps
+
+
+@transaction.atomic
+def duplicate_decide_bulk(*, review: Review, candidate_ids: Iterable[int], decision: str, user) -> int:
+    """Decide several pending pairs at once (``keep_first``: merge each into the record imported
+    first; ``keep_both``: not duplicates), all or none: a pair that cannot be decided so refuses the
+    whole set (``ValidationError`` naming it). Returns the number of pairs decided."""
+    access.require_role(user, review, access.MANAGER, action="decide about duplicates")
+    steps = duplicate_bulk_plan(review=review, candidate_ids=candidate_ids, decision=decision)
+    refused = [f"pair {step.candidate.pk}: {step.refusal}" for step in steps if step.refusal]
+    if refused:
+        raise ValidationError(["Nothing was decided. " + refused[0], *refused[1:]])
+    for step in steps:
+        duplicate_decide(review=review, candidate_id=step.candidate.pk, user=user,
+                         decision="keep_both" if step.keep is None else "merge",
+                         keep=step.keep.pk if step.keep is not None else None)
+    return len(steps)
 
 
 def import_undo_blockers(*, batches: Iterable[ImportBatch]) -> dict[int, str]:
@@ -569,12 +700,22 @@ def _root(record: Record) -> Record:
 
 
 @transaction.atomic
-def duplicate_merge(*, candidate: DuplicateCandidate, user) -> DuplicateCandidate:
-    """Merge a queued pair: the richer (or screened) record stays primary, the other points at it."""
+def duplicate_merge(*, candidate: DuplicateCandidate, user, keep: int | None = None) -> DuplicateCandidate:
+    """Merge a queued pair: record ``keep`` (one of the pair) stays primary and the other points at it;
+    without ``keep``, the richer (or screened) record stays. Removing a record that screening has used
+    is refused (``ValidationError``): its decisions would disappear behind the other record."""
     Review.objects.select_for_update().filter(pk=candidate.review_id).first()
     a, b = _root(candidate.duplicate), _root(candidate.primary)
     if a.pk != b.pk:
-        primary, duplicate = (a, b) if _richness(a) >= _richness(b) else (b, a)
+        if keep is None:
+            primary, duplicate = (a, b) if _richness(a) >= _richness(b) else (b, a)
+        elif keep in (candidate.duplicate_id, candidate.primary_id):
+            primary, duplicate = (a, b) if keep == candidate.duplicate_id else (b, a)
+            refusal = _removal_refusal(duplicate, _screening_work([duplicate.pk]).get(duplicate.pk, 0))
+            if refusal:
+                raise ValidationError(refusal)
+        else:
+            raise ValidationError(f"Record {keep} is not one of this pair.")
         Record.objects.filter(duplicate_of=duplicate).update(duplicate_of=primary)
         duplicate.duplicate_of = primary
         duplicate.save(update_fields=["duplicate_of"])

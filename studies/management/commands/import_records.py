@@ -1,4 +1,7 @@
-"""``python manage.py import_records --review SLUG --source NAME FILE``: import one export file."""
+"""``python manage.py import_records --review SLUG --source NAME FILE``: import one export file.
+
+``--preview`` prints what the import would do (the upload page's preview, as JSON: records, sample,
+warnings grouped by kind, expected duplicates) and writes nothing."""
 from datetime import date
 import json
 from pathlib import Path
@@ -9,6 +12,7 @@ from django.utils import timezone
 
 from studies.imports import ImportFileError
 from studies.models import ImportFormat, Review
+from studies.services.import_preview import import_preview
 from studies.services.imports import import_records, search_source_ensure
 
 
@@ -25,6 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--format", default="auto", choices=["auto", *ImportFormat.values])
         parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
                             help="CSV column mapping, e.g. --map title='Article Title' (repeatable).")
+        parser.add_argument("--preview", action="store_true",
+                            help="Print what the import would do (records, warnings, duplicates); write nothing.")
 
     def handle(self, *args, **options) -> None:
         review = Review.objects.filter(slug=options["review"]).first()
@@ -36,6 +42,15 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}.") from None
         mapping = dict(item.split("=", 1) for item in options["map"]) or None
+        if options["preview"]:
+            try:
+                preview = import_preview(review=review, content=content, file_format=options["format"],
+                                         column_mapping=mapping)
+            except ImportFileError as error:
+                self.stdout.write(json.dumps({"records": 0, "errors": [str(error)]}))
+                raise CommandError(str(error), returncode=2) from None
+            self.stdout.write(json.dumps(preview.as_dict()))
+            return
         try:
             # One transaction: a refused file leaves no search source behind either.
             with transaction.atomic():

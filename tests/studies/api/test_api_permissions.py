@@ -37,11 +37,11 @@ MATRIX: dict[str, dict[str, object]] = {
     "api/reviews/<slug:slug>/audit/": {"GET": MANAGER},
 }
 # Writable resources whose rows are created and read but never changed or removed through the API.
-CREATE_ONLY = {"resolutions"}
+CREATE_ONLY = {"resolutions", "imports"}
 NO_DELETE = {"rob1-assessments", "rob2-assessments"}
 NO_UPDATE = {"team"}
 for segment, read, write in [
-    ("sources", MANAGER, MANAGER), ("imports", MANAGER, None), ("records", TEAM, None),
+    ("sources", MANAGER, MANAGER), ("imports", MANAGER, MANAGER), ("records", TEAM, None),
     ("studies", TEAM | {PUBLIC}, EXTRACTION), ("arms", TEAM | {PUBLIC}, EXTRACTION),
     ("characteristic-fields", TEAM | {PUBLIC}, MANAGER), ("characteristics", TEAM | {PUBLIC}, EXTRACTION),
     ("outcome-domains", TEAM | {PUBLIC}, MANAGER), ("outcomes", TEAM | {PUBLIC}, MANAGER),

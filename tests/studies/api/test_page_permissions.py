@@ -57,8 +57,13 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "reviews/<slug:slug>/imports/": ("GET", MANAGER, OK),
     "reviews/<slug:slug>/imports/<int:batch_id>/undo/": ("POST", MANAGER, FORM),
     "reviews/<slug:slug>/duplicates/": ("GET", MANAGER, OK),
+    "reviews/<slug:slug>/imports/previews/<int:pending_id>/": ("GET", MANAGER, {302}),  # none: back to the upload
+    "reviews/<slug:slug>/imports/previews/<int:pending_id>/confirm/": ("POST", MANAGER, FORM),
+    "reviews/<slug:slug>/imports/previews/<int:pending_id>/cancel/": ("POST", MANAGER, {302}),
     "reviews/<slug:slug>/duplicates/<int:candidate_id>/": ("POST", MANAGER, MISSING),
     "reviews/<slug:slug>/audit/": ("GET", MANAGER, OK),
+    "reviews/<slug:slug>/duplicates/<int:candidate_id>/undo/": ("POST", MANAGER, MISSING),
+    "reviews/<slug:slug>/duplicates/bulk/": ("POST", MANAGER, FORM),
     "reviews/<slug:slug>/risk-of-bias/": ("GET", RISK_OF_BIAS, OK),
     "reviews/<slug:slug>/risk-of-bias/propose/": ("POST", RISK_OF_BIAS, FORM),
     # One's own assessment or extraction: for assessors and extractors (a manager arbitrates the consensus).
@@ -143,7 +148,7 @@ def test_page_permission_matrix(page_review, route):
     ids = page_review.ids
     path = "/" + (route.replace("<slug:slug>", review.slug).replace("<int:outcome_id>", str(ids["outcomes"]))
                   .replace("<int:study_id>", str(ids["studies"])).replace("<int:batch_id>", str(ids["imports"]))
-                  .replace("<int:candidate_id>", "0").replace("<int:record_id>", str(ids["records"]))
+                  .replace("<int:candidate_id>", "0").replace("<int:pending_id>", "0").replace("<int:record_id>", str(ids["records"]))
                   .replace("<str:stage>", "title_abstract").replace("<int:invitation_id>", "0")
                   .replace("<int:membership_id>", str(ids["team"])).replace("<str:token>", "0.made-up")
                   .replace("<uidb64>/<token>", "MQ/made-up-token"))

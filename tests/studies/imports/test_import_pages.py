@@ -11,11 +11,22 @@ from studies.services.reviews import membership_add
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def upload_and_confirm(client, path: str, data: dict):
+    """Upload a file, follow to its preview, and confirm it: the page's two steps."""
+    preview = client.post(path, data)
+    assert preview.status_code == 302, preview.content.decode()[:500]
+    return client.post(preview["Location"] + "confirm/")
+
+
 def test_manager_uploads_and_sees_the_summary(client, small):
     client.force_login(small.manager)
     upload = SimpleUploadedFile("pubmed.nbib", (FIXTURES / "pubmed.nbib").read_bytes())
     response = client.post(f"/reviews/{small.review.slug}/imports/",
                            {"database": "PubMed", "searched_on": "2024-03-01", "file": upload})
+    assert response.status_code == 302 and not Record.objects.filter(review=small.review).exists()
+    preview = client.get(response["Location"])
+    assert '<dd id="preview-records">2</dd>' in preview.content.decode()
+    response = client.post(response["Location"] + "confirm/")
     assert response.status_code == 200
     assert b'Imported</th><td>2' in response.content.replace(b' scope="row"', b"")
     assert Record.objects.filter(review=small.review).count() == 2
@@ -51,8 +62,9 @@ def test_csv_columns_mapped_on_the_upload_page(client, small):
     unmapped = client.post(path, {"database": "Sheet", "file": SimpleUploadedFile("sheet.csv", CSV)})
     assert b"Nothing was imported" in unmapped.content and b"CSV with a title column" in unmapped.content
     assert not Record.objects.filter(review=small.review).exists()
-    mapped = client.post(path, {"database": "Sheet", "file": SimpleUploadedFile("sheet.csv", CSV),
-                                "map_title": "Heading", "map_year": "released", "map_doi": "Digital Object"})
+    mapped = upload_and_confirm(client, path, {
+        "database": "Sheet", "file": SimpleUploadedFile("sheet.csv", CSV),
+        "map_title": "Heading", "map_year": "released", "map_doi": "Digital Object"})
     assert b"Nothing was imported" not in mapped.content
     records = {r.title: (r.year, r.doi) for r in Record.objects.filter(review=small.review)}
     assert records == {"Peer support and stigma": (2021, "10.1000/xyz1"), "A second paper": (2019, "")}
@@ -74,8 +86,8 @@ def test_queue_shows_where_two_records_differ(client, small):
     path = f"/reviews/{small.review.slug}/imports/"
     first = b"TY  - JOUR\nTI  - Peer support for stigma: a randomised trial\nPY  - 2020\nER  - \n"
     second = b"TY  - JOUR\nTI  - Peer support for stigma: a randomized trial\nPY  - 2020\nER  - \n"
-    client.post(path, {"database": "Embase", "file": SimpleUploadedFile("a.ris", first)})
-    client.post(path, {"database": "PsycInfo", "file": SimpleUploadedFile("b.ris", second)})
+    upload_and_confirm(client, path, {"database": "Embase", "file": SimpleUploadedFile("a.ris", first)})
+    upload_and_confirm(client, path, {"database": "PsycInfo", "file": SimpleUploadedFile("b.ris", second)})
     # One spelling apart, no identifiers and no authors: close, but a person decides.
     assert DuplicateCandidate.objects.get(review=small.review).status == "pending"
     page = client.get(f"/reviews/{small.review.slug}/duplicates/").content.decode()
