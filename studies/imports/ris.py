@@ -126,8 +126,12 @@ def ris_records(text: str) -> Iterator[ParsedRecord]:
         get = tags.get
         yield parsed_record_build(
             record=index, line=line, raw_entry=entry,
-            # T1/TI: title; CT is EBSCO's title in some exports; ST (short title) as a last resort.
-            title=_get(tags, "TI", "T1") or get("CT") or get("ST"),
+            # T1/TI: title; CT is EBSCO's title in some exports. Without one, another title the entry
+            # has stands in (with a warning): a book's, the short one, the translated one.
+            title=_get(tags, "TI", "T1") or get("CT"),
+            title_alternatives=(("book title (BT)", get("BT")), ("short title (ST)", get("ST")),
+                                ("translated title (TT)", get("TT")),
+                                ("secondary title (T2)", get("T2") if _is_book(tags) else None)),
             # N2 and AB: a wrapped abstract arrives as several values; join the first tag's values.
             abstract=get("AB") or get("N2"),
             authors=get("AU") or get("A1"),
@@ -158,6 +162,14 @@ def _pmids(tags: Tags) -> list[str]:
         if value.upper().startswith("PMID:"):
             pmids.append(value[5:].strip())
     return pmids
+
+
+_BOOK_TYPES = frozenset({"BOOK", "EBOOK", "EDBOOK", "CHAP", "ECHAP"})
+
+
+def _is_book(tags: Tags) -> bool:
+    # Only a book's or a chapter's T2 is a title of the work; an article's T2 is its journal.
+    return any(value.strip().upper() in _BOOK_TYPES for value in tags.get("TY", ()))
 
 
 def _is_pubmed(tags: Tags) -> bool:

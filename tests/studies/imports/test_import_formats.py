@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from studies.imports import ImportFileError, file_parse
+from studies.imports.errors import WarningKind
 from studies.models import ImportBatch, Record, SearchSource
 from studies.services.imports import import_records
 
@@ -81,10 +82,34 @@ def test_round_trip_of_every_record_field(small):
     assert record.import_batch.source == source and record.import_batch.file_format == "medline"
 
 
+@pytest.mark.parametrize(("content", "record", "line", "field", "kind"), [
+    (b"TY  - JOUR\nTI  - Fine\nER  - \n\nTY  - JOUR\nTI  - Second\nDO  - not-a-doi\nER  - \n", 2, 5, "doi",
+     WarningKind.DOI_NOT_A_DOI),
+    (b"TY  - JOUR\nTI  - Fine\nER  - \n\nTY  - JOUR\nAU  - No title\nER  - \n", 2, 5, "title",
+     WarningKind.TITLE_MISSING),
+    (b"TY  - JOUR\nTI  - Fine\nPY  - 1492\nER  - \n", 1, 1, "year", WarningKind.YEAR_OUT_OF_RANGE),
+    (b"TY  - JOUR\nTI  - Fine\nPM  - PMID: 12x\nER  - \n", 1, 1, "pmid",
+     WarningKind.PMID_INVALID),
+    (b"TY  - JOUR\nTI  - Fine\nUR  - http://exa mple.org\nUR  - https://not valid\nER  - \n", 1, 1, "url",
+     WarningKind.URL_INVALID),
+])
+def test_a_quirk_in_one_record_is_a_warning_stored_with_it(small, content, record, line, field, kind):
+    source = SearchSource.objects.create(review=small.review, database="Embase", date_searched="2024-01-02")
+    summary = import_records(review=small.review, source=source, file_name="quirk.ris", content=content)
+    assert summary.imported == content.count(b"ER  -")
+    (warning,) = summary.record_warnings
+    assert (warning.record, warning.line, warning.field, warning.kind) == (record, line, field, kind)
+    assert str(warning) in summary.warnings and summary.records_with_warnings == 1
+    assert summary.warning_counts() == {kind: 1}
+    stored = list(Record.objects.filter(import_batch_id=summary.batch_id).order_by("id"))
+    assert stored[record - 1].import_warnings == [warning.as_dict()]
+    assert all(r.import_warnings == [] for i, r in enumerate(stored) if i != record - 1)
+    assert getattr(stored[record - 1], field) in ("", None)  # left out of the field…
+    assert stored[record - 1].raw_entry.encode() in content  # …and kept in the raw entry
+    assert summary.as_dict()["record_warnings"] == [{"record": record, **warning.as_dict()}]
+
+
 @pytest.mark.parametrize(("content", "record", "line", "field"), [
-    (b"TY  - JOUR\nTI  - Fine\nER  - \n\nTY  - JOUR\nTI  - Second\nDO  - not-a-doi\nER  - \n", 2, 5, "doi"),
-    (b"TY  - JOUR\nTI  - Fine\nER  - \n\nTY  - JOUR\nAU  - No title\nER  - \n", 2, 5, "title"),
-    (b"TY  - JOUR\nTI  - Fine\nPY  - 1492\nER  - \n", 1, 1, "year"),
     (b"TY  - JOUR\nTI  - Never ends\n", 1, 1, "ER"),
     (b"PMID- 1\nTI  - ok\nthis line is not MEDLINE\n", 1, 3, "this"),
 ])
