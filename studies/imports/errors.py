@@ -34,7 +34,8 @@ class ImportFileError(Exception):
             where.append(f"line {self.line}")
         if self.field:
             where.append(f"field {self.field!r}")
-        return f"{', '.join(where).capitalize()}: {self.message}" if where else self.message
+        where_text = ", ".join(where)
+        return f"{where_text[:1].upper()}{where_text[1:]}: {self.message}" if where else self.message
 
 
 @dataclass(frozen=True, slots=True)

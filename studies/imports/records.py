@@ -121,10 +121,10 @@ class _Notes:
     def __init__(self, record: int, line: int) -> None:
         self.record, self.line, self.found = record, line, None
 
-    def add(self, kind: str, field: str, message: str) -> None:
+    def add(self, kind: str, field: str | None, message: str, line: int | None = None) -> None:
         if self.found is None:
             self.found = []
-        self.found.append(RecordWarning(kind, message, self.record, self.line or None, field))
+        self.found.append(RecordWarning(kind, message, self.record, line or self.line or None, field))
 
 
 def _shown(value: str, limit: int = 80) -> str:
@@ -263,7 +263,7 @@ def parsed_record_build(
     """
     notes = _Notes(record, line)
     for warning in warnings:
-        notes.add(warning.kind, warning.field, warning.message)
+        notes.add(warning.kind, warning.field, warning.message, warning.line)
     title_text = _title(title, title_alternatives, notes)
     if "<" in title_text or "&" in title_text:
         title_text = _squash(text_from_markup(title_text))
