@@ -54,9 +54,12 @@ _DOI_IN_TEXT = re.compile(r"10\.\d{4,9}/\S+")
 # IGNORECASE pattern cannot (six times slower on an abstract).
 _NCT_IN_TEXT = re.compile(r"NCT\d{8}(?!\d)")
 _url_valid = URLValidator(schemes=["http", "https", "ftp"])
-# Markup some databases leave in titles and abstracts (Lens: JATS ``<jats:p>``; Crossref: ``<i>``).
-# A tag starts with a letter right after ``<`` (or ``</``), so "p < 0.05" and "p<0.05" are not tags.
-_TAG = re.compile(r"</?([A-Za-z][\w.-]*:)?([A-Za-z][\w.-]*)(?:\s[^<>]*)?/?>")
+# Markup some databases leave in titles and abstracts (Lens: JATS ``<jats:p>``; Crossref, Web of
+# Science: ``<i>``, ``<sub>``). A tag starts with a letter right after ``<`` (or ``</``), so "p < 0.05"
+# and "p<0.05" are not tags, and its attributes have values, so Web of Science's character names
+# ("PM2<middle dot>5") are not tags either; the one of those that is common is read as its character.
+_TAG = re.compile(r"</?([A-Za-z][\w.-]*:)?([A-Za-z][\w.-]*)(?:\s+[^<>=]+=[^<>]*)?\s*/?>")
+_CHARACTER_NAMES = {"<middle dot>": "\u00b7"}
 _BLOCK_TAGS = frozenset({"p", "br", "div", "sec", "title", "li", "list-item", "abstract", "section"})
 _ENTITY = re.compile(r"&(?:#\d+|#x[\da-f]+|[a-z]+\d*);", re.IGNORECASE)
 
@@ -107,6 +110,8 @@ def _tag_replace(match: re.Match) -> str:
 def text_from_markup(text: str) -> str:
     """Text without HTML/JATS tags and entities (checked first: most values have neither)."""
     if "<" in text:
+        for name, character in _CHARACTER_NAMES.items():
+            text = text.replace(name, character)
         text = _TAG.sub(_tag_replace, text)
     if "&" in text and _ENTITY.search(text):
         text = html.unescape(text)

@@ -63,9 +63,11 @@ def _line_of(text: str, position: int, offset: int, line: int) -> int:
 
 
 def _tags_slow(entry: str) -> Tags:
-    """Tags of an entry holding untagged lines: each continues the value above it (wrapped lines)."""
+    """Tags of an entry holding untagged lines: each continues the value above it (wrapped lines),
+    except under ``KW``, where EndNote, AGRIS and CAB write one keyword a line."""
     tags: Tags = {}
     values = None
+    tag = ""
     for line in entry.split("\n"):
         match = _TAG_LINE.match(line)
         if match:
@@ -73,7 +75,10 @@ def _tags_slow(entry: str) -> Tags:
             values = tags.setdefault(tag, [])
             values.append(value)
         elif line.strip() and values is not None and line.rstrip() != "ER":
-            values[-1] = f"{values[-1]} {line.strip()}"
+            if tag == "KW":
+                values.append(line.strip())
+            else:
+                values[-1] = f"{values[-1]} {line.strip()}"
     return tags
 
 
@@ -165,7 +170,8 @@ def ris_records(text: str) -> Iterator[ParsedRecord]:
             year=_get(tags, "PY", "Y1", "DA"),
             journal=_get(tags, "JF", "JO", "T2", "JA", "J2") or get("J1"),
             volume=get("VL"),
-            issue=get("IS") or get("CP"),
+            # Old RIS writers put the issue in CP; Web of Science puts a conference's name there.
+            issue=get("IS") or [value for value in get("CP", ()) if _issue_like(value)],
             start_page=next(iter(get("SP", ())), None),
             end_page=next(iter(get("EP", ())), None),
             doi=get("DO") or [v for v in _get(tags, "M3", "N1", "UR", "L2") if "doi.org/10." in v.lower()],
@@ -194,6 +200,11 @@ def _pmids(tags: Tags) -> list[str]:
         if value.upper().startswith("PMID:"):
             pmids.append(value[5:].strip())
     return pmids
+
+
+def _issue_like(value: str) -> bool:
+    """An issue number as exports write it: "3", "3-4", "Suppl 2", "Pt 1" (a digit, a few words)."""
+    return any(ch.isdigit() for ch in value) and len(value.split()) <= 3
 
 
 _BOOK_TYPES = frozenset({"BOOK", "EBOOK", "EDBOOK", "CHAP", "ECHAP"})

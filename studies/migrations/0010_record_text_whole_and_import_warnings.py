@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='record',
             name='url',
-            field=models.URLField(blank=True, verbose_name='URL'),
+            field=models.URLField(blank=True, max_length=2048, verbose_name='URL'),
         ),
         migrations.AlterField(
             model_name='record',

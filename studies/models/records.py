@@ -122,7 +122,8 @@ class Record(models.Model):
     keywords = ArrayField(models.TextField(), default=list, blank=True)
     language = models.TextField(blank=True)
     publication_type = models.TextField(blank=True)
-    url = models.URLField("URL", max_length=None, blank=True)
+    # 2048: the longest link Django's URLValidator accepts (a longer one is left out with a warning).
+    url = models.URLField("URL", max_length=2048, blank=True)
     raw_entry = models.TextField(blank=True, help_text="The entry exactly as it was in the export file.")
     import_warnings = models.JSONField(
         default=list, blank=True,

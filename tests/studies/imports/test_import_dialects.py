@@ -156,6 +156,7 @@ def test_dois_in_the_forms_exports_write_them(value, doi):
     ("<jats:title>Abstract</jats:title><jats:p>Firefighters are impacted.</jats:p>", " Abstract  Firefighters are impacted. "),
     ("Effects in <i>Pinus</i> stands; p < 0.05 and p<0.01", "Effects in Pinus stands; p < 0.05 and p<0.01"),
     ("Self-stigma &amp; disclosure", "Self-stigma & disclosure"), ("R&D budgets", "R&D budgets"),
+    ("PM<sub>2<middle dot>5</sub> from <a href=\"x\">fires</a><br/>", "PM2\u00b75 from fires "),
 ])
 def test_markup_in_titles_and_abstracts_becomes_text(text, expected):
     assert text_from_markup(text) == expected
