@@ -88,3 +88,4 @@ class WarningKind:
     TEXT_OUTSIDE_RECORD = "text_outside_record"  # text between two records: ignored, named on the one before
     RECORD_NOT_CLOSED = "record_not_closed"  # a record without its end line (ER): ended at the next record
     ROW_CELLS = "row_cells"  # a CSV row with more cells than the header: the extra cells are ignored
+    ENTRY_UNREADABLE = "entry_unreadable"  # a BibTeX entry that does not parse: kept as text, no fields

@@ -180,8 +180,11 @@ def _pmid(values: list[str], notes: _Notes) -> str:
 
 
 def _year(values: str | Iterable[str], notes: _Notes) -> int | None:
-    given = _values(values)
     top = year_max()
+    if isinstance(values, list) and values and len(first := values[0]) == 4 and first.isdigit():
+        if YEAR_MIN <= (year := int(first)) <= top:  # "PY  - 2019", most records: no regex
+            return year
+    given = _values(values)
     out_of_range = None
     for value in given:
         for found in _YEAR.finditer(value):

@@ -169,3 +169,13 @@ def test_lens_jats_abstract_is_stored_as_text():
     assert record.title == "Firefighters and climate"
     assert record.abstract == "Firefighters are severely impacted. Second paragraph."
     assert "<jats:p>" in record.raw_entry
+
+
+def test_bibtex_entry_that_does_not_parse_is_kept_without_fields():
+    content = (b"@article{a, title={One}, year={2020}}\n\n@article{b, title={Two, year=2020\n\n"
+               b"@article{c, title={Three}}\n@article{c, title={Three again}}\n")
+    records = file_parse(content=content).records
+    assert [record.title for record in records] == ["One", "", "Three", "Three again"]
+    assert kinds(records[1]) == [WarningKind.ENTRY_UNREADABLE, WarningKind.TITLE_MISSING]
+    assert records[1].raw_entry.startswith("@article{b, title={Two") and records[1].line == 3
+    assert [record.record for record in records] == [1, 2, 3, 4] and not records[3].warnings
