@@ -50,8 +50,9 @@ def format_detect(text: str) -> str:
 class ParsedStream:
     """An export file decoded and recognised, whose records are checked as they are read.
 
-    ``records`` raises ``ImportFileError`` when it reaches a bad record, so a consumer writing as it
-    reads must do so inside a transaction.
+    A quirk in a record is a warning on it (``ParsedRecord.warnings``); ``records`` raises
+    ``ImportFileError`` only for a file that turns out not to be an export, so a consumer writing as
+    it reads must still do so inside a transaction.
     """
 
     records: Iterator[ParsedRecord]
@@ -82,7 +83,8 @@ def file_open(*, content: bytes, file_format: str = AUTO,
     Raises
     ------
     ImportFileError
-        For a file that is not of a known format (here) or a bad record (when iterated).
+        For a file that is not of a known format or cannot be decoded (here), or that turns out not to
+        be an export (when iterated).
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
         # hashlib lets go of the GIL while it hashes, so the digest costs no time beside decoding.
@@ -132,7 +134,8 @@ def file_parse(*, content: bytes, file_format: str = AUTO,
     Raises
     ------
     ImportFileError
-        For anything wrong with the file, naming record, line and field where known.
+        For a file that is not an export or cannot be decoded, naming the line and part where known.
+        A quirk in one record is a warning on that record instead.
     """
     stream = file_open(content=content, file_format=file_format, column_mapping=column_mapping)
     return ParsedFile(records=tuple(stream.records), file_format=stream.file_format, encoding=stream.encoding,
