@@ -501,7 +501,21 @@ def import_records(
     return ImportSummary(
         imported=len(new), duplicates=len(plan.merges), queued=len(plan.queued), batch_id=batch.pk,
         file_format=stream.file_format, encoding=stream.encoding,
-        warnings=(*stream.warnings, *map(str, record_warnings)), record_warnings=tuple(record_warnings))
+        warnings=(*stream.warnings, *_warnings_as_text(record_warnings)), record_warnings=tuple(record_warnings))
+
+
+# Record warnings given as text in ImportSummary.warnings (a page lists them); all of them stay in
+# ImportSummary.record_warnings and on the records.
+WARNINGS_AS_TEXT = 50
+
+
+def _warnings_as_text(record_warnings: Sequence[RecordWarning]) -> list[str]:
+    shown = [str(warning) for warning in record_warnings[:WARNINGS_AS_TEXT]]
+    if len(record_warnings) > WARNINGS_AS_TEXT:
+        records = len({warning.record for warning in record_warnings})
+        shown.append(f"… and {len(record_warnings) - WARNINGS_AS_TEXT} more warnings ({len(record_warnings)} on "
+                     f"{records} records in all); each record shows its own.")
+    return shown
 
 
 @transaction.atomic

@@ -131,3 +131,13 @@ def test_same_file_twice_is_recognised(small):
     again = import_records(review=small.review, source=source, file_name="renamed.csv", content=content)
     assert again.already_imported and again.imported == 0
     assert Record.objects.filter(review=small.review).count() == 2
+
+
+def test_many_warnings_are_all_kept_and_the_text_list_stays_short(small):
+    source = SearchSource.objects.create(review=small.review, database="Embase", date_searched="2024-01-02")
+    content = b"".join(b"TY  - JOUR\nTI  - Record %d\nDO  - n/a\nER  - \n\n" % k for k in range(120))
+    summary = import_records(review=small.review, source=source, file_name="many.ris", content=content)
+    assert summary.imported == 120 and len(summary.record_warnings) == 120 and summary.records_with_warnings == 120
+    assert summary.warning_counts() == {WarningKind.DOI_NOT_A_DOI: 120}
+    assert len(summary.warnings) == 51 and summary.warnings[-1].startswith("… and 70 more warnings (120 on 120 records")
+    assert Record.objects.filter(import_batch_id=summary.batch_id).exclude(import_warnings=[]).count() == 120
