@@ -93,6 +93,9 @@ def _stray_text(text: str, start: int, end: int, line: int) -> RecordWarning | N
     return None
 
 
+_NONE: list[RecordWarning] = []  # the warnings of a record without any (never appended to)
+
+
 def _entries(text: str) -> Iterator[tuple[int, str, Tags, list[RecordWarning]]]:
     """The file's entries ``(first line number, raw text TY … ER, tags, warnings)``, in order, as read.
 
@@ -111,8 +114,9 @@ def _entries(text: str) -> Iterator[tuple[int, str, Tags, list[RecordWarning]]]:
         line = _line_of(text, position, start, line)
         end = _record_end(text, start)
         following = find("\nTY  -", start)
-        warnings = []
+        warnings: list[RecordWarning] = _NONE
         if end == -1 or (following != -1 and following < end):
+            warnings = []
             end = following if following != -1 else len(text)
             while end > start and text[end - 1] in " \t\n":  # the blank lines before the next record
                 end -= 1
@@ -138,7 +142,7 @@ def _entries(text: str) -> Iterator[tuple[int, str, Tags, list[RecordWarning]]]:
         if not text[end:following].isspace() and end < following:
             stray = _stray_text(text, end, following, line + newlines)
             if stray is not None:
-                warnings.append(stray)
+                warnings = [*warnings, stray]
         yield line, entry, tags, warnings
         position, line, start = end, line + newlines, following
 
@@ -156,14 +160,12 @@ def ris_records(text: str) -> Iterator[ParsedRecord]:
     """The checked records of RIS text (newlines already ``\\n``), one at a time as they are read."""
     for index, (line, entry, tags, warnings) in enumerate(_entries(ris_dialect_normalise(text)), start=1):
         get = tags.get
+        # T1/TI: title; CT is EBSCO's title in some exports.
+        title = _get(tags, "TI", "T1") or get("CT")
         yield parsed_record_build(
             record=index, line=line, raw_entry=entry, warnings=warnings,
-            # T1/TI: title; CT is EBSCO's title in some exports. Without one, another title the entry
-            # has stands in (with a warning): a book's, the short one, the translated one.
-            title=_get(tags, "TI", "T1") or get("CT"),
-            title_alternatives=(("book title (BT)", get("BT")), ("short title (ST)", get("ST")),
-                                ("translated title (TT)", get("TT")),
-                                ("secondary title (T2)", get("T2") if _is_book(tags) else None)),
+            title=title,
+            title_alternatives=() if title else _title_alternatives(tags),
             # N2 and AB: a wrapped abstract arrives as several values; join the first tag's values.
             abstract=get("AB") or get("N2"),
             authors=get("AU") or get("A1"),
@@ -200,6 +202,13 @@ def _pmids(tags: Tags) -> list[str]:
         if value.upper().startswith("PMID:"):
             pmids.append(value[5:].strip())
     return pmids
+
+
+def _title_alternatives(tags: Tags) -> tuple[tuple[str, list[str] | None], ...]:
+    """Other titles an entry without a title has, in the order they stand in for it (with a warning)."""
+    get = tags.get
+    return (("book title (BT)", get("BT")), ("short title (ST)", get("ST")), ("translated title (TT)", get("TT")),
+            ("secondary title (T2)", get("T2") if _is_book(tags) else None))
 
 
 def _issue_like(value: str) -> bool:
