@@ -181,9 +181,10 @@ def _pmid(values: list[str], notes: _Notes) -> str:
 
 def _year(values: str | Iterable[str], notes: _Notes) -> int | None:
     top = year_max()
-    if isinstance(values, list) and values and len(first := values[0]) == 4 and first.isdigit():
-        if YEAR_MIN <= (year := int(first)) <= top:  # "PY  - 2019", most records: no regex
-            return year
+    # "PY  - 2019", most records: no regex.
+    if (isinstance(values, list) and values and len(first := values[0]) == 4 and first.isdigit()
+            and YEAR_MIN <= (year := int(first)) <= top):
+        return year
     given = _values(values)
     out_of_range = None
     for value in given:
