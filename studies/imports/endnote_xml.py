@@ -33,6 +33,9 @@ def endnote_xml_parse(text: str) -> list[ParsedRecord]:
         records.append(parsed_record_build(
             record=index, line=0, raw_entry=tostring(record, encoding="unicode"),
             title=_texts(record, "titles/title"),
+            title_alternatives=(("translated title", _texts(record, "titles/translated-title")),
+                                ("short title", _texts(record, "titles/short-title")),
+                                ("alternative title", _texts(record, "titles/alt-title"))),
             abstract=_texts(record, "abstract"),
             authors=_texts(record, "contributors/authors/author"),
             year=_texts(record, "dates/year"),

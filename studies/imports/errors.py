@@ -34,7 +34,8 @@ class ImportFileError(Exception):
             where.append(f"line {self.line}")
         if self.field:
             where.append(f"field {self.field!r}")
-        return f"{', '.join(where).capitalize()}: {self.message}" if where else self.message
+        where_text = ", ".join(where)
+        return f"{where_text[:1].upper()}{where_text[1:]}: {self.message}" if where else self.message
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +66,26 @@ class RecordWarning:
 
     def __str__(self) -> str:
         return str(ImportFileError(self.message, record=self.record, line=self.line, field=self.field))
+
+    def as_dict(self) -> dict:
+        """What ``Record.import_warnings`` keeps of the warning (the record is the row itself)."""
+        return {"kind": self.kind, "message": self.message, "line": self.line, "field": self.field}
+
+
+class WarningKind:
+    """The ``RecordWarning.kind`` keys the parsers give, each with what it means for the record."""
+
+    TITLE_MISSING = "title_missing"  # no title in any title field: the record is kept without one
+    TITLE_FROM_OTHER_FIELD = "title_from_other_field"  # no main title: a short/translated/book title used
+    DOI_NOT_A_DOI = "doi_not_a_doi"  # the DOI field holds no DOI: left empty, the value stays in raw_entry
+    PMID_INVALID = "pmid_invalid"  # the PMID field is not 1 to 9 digits: left empty, raw_entry keeps it
+    NCT_INVALID = "nct_invalid"  # a trial-registration field holds no NCT number: left empty
+    YEAR_OUT_OF_RANGE = "year_out_of_range"  # a year before 1800 or after next year: left empty
+    YEAR_UNREADABLE = "year_unreadable"  # the date field holds no four-digit year: left empty
+    URL_INVALID = "url_invalid"  # a link that is not a valid URL: left empty, raw_entry keeps it
+    FIELD_INVALID = "field_invalid"  # any other model rule the value breaks: left empty
+    LINE_UNRECOGNISED = "line_unrecognised"  # a line that is no tag line of the format: kept in raw_entry
+    TEXT_OUTSIDE_RECORD = "text_outside_record"  # text between two records: ignored, named on the one before
+    RECORD_NOT_CLOSED = "record_not_closed"  # a record without its end line (ER): ended at the next record
+    ROW_CELLS = "row_cells"  # a CSV row with more cells than the header: the extra cells are ignored
+    ENTRY_UNREADABLE = "entry_unreadable"  # a BibTeX entry that does not parse: kept as text, no fields

@@ -9,6 +9,7 @@ from studies.imports.bibtex import bibtex_parse
 from studies.imports.endnote_xml import endnote_xml_parse
 from studies.imports.errors import ImportFileError
 from studies.imports.records import ParsedRecord
+from studies.imports.refer import refer_detect, refer_parse
 from studies.imports.ris import ris_records
 from studies.imports.table import csv_parse
 from studies.imports.tagged import medline_parse, wos_parse
@@ -23,20 +24,25 @@ def format_detect(text: str) -> str:
     head = text[:20000].lstrip("\ufeff \n\t")
     if head.startswith("<") and re.search(r"<records?\b", head):
         return ImportFormat.ENDNOTE_XML
-    if re.search(r"^TY  -", head, re.MULTILINE):
+    # RIS, also as some exporters lay it out: "TY - ", indented, numbered records ("1. TY  - ", "<1>").
+    if re.search(r"^[ \t]*(?:<\d+>|\d+\.|\[\d+\])?[ \t]*TY {1,2}-", head, re.MULTILINE):
         return ImportFormat.RIS
     if re.search(r"^(PMID|TI  |AU  |FAU )- ", head, re.MULTILINE):
         return ImportFormat.MEDLINE
     if re.match(r"(FN |VR |PT [A-Z]\b)", head) and re.search(r"^ER\s*$", text, re.MULTILINE):
         return ImportFormat.WOS
+    if refer_detect(head):
+        return ImportFormat.REFER
     if re.search(r"^\s*@\w+\s*[{(]", head, re.MULTILINE):
         return ImportFormat.BIBTEX
     first = head.split("\n", 1)[0]
-    if any(sep in first for sep in (",", ";", "\t")) and re.search(r"title", first, re.IGNORECASE):
+    # A header with a title column: "Title", "Article Title"…, or Web of Science's tab-delimited "TI".
+    if any(sep in first for sep in (",", ";", "\t")) and re.search(r"title|(?:^|[,;\t])\"?TI\"?(?:[,;\t]|$)", first,
+                                                                    re.IGNORECASE):
         return ImportFormat.CSV
     raise ImportFileError(
-        "The format was not recognised (RIS, MEDLINE, EndNote XML, BibTeX, CSV with a title column, "
-        "Web of Science plain text). Choose the format explicitly if it is one of these.",
+        "The format was not recognised (RIS, MEDLINE, EndNote XML, EndNote tagged text, BibTeX, CSV with a "
+        "title column, Web of Science plain text). Choose the format explicitly if it is one of these.",
         line=1, field="format")
 
 
@@ -44,8 +50,9 @@ def format_detect(text: str) -> str:
 class ParsedStream:
     """An export file decoded and recognised, whose records are checked as they are read.
 
-    ``records`` raises ``ImportFileError`` when it reaches a bad record, so a consumer writing as it
-    reads must do so inside a transaction.
+    A quirk in a record is a warning on it (``ParsedRecord.warnings``); ``records`` raises
+    ``ImportFileError`` only for a file that turns out not to be an export, so a consumer writing as
+    it reads must still do so inside a transaction.
     """
 
     records: Iterator[ParsedRecord]
@@ -76,7 +83,8 @@ def file_open(*, content: bytes, file_format: str = AUTO,
     Raises
     ------
     ImportFileError
-        For a file that is not of a known format (here) or a bad record (when iterated).
+        For a file that is not of a known format or cannot be decoded (here), or that turns out not to
+        be an export (when iterated).
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
         # hashlib lets go of the GIL while it hashes, so the digest costs no time beside decoding.
@@ -106,6 +114,8 @@ def file_open(*, content: bytes, file_format: str = AUTO,
                 parsed = bibtex_parse(text)
             elif chosen == ImportFormat.ENDNOTE_XML:
                 parsed = endnote_xml_parse(text)
+            elif chosen == ImportFormat.REFER:
+                parsed = refer_parse(text)
             else:
                 parsed = csv_parse(text, column_mapping=column_mapping)
         except RecursionError:
@@ -124,7 +134,8 @@ def file_parse(*, content: bytes, file_format: str = AUTO,
     Raises
     ------
     ImportFileError
-        For anything wrong with the file, naming record, line and field where known.
+        For a file that is not an export or cannot be decoded, naming the line and part where known.
+        A quirk in one record is a warning on that record instead.
     """
     stream = file_open(content=content, file_format=file_format, column_mapping=column_mapping)
     return ParsedFile(records=tuple(stream.records), file_format=stream.file_format, encoding=stream.encoding,

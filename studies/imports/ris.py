@@ -14,13 +14,33 @@ times rispy's bare parse (``bench/import.py``).
 from collections.abc import Iterator
 import re
 
-from studies.imports.errors import ImportFileError
+from studies.imports.errors import ImportFileError, RecordWarning, WarningKind
 from studies.imports.records import ParsedRecord, parsed_record_build
 
 Tags = dict[str, list[str]]
 
 _TAG_LINE = re.compile(r"^([A-Z][A-Z0-9])  - ?(.*)", re.MULTILINE)
 _BARE_END = re.compile(r"ER[^\S\n]*(?:\n|$)")
+# Lines exports put between records that carry nothing of them: record numbers ("1.", "<1>", "[1]",
+# "Record #1 of 2"), EndNote's and Ovid's headers, Ovid's "Link to the Ovid Full Text or citation:"
+# and the link under it. Anything else there is named in a warning.
+_DECORATION = re.compile(
+    r"\s*(?:<\d+>|\[\d+\]|\d+\.?|Record #?\d+(?: of \d+)?|(?:Provider|Content|Database|Source|"
+    r"Search Strategy|Results?):.*|Link to the .*|(?:https?|ftp)://\S*)?\s*", re.IGNORECASE)
+# Dialects read after a rewrite of the file's tag lines (rare; the common layout costs nothing):
+# "TY - JOUR" with one space before the hyphen, tag lines indented, or a record number before TY
+# ("1. TY  - JOUR", "<1> TY  - JOUR").
+_DIALECT_HINT = re.compile(r"^(?:[A-Z][A-Z0-9] -(?: |$)|[ \t]+[A-Z][A-Z0-9] {1,2}-|(?:<\d+>|\d+\.|\[\d+\])[ \t]*TY)",
+                           re.MULTILINE)
+_DIALECT_LINE = re.compile(r"^(?:[ \t]+|(?:<\d+>|\d+\.|\[\d+\])[ \t]*(?=TY))?([A-Z][A-Z0-9]) {1,2}-( |$)",
+                           re.MULTILINE)
+
+
+def ris_dialect_normalise(text: str) -> str:
+    """Tag lines of the layouts some exporters write, rewritten as ``XX  - `` (values untouched)."""
+    if not _DIALECT_HINT.search(text, 0, 20000):
+        return text
+    return _DIALECT_LINE.sub(r"\1  -\2", text)
 
 
 def _record_end(text: str, start: int) -> int:
@@ -42,17 +62,12 @@ def _line_of(text: str, position: int, offset: int, line: int) -> int:
     return line + text.count("\n", position, offset)
 
 
-def _outside_text(text: str, start: int, end: int) -> int:
-    """Offset of the first non-blank character in ``text[start:end]``, or -1."""
-    gap = text[start:end]
-    stripped = gap.lstrip()
-    return -1 if not stripped else start + len(gap) - len(stripped)
-
-
 def _tags_slow(entry: str) -> Tags:
-    """Tags of an entry holding untagged lines: each continues the value above it (wrapped lines)."""
+    """Tags of an entry holding untagged lines: each continues the value above it (wrapped lines),
+    except under ``KW``, where EndNote, AGRIS and CAB write one keyword a line."""
     tags: Tags = {}
     values = None
+    tag = ""
     for line in entry.split("\n"):
         match = _TAG_LINE.match(line)
         if match:
@@ -60,37 +75,55 @@ def _tags_slow(entry: str) -> Tags:
             values = tags.setdefault(tag, [])
             values.append(value)
         elif line.strip() and values is not None and line.rstrip() != "ER":
-            values[-1] = f"{values[-1]} {line.strip()}"
+            if tag == "KW":
+                values.append(line.strip())
+            else:
+                values[-1] = f"{values[-1]} {line.strip()}"
     return tags
 
 
-def _entries(text: str) -> Iterator[tuple[int, str, Tags]]:
-    """The file's entries ``(first line number, raw text TY … ER, tags)``, in order, as they are read.
+def _stray_text(text: str, start: int, end: int, line: int) -> RecordWarning | None:
+    """A warning for the first line in ``text[start:end]`` (after a record) that is not decoration."""
+    for number, gap_line in enumerate(text[start:end].split("\n")):
+        if not _DECORATION.fullmatch(gap_line):
+            shown = gap_line.strip()
+            return RecordWarning(WarningKind.TEXT_OUTSIDE_RECORD,
+                                 f"Text after this record's end was ignored: {shown[:80]!r}"
+                                 f"{'…' if len(shown) > 80 else ''}.", line=line + number, field=None)
+    return None
 
-    A structural error is raised when reached, so an earlier record's field error comes first.
+
+_NONE: list[RecordWarning] = []  # the warnings of a record without any (never appended to)
+
+
+def _entries(text: str) -> Iterator[tuple[int, str, Tags, list[RecordWarning]]]:
+    """The file's entries ``(first line number, raw text TY … ER, tags, warnings)``, in order, as read.
+
+    Text before the first record is a header (EndNote and Ovid write one). A record without its ``ER``
+    line ends where the next begins (or at the end of the file); text between two records is ignored,
+    and named in a warning on the record before it unless it is a known decoration (``_DECORATION``).
     """
     text = "\n" + text  # every entry, the first included, starts after a newline
-    position, line, count = 0, 0, 0  # ``position`` (the end of the last entry) is on line ``line``
     find, findall = text.find, _TAG_LINE.findall
-    while True:
-        start = find("\nTY  -", position)
-        start = len(text) if start == -1 else start + 1
-        if count:  # a header before the first record is allowed (EndNote and Ovid write one)
-            outside = _outside_text(text, position, start)
-            if outside != -1:
-                raise ImportFileError("Text outside a record (a record must start with TY  - ).",
-                                      record=count + 1, line=_line_of(text, position, outside, line), field="TY")
-        if start == len(text):
-            break
+    start = find("\nTY  -")
+    if start == -1:
+        raise ImportFileError("No RIS records (no line starts with TY  - ).", line=1, field="TY")
+    start += 1
+    position, line = 0, 0  # ``position`` (the end of the last entry) is on line ``line``
+    while start < len(text):
         line = _line_of(text, position, start, line)
         end = _record_end(text, start)
-        nested = find("\nTY  -", start, len(text) if end == -1 else end)
-        if nested != -1:
-            raise ImportFileError(f"A new record starts (TY) before the record from line {line} ended (ER).",
-                                  record=count + 1, line=_line_of(text, start, nested + 1, line), field="ER")
-        if end == -1:
-            raise ImportFileError(f"The record from line {line} never ends (no ER  - line).",
-                                  record=count + 1, line=line, field="ER")
+        following = find("\nTY  -", start)
+        warnings: list[RecordWarning] = _NONE
+        if end == -1 or (following != -1 and following < end):
+            warnings = []
+            end = following if following != -1 else len(text)
+            while end > start and text[end - 1] in " \t\n":  # the blank lines before the next record
+                end -= 1
+            warnings.append(RecordWarning(WarningKind.RECORD_NOT_CLOSED,
+                                          "The record has no end line (ER  - ); it was ended where "
+                                          f"{'the next record begins' if following != -1 else 'the file ends'}.",
+                                          line=line, field="ER"))
         entry = text[start:end]
         found = findall(entry)
         newlines = entry.count("\n")
@@ -104,11 +137,14 @@ def _entries(text: str) -> Iterator[tuple[int, str, Tags]]:
                     values.append(value)
         else:
             tags = _tags_slow(entry)
-        count += 1
-        yield line, entry, tags
-        position, line = end, line + newlines
-    if not count:
-        raise ImportFileError("No RIS records (no line starts with TY  - ).", line=1, field="TY")
+        following = len(text) if following == -1 else following + 1
+        # The gap to the next record: a blank line or two, usually; the check is one strip.
+        if not text[end:following].isspace() and end < following:
+            stray = _stray_text(text, end, following, line + newlines)
+            if stray is not None:
+                warnings = [*warnings, stray]
+        yield line, entry, tags, warnings
+        position, line, start = end, line + newlines, following
 
 
 def _get(tags: Tags, *names: str) -> list[str]:
@@ -122,19 +158,22 @@ def _get(tags: Tags, *names: str) -> list[str]:
 
 def ris_records(text: str) -> Iterator[ParsedRecord]:
     """The checked records of RIS text (newlines already ``\\n``), one at a time as they are read."""
-    for index, (line, entry, tags) in enumerate(_entries(text), start=1):
+    for index, (line, entry, tags, warnings) in enumerate(_entries(ris_dialect_normalise(text)), start=1):
         get = tags.get
+        # T1/TI: title; CT is EBSCO's title in some exports.
+        title = _get(tags, "TI", "T1") or get("CT")
         yield parsed_record_build(
-            record=index, line=line, raw_entry=entry,
-            # T1/TI: title; CT is EBSCO's title in some exports; ST (short title) as a last resort.
-            title=_get(tags, "TI", "T1") or get("CT") or get("ST"),
+            record=index, line=line, raw_entry=entry, warnings=warnings,
+            title=title,
+            title_alternatives=() if title else _title_alternatives(tags),
             # N2 and AB: a wrapped abstract arrives as several values; join the first tag's values.
             abstract=get("AB") or get("N2"),
             authors=get("AU") or get("A1"),
             year=_get(tags, "PY", "Y1", "DA"),
             journal=_get(tags, "JF", "JO", "T2", "JA", "J2") or get("J1"),
             volume=get("VL"),
-            issue=get("IS") or get("CP"),
+            # Old RIS writers put the issue in CP; Web of Science puts a conference's name there.
+            issue=get("IS") or [value for value in get("CP", ()) if _issue_like(value)],
             start_page=next(iter(get("SP", ())), None),
             end_page=next(iter(get("EP", ())), None),
             doi=get("DO") or [v for v in _get(tags, "M3", "N1", "UR", "L2") if "doi.org/10." in v.lower()],
@@ -149,15 +188,40 @@ def ris_records(text: str) -> Iterator[ParsedRecord]:
         )
 
 
+# Ovid's link to a record names its accession number, which for Ovid MEDLINE is the PMID.
+_OVID_AN = re.compile(r"ovid\.com/.*[?&]AN=(\d{1,9})(?:&|$)", re.IGNORECASE)
+
+
 def _pmids(tags: Tags) -> list[str]:
     pmids = []
-    if "AN" in tags and _is_pubmed(tags):
-        pmids += [value.strip() for value in tags["AN"] if value.strip().isdigit()]
+    if _is_pubmed(tags):
+        pmids += [value.strip() for value in tags.get("AN", ()) if value.strip().isdigit()]
+        pmids += [found.group(1) for value in _get(tags, "UR", "L2") if (found := _OVID_AN.search(value))]
     for value in _get(tags, "PM", "C2", "N1"):
         value = value.strip()
         if value.upper().startswith("PMID:"):
             pmids.append(value[5:].strip())
     return pmids
+
+
+def _title_alternatives(tags: Tags) -> tuple[tuple[str, list[str] | None], ...]:
+    """Other titles an entry without a title has, in the order they stand in for it (with a warning)."""
+    get = tags.get
+    return (("book title (BT)", get("BT")), ("short title (ST)", get("ST")), ("translated title (TT)", get("TT")),
+            ("secondary title (T2)", get("T2") if _is_book(tags) else None))
+
+
+def _issue_like(value: str) -> bool:
+    """An issue number as exports write it: "3", "3-4", "Suppl 2", "Pt 1" (a digit, a few words)."""
+    return any(ch.isdigit() for ch in value) and len(value.split()) <= 3
+
+
+_BOOK_TYPES = frozenset({"BOOK", "EBOOK", "EDBOOK", "CHAP", "ECHAP"})
+
+
+def _is_book(tags: Tags) -> bool:
+    # Only a book's or a chapter's T2 is a title of the work; an article's T2 is its journal.
+    return any(value.strip().upper() in _BOOK_TYPES for value in tags.get("TY", ()))
 
 
 def _is_pubmed(tags: Tags) -> bool:

@@ -14,27 +14,68 @@ class DecodedText:
     warning: str = ""
 
 
+_UTF16_BOMS = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+# Letters a legacy code page decodes wrongly show up as capitals inside lower-case words ("donÕt",
+# "cafŽ" for Mac Roman read as Windows-1252; "wordÖ" for Windows-1252 read as Mac Roman): a capital
+# that is not ASCII, after a lower-case letter or between letters with a lower-case one after it.
+_MISREAD = re.compile(r"(?<=[^\W\d_])[^\x00-\x7f](?=[a-z])|(?<=[a-z])[^\x00-\x7f]")
+_LEGACY = (("windows-1252", "Windows-1252"), ("mac-roman", "Mac Roman"))
+
+
+def _utf16(content: bytes) -> str | None:
+    """The codec of a UTF-16 file, with or without its byte-order mark (EndNote and Excel write it)."""
+    for bom, codec in _UTF16_BOMS:
+        if content.startswith(bom):
+            return codec
+    sample = content[:4096]
+    # Mostly-ASCII text in UTF-16 has a NUL in every other byte: the odd ones little-endian, the even big.
+    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4 and not sample[0::2].count(0):
+        return "utf-16-le"
+    if len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4 and not sample[1::2].count(0):
+        return "utf-16-be"
+    return None
+
+
+def _misread_count(text: str) -> int:
+    return sum(1 for found in _MISREAD.finditer(text) if found.group(0).isupper())
+
+
 def file_decode(*, content: bytes) -> DecodedText:
-    """UTF-8 (a BOM is dropped), else Latin-1 with a warning: older Ovid and EBSCO exports are Latin-1,
-    and every byte string is valid Latin-1, so the fallback never fails but may misread characters."""
+    """The text of an export: UTF-8 (a BOM is dropped), UTF-16 (with or without a BOM), else the legacy
+    code page that reads it best, with a warning.
+
+    Older Ovid, EBSCO and EndNote exports on Windows are Windows-1252; EndNote on a Mac writes Mac
+    Roman. Both decode any byte string (Mac Roman always, Windows-1252 all but five bytes), so the one
+    whose reading has fewer misread letters (``_MISREAD``) is taken; a tie goes to Windows-1252.
+    """
+    codec = _utf16(content) if b"\x00" in content[:4096] else None
+    if codec is not None:
+        try:
+            text = content.decode(codec)
+        except UnicodeDecodeError:
+            raise ImportFileError("The file looks like UTF-16 text but cannot be read as it.",
+                                  field="encoding") from None
+        return DecodedText(_newlines(text.lstrip("\ufeff")), "utf-16")
     if b"\x00" in content[:4096]:
-        # UTF-16 exports (some EndNote versions) would otherwise decode to NUL-strewn Latin-1.
-        for bom, codec in ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
-            if content.startswith(bom):
-                try:
-                    return DecodedText(_newlines(content.decode(codec)), "utf-16")
-                except UnicodeDecodeError:
-                    break
         raise ImportFileError("This is a binary file, not a bibliographic export.", field="encoding")
     try:
         return DecodedText(_newlines(content.decode("utf-8-sig")), "utf-8")
     except UnicodeDecodeError as error:
-        line = content[: error.start].count(b"\n") + 1
-        return DecodedText(
-            _newlines(content.decode("latin-1")), "latin-1",
-            f"The file is not valid UTF-8 (first at line {line}); it was read as Latin-1. "
-            "Check accented characters in the imported records.",
-        )
+        prefix = content[: error.start]
+        line = (prefix.count(b"\n") if b"\n" in content else prefix.count(b"\r")) + 1  # CR-only: old Macs
+    readings = []
+    for codec, name in _LEGACY:
+        try:
+            text = content.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        readings.append((_misread_count(text), len(readings), text, codec, name))
+    _, _, text, codec, name = min(readings)
+    return DecodedText(
+        _newlines(text), codec,
+        f"The file is not valid UTF-8 (first at line {line}); it was read as {name}. "
+        "Check accented characters in the imported records.",
+    )
 
 
 def _newlines(text: str) -> str:

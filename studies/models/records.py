@@ -51,6 +51,7 @@ class ImportFormat(models.TextChoices):
     BIBTEX = "bibtex", "BibTeX"
     CSV = "csv", "CSV"
     WOS = "wos", "Web of Science plain text"
+    REFER = "refer", "EndNote tagged text (Refer, %A/%T)"
 
 
 class ImportBatch(models.Model):
@@ -103,22 +104,32 @@ class Record(models.Model):
     import_batch = models.ForeignKey(
         ImportBatch, null=True, blank=True, on_delete=models.RESTRICT, related_name="records"
     )
-    title = models.TextField()
+    # Bibliographic text is stored whole: exports carry 140-character issues and 600-character keywords,
+    # and one such record must not cost the import. Only identifiers whose standard fixes their shape
+    # (DOI, PMID, NCT id, year) are checked; a value breaking it is left out and stays in ``raw_entry``.
+    # A title can be missing in an export (Lens, conference abstracts); ``import_warnings`` says so.
+    title = models.TextField(blank=True)
     abstract = models.TextField(blank=True)
-    authors = ArrayField(models.CharField(max_length=300), default=list, blank=True)
+    authors = ArrayField(models.TextField(), default=list, blank=True)
     year = models.PositiveSmallIntegerField(null=True, blank=True, validators=[validate_year])
-    journal = models.CharField(max_length=500, blank=True)
-    volume = models.CharField(max_length=50, blank=True)
-    issue = models.CharField(max_length=50, blank=True)
-    pages = models.CharField(max_length=50, blank=True)
+    journal = models.TextField(blank=True)
+    volume = models.TextField(blank=True)
+    issue = models.TextField(blank=True)
+    pages = models.TextField(blank=True)
     doi = models.CharField("DOI", max_length=255, blank=True, validators=[validate_doi])
     pmid = models.CharField("PMID", max_length=12, blank=True, validators=[validate_pmid])
     nct_id = models.CharField("NCT id", max_length=11, blank=True, validators=[validate_nct_id])
-    keywords = ArrayField(models.CharField(max_length=300), default=list, blank=True)
-    language = models.CharField(max_length=50, blank=True)
-    publication_type = models.CharField(max_length=200, blank=True)
-    url = models.URLField("URL", max_length=1000, blank=True)
+    keywords = ArrayField(models.TextField(), default=list, blank=True)
+    language = models.TextField(blank=True)
+    publication_type = models.TextField(blank=True)
+    # 2048: the longest link Django's URLValidator accepts (a longer one is left out with a warning).
+    url = models.URLField("URL", max_length=2048, blank=True)
     raw_entry = models.TextField(blank=True, help_text="The entry exactly as it was in the export file.")
+    import_warnings = models.JSONField(
+        default=list, blank=True,
+        help_text="Quirks the import found in this record: a list of {kind, message, line, field} "
+                  "(studies.imports.errors.RecordWarning), shown to screeners.",
+    )
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates",
         help_text="The record kept in place of this duplicate.",
@@ -173,10 +184,6 @@ class Record(models.Model):
             models.CheckConstraint(
                 condition=Q(nct_id="") | Q(nct_id__regex=NCT_PATTERN.pattern), name="record_nct_format",
                 violation_error_message="An NCT id is NCT followed by 8 digits.",
-            ),
-            models.CheckConstraint(
-                condition=Q(title__length__gt=0), name="record_title_not_empty",
-                violation_error_message="A record needs a title.",
             ),
         ]
 

@@ -2,13 +2,14 @@
 
 ``import_records`` writes a file's batch, its records and the duplicate pairs in one transaction under
 a lock on the review, so two imports into one review deduplicate against each other rather than side
-by side. Records are checked and stored as the file is read; a bad record anywhere in the file rolls
-the whole transaction back, so a file is imported whole or not at all.
+by side. Records are checked and stored as the file is read. Only a file that is not an export at all
+(or cannot be decoded) is refused; a quirk in one record is a ``RecordWarning`` on that record, which
+is stored with it (``Record.import_warnings``) and counted in the ``ImportSummary``.
 """
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 import gc
 import queue
@@ -20,10 +21,12 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from psycopg.copy import Copy, Writer
+from psycopg.types.json import Jsonb
 
 from studies import access
 from studies.imports import ImportFileError, ParsedFile, ParsedRecord, file_open
 from studies.imports.dedup import DedupItem, dedup_plan, item_from_parsed, item_from_values
+from studies.imports.errors import RecordWarning, WarningKind
 from studies.models import (
     CandidateStatus,
     DuplicateCandidate,
@@ -58,16 +61,32 @@ class ImportSummary:
     duplicates: int
     queued: int
     errors: tuple[str, ...] = ()
+    # The file's warnings (encoding, a second upload) then every record's, as text.
     warnings: tuple[str, ...] = ()
     batch_id: int | None = None
     file_format: str = ""
     encoding: str = ""
     already_imported: bool = False
+    # The records' warnings as found (kind, message, record, line, field), in file order.
+    record_warnings: tuple[RecordWarning, ...] = ()
+
+    @property
+    def records_with_warnings(self) -> int:
+        """How many records the team should look at (each was imported)."""
+        return len({warning.record for warning in self.record_warnings})
+
+    def warning_counts(self) -> dict[str, int]:
+        """Records' warnings per kind (``WarningKind``), most frequent first."""
+        counts: dict[str, int] = defaultdict(int)
+        for warning in self.record_warnings:
+            counts[warning.kind] += 1
+        return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
     def as_dict(self) -> dict:
         return {"imported": self.imported, "duplicates": self.duplicates, "queued": self.queued,
                 "errors": list(self.errors), "warnings": list(self.warnings), "batch": self.batch_id,
-                "format": self.file_format, "encoding": self.encoding, "already_imported": self.already_imported}
+                "format": self.file_format, "encoding": self.encoding, "already_imported": self.already_imported,
+                "record_warnings": [{"record": w.record, **w.as_dict()} for w in self.record_warnings]}
 
 
 class ImportUndoRefused(Exception):
@@ -96,29 +115,27 @@ def _record_build(parsed: ParsedRecord, *, review: Review, batch: ImportBatch | 
 _url_validate = Record._meta.get_field("url").validators[0]
 
 
-def _record_limits() -> tuple[dict[str, int], dict[str, int]]:
+def _record_limits() -> tuple[dict[str, int], dict[str, int | None]]:
     """max_length of Record's text fields and of its array fields' items, read from the model."""
     scalar, items = {}, {}
     for name in _RECORD_FIELDS:
         model_field = Record._meta.get_field(name)
         base = getattr(model_field, "base_field", None)
-        if base is not None and base.max_length:
+        if base is not None:  # an array: its items must not be blank, whether or not they have a cap
             items[name] = base.max_length
         elif getattr(model_field, "max_length", None):
             scalar[name] = model_field.max_length
     return scalar, items
 
 
-def _record_suspect(parsed: ParsedRecord, scalar_max: dict[str, int], item_max: dict[str, int],
+def _record_suspect(parsed: ParsedRecord, scalar_max: dict[str, int], item_max: dict[str, int | None],
                     year_top: int) -> bool:
     """Whether ``full_clean`` could refuse this record: the model's rules as cheap checks.
 
     Same rules as the field validators in ``studies.models.validators`` (their compiled patterns),
-    ``blank=False`` on the title, every ``max_length`` and the year range. It may flag a record the
+    every ``max_length`` (the identifiers') and the year range. It may flag a record the
     model would accept (that record then gets ``full_clean``), never the other way round.
     """
-    if not parsed.title:
-        return True
     if parsed.doi and not DOI_PATTERN.match(parsed.doi):
         return True
     if parsed.pmid and not PMID_PATTERN.match(parsed.pmid):
@@ -137,7 +154,7 @@ def _record_suspect(parsed: ParsedRecord, scalar_max: dict[str, int], item_max: 
             return True
     for name, limit in item_max.items():
         for value in getattr(parsed, name):
-            if not value or len(value) > limit:
+            if not value or (limit and len(value) > limit):
                 return True
     return False
 
@@ -149,28 +166,40 @@ class _RecordRules:
         self.scalar_max, self.item_max = _record_limits()
         self.year_top = year_max()
 
-    def check(self, item: ParsedRecord, review: Review) -> None:
-        """Model validation of one record; its first failure names the record, line and field.
+    def check(self, item: ParsedRecord, review: Review) -> ParsedRecord:
+        """The record as the model takes it: a value breaking a model rule is left out with a warning.
 
+        The parsers already fit every value to the model; this is the last line for what they miss.
         ``full_clean`` per record would cost more than the rest of a 100k-record import, so each record
         first goes through the same rules as cheap checks; only a record they flag is built as a
-        ``Record`` and given ``full_clean``, whose message is raised.
+        ``Record`` and given ``full_clean``.
         """
         if not _record_suspect(item, self.scalar_max, self.item_max, self.year_top):
-            return
+            return item
         record = _record_build(item, review=review, batch=None)
         try:
             record.full_clean(exclude=_ASSIGNED_FIELDS, validate_unique=False, validate_constraints=False)
         except ValidationError as error:
-            field, messages = next(iter(error.message_dict.items()))
-            raise ImportFileError(messages[0], record=item.record, line=item.line or None, field=field) from None
+            changes, added = {}, []
+            for field, messages in error.message_dict.items():
+                value = getattr(item, field)
+                if isinstance(value, tuple):  # an array field: only its blank items break a rule
+                    changes[field] = tuple(entry for entry in value if entry)
+                    if len(changes[field]) == len(value):
+                        changes[field] = ()
+                else:
+                    changes[field] = None if field == "year" else ""
+                added.append(RecordWarning(
+                    WarningKind.FIELD_INVALID, f"{messages[0]} The record is kept without this value.",
+                    item.record, item.line or None, field))
+            return replace(item, **changes, warnings=(*item.warnings, *added))
+        return item
 
 
-def records_validate(*, parsed: ParsedFile, review: Review) -> None:
-    """Model validation of every record of a parsed file; the first failure names its record."""
+def records_validate(*, parsed: ParsedFile, review: Review) -> tuple[ParsedRecord, ...]:
+    """The records of a parsed file as the model takes them (see ``_RecordRules.check``)."""
     rules = _RecordRules()
-    for item in parsed.records:
-        rules.check(item, review)
+    return tuple(rules.check(item, review) for item in parsed.records)
 
 
 _COPY_TYPE = re.compile(r"\(\d+\)")  # varchar(300)[] → varchar[]: the length is checked already
@@ -362,7 +391,10 @@ def _existing_items(review: Review) -> list[DedupItem]:
     ]
 
 
-_COPIED_RECORD_COLUMNS = ["review", "import_batch", "fulltext_status", "created_at", *_RECORD_FIELDS]
+_COPIED_RECORD_COLUMNS = ["review", "import_batch", "fulltext_status", "created_at", *_RECORD_FIELDS,
+                          "import_warnings"]
+# The import_warnings of a record without any, dumped once rather than once per record.
+_NO_WARNINGS = Jsonb([], dumps=lambda _: "[]")
 
 
 def import_records(
@@ -372,8 +404,8 @@ def import_records(
     """Import one export file into a review as one batch of one search, deduplicating as it goes.
 
     Everything happens in one transaction under a lock on the review: the records are checked and
-    stored as the file is read (a bad record raises, and the transaction rolls back whatever was
-    stored), then matched against each other and against the review's records; duplicates are
+    stored as the file is read (a quirk in a record is a warning stored with it; a file that is not
+    an export raises, and the transaction rolls back whatever was stored), then matched against each other and against the review's records; duplicates are
     pointed at their primaries and the pairs for a person are queued.
 
     Parameters
@@ -390,7 +422,8 @@ def import_records(
     Returns
     -------
     ImportSummary
-        Counts of imported records, of duplicates merged, of pairs queued for a person.
+        Counts of imported records, of duplicates merged, of pairs queued for a person; the records'
+        warnings.
 
     Raises
     ------
@@ -419,16 +452,21 @@ def import_records(
         # rather than all at once at commit.
         foreign_keys = _foreign_keys(Record)
         _constraints_set(foreign_keys, "IMMEDIATE")
-        rules, now, new = _RecordRules(), timezone.now(), []
+        rules, now, new, record_warnings = _RecordRules(), timezone.now(), [], []
         writer = _RecordCopy(batch)
         try:
             for parsed in stream.records:
-                rules.check(parsed, review)
+                parsed = rules.check(parsed, review)
+                if parsed.warnings:
+                    record_warnings += parsed.warnings
+                    warnings = Jsonb([warning.as_dict() for warning in parsed.warnings])
+                else:
+                    warnings = _NO_WARNINGS
                 writer.write((review.pk, batch.pk, FullTextStatus.NOT_SOUGHT, now, parsed.title,
                               parsed.abstract, list(parsed.authors), parsed.year, parsed.journal, parsed.volume,
                               parsed.issue, parsed.pages, parsed.doi, parsed.pmid, parsed.nct_id,
                               list(parsed.keywords), parsed.language, parsed.publication_type, parsed.url,
-                              parsed.raw_entry))
+                              parsed.raw_entry, warnings))
                 new.append(item_from_parsed(parsed))
             writer.finish()
             plan = dedup_plan(existing=existing, new=new)
@@ -463,7 +501,22 @@ def import_records(
                                         "reason", "status", "automatic", "decided_at", "created_at"], pairs)
     return ImportSummary(
         imported=len(new), duplicates=len(plan.merges), queued=len(plan.queued), batch_id=batch.pk,
-        file_format=stream.file_format, encoding=stream.encoding, warnings=stream.warnings)
+        file_format=stream.file_format, encoding=stream.encoding,
+        warnings=(*stream.warnings, *_warnings_as_text(record_warnings)), record_warnings=tuple(record_warnings))
+
+
+# Record warnings given as text in ImportSummary.warnings (a page lists them); all of them stay in
+# ImportSummary.record_warnings and on the records.
+WARNINGS_AS_TEXT = 50
+
+
+def _warnings_as_text(record_warnings: Sequence[RecordWarning]) -> list[str]:
+    shown = [str(warning) for warning in record_warnings[:WARNINGS_AS_TEXT]]
+    if len(record_warnings) > WARNINGS_AS_TEXT:
+        records = len({warning.record for warning in record_warnings})
+        shown.append(f"… and {len(record_warnings) - WARNINGS_AS_TEXT} more warnings ({len(record_warnings)} on "
+                     f"{records} records in all); each record shows its own.")
+    return shown
 
 
 @transaction.atomic

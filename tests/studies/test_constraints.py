@@ -115,13 +115,22 @@ def test_outcome_effect_measure_must_fit_data_type(small):
         ({"doi": "10.12/short-prefix"}, "doi", "Enter a DOI such as"),
         ({"pmid": "PMID123"}, "pmid", "A PMID is 1 to 9 digits."),
         ({"nct_id": "NCT123"}, "nct_id", "An NCT id is NCT followed by 8 digits."),
-        ({"title": ""}, "title", "This field cannot be blank."),
     ],
 )
 def test_record_fields_refused(small, changes, field, message):
     values = dict(review=small.review, title="A trial", year=2020, doi="10.1000/xyz.123")
     values.update(changes)
     assert_refused(Record(**values), field, message)
+
+
+def test_a_record_without_a_title_or_with_long_text_is_stored(small):
+    # Exports hold records without a title and fields longer than any cap (issue 19): they are kept,
+    # the import's warnings saying so.
+    record = Record(review=small.review, title="", issue="x" * 140, keywords=["k" * 600],
+                    import_warnings=[{"kind": "title_missing", "message": "No title.", "line": 3, "field": "title"}])
+    record.full_clean(exclude=["import_batch", "duplicate_of"])
+    record.save()
+    assert Record.objects.get(pk=record.pk).import_warnings[0]["kind"] == "title_missing"
 
 
 def test_record_duplicate_must_be_in_the_same_review(small, demo_review):

@@ -14,7 +14,7 @@ def test_command_imports_and_prints_json(small, capsys, tmp_path):
     out = json.loads(capsys.readouterr().out)
     assert (out["imported"], out["duplicates"], out["queued"], out["errors"]) == (2, 0, 0, [])
     bad = tmp_path / "bad.ris"
-    bad.write_bytes(b"TY  - JOUR\nTI  - no end\n")
+    bad.write_bytes(b"PNG\x00\x00 not an export")
     with pytest.raises(CommandError) as caught:
         call_command("import_records", str(bad), review=small.review.slug, source="Embase")
-    assert caught.value.returncode == 2 and "ER" in str(caught.value)
+    assert caught.value.returncode == 2 and "binary file" in str(caught.value)

@@ -123,7 +123,9 @@ def test_undo_removes_the_batch_until_a_record_is_screened(small):
     st.lists(st.sampled_from(["TY  - JOUR", "TI  - A title", "ER  - ", "PY  - 20x1", "DO  - 10.1/x", "AU  - Smith",
                               "PMID- 12", "TI  - x", "      cont", "PT J", "ER", "@article{k,", "title={T}}", "",
                               "<xml><records><record><titles><title>T</title></titles></record></records></xml>",
-                              "Title,Year", "\"T\",2020", "KW  - k"]), max_size=12).map(lambda l: "\n".join(l).encode()),
+                              "Title,Year", "\"T\",2020", "KW  - k", "%0 Journal Article", "%T A title", "%A Smith",
+                              "1.", "<2>", "TY - JOUR", "ER -", "Link to the Ovid Full Text or citation:", "stray"]),
+             max_size=12).map(lambda l: "\n".join(l).encode()),
 ))
 def test_any_input_either_imports_or_raises_the_import_error(small, content):
     source, _ = SearchSource.objects.get_or_create(review=small.review, database="Fuzz", date_searched="2024-01-02")

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from studies.imports import ImportFileError, file_parse
+from studies.imports.errors import WarningKind
 from studies.models import ImportBatch, Record, SearchSource
 from studies.services.imports import import_records
 
@@ -58,12 +59,12 @@ def test_csv_keeps_multiline_cells_and_maps_columns():
     assert (records[0].title, records[0].year) == ("A trial of peers", 2020)
 
 
-def test_latin1_file_is_read_with_a_warning():
+def test_latin1_file_is_read_as_windows_1252_with_a_warning():
     content = "TY  - JOUR\nTI  - Stigma in Zürich\nER  - \n".encode("latin-1")
     parsed = file_parse(content=content)
-    assert parsed.encoding == "latin-1"
+    assert parsed.encoding == "windows-1252"
     assert parsed.records[0].title == "Stigma in Zürich"
-    assert "Latin-1" in parsed.warnings[0]
+    assert "Windows-1252" in parsed.warnings[0]
 
 
 def test_round_trip_of_every_record_field(small):
@@ -81,19 +82,44 @@ def test_round_trip_of_every_record_field(small):
     assert record.import_batch.source == source and record.import_batch.file_format == "medline"
 
 
-@pytest.mark.parametrize(("content", "record", "line", "field"), [
-    (b"TY  - JOUR\nTI  - Fine\nER  - \n\nTY  - JOUR\nTI  - Second\nDO  - not-a-doi\nER  - \n", 2, 5, "doi"),
-    (b"TY  - JOUR\nTI  - Fine\nER  - \n\nTY  - JOUR\nAU  - No title\nER  - \n", 2, 5, "title"),
-    (b"TY  - JOUR\nTI  - Fine\nPY  - 1492\nER  - \n", 1, 1, "year"),
-    (b"TY  - JOUR\nTI  - Never ends\n", 1, 1, "ER"),
-    (b"PMID- 1\nTI  - ok\nthis line is not MEDLINE\n", 1, 3, "this"),
+@pytest.mark.parametrize(("content", "record", "line", "field", "kind"), [
+    (b"TY  - JOUR\nTI  - Fine\nER  - \n\nTY  - JOUR\nTI  - Second\nDO  - not-a-doi\nER  - \n", 2, 5, "doi",
+     WarningKind.DOI_NOT_A_DOI),
+    (b"TY  - JOUR\nTI  - Fine\nER  - \n\nTY  - JOUR\nAU  - No title\nER  - \n", 2, 5, "title",
+     WarningKind.TITLE_MISSING),
+    (b"TY  - JOUR\nTI  - Fine\nPY  - 1492\nER  - \n", 1, 1, "year", WarningKind.YEAR_OUT_OF_RANGE),
+    (b"TY  - JOUR\nTI  - Fine\nPM  - PMID: 12x\nER  - \n", 1, 1, "pmid",
+     WarningKind.PMID_INVALID),
+    (b"TY  - JOUR\nTI  - Fine\nUR  - http://exa mple.org\nUR  - https://not valid\nER  - \n", 1, 1, "url",
+     WarningKind.URL_INVALID),
 ])
-def test_malformed_file_writes_nothing_and_names_record_line_and_field(small, content, record, line, field):
+def test_a_quirk_in_one_record_is_a_warning_stored_with_it(small, content, record, line, field, kind):
+    source = SearchSource.objects.create(review=small.review, database="Embase", date_searched="2024-01-02")
+    summary = import_records(review=small.review, source=source, file_name="quirk.ris", content=content)
+    assert summary.imported == content.count(b"ER  -")
+    (warning,) = summary.record_warnings
+    assert (warning.record, warning.line, warning.field, warning.kind) == (record, line, field, kind)
+    assert str(warning) in summary.warnings and summary.records_with_warnings == 1
+    assert summary.warning_counts() == {kind: 1}
+    stored = list(Record.objects.filter(import_batch_id=summary.batch_id).order_by("id"))
+    assert stored[record - 1].import_warnings == [warning.as_dict()]
+    assert all(r.import_warnings == [] for i, r in enumerate(stored) if i != record - 1)
+    assert getattr(stored[record - 1], field) in ("", None)  # left out of the field…
+    assert stored[record - 1].raw_entry.encode() in content  # …and kept in the raw entry
+    assert summary.as_dict()["record_warnings"] == [{"record": record, **warning.as_dict()}]
+
+
+@pytest.mark.parametrize(("content", "field"), [
+    (b"Dear colleague,\nthe search results follow.\n", "format"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "encoding"),
+    (b"Title;Year\n", "header"),
+])
+def test_a_file_that_is_no_export_writes_nothing_and_says_why(small, content, field):
     source = SearchSource.objects.create(review=small.review, database="Embase", date_searched="2024-01-02")
     before = Record.objects.count()
     with pytest.raises(ImportFileError) as caught:
         import_records(review=small.review, source=source, file_name="bad.ris", content=content)
-    assert (caught.value.record, caught.value.line, caught.value.field) == (record, line, field)
+    assert caught.value.field == field or (field == "header" and "no records" in caught.value.message)
     assert Record.objects.count() == before
     assert not ImportBatch.objects.filter(review=small.review).exists()
 
@@ -105,3 +131,13 @@ def test_same_file_twice_is_recognised(small):
     again = import_records(review=small.review, source=source, file_name="renamed.csv", content=content)
     assert again.already_imported and again.imported == 0
     assert Record.objects.filter(review=small.review).count() == 2
+
+
+def test_many_warnings_are_all_kept_and_the_text_list_stays_short(small):
+    source = SearchSource.objects.create(review=small.review, database="Embase", date_searched="2024-01-02")
+    content = b"".join(b"TY  - JOUR\nTI  - Record %d\nDO  - n/a\nER  - \n\n" % k for k in range(120))
+    summary = import_records(review=small.review, source=source, file_name="many.ris", content=content)
+    assert summary.imported == 120 and len(summary.record_warnings) == 120 and summary.records_with_warnings == 120
+    assert summary.warning_counts() == {WarningKind.DOI_NOT_A_DOI: 120}
+    assert len(summary.warnings) == 51 and summary.warnings[-1].startswith("… and 70 more warnings (120 on 120 records")
+    assert Record.objects.filter(import_batch_id=summary.batch_id).exclude(import_warnings=[]).count() == 120

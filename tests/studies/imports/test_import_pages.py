@@ -30,9 +30,9 @@ def test_manager_uploads_and_sees_the_summary(client, small):
     assert response.status_code == 200
     assert b'Imported</th><td>2' in response.content.replace(b' scope="row"', b"")
     assert Record.objects.filter(review=small.review).count() == 2
-    bad = SimpleUploadedFile("bad.ris", b"TY  - JOUR\nTI  - x\nDO  - nonsense\nER  - \n")
+    bad = SimpleUploadedFile("bad.ris", b"Dear colleague, the search results follow.\n")  # not an export
     response = client.post(f"/reviews/{small.review.slug}/imports/", {"database": "Embase", "file": bad})
-    assert b"Nothing was imported" in response.content and b"doi" in response.content
+    assert b"Nothing was imported" in response.content and b"not recognised" in response.content
     assert client.get(f"/reviews/{small.review.slug}/duplicates/").status_code == 200
 
 

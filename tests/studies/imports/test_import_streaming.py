@@ -1,5 +1,7 @@
 """The fast paths of an import give what the plain rules give: records stored as the file is read,
 in file order, and nothing stored when a record far into the file is bad."""
+from dataclasses import replace
+
 from django.db import DatabaseError, connection, transaction
 from hypothesis import given, settings, strategies as st
 import psycopg
@@ -12,13 +14,36 @@ from studies.models import DuplicateCandidate, ImportBatch, Record, SearchSource
 from studies.services import imports
 from studies.services.imports import import_records
 
+imports_file_open = imports.file_open
 
-def ris_file(count: int, *, bad_at: int | None = None) -> bytes:
+
+def ris_file(count: int) -> bytes:
     lines = []
     for k in range(1, count + 1):
         lines += ["TY  - JOUR", f"TI  - Streamed record number {k} of a long export", f"PY  - {1990 + k % 30}",
-                  f"DO  - {'not a doi' if k == bad_at else f'10.1000/stream.{k}'}", "AU  - Smith, J.", "ER  - ", ""]
+                  f"DO  - 10.1000/stream.{k}", "AU  - Smith, J.", "ER  - ", ""]
     return "\n".join(lines).encode()
+
+
+@pytest.fixture
+def refused_at(monkeypatch):
+    """Files whose reading fails at a given record, as a file that is not an export fails: the write
+    path's behaviour when a file is refused after records were already sent to PostgreSQL."""
+    refused = {}
+
+    def file_open(**kwargs):
+        stream = imports_file_open(**kwargs)
+
+        def records():
+            for parsed in stream.records:
+                if parsed.record == refused["at"]:
+                    raise ImportFileError("Not an export from here on.", record=parsed.record, line=parsed.line,
+                                          field="format")
+                yield parsed
+        return replace(stream, records=records())
+
+    monkeypatch.setattr(imports, "file_open", file_open)
+    return refused
 
 
 @pytest.fixture
@@ -33,12 +58,13 @@ def test_records_are_stored_in_file_order(small, source):
     assert titles == [f"Streamed record number {k} of a long export" for k in range(1, 1201)]
 
 
-def test_a_bad_record_far_into_the_file_stores_nothing_and_the_next_import_works(small, source):
+def test_a_file_refused_far_into_it_stores_nothing_and_the_next_import_works(small, source, refused_at):
     before = Record.objects.count()
     # Record 1,100 is past the rows already sent to PostgreSQL when it is read.
+    refused_at["at"] = 1100
     with pytest.raises(ImportFileError) as caught:
-        import_records(review=small.review, source=source, file_name="bad.ris", content=ris_file(1200, bad_at=1100))
-    assert (caught.value.record, caught.value.line, caught.value.field) == (1100, 1 + 7 * 1099, "doi")
+        import_records(review=small.review, source=source, file_name="bad.ris", content=ris_file(1200))
+    assert (caught.value.record, caught.value.line, caught.value.field) == (1100, 1 + 7 * 1099, "format")
     assert Record.objects.count() == before
     assert not ImportBatch.objects.filter(review=small.review).exists()
     assert connection.connection.info.transaction_status.name in ("IDLE", "INTRANS")  # not left mid-COPY
@@ -60,11 +86,13 @@ def test_records_sent_in_many_statements_are_all_stored_in_file_order(small, sou
     assert titles == [f"Streamed record number {k} of a long export" for k in range(1, count + 1)]
 
 
-def test_a_bad_record_after_several_stored_statements_stores_nothing(small, source, short_statements):
+def test_a_file_refused_after_several_stored_statements_stores_nothing(small, source, short_statements,
+                                                                         refused_at):
     before = Record.objects.count()
+    refused_at["at"] = 250
     with pytest.raises(ImportFileError) as caught:
-        import_records(review=small.review, source=source, file_name="bad.ris", content=ris_file(300, bad_at=250))
-    assert (caught.value.record, caught.value.field) == (250, "doi")
+        import_records(review=small.review, source=source, file_name="bad.ris", content=ris_file(300))
+    assert (caught.value.record, caught.value.field) == (250, "format")
     assert Record.objects.count() == before
     assert not ImportBatch.objects.filter(review=small.review).exists()
     summary = import_records(review=small.review, source=source, file_name="good.ris", content=ris_file(30))
