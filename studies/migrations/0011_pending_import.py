@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studies', '0009_record_import_storage'),
+        ('studies', '0010_team_invitations_and_audit'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

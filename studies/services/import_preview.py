@@ -217,8 +217,7 @@ def import_preview(*, review: Review, content: bytes, file_format: str = "auto",
 
     def checked() -> Iterable[ParsedRecord]:
         for parsed in stream.records:
-            rules.check(parsed, review)
-            yield parsed
+            yield rules.check(parsed, review)  # the record as the import would store it, with its warnings
 
     earlier = ImportBatch.objects.filter(review=review, sha256=stream.sha256).first()
     already = (f"This file was already imported on {earlier.imported_at:%Y-%m-%d %H:%M} ({earlier.file_name}, "

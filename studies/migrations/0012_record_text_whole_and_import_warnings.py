@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studies', '0009_record_import_storage'),
+        ('studies', '0011_pending_import'),
     ]
 
     operations = [
