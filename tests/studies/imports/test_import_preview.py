@@ -45,7 +45,7 @@ def ris(*entries: dict) -> bytes:
 TRIAL = {"TI": "Peer support to reduce self-stigma: a randomised trial", "AU": ["Rüsch, N.", "Doe, A."],
          "PY": "2014", "JO": "Br J Psychiatry"}
 # Read against a review holding TRIAL (DOI 10.1000/trial): one record merged with the review's, two
-# merged with each other, one pair for a person, one record new; Latin-1 bytes give a file warning.
+# merged with each other, one pair for a person, one record new; Latin-1 bytes give a file warning (read as Windows-1252).
 MIXED = ris(
     {**TRIAL, "DO": "10.1000/trial"},
     {"TI": "Stigma stress in peer groups", "PY": "2019", "DO": "10.1000/stress", "AU": "Kim, J."},
@@ -87,9 +87,9 @@ def test_preview_writes_nothing_and_shows_what_the_file_holds(client, seeded):
     page = client.get(response["Location"]).content.decode()
     assert '<dd id="preview-records">5</dd>' in page
     assert "Peer support to reduce self-stigma: a randomised trial" in page  # the sample
-    assert "read as Latin-1" in page  # the file's warning
+    assert "it was read as Windows-1252" in page  # the file's warning
     preview = pending.preview
-    assert preview["encoding"] == "latin-1" and preview["format"] == "ris"
+    assert preview["encoding"] == "windows-1252" and preview["format"] == "ris"
     assert [s["title"] for s in preview["sample"]][:2] == [TRIAL["TI"], "Stigma stress in peer groups"]
     assert preview["duplicates"] | {"examples": None} == {
         "merged": 2, "merged_within_file": 1, "merged_with_review": 1, "queued": 1, "queued_within_file": 0,
