@@ -234,6 +234,18 @@ def _screen_page(request: HttpRequest, review: Review, stage: Stage, record: Rec
     return render(request, "studies/screening/screen.html", context, status=status)
 
 
+def _posted_verdict(request: HttpRequest, review: Review, stage: str,
+                    ) -> tuple[Record, str, ExclusionReason | None]:
+    """The record, decision and reason a screener's or tutor's form posted. One form holds the reason
+    list and every button: a reason picked before "include" is not the person's intent, so only an
+    exclusion carries it."""
+    record = get_object_or_404(selectors.screening_records(review=review, stage=stage),
+                               pk=_id(request.POST.get("record")))
+    decision = request.POST.get("decision", "")
+    reason = _reason(review, request.POST.get("exclusion_reason")) if decision == Decision.EXCLUDE else None
+    return record, decision, reason
+
+
 @login_required
 def screen(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     """``GET``: the next record in my queue (``?after=<id>`` for the one after, ``?record=<id>`` for a
@@ -242,12 +254,7 @@ def screen(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     review, _ = _review_for(request, slug, {Role.SCREENER})
     stage = _stage(stage)
     if request.method == "POST":
-        record = get_object_or_404(selectors.screening_records(review=review, stage=stage),
-                                   pk=_id(request.POST.get("record")))
-        decision = request.POST.get("decision", "")
-        # One form holds the reason list and every button: a reason picked before "include" is not
-        # the screener's intent, so only an exclusion carries it.
-        reason = _reason(review, request.POST.get("exclusion_reason")) if decision == Decision.EXCLUDE else None
+        record, decision, reason = _posted_verdict(request, review, stage)
         try:
             saved = services.decision_record(record=record, stage=stage, screener=request.user, decision=decision,
                                              exclusion_reason=reason, note=request.POST.get("note", ""))
@@ -438,10 +445,7 @@ def conflicts(request: HttpRequest, slug: str, stage: str) -> HttpResponse:
     review, _ = _review_for(request, slug, {Role.TUTOR})
     stage = _stage(stage)
     if request.method == "POST":
-        record = get_object_or_404(selectors.screening_records(review=review, stage=stage),
-                                   pk=_id(request.POST.get("record")))
-        decision = request.POST.get("decision", "")
-        reason = _reason(review, request.POST.get("exclusion_reason")) if decision == Decision.EXCLUDE else None
+        record, decision, reason = _posted_verdict(request, review, stage)
         try:
             resolution = services.resolution_record(record=record, stage=stage, tutor=request.user, decision=decision,
                                                     exclusion_reason=reason,
