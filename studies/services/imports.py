@@ -236,13 +236,9 @@ def _rows_copy(model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
 # Rows per COPY statement of an import. The records' foreign keys are checked as each statement ends;
 # ending one every so often spreads those checks over the import, while the file is still being read.
 ROWS_PER_COPY = 10_000
-# Bytes of formatted rows handed to the sending thread at a time: psycopg's 32 kB buffers, gathered.
-# Each hand-over wakes the sending thread, which then takes the interpreter lock from this one; one a
-# megabyte rather than one per buffer (4,000 for 100k records) reads the file about a tenth faster.
-BLOCK_SIZE = 1 << 20
-# Blocks waiting for the sending thread (16 MB): what PostgreSQL may fall behind by, for instance while
-# it checks a statement's foreign keys, before reading waits for it.
-QUEUED_BLOCKS = 16
+# Formatted COPY blocks (of about 32 kB each) waiting for the sending thread: what PostgreSQL may fall
+# behind by, for instance while it checks a statement's foreign keys, before reading waits for it.
+QUEUED_BLOCKS = 512
 _STATEMENT_END, _DONE, _ABORT = object(), object(), object()
 
 
@@ -251,27 +247,15 @@ class _CopyAborted(Exception):
 
 
 class _Blocks(Writer):
-    """Where psycopg puts the formatted rows of one COPY statement: the sending thread's queue, in
-    blocks of ``BLOCK_SIZE``."""
+    """Where psycopg puts the formatted rows of one COPY statement: the sending thread's queue."""
 
     def __init__(self, sender: "_RecordCopy") -> None:
         self._sender = sender
-        self._parts: list = []
-        self._size = 0
 
     def write(self, data) -> None:
-        self._parts.append(data)
-        self._size += len(data)
-        if self._size >= BLOCK_SIZE:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._parts:
-            self._sender.put(b"".join(self._parts))
-            self._parts, self._size = [], 0
+        self._sender.put(data)
 
     def finish(self, exc: BaseException | None = None) -> None:
-        self._flush()
         self._sender.put(_STATEMENT_END)
 
 
