@@ -12,16 +12,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 import gc
+import json
 import queue
 import re
+import struct
 import threading
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
+from psycopg.adapt import Dumper
 from psycopg.copy import Copy, Writer
-from psycopg.types.json import Jsonb
+from psycopg.postgres import types as pg_types
+from psycopg.pq import Format
 
 from studies import access
 from studies.imports import ImportFileError, ParsedFile, ParsedRecord, file_open
@@ -255,6 +259,49 @@ class _Blocks(Writer):
         self._sender.put(_STATEMENT_END)
 
 
+_TEXT = pg_types.get("text")
+# Dimensions, has nulls, element type; then the length and lower bound of the one dimension.
+_ARRAY_HEAD = struct.Struct("!iiiii")
+_ARRAY_EMPTY = struct.pack("!iii", 0, 0, _TEXT.oid)
+_ITEM_LENGTH = struct.Struct("!i")
+
+
+class _TextArrayDumper(Dumper):
+    """A list of strings as a one-dimensional ``text[]`` in PostgreSQL's binary array format.
+
+    What psycopg's own array dumper writes for such a list, without its handling of nesting, nulls
+    and any element type in Python: that handling was a third of the time spent formatting an
+    import's rows. Registered only on the cursor that formats the records (the items are never None).
+    """
+
+    format = Format.BINARY
+    oid = _TEXT.array_oid
+
+    def dump(self, obj: list[str]) -> bytes:
+        if not obj:
+            return _ARRAY_EMPTY
+        parts = [_ARRAY_HEAD.pack(1, 0, _TEXT.oid, len(obj), 1)]
+        for item in obj:
+            encoded = item.encode()
+            parts.append(_ITEM_LENGTH.pack(len(encoded)))
+            parts.append(encoded)
+        return b"".join(parts)
+
+
+class _WarningsDumper(Dumper):
+    """A record's ``import_warnings`` (a list of ``RecordWarning.as_dict()``) as binary ``jsonb``.
+
+    What psycopg's ``Jsonb`` writes (the format's version, 1, then the JSON text), with the empty list
+    of almost every record a constant rather than a wrapper and a ``json.dumps`` per record.
+    """
+
+    format = Format.BINARY
+    oid = pg_types.get("jsonb").oid
+
+    def dump(self, obj: list[dict]) -> bytes:
+        return b"\x01" + json.dumps(obj).encode() if obj else b"\x01[]"
+
+
 class _RecordCopy:
     """The COPY of an import's records into the current transaction, sent by a thread of its own.
 
@@ -275,6 +322,8 @@ class _RecordCopy:
         # psycopg's own cursors: one only formats (it never runs a statement), the other is the
         # sending thread's.
         self._format_cursor = connection.connection.cursor()
+        self._format_cursor.adapters.register_dumper(None, _TextArrayDumper)
+        self._format_cursor.adapters.register_dumper(None, _WarningsDumper)
         self._cursor = connection.connection.cursor()
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_BLOCKS)
         self._error: BaseException | None = None
@@ -393,8 +442,7 @@ def _existing_items(review: Review) -> list[DedupItem]:
 
 _COPIED_RECORD_COLUMNS = ["review", "import_batch", "fulltext_status", "created_at", *_RECORD_FIELDS,
                           "import_warnings"]
-# The import_warnings of a record without any, dumped once rather than once per record.
-_NO_WARNINGS = Jsonb([], dumps=lambda _: "[]")
+_NO_WARNINGS: list[dict] = []  # the import_warnings of a record without any (never appended to)
 
 
 def import_records(
@@ -459,7 +507,7 @@ def import_records(
                 parsed = rules.check(parsed, review)
                 if parsed.warnings:
                     record_warnings += parsed.warnings
-                    warnings = Jsonb([warning.as_dict() for warning in parsed.warnings])
+                    warnings = [warning.as_dict() for warning in parsed.warnings]
                 else:
                     warnings = _NO_WARNINGS
                 writer.write((review.pk, batch.pk, FullTextStatus.NOT_SOUGHT, now, parsed.title,
