@@ -34,6 +34,7 @@ from studies.models import (
     Stage,
     StudyExtraction,
 )
+from studies import selectors
 from studies.selectors import ADVANCING
 
 # Anyone holds "public" in a published review: they may read what its public pages show.
@@ -114,8 +115,7 @@ def _role_names(roles: Iterable[str]) -> str:
 
 def denial_message(review: Review, needed: Iterable[str], action: str = "open this page") -> str:
     """A 403's message: which role it takes and who can give it."""
-    managers = list(ReviewMembership.objects.filter(review=review, role=Role.MANAGER)
-                    .order_by("user__username").values_list("user__username", flat=True))
+    managers = selectors.review_manager_names(review)
     who = (f"{', '.join(managers)} manage{'s' if len(managers) == 1 else ''} this review"
            if managers else "this review has no manager yet; a site administrator can add one")
     return f"To {action} you need the {_role_names(needed)} role in “{review.title}”; {who}."

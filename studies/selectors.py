@@ -55,6 +55,12 @@ def member_reviews(user) -> QuerySet[Review]:
     return Review.objects.filter(pk__in=ReviewMembership.objects.filter(user=user).values("review_id")).order_by("title")
 
 
+
+def review_manager_names(review: Review) -> list[str]:
+    """Usernames of a review's managers: whom a person refused something is told to ask."""
+    return list(ReviewMembership.objects.filter(review=review, role=Role.MANAGER)
+                .order_by("user__username").values_list("user__username", flat=True))
+
 # --- Risk of bias and dual extraction (what ``studies.access`` then blinds) ----------------------
 
 

@@ -95,7 +95,7 @@ def screening_home(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "studies/screening/home.html", {
         "review": review, "roles": roles, "stages": Stage.choices,
         "is_screener": Role.SCREENER in roles, "is_tutor": Role.TUTOR in roles,
-        "is_overseer": bool(roles & OVERSEERS) or request.user.is_superuser,
+        "is_overseer": bool(roles & OVERSEERS),  # a superuser holds the manager role (access.roles_in)
     })
 
 

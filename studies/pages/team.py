@@ -204,8 +204,7 @@ def _unusable(request: HttpRequest, unusable: InvitationUnusable) -> HttpRespons
     invitation = unusable.invitation
     managers = []
     if invitation is not None:
-        managers = list(ReviewMembership.objects.filter(review=invitation.review, role=Role.MANAGER)
-                        .order_by("user__username").values_list("user__username", flat=True))
+        managers = selectors.review_manager_names(invitation.review)
     return render(request, "studies/team/invitation_unusable.html", {
         "state": unusable.state, "invitation": invitation, "managers": managers,
     }, status=404 if invitation is None else 410)

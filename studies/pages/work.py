@@ -36,15 +36,34 @@ class _Entry:
     allowed: frozenset[str]  # who may open the page: the set its view's gate admits
     stage: str | None = None
     # The count of items waiting for this person, when the entry is a queue.
-    count: Callable[[Review, object], int] | None = None
+    count: Callable[[Review, object, dict], int] | None = None
 
 
-def _screening_left(stage: str) -> Callable[[Review, object], int]:
-    return lambda review, user: selectors.screening_left(review=review, stage=stage, screener=user)
+def _screening_left(stage: str) -> Callable[[Review, object, dict], int]:
+    return lambda review, user, memo: selectors.screening_left(review=review, stage=stage, screener=user)
 
 
-def _conflicts(stage: str) -> Callable[[Review, object], int]:
-    return lambda review, user: selectors.conflicts_waiting(review=review, stage=stage)
+def _conflicts(stage: str) -> Callable[[Review, object, dict], int]:
+    return lambda review, user, memo: selectors.conflicts_waiting(review=review, stage=stage)
+
+
+def _paired(read: Callable[[Review, object], selectors.PairedWork], part: str,
+            ) -> Callable[[Review, object, dict], int]:
+    """One part (``to_enter`` or ``to_agree``) of a paired count: read once per page (``memo``) for
+    both entries that show it."""
+    def count(review: Review, user, memo: dict) -> int:
+        if read not in memo:
+            memo[read] = read(review, user)
+        return getattr(memo[read], part)
+    return count
+
+
+def _extraction(review: Review, user) -> selectors.PairedWork:
+    return selectors.extraction_work(review=review, extractor=user)
+
+
+def _rob(review: Review, user) -> selectors.PairedWork:
+    return selectors.rob_work(review=review, assessor=user)
 
 
 SCREENERS = frozenset({Role.SCREENER})
@@ -55,11 +74,11 @@ _ENTRIES = (
     _Entry("Team and invitations", "studies:team", access.MANAGER),
     _Entry("Import records", "studies:import-upload", access.MANAGER),
     _Entry("Possible duplicates to decide", "studies:duplicate-queue", access.MANAGER,
-           count=lambda review, user: selectors.duplicates_waiting(review=review)),
+           count=lambda review, user, memo: selectors.duplicates_waiting(review=review)),
     _Entry("Titles and abstracts left for me to screen", "studies:screen", SCREENERS, Stage.TITLE_ABSTRACT,
            count=_screening_left(Stage.TITLE_ABSTRACT)),
     _Entry("Full texts to retrieve", "studies:screen", SCREENERS, Stage.FULL_TEXT,
-           count=lambda review, user: selectors.fulltexts_to_retrieve(review=review)),
+           count=lambda review, user, memo: selectors.fulltexts_to_retrieve(review=review)),
     _Entry("Full texts left for me to screen", "studies:screen", SCREENERS, Stage.FULL_TEXT,
            count=_screening_left(Stage.FULL_TEXT)),
     _Entry("Title/abstract conflicts waiting for a tutor", "studies:conflicts", TUTORS, Stage.TITLE_ABSTRACT,
@@ -71,13 +90,13 @@ _ENTRIES = (
     _Entry("Agreement between screeners", "studies:agreement", access.OVERSEERS),
     _Entry("Included records and their studies", "studies:included", access.OVERSEERS),
     _Entry("Studies to extract", "studies:extraction-list", frozenset({Role.EXTRACTOR}),
-           count=lambda review, user: selectors.extraction_work(review=review, extractor=user).to_enter),
+           count=_paired(_extraction, "to_enter")),
     _Entry("Extractions to agree", "studies:extraction-list", access.EXTRACTION,
-           count=lambda review, user: selectors.extraction_work(review=review, extractor=user).to_agree),
+           count=_paired(_extraction, "to_agree")),
     _Entry("Risk-of-bias assessments to do", "studies:rob-list", frozenset({Role.ASSESSOR}),
-           count=lambda review, user: selectors.rob_work(review=review, assessor=user).to_enter),
+           count=_paired(_rob, "to_enter")),
     _Entry("Risk-of-bias assessments to agree", "studies:rob-list", access.RISK_OF_BIAS,
-           count=lambda review, user: selectors.rob_work(review=review, assessor=user).to_agree),
+           count=_paired(_rob, "to_agree")),
     _Entry("Audit trail: who changed what", "studies:audit", access.MANAGER),
     _Entry("The review's analysis pages", "review", access.READERS),
 )
@@ -95,7 +114,8 @@ def _entries(request: HttpRequest, review: Review) -> list[_Entry]:
 def review_tasks(request: HttpRequest, review: Review) -> list[Task]:
     """The work this person can do in the review, with live counts (the home page)."""
     user = request.user
-    return [Task(entry.label, _url(entry, review), entry.count(review, user) if entry.count else None)
+    memo: dict = {}
+    return [Task(entry.label, _url(entry, review), entry.count(review, user, memo) if entry.count else None)
             for entry in _entries(request, review)]
 
 

@@ -97,3 +97,16 @@ def test_without_the_permission_no_review_is_started():
     response = client.post("/new-review/", {"title": "Not mine to start"})
     assert response.status_code == 403 and "permission to add reviews" in response.content.decode()
     assert not Review.objects.filter(title="Not mine to start").exists()
+
+
+def test_the_extraction_counts_are_read_once_for_both_entries_that_show_them(monkeypatch):
+    """An extractor sees "to extract" and "to agree": one read of the extraction work serves both."""
+    from studies import selectors
+
+    setup = build_screening_review(slug="home-once")
+    calls = []
+    real = selectors.extraction_work
+    monkeypatch.setattr(selectors, "extraction_work", lambda **kw: calls.append(kw) or real(**kw))
+    html = home_of(setup.extractor)
+    assert "Studies to extract" in html and "Extractions to agree" in html
+    assert len(calls) == 1
