@@ -1,11 +1,19 @@
 """Outcomes (grouped in domains), time points, and arm-level outcome data."""
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from analysis.engine.direction import Direction as EngineDirection
-from studies.models.reviews import CONTINUOUS_MEASURES, DICHOTOMOUS_MEASURES, EffectMeasure, Review
+from studies.models.reviews import (
+    CONTINUOUS_MEASURES,
+    DICHOTOMOUS_MEASURES,
+    GENERIC_MEASURES,
+    EffectMeasure,
+    ModelRule,
+    PoolingMethod,
+    Review,
+)
 from studies.models.studies import Arm, Study
 from studies.models.validators import validate_finite, validate_positive_sd
 
@@ -33,6 +41,15 @@ class OutcomeDomain(models.Model):
 class DataType(models.TextChoices):
     CONTINUOUS = "continuous", "Continuous (n, mean, SD)"
     DICHOTOMOUS = "dichotomous", "Dichotomous (events, total)"
+    GENERIC = "generic", "Generic inverse variance (effect, SE)"
+
+
+class Totals(models.TextChoices):
+    """What a RevMan forest plot shows of the pooled results (RevMan's TOTALS setting)."""
+
+    YES = "YES", "Totals and subtotals"
+    SUB = "SUB", "Subtotals only"
+    NO = "NO", "No totals"
 
 
 class Direction(models.TextChoices):
@@ -57,6 +74,25 @@ class Outcome(models.Model):
     scale_min = models.FloatField("scale minimum", null=True, blank=True, validators=[validate_finite])
     scale_max = models.FloatField("scale maximum", null=True, blank=True, validators=[validate_finite])
 
+    # Where an outcome came from a RevMan analysis: its number there ("1.2"), shown as its key.
+    revman_number = models.CharField("RevMan analysis number", max_length=20, blank=True)
+    # Per-outcome analysis settings, as RevMan keeps them per analysis; empty means the review's own
+    # setting (and the RevMan default method for the measure: Mantel–Haenszel for dichotomous data).
+    pooling_method = models.CharField(max_length=4, choices=PoolingMethod.choices, blank=True)
+    model_rule = models.CharField(
+        "model", max_length=10, choices=ModelRule.choices, blank=True,
+        help_text="Fixed or random effects for this outcome; empty follows the review's rule.")
+    confidence_level = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.5), MaxValueValidator(0.999)],
+        help_text="Empty follows the review's confidence level.")
+    swap_events = models.BooleanField(
+        default=False, help_text="Analyse the non-events (RevMan's 'swap event and non-event').")
+    totals = models.CharField(max_length=3, choices=Totals.choices, default=Totals.YES)
+    # Generic inverse variance: the name of the measure entered (e.g. "Hazard Ratio") and whether
+    # the effects are logs of ratios (shown exponentiated).
+    generic_measure = models.CharField(max_length=100, blank=True)
+    log_scale = models.BooleanField(default=False)
+
     class Meta:
         ordering = ["review", "domain__order", "order", "name"]
         constraints = [
@@ -66,12 +102,24 @@ class Outcome(models.Model):
             ),
             models.CheckConstraint(
                 condition=(Q(data_type=DataType.CONTINUOUS) & Q(effect_measure__in=CONTINUOUS_MEASURES))
-                | (Q(data_type=DataType.DICHOTOMOUS) & Q(effect_measure__in=DICHOTOMOUS_MEASURES)),
+                | (Q(data_type=DataType.DICHOTOMOUS) & Q(effect_measure__in=DICHOTOMOUS_MEASURES))
+                | (Q(data_type=DataType.GENERIC) & Q(effect_measure__in=GENERIC_MEASURES)),
                 name="outcome_measure_fits_data_type",
                 violation_error_message=(
                     "The effect measure must fit the data type: SMD or MD for continuous data, "
-                    "OR, RR or RD for dichotomous data."
+                    "OR, RR or RD for dichotomous data, generic inverse variance for effects with SEs."
                 ),
+            ),
+            models.UniqueConstraint(
+                fields=["review", "revman_number"], condition=~Q(revman_number=""),
+                name="outcome_unique_revman_number",
+                violation_error_message="This review already has an outcome with this RevMan analysis number.",
+            ),
+            models.CheckConstraint(
+                condition=Q(pooling_method="") | Q(pooling_method="IV")
+                | Q(data_type=DataType.DICHOTOMOUS, pooling_method="MH"),
+                name="outcome_mantel_haenszel_dichotomous",
+                violation_error_message="Mantel–Haenszel pooling is for dichotomous outcomes only.",
             ),
         ]
 
@@ -110,6 +158,30 @@ class TimePoint(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class OutcomeSubgroup(models.Model):
+    """A subgroup of one outcome's analysis, as RevMan defines them per analysis (e.g. "Low dose").
+
+    Review-wide subgroup variables are study characteristics; these split a single analysis, and a
+    study may sit in several of them (e.g. each dose arm of a multi-arm trial against its control).
+    """
+
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="subgroups")
+    name = models.CharField(max_length=200)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["outcome", "order", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["outcome", "name"], name="outcome_subgroup_unique_name",
+                violation_error_message="This outcome already has a subgroup with this name.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ValueType(models.TextChoices):
@@ -156,6 +228,9 @@ class OutcomeData(models.Model):
     derivation = models.JSONField(default=dict, blank=True)
     include_in_analysis = models.BooleanField(default=True)
     note = models.TextField(blank=True)
+    # The outcome's own subgroup this row is analysed in (RevMan subgroups); empty for none.
+    subgroup = models.ForeignKey(OutcomeSubgroup, null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="data")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -210,6 +285,10 @@ class OutcomeData(models.Model):
                 errors["outcome"] = "This outcome belongs to another review."
             if self.time_point_id and self.time_point.review_id != study.review_id:
                 errors["time_point"] = "This time point belongs to another review."
+        if self.subgroup_id and self.outcome_id and self.subgroup.outcome_id != self.outcome_id:
+            errors["subgroup"] = "This subgroup belongs to another outcome."
+        if self.outcome_id and self.outcome.data_type == DataType.GENERIC:
+            errors["outcome"] = f"{self.outcome} takes study estimates and SEs, not arm data."
         if self.outcome_id and "outcome" not in errors:
             if self.outcome.data_type == DataType.CONTINUOUS:
                 for name in ("n", "mean", "sd"):
@@ -234,3 +313,55 @@ class OutcomeData(models.Model):
         if self.events is not None:
             return f"{self.outcome} · {self.arm.label}: {self.events}/{self.total}"
         return f"{self.outcome} · {self.arm.label}: n={self.n}, mean={self.mean}, SD={self.sd}"
+
+
+class StudyEstimate(models.Model):
+    """A study's effect estimate and its standard error for a generic inverse-variance outcome
+    (e.g. an adjusted log hazard ratio), on the analysis scale (the log for ratios)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="estimates")
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="estimates")
+    time_point = models.ForeignKey(TimePoint, on_delete=models.RESTRICT, related_name="estimates")
+    subgroup = models.ForeignKey(OutcomeSubgroup, null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="estimates")
+    estimate = models.FloatField(validators=[validate_finite])
+    se = models.FloatField("SE", validators=[validate_positive_sd])
+    n_intervention = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    n_control = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    # RevMan lists a study's rows in a user-chosen order; kept so exports and forest plots follow it.
+    order = models.PositiveIntegerField(default=0)
+    include_in_analysis = models.BooleanField(default=True)
+    source_location = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["outcome", "order", "study"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["outcome", "time_point", "study", "subgroup"], nulls_distinct=False,
+                name="study_estimate_one_per_study",
+                violation_error_message="This study already has an estimate for this outcome and subgroup.",
+            ),
+            models.CheckConstraint(
+                condition=Q(se__gt=0) & Q(se__lt=_FINITE), name="study_estimate_se_positive",
+                violation_error_message="SE must be a finite number greater than 0.",
+            ),
+            models.CheckConstraint(
+                condition=Q(estimate__gt=-_FINITE) & Q(estimate__lt=_FINITE), name="study_estimate_finite",
+                violation_error_message="The estimate must be a finite number.",
+            ),
+        ]
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.outcome_id and self.outcome.data_type != DataType.GENERIC:
+            errors["outcome"] = f"{self.outcome} is not a generic inverse-variance outcome."
+        if self.study_id and self.outcome_id and self.outcome.review_id != self.study.review_id:
+            errors["outcome"] = "This outcome belongs to another review."
+        if self.subgroup_id and self.outcome_id and self.subgroup.outcome_id != self.outcome_id:
+            errors["subgroup"] = "This subgroup belongs to another outcome."
+        if errors:
+            raise ValidationError(errors)
+
+    def __str__(self) -> str:
+        return f"{self.outcome} · {self.study}: {self.estimate} (SE {self.se})"

@@ -8,7 +8,9 @@ from django.db.models import Q
 # The values of the analysis vocabularies are the engine's (analysis.engine is pure NumPy, the one
 # part of analysis studies may import): stated once, so a setting stored here is always a value
 # the engine knows. The labels are the back office's.
-from analysis.engine.options import Measure, ModelRule as EngineModelRule, Tau2Method  # noqa: I001
+from analysis.engine.options import Measure, Tau2Method
+from analysis.engine.options import ModelRule as EngineModelRule
+from analysis.engine.options import PoolingMethod as EnginePoolingMethod
 
 
 class EffectMeasure(models.TextChoices):
@@ -18,16 +20,24 @@ class EffectMeasure(models.TextChoices):
     OR = Measure.OR.value, "Odds ratio"
     RR = Measure.RR.value, "Risk ratio"
     RD = Measure.RD.value, "Risk difference"
+    # Effects and standard errors entered per study (RevMan's generic inverse variance).
+    GENERIC = Measure.GENERIC.value, "Generic inverse variance"
 
 
 CONTINUOUS_MEASURES = (EffectMeasure.SMD, EffectMeasure.SMD_EXACT, EffectMeasure.MD)
 DICHOTOMOUS_MEASURES = (EffectMeasure.OR, EffectMeasure.RR, EffectMeasure.RD)
+GENERIC_MEASURES = (EffectMeasure.GENERIC,)
 
 
 class ModelRule(models.TextChoices):
     FIXED = EngineModelRule.FIXED.value, "Fixed effect"
     RANDOM = EngineModelRule.RANDOM.value, "Random effects"
     AUTO = EngineModelRule.AUTO.value, "Automatic: random when I² ≥ threshold"
+
+
+class PoolingMethod(models.TextChoices):
+    IV = EnginePoolingMethod.IV.value, "Inverse variance"
+    MH = EnginePoolingMethod.MH.value, "Mantel–Haenszel"
 
 
 class Tau2Estimator(models.TextChoices):

@@ -1,0 +1,340 @@
+"""RevMan 5 interchange: a .rm5 file into a new review (one transaction), and a review out to .rm5/CSV.
+
+The import maps RevMan's structure onto the review database:
+
+=====================================  =====================================================
+RevMan 5                                here
+=====================================  =====================================================
+included STUDY (NAME, YEAR)            ``Study`` (label, year) with arms "Experimental"/"Control"
+REFERENCE (+ IDENTIFIERS)              ``Record`` + ``Report`` (DOI, PubMed id, NCT id kept)
+INCLUDED_CHAR (methods, participants…) text ``CharacteristicField`` values
+COMPARISON                             ``OutcomeDomain`` (one per comparison)
+DICH/CONT/IV_OUTCOME "1.2"             ``Outcome`` with ``revman_number`` "1.2" and its settings
+*_SUBGROUP                             ``OutcomeSubgroup`` of that outcome
+DICH_DATA / CONT_DATA                  two ``OutcomeData`` rows (group 1 = intervention arm)
+IV_DATA                                ``StudyEstimate`` (effect and SE, log scale for ratios)
+stored results (EFFECT_SIZE, CHI2…)    ``RevManImport.analyses`` (for the parity report)
+=====================================  =====================================================
+
+A study that appears twice in one analysis (e.g. two doses against one control, in two subgroups)
+gets a second pair of arms, "Experimental (2)" and "Control (2)", so each row keeps its numbers.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from studies.models import (
+    Arm,
+    ArmRole,
+    CharacteristicField,
+    CharacteristicType,
+    DataType,
+    Direction,
+    EffectMeasure,
+    ModelRule,
+    Outcome,
+    OutcomeData,
+    OutcomeDomain,
+    OutcomeSubgroup,
+    PoolingMethod,
+    Record,
+    Report,
+    Review,
+    RevManImport,
+    Study,
+    StudyCharacteristic,
+    StudyEstimate,
+    TimePoint,
+)
+from studies.models.validators import DOI_PATTERN, NCT_PATTERN, PMID_PATTERN
+from studies.revman.parse import Rm5Analysis, Rm5File, Rm5FormatError, Rm5Row, rm5_parse
+from studies.services.entities import entities_create, entity_save
+from studies.services.reviews import review_create
+
+__all__ = ["Rm5FormatError", "Rm5ImportResult", "rm5_import"]
+
+EXPERIMENTAL, CONTROL = "Experimental", "Control"
+_MEASURES = {"OR": EffectMeasure.OR, "PETO_OR": EffectMeasure.OR, "RR": EffectMeasure.RR,
+             "RD": EffectMeasure.RD, "MD": EffectMeasure.MD, "SMD": EffectMeasure.SMD}
+
+
+@dataclass(frozen=True)
+class Rm5ImportResult:
+    """What an import created: the review, its counts and every warning (each names its item)."""
+
+    review: Review
+    revman_import: RevManImport
+    studies: int
+    analyses: int
+    warnings: tuple[str, ...]
+
+
+def arm_labels(occurrence: int) -> tuple[str, str]:
+    """Labels of the arm pair for a study's n-th row (1-based) within one analysis."""
+    suffix = "" if occurrence == 1 else f" ({occurrence})"
+    return EXPERIMENTAL + suffix, CONTROL + suffix
+
+
+def _unique(name: str, taken: set[str], max_length: int, qualifier: str) -> str:
+    """``name`` cut to the field's length, made unique by a qualifier (e.g. the analysis number)."""
+    candidate = name[:max_length]
+    if candidate in taken:
+        candidate = f"{name[:max_length - len(qualifier) - 3]} ({qualifier})"
+    counter = 2
+    while candidate in taken:
+        candidate = f"{name[:max_length - 8]} ({counter})"
+        counter += 1
+    taken.add(candidate)
+    return candidate
+
+
+def _direction(analysis: Rm5Analysis) -> str:
+    """Which way is better, from RevMan's graph labels: the left label (effects below the null)
+    names the side that is favoured there, "Favours experimental" by RevMan's default."""
+    left, right = analysis.graph_label_1.lower(), analysis.graph_label_2.lower()
+    experimental = ("experimental", "intervention", "treatment", analysis.group_label_1.lower() or "\0")
+    if any(word in right for word in experimental) and not any(word in left for word in experimental):
+        return Direction.HIGHER_IS_BETTER
+    return Direction.LOWER_IS_BETTER
+
+
+def _year(raw: str) -> int | None:
+    match = re.search(r"\b(1[5-9]\d\d|20\d\d)\b", raw or "")
+    return int(match.group(1)) if match else None
+
+
+def _record(review: Review, reference, study_label: str, warnings: list[str]) -> Record:
+    identifiers = reference.identifiers
+    doi = identifiers.get("DOI", "")
+    pmid = identifiers.get("PUBMED", "") or identifiers.get("MEDLINE", "")
+    nct = identifiers.get("CT_GOV", "") or identifiers.get("CLINICALTRIALS_GOV", "")
+    checked = {}
+    for field, value, pattern in (("doi", doi, DOI_PATTERN), ("pmid", pmid, PMID_PATTERN),
+                                  ("nct_id", nct, NCT_PATTERN)):
+        if value and not pattern.fullmatch(value):
+            warnings.append(f"Study {study_label}: reference identifier {value!r} is not a valid "
+                            f"{field.upper()}; left out.")
+            value = ""
+        checked[field] = value
+    authors = [author.strip() for author in reference.authors.split(",") if author.strip()]
+    raw = "\n".join(f"{key}: {value}" for key, value in (
+        ("AU", reference.authors), ("TI", reference.title), ("SO", reference.source), ("YR", reference.year),
+        ("VL", reference.volume), ("NO", reference.issue), ("PG", reference.pages)) if value)
+    return Record(review=review, title=reference.title, authors=authors, year=_year(reference.year),
+                  journal=reference.source, volume=reference.volume, issue=reference.issue,
+                  pages=reference.pages, raw_entry=raw, **checked)
+
+
+def _usable(row: Rm5Row, analysis: Rm5Analysis) -> str | None:
+    """Why a row cannot be stored (RevMan shows it as "Not estimable"), or ``None``."""
+    if analysis.data_type == DataType.GENERIC:
+        return None if row.se > 0 else "SE is 0"
+    if not row.total_1 or not row.total_2:
+        return "a group total is 0 (no data entered)"
+    if analysis.data_type == DataType.CONTINUOUS and (row.sd_1 <= 0 or row.sd_2 <= 0):
+        return "an SD is 0"
+    return None
+
+
+def _analysis_warnings(analysis: Rm5Analysis) -> list[str]:
+    where = f"Analysis {analysis.number} ({analysis.name})"
+    warnings = []
+    if analysis.method == "PETO":
+        warnings.append(f"{where}: the Peto method is not available here; imported as odds ratios pooled by "
+                        f"Mantel–Haenszel, so its results differ from RevMan's (not checked for parity).")
+    if analysis.ci_study != analysis.ci_total:
+        warnings.append(f"{where}: study CIs at {analysis.ci_study:g}% and totals at {analysis.ci_total:g}%; "
+                        f"one level per outcome is kept here ({analysis.ci_total:g}%).")
+    if analysis.data_type == DataType.CONTINUOUS and analysis.effect_measure == "SMD" and analysis.method != "IV":
+        warnings.append(f"{where}: METHOD={analysis.method} for SMD; analysed by inverse variance.")
+    return warnings
+
+
+@transaction.atomic
+def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None = None,
+               created_by: AbstractBaseUser | None = None) -> Rm5ImportResult:
+    """Create a new review from a RevMan 5 file, in one transaction.
+
+    Raises :class:`Rm5FormatError` for a file that is not a readable RevMan 5 review and
+    ``ValidationError`` for a slug already in use or a value the database refuses; nothing is
+    written then.
+    """
+    parsed: Rm5File = rm5_parse(content)
+    if Review.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"A review with the slug {slug!r} already exists; an import creates a new "
+                                       f"review."})
+    warnings: list[str] = []
+    review = review_create(title=(title or parsed.title)[:300], slug=slug, created_by=created_by)
+    time_point = TimePoint.objects.get(review=review, is_analysis_default=True)
+
+    # Studies, with as many arm pairs as their most repeated appearance in one analysis needs.
+    labels: set[str] = set()
+    studies: dict[str, Study] = {}
+    for item in parsed.studies:
+        label = _unique(item.name, labels, 100, item.year or item.id)
+        if label != item.name:
+            warnings.append(f"Study {item.name!r} ({item.id}): label changed to {label!r} (labels are unique "
+                            f"and at most 100 characters).")
+        year = _year(item.year)
+        studies[item.id] = Study(review=review, label=label, year=year)
+    entities_create(instances=list(studies.values()))
+    pairs_needed: dict[str, int] = defaultdict(lambda: 1)
+    for analysis in parsed.analyses:
+        for study_id, count in Counter(row.study_id for row in analysis.rows).items():
+            pairs_needed[study_id] = max(pairs_needed[study_id], count)
+    arms: dict[tuple[str, str], Arm] = {}
+    for study_id, study in studies.items():
+        for occurrence in range(1, pairs_needed[study_id] + 1):
+            for label, role in zip(arm_labels(occurrence), (ArmRole.INTERVENTION, ArmRole.CONTROL), strict=True):
+                arms[(study_id, label)] = Arm(study=study, role=role, label=label)
+    entities_create(instances=list(arms.values()))
+
+    # References and identifiers: one record per reference, reported as the study's reports.
+    records, report_of = [], []
+    for item in parsed.studies:
+        study = studies[item.id]
+        has_primary = False
+        for reference in item.references:
+            if not (reference.title or reference.authors or reference.source or reference.identifiers):
+                continue
+            records.append(_record(review, reference, study.label, warnings))
+            primary = reference.primary and not has_primary
+            has_primary = has_primary or primary
+            report_of.append((study, primary))
+        if item.identifiers:
+            known = ", ".join(f"{key} {value}" for key, value in item.identifiers.items())
+            study.notes = f"RevMan study identifiers: {known}"
+            entity_save(instance=study)
+    entities_create(instances=records)
+    entities_create(instances=[Report(study=study, record=record, is_primary=primary)
+                               for record, (study, primary) in zip(records, report_of, strict=True)])
+
+    _characteristics_import(review, parsed, studies, warnings)
+
+    # Comparisons → domains; analyses → outcomes with their settings, subgroups and rows.
+    domain_names: set[str] = set()
+    domains: dict[int, OutcomeDomain] = {}
+    for analysis in parsed.analyses:
+        if analysis.comparison_number not in domains:
+            name = _unique(analysis.comparison_name, domain_names, 100, str(analysis.comparison_number))
+            domains[analysis.comparison_number] = entity_save(
+                instance=OutcomeDomain(review=review, name=name, order=analysis.comparison_number))
+    outcome_names: set[str] = set()
+    stored: dict[str, dict] = {}
+    for order, analysis in enumerate(parsed.analyses):
+        warnings += _analysis_warnings(analysis)
+        outcome = entity_save(instance=_outcome(review, analysis, domains[analysis.comparison_number],
+                                                _unique(analysis.name, outcome_names, 200, analysis.number), order))
+        subgroups = entities_create(instances=[
+            OutcomeSubgroup(outcome=outcome, name=name, order=index)
+            for index, name in enumerate(_unique(s.name, set(), 200, s.number) for s in analysis.subgroups)
+        ]) if analysis.subgroups else []
+        subgroup_of_row = analysis.subgroup_of_row
+        occurrences: Counter[str] = Counter()
+        arm_rows, estimates, keyed = [], [], []
+        for index, row in enumerate(analysis.rows):
+            occurrences[row.study_id] += 1
+            study = studies[row.study_id]
+            reason = _usable(row, analysis)
+            if reason:
+                warnings.append(f"Analysis {analysis.number}, study {study.label}: not imported, {reason} "
+                                f"(RevMan shows it as not estimable).")
+                continue
+            subgroup = subgroups[subgroup_of_row[index]] if subgroups else None
+            if analysis.data_type == DataType.GENERIC:
+                estimates.append(StudyEstimate(
+                    study=study, outcome=outcome, time_point=time_point, subgroup=subgroup, estimate=row.effect,
+                    se=row.se, n_intervention=row.total_1 or None, n_control=row.total_2 or None, order=row.order))
+                keyed.append((row, len(estimates) - 1))
+                continue
+            label_1, label_2 = arm_labels(occurrences[row.study_id])
+            for arm_label, arm_index in ((label_1, 1), (label_2, 2)):
+                values = ({"events": getattr(row, f"events_{arm_index}"), "total": getattr(row, f"total_{arm_index}")}
+                          if analysis.data_type == DataType.DICHOTOMOUS else
+                          {"n": getattr(row, f"total_{arm_index}"), "mean": getattr(row, f"mean_{arm_index}"),
+                           "sd": getattr(row, f"sd_{arm_index}")})
+                arm_rows.append(OutcomeData(study=study, outcome=outcome, time_point=time_point,
+                                            arm=arms[(row.study_id, arm_label)], subgroup=subgroup,
+                                            source_location=f"RevMan analysis {analysis.number}", **values))
+            keyed.append((row, len(arm_rows) - 2))
+        created = entities_create(instances=estimates if analysis.data_type == DataType.GENERIC else arm_rows)
+        stored[analysis.number] = _stored_results(analysis, [(row, created[i].pk, created[i].study.label)
+                                                             for row, i in keyed])
+    if any(item.judgments for item in parsed.risk_of_bias):
+        judged = sum(len(item.judgments) for item in parsed.risk_of_bias)
+        warnings.append(f"Risk of bias: {len(parsed.risk_of_bias)} RevMan items with {judged} study judgments "
+                        f"not imported; risk of bias is assessed here by two assessors and a consensus "
+                        f"(RoB 1 or RoB 2), which a file cannot stand in for.")
+    if parsed.excluded_study_names:
+        warnings.append(f"Excluded studies: {len(parsed.excluded_study_names)} not imported (only included "
+                        f"studies are).")
+    revman_import = entity_save(instance=RevManImport(
+        review=review, file_name=file_name[:255], sha256=hashlib.sha256(content).hexdigest(),
+        revman_version=parsed.revman_version[:20], imported_by=created_by, warnings=warnings, analyses=stored))
+    return Rm5ImportResult(review=review, revman_import=revman_import, studies=len(studies),
+                           analyses=len(parsed.analyses), warnings=tuple(warnings))
+
+
+def _outcome(review: Review, analysis: Rm5Analysis, domain: OutcomeDomain, name: str, order: int) -> Outcome:
+    generic = analysis.data_type == DataType.GENERIC
+    measure = EffectMeasure.GENERIC if generic else _MEASURES[analysis.effect_measure]
+    if generic or analysis.method == "IV" or analysis.data_type == DataType.CONTINUOUS:
+        method = PoolingMethod.IV
+    else:
+        method = PoolingMethod.MH
+    return Outcome(
+        review=review, domain=domain, name=name, data_type=analysis.data_type, effect_measure=measure,
+        direction=_direction(analysis), order=order, revman_number=analysis.number, pooling_method=method,
+        model_rule=ModelRule.RANDOM if analysis.random else ModelRule.FIXED,
+        confidence_level=analysis.ci_total / 100, swap_events=analysis.swap_events, totals=analysis.totals,
+        generic_measure=analysis.effect_measure[:100] if generic else "",
+        log_scale=generic and analysis.log_data,
+    )
+
+
+def _stored_results(analysis: Rm5Analysis, rows: list[tuple[Rm5Row, int, str]]) -> dict:
+    """RevMan's stored results of one analysis, with each row keyed by its imported data row."""
+    return {
+        "name": analysis.name,
+        "method": analysis.method,
+        "effect_measure": analysis.effect_measure,
+        "random": analysis.random,
+        "ci_study": analysis.ci_study,
+        "group_labels": [analysis.group_label_1, analysis.group_label_2],
+        "graph_labels": [analysis.graph_label_1, analysis.graph_label_2],
+        "units": analysis.units,
+        "stored": analysis.stored,
+        "subgroups": [{"number": s.number, "name": s.name, "stored": s.stored} for s in analysis.subgroups],
+        "rows": [{"key": key, "study": label, "weight": row.stored_weight, "effect": row.stored_effect}
+                 for row, key, label in rows],
+    }
+
+
+def _characteristics_import(review: Review, parsed: Rm5File, studies: dict[str, Study], warnings: list[str]) -> None:
+    """RevMan's characteristics of included studies as text characteristics (500 characters each;
+    a longer text is cut there and kept whole in the study's notes)."""
+    used = [label for label in ("Methods", "Participants", "Interventions", "Outcomes", "Notes")
+            if any(label in values for values in parsed.characteristics.values())]
+    if not used:
+        return
+    fields = {label: entity_save(instance=CharacteristicField(review=review, name=label, order=index,
+                                                               data_type=CharacteristicType.TEXT))
+              for index, label in enumerate(used)}
+    values = []
+    for study_id, texts in parsed.characteristics.items():
+        study = studies[study_id]
+        for label, text in texts.items():
+            if len(text) > 500:
+                warnings.append(f"Study {study.label}: characteristic {label!r} is {len(text)} characters; the "
+                                f"first 500 are the characteristic, the whole text is in the study's notes.")
+                study.notes = f"{study.notes}\n\n{label}: {text}".strip()
+                entity_save(instance=study)
+            values.append(StudyCharacteristic(study=study, field=fields[label], value_text=text[:500]))
+    entities_create(instances=values)
