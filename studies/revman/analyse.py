@@ -10,7 +10,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from analysis.engine.batch import analyse
-from analysis.engine.effect_sizes import ContinuousArms, DichotomousArms, GenericEstimates
+from analysis.engine.effect_sizes import (
+    ContinuousArms,
+    DichotomousArms,
+    GenericEstimates,
+)
 from analysis.engine.options import AnalysisOptions, Measure, ModelRule
 from analysis.engine.results import AnalysisResult
 from studies.models import (
