@@ -19,7 +19,8 @@ from analysis.engine import (
 from analysis.models import AnalysisSet
 from analysis.services.inputs import NOT_REPORTED, OutcomeInputs, ReviewInputs, RiskOfBiasInputs, StudyRow
 from studies import rob1, rob2
-from studies.models import CharacteristicField, Review
+from studies.models import CharacteristicField, Outcome, Review
+from studies.revman.analyse import outcome_options
 
 
 
@@ -34,9 +35,12 @@ class ComputedResult:
     payload: dict
 
 
-def analysis_options(review: Review, measure: str) -> AnalysisOptions:
+def analysis_options(review: Review, measure: str, outcome: Outcome | None = None) -> AnalysisOptions:
     """The engine options for one measure under a review's settings (RevMan defaults: MH for
-    dichotomous measures, inverse variance for continuous ones)."""
+    dichotomous measures, inverse variance for continuous ones); with ``outcome``, that outcome's
+    own settings where it has them (method, model, confidence level: RevMan keeps them per analysis)."""
+    if outcome is not None:
+        return outcome_options(review, outcome)
     measure = Measure(measure)
     return AnalysisOptions(
         measure=measure,
@@ -73,14 +77,14 @@ def _arm_payload(row: StudyRow, measure: Measure) -> dict:
 
 def review_results_compute(inputs: ReviewInputs) -> list[ComputedResult]:
     """Run the engine over every outcome (overall and per subgroup variable), one vectorised
-    batch call per effect measure and subgroup variable."""
-    by_measure: dict[str, list[OutcomeInputs]] = defaultdict(list)
+    batch call per set of engine options (the measure, and an outcome's own settings) and subgroup
+    variable."""
+    by_options: dict[AnalysisOptions, list[OutcomeInputs]] = defaultdict(list)
     for item in inputs.outcomes:
         if item.rows:
-            by_measure[item.outcome.effect_measure].append(item)
+            by_options[analysis_options(inputs.review, item.outcome.effect_measure, item.outcome)].append(item)
     results: list[ComputedResult] = []
-    for measure_name, items in by_measure.items():
-        options = analysis_options(inputs.review, measure_name)
+    for options, items in by_options.items():
         rows = [row for item in items for row in item.rows]
         analysis_ids = np.repeat(np.arange(len(items)), [len(item.rows) for item in items])
         labels = [row.label for row in rows]

@@ -167,7 +167,8 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
         data_rows = list(
             OutcomeData.objects.filter(study__review=review, study__is_included=True, time_point=time_point,
                                        include_in_analysis=True)
-            .values_list("outcome_id", "study_id", "arm__role", "n", "mean", "sd", "events", "total", "provenance")
+            .values_list("outcome_id", "study_id", "arm__role", "n", "mean", "sd", "events", "total", "provenance",
+                         "subgroup_id")
             .order_by("outcome_id", "study_id", "arm_id")
         )
         subgroup_fields = tuple(CharacteristicField.objects.filter(review=review, is_subgroup_variable=True)
@@ -179,10 +180,16 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
         }
         risk_of_bias = risk_of_bias_load(review)
 
-    grouped: dict[tuple[int, int], dict[str, list[ArmSummary]]] = defaultdict(lambda: defaultdict(list))
+    grouped: dict[tuple[int, int, int | None], dict[str, list[ArmSummary]]] = defaultdict(lambda: defaultdict(list))
+    # A study's rows in an outcome's own subgroups (RevMan's per-analysis subgroups, e.g. each dose
+    # arm against the shared control) are separate comparisons: never combined across subgroups.
+    subgroups_of: dict[tuple[int, int], list[int]] = defaultdict(list)
     imputed: set[tuple[int, int]] = set()
-    for outcome_id, study_id, role, n, mean, sd, events, total, provenance in data_rows:
-        grouped[(outcome_id, study_id)][role].append(ArmSummary(n=n, mean=mean, sd=sd, events=events, total=total))
+    for outcome_id, study_id, role, n, mean, sd, events, total, provenance, subgroup_id in data_rows:
+        grouped[(outcome_id, study_id, subgroup_id)][role].append(
+            ArmSummary(n=n, mean=mean, sd=sd, events=events, total=total))
+        if subgroup_id not in subgroups_of[(outcome_id, study_id)]:
+            subgroups_of[(outcome_id, study_id)].append(subgroup_id)
         if provenance == Provenance.IMPUTED:
             imputed.add((outcome_id, study_id))
     ordered_studies = sorted(studies.values(), key=lambda s: ((s.year or 0), s.label))
@@ -191,15 +198,18 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
         combine = combine_continuous if outcome.data_type == DataType.CONTINUOUS else combine_dichotomous
         rows, incomplete = [], []
         for study in ordered_studies:
-            arms = grouped.get((outcome.pk, study.pk))
-            if not arms:
-                continue
-            if not arms.get(ArmRole.INTERVENTION) or not arms.get(ArmRole.CONTROL):
-                incomplete.append(study.label)
-                continue
-            rows.append(StudyRow(study.pk, study.label, study.year,
-                                 combine(arms[ArmRole.INTERVENTION]), combine(arms[ArmRole.CONTROL]),
-                                 (outcome.pk, study.pk) in imputed))
+            for subgroup_id in subgroups_of.get((outcome.pk, study.pk), ()):
+                arms = grouped[(outcome.pk, study.pk, subgroup_id)]
+                if not arms.get(ArmRole.INTERVENTION) or not arms.get(ArmRole.CONTROL):
+                    incomplete.append(study.label)
+                    continue
+                intervention, control = combine(arms[ArmRole.INTERVENTION]), combine(arms[ArmRole.CONTROL])
+                if outcome.swap_events and outcome.data_type == DataType.DICHOTOMOUS:
+                    # RevMan's "swap event and non-event": the outcome analyses the non-events.
+                    intervention = ArmSummary(events=intervention.total - intervention.events, total=intervention.total)
+                    control = ArmSummary(events=control.total - control.events, total=control.total)
+                rows.append(StudyRow(study.pk, study.label, study.year, intervention, control,
+                                     (outcome.pk, study.pk) in imputed))
         outcome_inputs.append(OutcomeInputs(outcome, tuple(rows), tuple(incomplete)))
     return ReviewInputs(review, review.data_version, time_point, tuple(outcome_inputs), subgroup_fields,
                         subgroup_values, risk_of_bias)

@@ -293,3 +293,24 @@ def test_command_refuses_a_bad_file_with_exit_code_2(tmp_path):
         call_command("rm5_import", str(path), "--review", "bad-file")
     assert error.value.returncode == 2
     assert not Review.objects.filter(slug="bad-file").exists()
+
+
+def test_the_living_analysis_uses_each_imported_outcome_s_own_settings():
+    # The living analysis (the reader pages' numbers) runs each outcome with its RevMan settings:
+    # random effects for 1.1, MH random effects on the swapped events for 1.3, fixed SMD for 1.4;
+    # Multi 2010's two dose rows stay two comparisons (its arms are not combined across subgroups).
+    from analysis.services import analysis_inputs_load, review_results_compute
+
+    review = _import(HAND_MADE).review
+    results = {r.outcome_id: r.payload for r in review_results_compute(analysis_inputs_load(review.pk))
+               if r.subgroup_field_id is None and r.analysis_set == "main"}
+    by_number = {o.revman_number: o.pk for o in review.outcomes.all()}
+    md = results[by_number["1.1"]]
+    assert (md["chosen_model"], md["method"], len(md["studies"])) == ("random", "IV", 6)
+    assert md["random"]["estimate"] == pytest.approx(-1.9669669470300504, rel=1e-10)  # R: rma(..., method="DL")$b
+    death = results[by_number["1.3"]]
+    assert (death["chosen_model"], death["method"]) == ("random", "MH")
+    assert death["random"]["ratio"] == pytest.approx(0.77157145995701382, rel=1e-10)  # R: exp(est), above
+    smd = results[by_number["1.4"]]
+    assert smd["chosen_model"] == "fixed"
+    assert smd["fixed"]["estimate"] == pytest.approx(-0.7548752976626899, rel=1e-10)  # R: rma(g, sei, "FE")$b
