@@ -148,9 +148,9 @@ def _analysis_element(parent: Element, analysis: OutcomeAnalysis, number: int, s
                 _set(data, EVENTS_1=events_1, EVENTS_2=events_2)
             elif kind == "CONT":
                 _set(data, MEAN_1=values["mean_1"], SD_1=values["sd_1"], MEAN_2=values["mean_2"], SD_2=values["sd_2"])
-            effect = (study.ratio if ratio else study.effect) if study.estimable else None
-            low = (study.ratio_ci_low if ratio else study.ci_low) if study.estimable else None
-            high = (study.ratio_ci_high if ratio else study.ci_high) if study.estimable else None
+            scale = math.exp if ratio else (lambda x: x)
+            effect, low, high = ((scale(study.effect), scale(study.ci_low), scale(study.ci_high))
+                                 if study.estimable else (None, None, None))
             if kind == "IV":
                 _set(data, EFFECT_SIZE=values["effect"], SE=values["se"], CI_START=low, CI_END=high)
             else:

@@ -185,8 +185,9 @@ def analysis_parity(analysis: OutcomeAnalysis, stored: dict) -> ParityAnalysis:
         # The engine's weights are percent of the analysis; RevMan's too (0 for a non-estimable row).
         checks.append(_check(f"Study {row['study']}", "WEIGHT", row.get("weight"),
                              weight * 100 / total_weight if total_weight and math.isfinite(weight) else 0.0))
-        effect = study.ratio if ratio else study.effect
-        checks.append(_check(f"Study {row['study']}", "EFFECT_SIZE", row.get("effect"), effect))
+        if outcome.data_type != DataType.GENERIC:  # a generic row's effect is its input, not a result
+            effect = math.exp(study.effect) if ratio else study.effect
+            checks.append(_check(f"Study {row['study']}", "EFFECT_SIZE", row.get("effect"), effect))
     return ParityAnalysis(number, name, tuple(c for c in checks if c is not None), "")
 
 
