@@ -1,0 +1,86 @@
+"""The parity report page and the RevMan downloads: who may see them, and what they show."""
+import os
+from xml.etree.ElementTree import fromstring
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+from test_rm5_import import FLEISS
+
+from studies.models import Role
+from studies.services import membership_add
+from studies.services.revman import rm5_import
+
+
+@pytest.fixture
+def imported(db):
+    users = get_user_model().objects
+    manager = users.create_user("rm5-manager", password="pw-rm5-manager")
+    screener = users.create_user("rm5-screener", password="pw-rm5-screener")
+    outsider = users.create_user("rm5-outsider", password="pw-rm5-outsider")
+    review = rm5_import(content=FLEISS.read_bytes(), file_name="Fleiss1993.rm5", slug="fleiss-page",
+                        created_by=manager).review
+    membership_add(review=review, user=screener, role=Role.SCREENER)
+    return review, manager, screener, outsider
+
+
+def test_team_reads_the_parity_report(client, imported):
+    review, _, screener, _ = imported
+    client.force_login(screener)
+    page = client.get(f"/reviews/{review.slug}/revman/parity/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "23</strong> numbers checked: <strong>23</strong> equal, <strong>0</strong> different" in text
+    assert "Analysis 1.1: Aspirin for Preventing Death after Myocardial Infarction" in text
+    assert "RevMan&#x27;s approximation of the tail" in text
+    assert "Not checked: RevMan stored no results" in text
+    assert "Download the review" not in text  # exports are the managers'
+
+
+def test_outsiders_do_not_learn_the_review_exists(client, imported):
+    review, _, _, outsider = imported
+    client.force_login(outsider)
+    for path in ("revman/parity/", "revman/export.rm5", "revman/study-data.csv"):
+        assert client.get(f"/reviews/{review.slug}/{path}").status_code == 404
+
+
+def test_only_managers_download_the_review(client, imported):
+    review, manager, screener, _ = imported
+    client.force_login(screener)
+    assert client.get(f"/reviews/{review.slug}/revman/export.rm5").status_code == 403
+    client.force_login(manager)
+    response = client.get(f"/reviews/{review.slug}/revman/export.rm5")
+    assert response.status_code == 200 and "fleiss-page.rm5" in response["Content-Disposition"]
+    assert fromstring(response.content).find("ANALYSES_AND_DATA/COMPARISON/DICH_OUTCOME").get("EFFECT_MEASURE") == "OR"
+    csv = client.get(f"/reviews/{review.slug}/revman/study-data.csv")
+    assert csv.status_code == 200 and csv.content.decode().count("\n") == 1 + 7 + 5
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_parity_page_passes_an_automated_accessibility_audit(live_server, imported):
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright import sync_api as playwright_api
+
+    review, manager, _, _ = imported
+    session = Client()
+    session.force_login(manager)
+    assert os.path.exists("/usr/bin/chromium"), "The browser tests need Debian's chromium: apt-get install chromium"
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with playwright_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            for width, height in ((390, 844), (1440, 900)):
+                context = chromium.new_context(viewport={"width": width, "height": height})
+                context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": live_server.url,
+                                      "value": session.cookies[settings.SESSION_COOKIE_NAME].value}])
+                page = context.new_page()
+                page.goto(f"{live_server.url}/reviews/{review.slug}/revman/parity/")
+                assert page.locator("#summary").inner_text().startswith("23 numbers checked")
+                results = Axe().run(page, options={"runOnly": {"type": "tag", "values": [
+                    "wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+                assert results.violations_count == 0, results.generate_report()
+            chromium.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
