@@ -20,8 +20,10 @@ from studies.models import (
     Outcome,
     OutcomeData,
     OutcomeDomain,
+    OutcomeSubgroup,
     Record,
     Report,
+    RevManImport,
     Review,
     ReviewMembership,
     RiskOfBiasAssessment,
@@ -34,6 +36,7 @@ from studies.models import (
     SearchSource,
     Study,
     StudyCharacteristic,
+    StudyEstimate,
     TimePoint,
 )
 from studies.services import entities_delete, entity_delete, entity_save, membership_add
@@ -482,9 +485,9 @@ class OutcomeDomainAdmin(ServiceModelAdmin):
 
 @admin.register(Outcome)
 class OutcomeAdmin(ServiceModelAdmin):
-    list_display = ["name", "domain", "is_primary", "data_type", "effect_measure", "direction", "review"]
+    list_display = ["name", "revman_number", "domain", "is_primary", "data_type", "effect_measure", "direction", "review"]
     list_filter = [("review", admin.RelatedOnlyFieldListFilter), ("domain", admin.RelatedOnlyFieldListFilter), "is_primary", "data_type", "effect_measure"]
-    search_fields = ["name", "domain__name"]
+    search_fields = ["name", "domain__name", "revman_number"]
     autocomplete_fields = ["review", "domain"]
     list_select_related = ["review", "domain"]
 
@@ -512,6 +515,42 @@ class OutcomeDataAdmin(DualExtractionReadOnly, ServiceModelAdmin):
     @admin.display(description="arm", ordering="arm__label")
     def arm_label(self, obj: OutcomeData) -> str:
         return obj.arm.label
+
+
+@admin.register(OutcomeSubgroup)
+class OutcomeSubgroupAdmin(ServiceModelAdmin):
+    list_display = ["name", "outcome", "order"]
+    list_filter = [("outcome__review", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "outcome__name"]
+    autocomplete_fields = ["outcome"]
+    list_select_related = ["outcome"]
+
+
+@admin.register(StudyEstimate)
+class StudyEstimateAdmin(ServiceModelAdmin):
+    list_display = ["study", "outcome", "subgroup", "time_point", "estimate", "se", "include_in_analysis"]
+    list_filter = [("study__review", admin.RelatedOnlyFieldListFilter), ("outcome", admin.RelatedOnlyFieldListFilter),
+                   "include_in_analysis"]
+    search_fields = ["study__label", "outcome__name"]
+    autocomplete_fields = ["study", "outcome", "time_point", "subgroup"]
+    list_select_related = ["study", "outcome", "time_point", "subgroup"]
+
+
+@admin.register(RevManImport)
+class RevManImportAdmin(ServiceModelAdmin):
+    """Read-only: the file a review came from and RevMan's stored results (the parity report's)."""
+
+    list_display = ["file_name", "review", "revman_version", "imported_at", "imported_by"]
+    search_fields = ["file_name", "review__title"]
+    list_select_related = ["review", "imported_by"]
+    readonly_fields = ["review", "file_name", "sha256", "revman_version", "imported_by", "imported_at", "warnings",
+                       "analyses"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 # --- Risk of bias -----------------------------------------------------------------------------
