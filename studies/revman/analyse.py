@@ -97,10 +97,11 @@ def outcome_rows(outcome: Outcome) -> list[OutcomeRow]:
     return rows
 
 
-def outcome_analyse(review: Review, outcome: Outcome) -> OutcomeAnalysis:
-    """Analyse one outcome with its own settings, split by its own subgroups when it has them."""
+def outcome_analyse(review: Review, outcome: Outcome, rows: list[OutcomeRow] | None = None) -> OutcomeAnalysis:
+    """Analyse one outcome with its own settings, split by its own subgroups when it has them
+    (``rows``: only these of its rows, e.g. one subgroup's)."""
     options = outcome_options(review, outcome)
-    rows = outcome_rows(outcome)
+    rows = outcome_rows(outcome) if rows is None else rows
     subgroup_ids = tuple(outcome.subgroups.order_by("order", "name").values_list("pk", flat=True))
     if not rows:
         return OutcomeAnalysis(outcome, options, (), subgroup_ids, None)

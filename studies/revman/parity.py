@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from analysis.engine.options import Measure
-from studies.models import DataType, Outcome, Review
+from studies.models import DataType, Outcome, Review, Totals
 from studies.revman.analyse import (
     OutcomeAnalysis,
     outcome_analyse,
@@ -149,7 +149,8 @@ def analysis_parity(analysis: OutcomeAnalysis, stored: dict) -> ParityAnalysis:
     if analysis.result is None:
         return ParityAnalysis(number, name, (), "No estimable rows.")
     overall = stored.get("stored", {})
-    if all(overall.get(key) is None for key in ("EFFECT_SIZE", "CI_START", "CI_END")):
+    calculated = [overall, *(sub["stored"] for sub in stored.get("subgroups", []))]
+    if all(values.get(key) is None for values in calculated for key in ("EFFECT_SIZE", "CI_START", "CI_END")):
         return ParityAnalysis(number, name, (), "RevMan stored no results for this analysis (never calculated).")
     result, random, ratio = analysis.result, reported_model_is_random(analysis), _is_ratio(outcome)
     # Whether this analysis was stored rounded: its CI and Z (never whole numbers) are short decimals.
@@ -175,20 +176,38 @@ def analysis_parity(analysis: OutcomeAnalysis, stored: dict) -> ParityAnalysis:
                 for statistic, value in _pooled_values(by_index[index].pooled, random, ratio).items():
                     checks.append(_check(scope, statistic, sub["stored"].get(statistic), value))
     studies = {row.key: study for row, study in zip(analysis.rows, result.studies, strict=True)}
-    total_weight = sum((s.weight_random if random else s.weight_fixed) for s in result.studies
-                       if math.isfinite(s.weight_random if random else s.weight_fixed))
+    weights = _row_weights(analysis, random)
     for row in stored.get("rows", []):
         study = studies.get(row["key"])
         if study is None:
             continue
-        weight = study.weight_random if random else study.weight_fixed
-        # The engine's weights are percent of the analysis; RevMan's too (0 for a non-estimable row).
-        checks.append(_check(f"Study {row['study']}", "WEIGHT", row.get("weight"),
-                             weight * 100 / total_weight if total_weight and math.isfinite(weight) else 0.0))
+        checks.append(_check(f"Study {row['study']}", "WEIGHT", row.get("weight"), weights.get(row["key"], 0.0)))
         if outcome.data_type != DataType.GENERIC:  # a generic row's effect is its input, not a result
             effect = math.exp(study.effect) if ratio else study.effect
             checks.append(_check(f"Study {row['study']}", "EFFECT_SIZE", row.get("effect"), effect))
     return ParityAnalysis(number, name, tuple(c for c in checks if c is not None), "")
+
+
+def _percent(analysis: OutcomeAnalysis, random: bool) -> dict[int, float]:
+    """Each row's weight in percent of its analysis (0 for a row that is not estimable)."""
+    weights = [s.weight_random if random else s.weight_fixed for s in analysis.result.studies]
+    total = sum(w for w in weights if math.isfinite(w))
+    return {row.key: (w * 100 / total if total and math.isfinite(w) else 0.0)
+            for row, w in zip(analysis.rows, weights, strict=True)}
+
+
+def _row_weights(analysis: OutcomeAnalysis, random: bool) -> dict[int, float]:
+    """Study weights as RevMan shows them: percent of the total, or with "subtotals only" (no total
+    is computed) percent of the row's own subgroup, pooled on its own."""
+    if not (analysis.subgroup_ids and analysis.outcome.totals == Totals.SUB):
+        return _percent(analysis, random)
+    weights: dict[int, float] = {}
+    for subgroup_id in analysis.subgroup_ids:
+        rows = [row for row in analysis.rows if row.subgroup_id == subgroup_id]
+        if rows:
+            alone = outcome_analyse(analysis.outcome.review, analysis.outcome, rows)
+            weights.update(_percent(alone, random))
+    return weights
 
 
 def rm5_parity(review: Review) -> ParityReport:

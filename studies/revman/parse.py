@@ -248,24 +248,25 @@ def _row(element: Element, kind: str, where: str) -> Rm5Row:
                   "stored_ci_start": _number(element, "CI_START", where),
                   "stored_ci_end": _number(element, "CI_END", where),
                   "stored_weight": _number(element, "WEIGHT", where)}
+    # An empty count, mean or SD is a row without data (RevMan shows it as not estimable): read as
+    # None, and the import leaves the row out with a warning; a value that is not a number is an error.
     if kind == "DICH":
-        row = Rm5Row(events_1=_integer(element, "EVENTS_1", where, required=True),
-                     total_1=_integer(element, "TOTAL_1", where, required=True),
-                     events_2=_integer(element, "EVENTS_2", where, required=True),
-                     total_2=_integer(element, "TOTAL_2", where, required=True), **common)
+        row = Rm5Row(events_1=_integer(element, "EVENTS_1", where, required=False),
+                     total_1=_integer(element, "TOTAL_1", where, required=False),
+                     events_2=_integer(element, "EVENTS_2", where, required=False),
+                     total_2=_integer(element, "TOTAL_2", where, required=False), **common)
         for arm in ("1", "2"):
-            if getattr(row, f"events_{arm}") > getattr(row, f"total_{arm}"):
+            events, total = getattr(row, f"events_{arm}"), getattr(row, f"total_{arm}")
+            if events is not None and total is not None and events > total:
                 raise Rm5FormatError(f"{where}: EVENTS_{arm} exceeds TOTAL_{arm}.")
         return row
     if kind == "CONT":
-        values = {}
-        for name in ("MEAN_1", "SD_1", "MEAN_2", "SD_2"):
-            value = _number(element, name, where)
-            if value is None:
-                raise Rm5FormatError(f"{where}: {name} is missing.")
-            values[name.lower()] = value
-        return Rm5Row(total_1=_integer(element, "TOTAL_1", where, required=True),
-                      total_2=_integer(element, "TOTAL_2", where, required=True), **values, **common)
+        values = {name.lower(): _number(element, name, where) for name in ("MEAN_1", "SD_1", "MEAN_2", "SD_2")}
+        for name in ("SD_1", "SD_2"):
+            if values[name.lower()] is not None and values[name.lower()] < 0:
+                raise Rm5FormatError(f"{where}: {name} is negative.")
+        return Rm5Row(total_1=_integer(element, "TOTAL_1", where, required=False),
+                      total_2=_integer(element, "TOTAL_2", where, required=False), **values, **common)
     effect, se = _number(element, "EFFECT_SIZE", where), _number(element, "SE", where)
     if effect is None or se is None:
         raise Rm5FormatError(f"{where}: EFFECT_SIZE and SE are needed for generic inverse-variance data.")

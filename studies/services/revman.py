@@ -53,7 +53,13 @@ from studies.models import (
     StudyEstimate,
     TimePoint,
 )
-from studies.models.validators import DOI_PATTERN, NCT_PATTERN, PMID_PATTERN
+from studies.models.validators import (
+    DOI_PATTERN,
+    NCT_PATTERN,
+    PMID_PATTERN,
+    YEAR_MIN,
+    year_max,
+)
 from studies.revman.parse import Rm5Analysis, Rm5File, Rm5FormatError, Rm5Row, rm5_parse
 from studies.services.entities import entities_create, entity_save
 from studies.services.reviews import review_create
@@ -106,8 +112,12 @@ def _direction(analysis: Rm5Analysis) -> str:
 
 
 def _year(raw: str) -> int | None:
-    match = re.search(r"\b(1[5-9]\d\d|20\d\d)\b", raw or "")
-    return int(match.group(1)) if match else None
+    """The year in RevMan's YEAR or YR text ("1999", "1999a"), if it is one the database accepts."""
+    match = re.search(r"(?<!\d)(1[89]\d\d|2\d\d\d)(?!\d)", raw or "")
+    if not match:
+        return None
+    year = int(match.group(1))
+    return year if YEAR_MIN <= year <= year_max() else None
 
 
 def _record(review: Review, reference, study_label: str, warnings: list[str]) -> Record:
@@ -136,6 +146,10 @@ def _usable(row: Rm5Row, analysis: Rm5Analysis) -> str | None:
     """Why a row cannot be stored (RevMan shows it as "Not estimable"), or ``None``."""
     if analysis.data_type == DataType.GENERIC:
         return None if row.se > 0 else "SE is 0"
+    needed = (("events_1", "total_1", "events_2", "total_2") if analysis.data_type == DataType.DICHOTOMOUS
+              else ("mean_1", "sd_1", "total_1", "mean_2", "sd_2", "total_2"))
+    if any(getattr(row, name) is None for name in needed):
+        return "some of its numbers are empty"
     if not row.total_1 or not row.total_2:
         return "a group total is 0 (no data entered)"
     if analysis.data_type == DataType.CONTINUOUS and (row.sd_1 <= 0 or row.sd_2 <= 0):

@@ -314,3 +314,39 @@ def test_the_living_analysis_uses_each_imported_outcome_s_own_settings():
     smd = results[by_number["1.4"]]
     assert smd["chosen_model"] == "fixed"
     assert smd["fixed"]["estimate"] == pytest.approx(-0.7548752976626899, rel=1e-10)  # R: rma(g, sei, "FE")$b
+
+
+def test_subtotals_only_compares_subgroups_and_weights_within_each_subgroup():
+    # TOTALS="SUB": RevMan computes no total (its overall results are empty) and shows each study's
+    # weight as a percent of its own subgroup, pooled alone.
+    # R: for (j in 1:2) weights(rma(yi, vi, data=es, subset=g==j, method="DL"))  (es, g as for MD_SUBGROUPS)
+    subtotals = analysis(
+        "CONT", 1, "Pain score", {"EFFECT_MEASURE": "MD", "METHOD": "IV", "RANDOM": "YES", "TOTALS": "SUB"}, {}, [],
+        subgroups=[
+            ("Low dose", _results(-1.7135173208601908, (-2.5981765366626313, -0.82885810505775059),
+                                  -3.7963005141197033, 0.00014687144477343919, 2.1296568226015791,
+                                  0.34478701124654781, 6.08815567022629, tau2=0.03926782646850728, df=2),
+             [_cont("Adams 2001", 30, 10.2, 3.1, 31, 12.0, 3.4, 27.812856872021278),
+              _cont("Baker 2005", 45, 8.9, 2.8, 44, 11.1, 3.0, 48.735189899746004),
+              _cont("Multi 2010", 25, 9.5, 3.3, 26, 10.1, 3.2, 23.451953228232725)]),
+            ("High dose", _results(-2.1800228797615744, (-3.5761223848076438, -0.78392337471550499),
+                                   -3.0605027180100479, 0.0022096575505529724, 4.4919186176688903,
+                                   0.10582597187382277, 55.475595837087695, tau2=0.84301837245615363, df=2),
+             [_cont("Multi 2010", 24, 8.1, 3.0, 26, 10.1, 3.2, 31.478064918907172),
+              _cont("Chen 2012", 60, 7.8, 2.5, 58, 10.9, 2.9, 46.455842537614068),
+              _cont("Diaz 2015", 20, 9.9, 4.0, 22, 10.4, 3.8, 22.066092543478764)]),
+        ])
+    review = _import(rm5(studies=STUDIES, comparisons=[("C", [subtotals])])).review
+    assert Outcome.objects.get(review=review).totals == "SUB"
+    checks = rm5_parity(review).analyses[0].checks
+    assert not any(c.scope == "Overall" for c in checks)
+    assert sum(c.statistic == "WEIGHT" for c in checks) == 6
+    assert sum(c.scope.startswith("Subgroup") for c in checks) == 2 * 10  # 9 results and τ² each
+    assert all(c.equal for c in checks), [c for c in checks if not c.equal]
+
+
+def test_rows_without_data_are_left_out_with_a_warning():
+    empty = ONE_ROW.replace('EVENTS_2="4"', 'EVENTS_2=""')
+    result = _import(rm5(studies=STUDIES, comparisons=[("C", [empty])]))
+    assert any("Adams 2001" in w and "empty" in w for w in result.warnings)
+    assert not OutcomeData.objects.filter(outcome__review=result.review).exists()
