@@ -162,6 +162,7 @@ class Rm5File:
     characteristics: dict[str, dict[str, str]]  # study id → {"Methods": text, ...}
     risk_of_bias: tuple[Rm5RiskOfBiasItem, ...]
     excluded_study_names: tuple[str, ...] = field(default=())
+    skipped_analyses: tuple[str, ...] = field(default=())  # e.g. "Analysis 2.3 (O-E and variance)"
 
 
 CHARACTERISTIC_ELEMENTS = {"CHAR_METHODS": "Methods", "CHAR_PARTICIPANTS": "Participants",
@@ -372,13 +373,16 @@ def rm5_parse(content: bytes) -> Rm5File:
         if study.id in seen:
             raise Rm5FormatError(f"Study id {study.id} appears twice.")
         seen.add(study.id)
-    analyses = []
+    analyses, skipped = [], []
     for comparison in root.findall("ANALYSES_AND_DATA/COMPARISON"):
         raw_number = comparison.get("NO") or ""
         if not raw_number.isdigit():
             raise Rm5FormatError(f"Comparison {comparison.get('ID')!r}: NO={raw_number!r} is not a number.")
         name = _text(comparison.find("NAME")) or f"Comparison {raw_number}"
         for element in comparison:
+            if element.tag.endswith("_OUTCOME") and element.tag not in ("DICH_OUTCOME", "CONT_OUTCOME", "IV_OUTCOME"):
+                skipped.append(f"Analysis {raw_number}.{element.get('NO') or '?'} "
+                               f"({_text(element.find('NAME')) or element.tag}, {element.tag})")
             if element.tag in ("DICH_OUTCOME", "CONT_OUTCOME", "IV_OUTCOME"):
                 analysis = _analysis(element, int(raw_number), name)
                 for row in analysis.rows:
@@ -411,4 +415,5 @@ def rm5_parse(content: bytes) -> Rm5File:
         risk_of_bias=tuple(risk_of_bias),
         excluded_study_names=tuple((e.get("NAME") or "") for e in root.findall(
             "STUDIES_AND_REFERENCES/STUDIES/EXCLUDED_STUDIES/STUDY")),
+        skipped_analyses=tuple(skipped),
     )

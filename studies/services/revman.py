@@ -246,9 +246,10 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
         warnings += _analysis_warnings(analysis)
         outcome = entity_save(instance=_outcome(review, analysis, domains[analysis.comparison_number],
                                                 _unique(analysis.name, outcome_names, 200, analysis.number), order))
+        subgroup_names: set[str] = set()
         subgroups = entities_create(instances=[
-            OutcomeSubgroup(outcome=outcome, name=name, order=index)
-            for index, name in enumerate(_unique(s.name, set(), 200, s.number) for s in analysis.subgroups)
+            OutcomeSubgroup(outcome=outcome, name=_unique(s.name, subgroup_names, 200, s.number), order=index)
+            for index, s in enumerate(analysis.subgroups)
         ]) if analysis.subgroups else []
         subgroup_of_row = analysis.subgroup_of_row
         occurrences: Counter[str] = Counter()
@@ -286,6 +287,9 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
         warnings.append(f"Risk of bias: {len(parsed.risk_of_bias)} RevMan items with {judged} study judgments "
                         f"not imported; risk of bias is assessed here by two assessors and a consensus "
                         f"(RoB 1 or RoB 2), which a file cannot stand in for.")
+    for skipped in parsed.skipped_analyses:
+        warnings.append(f"{skipped}: not imported (only dichotomous, continuous and generic inverse-variance "
+                        f"analyses can be analysed here).")
     if parsed.excluded_study_names:
         warnings.append(f"Excluded studies: {len(parsed.excluded_study_names)} not imported (only included "
                         f"studies are).")

@@ -350,3 +350,16 @@ def test_rows_without_data_are_left_out_with_a_warning():
     result = _import(rm5(studies=STUDIES, comparisons=[("C", [empty])]))
     assert any("Adams 2001" in w and "empty" in w for w in result.warnings)
     assert not OutcomeData.objects.filter(outcome__review=result.review).exists()
+
+
+def test_other_data_analyses_are_named_in_a_warning_and_duplicate_subgroup_names_kept_apart():
+    other = '<OTHER_OUTCOME NO="2" ID="CMP-001.02"><NAME>Adverse events (narrative)</NAME></OTHER_OUTCOME>'
+    twins = analysis("DICH", 1, "Death", {"EFFECT_MEASURE": "OR", "METHOD": "MH"}, {}, [], subgroups=[
+        ("Adults", {}, [{"STUDY_ID": "Adams 2001", "EVENTS_1": "5", "TOTAL_1": "10", "EVENTS_2": "4", "TOTAL_2": "10"}]),
+        ("Adults", {}, [{"STUDY_ID": "Baker 2005", "EVENTS_1": "3", "TOTAL_1": "12", "EVENTS_2": "6", "TOTAL_2": "11"}]),
+    ])
+    result = _import(rm5(studies=STUDIES, comparisons=[("C", [twins, other])]))
+    assert any(w.startswith("Analysis 1.2 (Adverse events (narrative), OTHER_OUTCOME): not imported") for w in
+               result.warnings)
+    outcome = Outcome.objects.get(review=result.review)
+    assert list(outcome.subgroups.values_list("name", flat=True)) == ["Adults", "Adults (1.1.2)"]
