@@ -1,6 +1,7 @@
 from django.urls import path
 
 from analysis.pages import reader as pages
+from analysis.pages import revman as revman_pages
 from analysis.api import views
 
 urlpatterns = [
@@ -19,4 +20,8 @@ urlpatterns = [
     path("reviews/<slug:slug>/outcomes/<int:outcome_id>/analysis.R", pages.outcome_r_script, name="review-outcome-r"),
     path("reviews/<slug:slug>/outcomes/<int:outcome_id>/<str:figure>.svg", pages.outcome_figure,
          name="review-outcome-figure"),
+    # RevMan 5: the parity report of an imported review (team) and the review as .rm5 / CSV (managers).
+    path("reviews/<slug:slug>/revman/parity/", revman_pages.parity_page, name="revman-parity"),
+    path("reviews/<slug:slug>/revman/export.rm5", revman_pages.export_rm5, name="revman-export"),
+    path("reviews/<slug:slug>/revman/study-data.csv", revman_pages.export_csv, name="revman-export-csv"),
 ]

@@ -3,7 +3,6 @@ from django.urls import path
 from studies.pages import audit as audit_views
 from studies.pages import extraction as extraction_views
 from studies.pages import imports as import_views
-from studies.pages import revman as revman_views
 from studies.pages import risk_of_bias as rob_views
 from studies.pages import screening as screening_views
 from studies.pages import team as team_views
@@ -66,9 +65,6 @@ urlpatterns = [
          name="resolution-withdraw"),
     # The audit trail, for managers (issue 18).
     path("reviews/<slug:slug>/audit/", audit_views.audit_page, name="audit"),
-    path("reviews/<slug:slug>/revman/parity/", revman_views.parity_page, name="revman-parity"),
-    path("reviews/<slug:slug>/revman/export.rm5", revman_views.export_rm5, name="revman-export"),
-    path("reviews/<slug:slug>/revman/study-data.csv", revman_views.export_csv, name="revman-export-csv"),
     # Public: the PRISMA flow diagram's counts (the diagram, studies:prisma-svg, is drawn by
     # analysis.pages.prisma; reviewsite/urls.py adds its route to this namespace).
     path("api/reviews/<slug:slug>/prisma/", api.PrismaView.as_view(), name="api-prisma"),

@@ -20,7 +20,6 @@ from analysis.models import AnalysisSet
 from analysis.services.inputs import NOT_REPORTED, OutcomeInputs, ReviewInputs, RiskOfBiasInputs, StudyRow
 from studies import rob1, rob2
 from studies.models import CharacteristicField, Outcome, Review
-from studies.revman.analyse import outcome_options
 
 
 
@@ -39,17 +38,16 @@ def analysis_options(review: Review, measure: str, outcome: Outcome | None = Non
     """The engine options for one measure under a review's settings (RevMan defaults: MH for
     dichotomous measures, inverse variance for continuous ones); with ``outcome``, that outcome's
     own settings where it has them (method, model, confidence level: RevMan keeps them per analysis)."""
-    if outcome is not None:
-        return outcome_options(review, outcome)
-    measure = Measure(measure)
+    measure = Measure(outcome.effect_measure if outcome is not None else measure)
+    default_method = "MH" if measure.is_dichotomous else "IV"
     return AnalysisOptions(
         measure=measure,
-        method="MH" if measure.is_dichotomous else "IV",
+        method=(outcome.pooling_method if outcome is not None else "") or default_method,
         tau2_method=review.tau2_estimator,
-        model_rule=review.model_rule,
+        model_rule=(outcome.model_rule if outcome is not None else "") or review.model_rule,
         i2_threshold=review.i2_threshold,
         hksj=review.hartung_knapp,
-        level=review.confidence_level,
+        level=(outcome.confidence_level if outcome is not None else None) or review.confidence_level,
     )
 
 

@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 from test_rm5_import import FLEISS, HAND_MADE
 
+from analysis.revman.export import CSV_COLUMNS, rm5_export, study_data_csv, study_id
+from analysis.revman.parity import rm5_parity
 from studies.models import OutcomeData, StudyEstimate
-from studies.revman.export import CSV_COLUMNS, rm5_export, study_data_csv, study_id
-from studies.revman.parity import rm5_parity
 from studies.services.revman import rm5_import
 
 pytestmark = pytest.mark.django_db

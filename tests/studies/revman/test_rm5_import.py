@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from rm5_files import analysis, rm5
 
+from analysis.revman.parity import rm5_parity
 from studies.models import (
     Arm,
     DataType,
@@ -22,7 +23,6 @@ from studies.models import (
     StudyCharacteristic,
     StudyEstimate,
 )
-from studies.revman.parity import rm5_parity
 from studies.services.revman import Rm5FormatError, rm5_import
 
 pytestmark = pytest.mark.django_db

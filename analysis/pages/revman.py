@@ -4,9 +4,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from analysis.revman.export import rm5_export, study_data_csv
+from analysis.revman.parity import rm5_parity
 from studies import access
-from studies.revman.export import rm5_export, study_data_csv
-from studies.revman.parity import rm5_parity
 
 
 @login_required
@@ -15,7 +15,7 @@ def parity_page(request: HttpRequest, slug: str) -> HttpResponse:
     review, roles = access.review_for(request, slug, access.TEAM, action="read the RevMan parity report")
     revman_import = getattr(review, "revman_import", None)
     report = rm5_parity(review)
-    return render(request, "studies/revman/parity.html", {
+    return render(request, "analysis/revman_parity.html", {
         "review": review, "revman_import": revman_import, "report": report,
         "may_export": bool(roles & access.MANAGER),
     })

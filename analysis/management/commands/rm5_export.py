@@ -4,8 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from analysis.revman.export import rm5_export, study_data_csv
 from studies.models import Review
-from studies.revman.export import rm5_export, study_data_csv
 
 
 class Command(BaseCommand):

@@ -1,22 +1,26 @@
-"""Run the engine on one outcome with its own analysis settings (as RevMan keeps them per analysis).
+"""Run the engine on one outcome with its own analysis settings (as RevMan keeps them per analysis),
+row by row as RevMan lists them: one row per study and subgroup.
 
 Used by the parity report (ours beside RevMan's stored results) and the .rm5 export (which stores
-our results where RevMan stores its own). The engine is the pure ``analysis.engine`` (the one part of
-analysis the review database may use, .importlinter).
+our results where RevMan stores its own). The options and the combining of several arms of one role
+are the living analysis's own (``analysis.services``), so both analyse an outcome the same way.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
 
-from analysis.engine.batch import analyse
-from analysis.engine.effect_sizes import (
+from analysis.engine import (
+    AnalysisOptions,
+    AnalysisResult,
     ContinuousArms,
     DichotomousArms,
     GenericEstimates,
+    ModelRule,
+    analyse,
 )
-from analysis.engine.options import AnalysisOptions, Measure, ModelRule
-from analysis.engine.results import AnalysisResult
+from analysis.services.compute import analysis_options
+from analysis.services.inputs import ArmSummary, combine_continuous, combine_dichotomous
 from studies.models import (
     ArmRole,
     DataType,
@@ -25,18 +29,6 @@ from studies.models import (
     Review,
     StudyEstimate,
 )
-
-
-def outcome_options(review: Review, outcome: Outcome) -> AnalysisOptions:
-    """The engine options of one outcome: its own settings where it has them, else the review's
-    (and RevMan's default method for the measure: Mantel–Haenszel for OR, RR and RD)."""
-    measure = Measure(outcome.effect_measure)
-    method = outcome.pooling_method or ("MH" if measure.is_dichotomous else "IV")
-    return AnalysisOptions(
-        measure=measure, method=method, tau2_method=review.tau2_estimator,
-        model_rule=outcome.model_rule or review.model_rule, i2_threshold=review.i2_threshold,
-        hksj=review.hartung_knapp, level=outcome.confidence_level or review.confidence_level,
-    )
 
 
 @dataclass(frozen=True)
@@ -63,9 +55,8 @@ class OutcomeAnalysis:
 
 
 def outcome_rows(outcome: Outcome) -> list[OutcomeRow]:
-    """The rows an outcome analyses (included studies, the default time point), intervention arm
-    paired with control arm within each study and subgroup by arm label order ("Experimental (2)"
-    with "Control (2)")."""
+    """The rows an outcome analyses (included studies, the default time point): one per study and
+    subgroup, its intervention arms against its control arms."""
     if outcome.data_type == DataType.GENERIC:
         estimates = (StudyEstimate.objects.filter(outcome=outcome, include_in_analysis=True, study__is_included=True,
                                                   time_point__is_analysis_default=True)
@@ -79,28 +70,34 @@ def outcome_rows(outcome: Outcome) -> list[OutcomeRow]:
     arms: dict[tuple[int, int | None], dict[str, list[OutcomeData]]] = defaultdict(lambda: defaultdict(list))
     for item in data:
         arms[(item.study_id, item.subgroup_id)][item.arm.role].append(item)
+    dichotomous = outcome.data_type == DataType.DICHOTOMOUS
+    combine = combine_dichotomous if dichotomous else combine_continuous
     rows = []
     for groups in arms.values():
-        for first, second in zip(groups[ArmRole.INTERVENTION], groups[ArmRole.CONTROL], strict=False):
-            if outcome.data_type == DataType.DICHOTOMOUS:
-                events_1, events_2 = first.events, second.events
-                if outcome.swap_events:
-                    # RevMan's "swap event and non-event": the analysis counts the non-events.
-                    events_1, events_2 = first.total - events_1, second.total - events_2
-                values = {"events_1": events_1, "total_1": first.total, "events_2": events_2,
-                          "total_2": second.total}
-            else:
-                values = {"mean_1": first.mean, "sd_1": first.sd, "total_1": first.n,
-                          "mean_2": second.mean, "sd_2": second.sd, "total_2": second.n}
-            rows.append(OutcomeRow(key=first.pk, study_label=first.study.label, study_year=first.study.year,
-                                   subgroup_id=first.subgroup_id, values=values))
+        first, second = groups[ArmRole.INTERVENTION], groups[ArmRole.CONTROL]
+        if not first or not second:
+            continue  # data for one arm only: not analysable (the living analysis lists it as incomplete)
+        # Several arms of one role are combined as the living analysis does (Cochrane Handbook 6.5.2.10).
+        one, two = (combine([ArmSummary(n=d.n, mean=d.mean, sd=d.sd, events=d.events, total=d.total)
+                             for d in group]) for group in (first, second))
+        if dichotomous:
+            events_1, events_2 = one.events, two.events
+            if outcome.swap_events:
+                # RevMan's "swap event and non-event": the analysis counts the non-events.
+                events_1, events_2 = one.total - events_1, two.total - events_2
+            values = {"events_1": events_1, "total_1": one.total, "events_2": events_2, "total_2": two.total}
+        else:
+            values = {"mean_1": one.mean, "sd_1": one.sd, "total_1": one.n,
+                      "mean_2": two.mean, "sd_2": two.sd, "total_2": two.n}
+        rows.append(OutcomeRow(key=first[0].pk, study_label=first[0].study.label, study_year=first[0].study.year,
+                               subgroup_id=first[0].subgroup_id, values=values))
     return rows
 
 
 def outcome_analyse(review: Review, outcome: Outcome, rows: list[OutcomeRow] | None = None) -> OutcomeAnalysis:
     """Analyse one outcome with its own settings, split by its own subgroups when it has them
     (``rows``: only these of its rows, e.g. one subgroup's)."""
-    options = outcome_options(review, outcome)
+    options = analysis_options(review, outcome.effect_measure, outcome)
     rows = outcome_rows(outcome) if rows is None else rows
     subgroup_ids = tuple(outcome.subgroups.order_by("order", "name").values_list("pk", flat=True))
     if not rows:

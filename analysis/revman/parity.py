@@ -14,13 +14,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from analysis.engine.options import Measure
-from studies.models import DataType, Outcome, Review, Totals
-from studies.revman.analyse import (
+from analysis.engine import Measure
+from analysis.revman.analyse import (
     OutcomeAnalysis,
     outcome_analyse,
     reported_model_is_random,
 )
+from studies.models import DataType, Outcome, Review, Totals
 
 RELATIVE_TOLERANCE = 1e-10
 ABSOLUTE_FLOOR = 1e-12

@@ -14,13 +14,13 @@ import math
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element, SubElement, tostring
 
-from studies.models import DataType, Outcome, Review, StudyCharacteristic
-from studies.revman.analyse import (
+from analysis.revman.analyse import (
     OutcomeAnalysis,
     outcome_analyse,
     reported_model_is_random,
 )
-from studies.revman.parity import _is_ratio
+from analysis.revman.parity import _is_ratio
+from studies.models import DataType, Outcome, Review, StudyCharacteristic
 
 REVMAN_SUB_VERSION = "5.4.1"
 _EMPTY_MAIN_TEXT = {

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from studies.revman.parity import rm5_parity
+from analysis.revman.parity import rm5_parity
 from studies.services.revman import Rm5FormatError, rm5_import
 
 
