@@ -9,7 +9,14 @@ import pytest
 
 from studies.models import (
     Arm,
+    DataType,
+    Direction,
+    EffectMeasure,
     ImportBatch,
+    Outcome,
+    OutcomeSubgroup,
+    RevManImport,
+    StudyEstimate,
     SearchSource,
     OutcomeData,
     Record,
@@ -18,6 +25,7 @@ from studies.models import (
     ScreeningDecision,
     Study,
 )
+from studies.services import entity_save
 from studies.services.entities import REVIEW_LOOKUP
 
 STUDIES_MODELS = [model for model in admin.site._registry if model._meta.app_label == "studies"]
@@ -47,7 +55,25 @@ def count_queries(client, path: str) -> int:
 
 def demo_object(model, review: Review):
     path = REVIEW_LOOKUP[model]
-    return model.objects.filter(**{path: review.pk}).order_by("pk").first()
+    return model.objects.filter(**{path: review.pk}).order_by("pk").first() or revman_object(model, review)
+
+
+def revman_object(model, review: Review):
+    """A row of the kinds only a RevMan import creates (the demo review has none), added for the test:
+    a generic inverse-variance outcome with a subgroup and a study estimate, and the import record."""
+    if model is RevManImport:
+        return entity_save(instance=RevManImport(review=review, file_name="demo.rm5", sha256="0" * 64))
+    if model not in (OutcomeSubgroup, StudyEstimate):
+        return None
+    outcome = entity_save(instance=Outcome(
+        review=review, domain=review.outcome_domains.first(), name="Time to relapse (HR)", data_type=DataType.GENERIC,
+        effect_measure=EffectMeasure.GENERIC, direction=Direction.LOWER_IS_BETTER, generic_measure="Hazard Ratio",
+        log_scale=True, revman_number="9.1"))
+    subgroup = entity_save(instance=OutcomeSubgroup(outcome=outcome, name="Adults"))
+    estimate = entity_save(instance=StudyEstimate(
+        study=review.studies.first(), outcome=outcome, time_point=review.time_points.get(is_analysis_default=True),
+        subgroup=subgroup, estimate=-0.2, se=0.1))
+    return subgroup if model is OutcomeSubgroup else estimate
 
 
 @pytest.mark.parametrize("model", STUDIES_MODELS, ids=lambda m: m.__name__)
