@@ -84,3 +84,20 @@ def test_parity_page_passes_an_automated_accessibility_audit(live_server, import
             chromium.close()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def test_an_imported_review_is_computed_and_its_reader_pages_open(client, db):
+    # The living analysis computes the imported review and every outcome page opens, the generic
+    # inverse-variance one too (which the living analysis does not pool yet).
+    from test_rm5_import import HAND_MADE
+
+    from analysis import services
+
+    manager = get_user_model().objects.create_user("rm5-reader", password="pw-rm5-reader")
+    review = rm5_import(content=HAND_MADE, file_name="hand.rm5", slug="hand-pages", created_by=manager).review
+    services.review_recompute(review.pk)
+    client.force_login(manager)
+    assert client.get(f"/reviews/{review.slug}/").status_code == 200
+    for outcome in review.outcomes.all():
+        page = client.get(f"/reviews/{review.slug}/outcomes/{outcome.pk}/")
+        assert page.status_code == 200, (outcome.revman_number, page.status_code)
