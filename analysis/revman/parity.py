@@ -134,6 +134,20 @@ def _pooled_values(pooled, random: bool, ratio: bool) -> dict[str, float]:
     return values
 
 
+def _stored_on_ratio_scale(stored: dict, ratio: bool) -> bool:
+    """Whether RevMan stored these results on the ratio scale. Dichotomous ratios always are; for
+    generic data entered as logs, the stored triple says which: on the ratio scale the estimate is
+    the geometric midpoint of its (positive) CI, on the log scale the arithmetic one."""
+    if not ratio:
+        return False
+    estimate, low, high = (stored.get(key) for key in ("EFFECT_SIZE", "CI_START", "CI_END"))
+    if estimate is None or low is None or high is None:
+        return True
+    if min(estimate, low, high) <= 0:
+        return False  # a ratio is positive: these are logs
+    return abs(estimate - math.sqrt(low * high)) <= abs(estimate - (low + high) / 2)
+
+
 def _is_ratio(outcome: Outcome) -> bool:
     if outcome.data_type == DataType.GENERIC:
         return outcome.log_scale
@@ -161,7 +175,8 @@ def analysis_parity(analysis: OutcomeAnalysis, stored: dict) -> ParityAnalysis:
         return _compare(*args, rounded_file=rounded_file)
 
     checks: list[ParityCheck | None] = []
-    ours = _pooled_values(result.overall, random, ratio)
+    generic = outcome.data_type == DataType.GENERIC
+    ours = _pooled_values(result.overall, random, _stored_on_ratio_scale(overall, ratio) if generic else ratio)
     for statistic, value in ours.items():
         checks.append(_check("Overall", statistic, overall.get(statistic), value))
     if stored.get("subgroups"):
@@ -173,7 +188,8 @@ def analysis_parity(analysis: OutcomeAnalysis, stored: dict) -> ParityAnalysis:
         for index, sub in enumerate(stored["subgroups"]):
             if index in by_index and by_index[index].pooled.k > 0:
                 scope = f"Subgroup {sub['number']} {sub['name']}"
-                for statistic, value in _pooled_values(by_index[index].pooled, random, ratio).items():
+                on_ratio_scale = _stored_on_ratio_scale(sub["stored"], ratio) if generic else ratio
+                for statistic, value in _pooled_values(by_index[index].pooled, random, on_ratio_scale).items():
                     checks.append(_check(scope, statistic, sub["stored"].get(statistic), value))
     studies = {row.key: study for row, study in zip(analysis.rows, result.studies, strict=True)}
     weights = _row_weights(analysis, random)

@@ -20,7 +20,8 @@ RevMan writes an empty string for a result it did not compute (e.g. a continuous
 opened); those become ``None``. Ratio measures store EFFECT_SIZE and the CI on the ratio scale and
 ``LOG_*`` in log10 (for drawing); SE and VAR are of the natural log.
 
-The XML is read with defusedxml: a file with a DTD, entities or external references is refused.
+The XML is read with defusedxml: a file that declares entities or refers to external resources is
+refused (a plain DOCTYPE line, which some XML tools add, is allowed).
 """
 from __future__ import annotations
 
@@ -357,10 +358,10 @@ def rm5_parse(content: bytes) -> Rm5File:
     if not content.strip():
         raise Rm5FormatError("The file is empty.")
     try:
-        root = fromstring(content, forbid_dtd=True)
+        root = fromstring(content, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
-        raise Rm5FormatError("The file declares a DTD or entities, which a RevMan file never does; "
-                             "refused for safety.") from None
+        raise Rm5FormatError("The file declares entities or external references (a DTD or entities), which a "
+                             "RevMan file never does; refused for safety.") from None
     except ParseError as error:
         raise Rm5FormatError(f"The file is not well-formed XML ({error}).") from None
     if root.tag != "COCHRANE_REVIEW":
@@ -384,12 +385,7 @@ def rm5_parse(content: bytes) -> Rm5File:
                 skipped.append(f"Analysis {raw_number}.{element.get('NO') or '?'} "
                                f"({_text(element.find('NAME')) or element.tag}, {element.tag})")
             if element.tag in ("DICH_OUTCOME", "CONT_OUTCOME", "IV_OUTCOME"):
-                analysis = _analysis(element, int(raw_number), name)
-                for row in analysis.rows:
-                    if row.study_id not in seen:
-                        raise Rm5FormatError(f"Analysis {analysis.number}: row of study {row.study_id}, "
-                                             f"which is not among the included studies.")
-                analyses.append(analysis)
+                analyses.append(_analysis(element, int(raw_number), name))
     numbers = [a.number for a in analyses]
     if len(set(numbers)) != len(numbers):
         duplicate = next(n for n in numbers if numbers.count(n) > 1)

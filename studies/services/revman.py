@@ -202,7 +202,8 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
     pairs_needed: dict[str, int] = defaultdict(lambda: 1)
     for analysis in parsed.analyses:
         for study_id, count in Counter(row.study_id for row in analysis.rows).items():
-            pairs_needed[study_id] = max(pairs_needed[study_id], count)
+            if study_id in studies:
+                pairs_needed[study_id] = max(pairs_needed[study_id], count)
     arms: dict[tuple[str, str], Arm] = {}
     for study_id, study in studies.items():
         for occurrence in range(1, pairs_needed[study_id] + 1):
@@ -255,6 +256,11 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
         occurrences: Counter[str] = Counter()
         arm_rows, estimates, keyed = [], [], []
         for index, row in enumerate(analysis.rows):
+            if row.study_id not in studies:
+                # RevMan keeps the data of a study moved out of the included studies; it is not one here.
+                warnings.append(f"Analysis {analysis.number}: a row of study {row.study_id}, which is not among "
+                                f"the included studies, not imported.")
+                continue
             occurrences[row.study_id] += 1
             study = studies[row.study_id]
             reason = _usable(row, analysis)

@@ -258,7 +258,6 @@ ONE_ROW = analysis("DICH", 1, "Death", {"EFFECT_MEASURE": "OR", "METHOD": "MH"},
      "EVENTS_1 exceeds TOTAL_1"),
     (rm5(studies=STUDIES, comparisons=[("C", [ONE_ROW.replace('TOTAL_2="10"', 'TOTAL_2="ten"')])]),
      "TOTAL_2='ten' is not a number"),
-    (rm5(studies=STUDIES[1:], comparisons=[("C", [ONE_ROW])]), "not among the included studies"),
     (rm5(studies=STUDIES, comparisons=[("C", [ONE_ROW, ONE_ROW])]), "Analysis number 1.1 appears twice"),
     (rm5(studies=STUDIES, comparisons=[("C", [ONE_ROW.replace('"OR"', '"XX"')])]), "EFFECT_MEASURE='XX'"),
     (rm5(studies=[*STUDIES, STUDIES[0]], comparisons=[]), "appears twice"),
@@ -363,3 +362,28 @@ def test_other_data_analyses_are_named_in_a_warning_and_duplicate_subgroup_names
                result.warnings)
     outcome = Outcome.objects.get(review=result.review)
     assert list(outcome.subgroups.values_list("name", flat=True)) == ["Adults", "Adults (1.1.2)"]
+
+
+def test_a_row_of_a_study_not_included_is_left_out_with_a_warning_and_a_doctype_is_allowed():
+    content = rm5(studies=STUDIES[1:], comparisons=[("C", [ONE_ROW])]).replace(
+        b"<COCHRANE_REVIEW", b"<!DOCTYPE COCHRANE_REVIEW>\n<COCHRANE_REVIEW", 1)
+    result = _import(content)
+    assert any("STD-Adams_x0020_2001" in w and "not among the included studies" in w for w in result.warnings)
+    assert not Study.objects.filter(review=result.review, label="Adams 2001").exists()
+
+
+def test_generic_results_stored_on_the_log_scale_are_read_on_that_scale():
+    import math
+
+    # The same metafor results as GENERIC_HR, stored as logs (estimate = midpoint of its CI).
+    on_log_scale = analysis(
+        "IV", 2, "Time to relapse", {"EFFECT_MEASURE": "Hazard Ratio", "METHOD": "IV", "RANDOM": "NO",
+                                     "LOG_DATA": "YES"},
+        _results(math.log(0.82087964132459124), (math.log(0.72732201814279884), math.log(0.92647186353829103)),
+                 -3.1969615927538642, 0.0013888341749975378, 3.9482834162029414, 0.26710301065326458,
+                 24.017612624042684, df=3),
+        [{"STUDY_ID": study, "EFFECT_SIZE": math.log(hr), "SE": se, "WEIGHT": weight}
+         for hr, se, weight, _, _, study in _HR])
+    review = _import(rm5(studies=STUDIES, comparisons=[("C", [on_log_scale])])).review
+    checks = rm5_parity(review).analyses[0].checks
+    assert len(checks) == 9 + 4 and all(c.equal for c in checks), [c for c in checks if not c.equal]
