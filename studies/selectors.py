@@ -392,11 +392,11 @@ def prisma_counts(review: Review, previous_version_at: datetime | None = None) -
     before = _prisma_flow(review, records.filter(created_at__lte=previous_version_at))
     included = _included_records(review)
     old_included = included.filter(created_at__lte=previous_version_at)
+    new_included = included.filter(created_at__gt=previous_version_at)
     previous_studies = Study.objects.filter(review=review, reports__record__in=old_included)
-    new_studies = (Study.objects.filter(review=review, reports__record__in=included.filter(created_at__gt=previous_version_at))
+    new_studies = (Study.objects.filter(review=review, reports__record__in=new_included)
                    .exclude(pk__in=previous_studies.values("pk")))
-    reports_of_previous = Report.objects.filter(study__in=previous_studies.values("pk"),
-                                                record__in=included.filter(created_at__gt=previous_version_at))
+    reports_of_previous = Report.objects.filter(study__in=previous_studies.values("pk"), record__in=new_included)
     flow["studies_included"] = new_studies.distinct().count()
     previous = PrismaPreviousVersion(
         at=previous_version_at, studies_included=previous_studies.distinct().count(),

@@ -97,8 +97,9 @@ def prisma_layout(counts: dict) -> PrismaLayout:
         [("excluded_screening", [f"Records excluded {_n(counts['excluded_at_title_abstract'])}"])])
     row("sought", [f"Reports sought for retrieval {_n(counts['reports_sought'])}"],
         [("not_retrieved", [f"Reports not retrieved {_n(counts['reports_not_retrieved'])}"]),
-         ("awaiting_classification", [f"Reports awaiting classification {_n(counts['reports_awaiting_classification'])}",
-                                      "  (full text not yet assessed or not settled)"])])
+         ("awaiting_classification",
+          [f"Reports awaiting classification {_n(counts['reports_awaiting_classification'])}",
+           "  (full text not yet assessed or not settled)"])])
     excluded = counts["reports_excluded"]
     row("assessed", [f"Reports assessed for eligibility {_n(counts['reports_assessed'])}"],
         [("excluded_fulltext", [f"Reports excluded {_n(excluded['total'])}:"]
@@ -182,8 +183,9 @@ def prisma_svg(layout: PrismaLayout, *, ident: str = "prisma", title: str = "PRI
         body.append("</g>")
     for box in layout.boxes:
         body.append(f'<g class="box" data-box="{box.key}">')
+        outlined = box.key in ("identified", "included", "previous", "total")  # where the flow starts and ends
         body.append(element("rect", x=box.x, y=box.y, width=box.width, height=box.height, rx=3, fill="#ffffff",
-                            stroke=BLUE if box.key in ("identified", "included", "previous", "total") else MUTED, stroke_width=1.2))
+                            stroke=BLUE if outlined else MUTED, stroke_width=1.2))
         for i, line in enumerate(box.lines):
             body.append(text(box.x + PAD, box.y + PAD + LINE * (i + 1) - 4, line,
                              font_weight="600" if i == 0 else None))

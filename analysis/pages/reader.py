@@ -254,12 +254,15 @@ def review_rob_figure(request: HttpRequest, slug: str, figure: str) -> HttpRespo
         raise Http404("No such figure.")
     body = (traffic_light_svg(table, title="Risk of bias: consensus judgments") if figure == "traffic-light"
             else summary_bar_svg(table, title="Risk of bias: summary"))
-    return _svg_download(body, f"{review.slug}-risk-of-bias-{figure}.svg")
+    return _svg_download(request, body, f"{review.slug}-risk-of-bias-{figure}.svg")
 
 
-def _svg_download(body: str, filename: str) -> HttpResponse:
+def _svg_download(request: HttpRequest, body: str, filename: str) -> HttpResponse:
+    """A figure as a standalone SVG: a download, or with ``?view=1`` shown in the browser (the pages'
+    "Open full size" link, for a figure scaled down to a phone's width)."""
     response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + body, content_type="image/svg+xml")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if not request.GET.get("view"):
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
@@ -318,7 +321,8 @@ def outcome_context(review: Review, outcome_id: int) -> dict:
     context["subgroup_forests"] = [
         (r.subgroup_field.name, forest_for(r, f"{outcome.name} by {r.subgroup_field.name}", subgroup_figure(r)),
          subgroup_figure(r))
-        for r in results if r.subgroup_field_id is not None and r.analysis_set == AnalysisSet.MAIN and r.payload is not None
+        for r in results
+        if r.subgroup_field_id is not None and r.analysis_set == AnalysisSet.MAIN and r.payload is not None
     ]
     context["method"] = method_text(payload)
     context["model_reason"] = model_reason(overall.chosen_model, payload["model_rule"], overall.i2,
@@ -513,9 +517,7 @@ def outcome_figure(request: HttpRequest, slug: str, outcome_id: int, figure: str
             raise Http404("No history for this outcome.")
     else:
         raise Http404("No such figure.")
-    response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + body, content_type="image/svg+xml")
-    response["Content-Disposition"] = f'attachment; filename="{review.slug}-outcome-{outcome_id}-{figure}.svg"'
-    return response
+    return _svg_download(request, body, f"{review.slug}-outcome-{outcome_id}-{figure}.svg")
 
 
 def derivation_text(derivation: dict | None) -> str:
