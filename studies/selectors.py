@@ -233,7 +233,7 @@ class PrismaCounts:
     reports_unlinked: int
     reports_of_previous_studies: int = 0
     previous: PrismaPreviousVersion | None = None
-    studies_included_total: int = 0
+    studies_included_total: int = 0  # the whole review's, new and previous (= the flow's without ``previous``)
     reports_included_total: int = 0
 
     def boxes(self) -> dict[str, int]:
@@ -386,7 +386,9 @@ def prisma_counts(review: Review, previous_version_at: datetime | None = None) -
     """
     records = Record.objects.filter(review=review)
     if previous_version_at is None:
-        return PrismaCounts(**_prisma_flow(review, records))
+        flow = _prisma_flow(review, records)
+        return PrismaCounts(**flow, studies_included_total=flow["studies_included"],
+                            reports_included_total=flow["reports_included"])
     new = records.filter(created_at__gt=previous_version_at)
     flow = _prisma_flow(review, new)
     before = _prisma_flow(review, records.filter(created_at__lte=previous_version_at))

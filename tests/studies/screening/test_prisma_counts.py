@@ -60,6 +60,7 @@ def test_each_box_holds_what_the_statement_puts_there(built):
     assert (counts.sought, counts.not_retrieved, counts.awaiting_classification, counts.assessed) == (4, 1, 1, 2)
     assert counts.excluded_by_reason == (("Not peer-led", 1),) and counts.excluded_fulltext == 1
     assert (counts.reports_included, counts.studies_included, counts.reports_unlinked) == (1, 1, 0)
+    assert (counts.studies_included_total, counts.reports_included_total) == (1, 1)  # no previous version
     assert counts.previous is None and counts.as_json()["update"] is None
 
 
