@@ -155,6 +155,11 @@ class StudyTable:
     fields: list[CharacteristicField]
     rows: list[tuple[Study, list[str], list[Arm]]]
 
+    def labelled_rows(self) -> list[tuple[Study, list[tuple[str, str]], list[Arm]]]:
+        """The rows with each value beside its field's name (a stacked row on a phone labels each value)."""
+        names = [field.name for field in self.fields]
+        return [(study, list(zip(names, values, strict=True)), arms) for study, values, arms in self.rows]
+
 
 def included_studies_table(review: Review) -> StudyTable:
     """Characteristics and arms of the included studies (three queries)."""

@@ -40,5 +40,6 @@ urlpatterns = [
     path("", include(([
         *studies_urls.urlpatterns,
         path("reviews/<slug:slug>/prisma.svg", prisma_views.prisma_figure, name="prisma-svg"),
+        path("reviews/<slug:slug>/prisma/", prisma_views.prisma_text, name="prisma"),
     ], studies_urls.app_name))),
 ]

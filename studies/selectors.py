@@ -1,5 +1,6 @@
 """Reads of the review database (HackSoft style: views and APIs call these, never ad-hoc queries)."""
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db.models import (
@@ -173,14 +174,46 @@ def stage_status_counts(*, review: Review, stage: str) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class PrismaCounts:
-    """The PRISMA 2020 flow of a review (Page et al. 2021, BMJ 372:n71, flow diagram for new
-    reviews with databases), computed from its records, decisions and resolutions.
+class PrismaPreviousVersion:
+    """The "previous studies" column of the PRISMA 2020 flow diagram for updated reviews (Page et al.
+    2021, BMJ 372:n71, figure 1, the template for updated reviews): what the records imported up to
+    the previous version's cut-off contribute, as they stand now.
 
-    Every record lands in exactly one final box: ``duplicates_removed``, ``awaiting_screening``,
-    ``excluded_screening``, ``not_retrieved``, ``awaiting_assessment``, one of ``excluded_by_reason``
-    or ``reports_included``; so those add up to ``identified``. A living review also has records
-    still on their way, which PRISMA 2020 reports as awaiting classification.
+    ``records_awaiting_screening`` and ``reports_awaiting_classification`` count records of before
+    the cut-off that are still unsettled: they belong to no box of the statement's template, but a
+    living review must not lose them from the diagram.
+    """
+
+    at: datetime
+    studies_included: int
+    reports_included: int
+    records_awaiting_screening: int
+    reports_awaiting_classification: int
+
+
+@dataclass(frozen=True)
+class PrismaCounts:
+    """The PRISMA 2020 flow of a review, computed from its records, decisions and resolutions.
+
+    Box definitions are the statement's (Page MJ et al. The PRISMA 2020 statement: an updated
+    guideline for reporting systematic reviews. BMJ 2021;372:n71, figure 1 and its explanation):
+
+    - *records screened*: records whose title/abstract screening is settled (both screeners agreed,
+      or a tutor resolved their conflict); *records excluded*: those settled as exclude;
+    - *records awaiting screening*: records with no settled title/abstract decision yet (none, one,
+      or a conflict waiting for the tutor), in their own box;
+    - *reports sought for retrieval*: records that passed title/abstract; *reports not retrieved*:
+      those whose full text was marked not retrieved; *reports awaiting classification*: sought and
+      not (yet) retrieved or assessed, or assessed without a settled full-text decision (Cochrane's
+      "studies awaiting classification"), in their own box;
+    - *reports assessed for eligibility*: records with a settled full-text decision; *reports
+      excluded* with their reasons; *reports of included studies* and *studies included*.
+
+    So every stage adds up (``identities`` lists them) and every record lands in exactly one final
+    box (``boxes``). With ``previous`` set, the flow counts only the records imported after the
+    previous version's cut-off (the statement's "identification of new studies"), ``studies_included``
+    and ``reports_included`` are the new ones, and ``studies_included_total`` /
+    ``reports_included_total`` the whole review's.
     """
 
     identified_by_source: tuple[tuple[str, int], ...]
@@ -191,25 +224,49 @@ class PrismaCounts:
     excluded_screening: int
     sought: int
     not_retrieved: int
+    awaiting_classification: int
     assessed: int
-    awaiting_assessment: int
     excluded_by_reason: tuple[tuple[str, int], ...]
     excluded_fulltext: int
     reports_included: int
     studies_included: int
     reports_unlinked: int
+    reports_of_previous_studies: int = 0
+    previous: PrismaPreviousVersion | None = None
+    studies_included_total: int = 0  # the whole review's, new and previous (= the flow's without ``previous``)
+    reports_included_total: int = 0
 
     def boxes(self) -> dict[str, int]:
-        """The final box of every record, by name (they partition ``identified``)."""
+        """The final box of every record of the flow, by name (they partition ``identified``)."""
         return {
             "duplicates_removed": self.duplicates_removed, "awaiting_screening": self.awaiting_screening,
             "excluded_screening": self.excluded_screening, "not_retrieved": self.not_retrieved,
-            "awaiting_assessment": self.awaiting_assessment,
+            "awaiting_classification": self.awaiting_classification,
             **{f"excluded: {label}": n for label, n in self.excluded_by_reason},
             "reports_included": self.reports_included,
         }
 
+    def identities(self) -> dict[str, tuple[int, int]]:
+        """Each stage's sum, as (left side, right side): equal in every consistent flow."""
+        found = {
+            "identified = sum of sources": (self.identified, sum(n for _, n in self.identified_by_source)),
+            "identified = duplicates removed + screened + awaiting screening":
+                (self.identified, self.duplicates_removed + self.screened + self.awaiting_screening),
+            "screened = excluded + sought for retrieval": (self.screened, self.excluded_screening + self.sought),
+            "sought = not retrieved + awaiting classification + assessed":
+                (self.sought, self.not_retrieved + self.awaiting_classification + self.assessed),
+            "assessed = excluded + included": (self.assessed, self.excluded_fulltext + self.reports_included),
+            "excluded = sum of reasons": (self.excluded_fulltext, sum(n for _, n in self.excluded_by_reason)),
+        }
+        if self.previous is not None:
+            found["total studies = previous + new"] = (
+                self.studies_included_total, self.previous.studies_included + self.studies_included)
+            found["total reports = previous + new"] = (
+                self.reports_included_total, self.previous.reports_included + self.reports_included)
+        return found
+
     def as_json(self) -> dict:
+        """Plain JSON-ready data (what the API answers and a release can store)."""
         return {
             "identified": {"total": self.identified,
                            "by_source": [{"source": s, "records": n} for s, n in self.identified_by_source]},
@@ -219,35 +276,58 @@ class PrismaCounts:
             "excluded_at_title_abstract": self.excluded_screening,
             "reports_sought": self.sought,
             "reports_not_retrieved": self.not_retrieved,
+            "reports_awaiting_classification": self.awaiting_classification,
             "reports_assessed": self.assessed,
-            "reports_awaiting_assessment": self.awaiting_assessment,
             "reports_excluded": {"total": self.excluded_fulltext,
                                  "by_reason": [{"reason": r, "reports": n} for r, n in self.excluded_by_reason]},
             "reports_included": self.reports_included,
             "studies_included": self.studies_included,
             "reports_not_yet_linked_to_a_study": self.reports_unlinked,
+            "update": None if self.previous is None else {
+                "previous_version_at": self.previous.at.isoformat(),
+                "previous_studies_included": self.previous.studies_included,
+                "previous_reports_included": self.previous.reports_included,
+                "previous_records_awaiting_screening": self.previous.records_awaiting_screening,
+                "previous_reports_awaiting_classification": self.previous.reports_awaiting_classification,
+                "new_reports_of_previous_studies": self.reports_of_previous_studies,
+                "studies_included_total": self.studies_included_total,
+                "reports_included_total": self.reports_included_total,
+            },
         }
 
 
-def prisma_counts(review: Review) -> PrismaCounts:
-    """The review's PRISMA 2020 counts, from the database (a handful of queries, none per record).
+def prisma_previous_version_at(review: Review) -> datetime | None:
+    """The cut-off of the review's previous version for its PRISMA diagram, or ``None`` (a new review).
 
-    An exclusion at full text counts under the tutor's reason when resolved; when both screeners
-    excluded (with the same reason, or different ones where the review does not count that as a
-    conflict) under the first of their reasons in the review's order, the usual hierarchy of reasons.
+    Until the review has releases (whose latest release time becomes this cut-off), the data give
+    one defensible boundary: the review as it stood when its first study was included. A search
+    imported after that is an update of a review that already had results (the demo's 2022 PubMed
+    batch of 40 records); a review that never imported anything after including a study has no
+    previous version.
     """
-    by_source = (Record.objects.filter(review=review)
-                 .values_list(Coalesce("import_batch__source__database", Value("Added without an import")))
+    first_included = (Study.objects.filter(review=review, is_included=True)
+                      .order_by("created_at").values_list("created_at", flat=True).first())
+    if first_included is None or not Record.objects.filter(review=review, created_at__gt=first_included).exists():
+        return None
+    return first_included
+
+
+def _prisma_flow(review: Review, records: QuerySet[Record]) -> dict:
+    """The identification-to-inclusion counts over some of a review's records (all, or one side of
+    a previous version's cut-off), as keyword arguments of ``PrismaCounts``."""
+    by_source = (records.values_list(Coalesce("import_batch__source__database", Value("Added without an import")))
                  .annotate(n=Count("pk")).order_by("-n"))
     identified_by_source = tuple((name, n) for name, n in by_source)
-    identified = sum(n for _, n in identified_by_source)
-    duplicates = Record.objects.filter(review=review, duplicate_of__isnull=False).count()
-    ta = stage_status_counts(review=review, stage=Stage.TITLE_ABSTRACT)
-    screened = sum(ta.values())
+    duplicates = records.filter(duplicate_of__isnull=False).count()
+    ta_records = screening_records(review=review, stage=Stage.TITLE_ABSTRACT).filter(pk__in=records.values("pk"))
+    ta = {status.value: 0 for status in ScreeningStatus}
+    ta.update(stage_status_queryset(review=review, stage=Stage.TITLE_ABSTRACT, records=ta_records)
+              .values_list("status").annotate(n=Count("pk")).order_by())
     passed = sum(ta[s] for s in PASSED)
     excluded_ta = sum(ta[s] for s in EXCLUDED)
 
-    ft = stage_status_queryset(review=review, stage=Stage.FULL_TEXT)
+    ft_records = screening_records(review=review, stage=Stage.FULL_TEXT).filter(pk__in=records.values("pk"))
+    ft = stage_status_queryset(review=review, stage=Stage.FULL_TEXT, records=ft_records)
     decision_reason = (ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=Stage.FULL_TEXT,
                                                         exclusion_reason__isnull=False)
                        .order_by("exclusion_reason__order", "exclusion_reason__label")
@@ -259,7 +339,7 @@ def prisma_counts(review: Review) -> PrismaCounts:
                 When(status=ScreeningStatus.AGREED_EXCLUDE, then=Subquery(decision_reason)),
                 default=Value(""), output_field=CharField()))
             .values_list("status", "fulltext_status", "reason").annotate(n=Count("pk")).order_by())
-    not_retrieved = awaiting_assessment = included = 0
+    not_retrieved = awaiting_classification = included = 0
     by_reason: dict[str, int] = {}
     for status, fulltext_status, reason, n in rows:
         if status in PASSED:
@@ -269,19 +349,66 @@ def prisma_counts(review: Review) -> PrismaCounts:
         elif fulltext_status == FullTextStatus.NOT_RETRIEVED:
             not_retrieved += n
         else:
-            awaiting_assessment += n
+            awaiting_classification += n
     order = {label: i for i, label in enumerate(review.exclusion_reasons.values_list("label", flat=True))}
     excluded_by_reason = tuple(sorted(by_reason.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
     included_records = ft.filter(status__in=PASSED).values("pk")
     studies = Study.objects.filter(review=review, reports__record__in=included_records).distinct().count()
     linked = Report.objects.filter(study__review=review, record__in=included_records).count()
+    return {
+        "identified_by_source": identified_by_source, "identified": sum(n for _, n in identified_by_source),
+        "duplicates_removed": duplicates, "screened": passed + excluded_ta,
+        "awaiting_screening": sum(ta.values()) - passed - excluded_ta, "excluded_screening": excluded_ta,
+        "sought": passed, "not_retrieved": not_retrieved, "awaiting_classification": awaiting_classification,
+        "assessed": included + sum(by_reason.values()), "excluded_by_reason": excluded_by_reason,
+        "excluded_fulltext": sum(by_reason.values()), "reports_included": included, "studies_included": studies,
+        "reports_unlinked": included - linked,
+    }
+
+
+def _included_records(review: Review) -> QuerySet[Record]:
+    """Records included at full text (agreed or resolved), the reports of the included studies."""
+    return (stage_status_queryset(review=review, stage=Stage.FULL_TEXT)
+            .filter(status__in=PASSED).values("pk"))
+
+
+def prisma_counts(review: Review, previous_version_at: datetime | None = None) -> PrismaCounts:
+    """The review's PRISMA 2020 counts, from the database (a few dozen queries, none per record).
+
+    With ``previous_version_at`` the counts follow the statement's flow for updated reviews: the
+    records created after it are the update's ("identification of new studies"), those created up to
+    it make the previous version's column, and the totals sum the two. ``prisma_previous_version_at``
+    chooses the cut-off the reader pages use.
+
+    An exclusion at full text counts under the tutor's reason when resolved; when both screeners
+    excluded (with the same reason, or different ones where the review does not count that as a
+    conflict) under the first of their reasons in the review's order, the usual hierarchy of reasons.
+    """
+    records = Record.objects.filter(review=review)
+    if previous_version_at is None:
+        flow = _prisma_flow(review, records)
+        return PrismaCounts(**flow, studies_included_total=flow["studies_included"],
+                            reports_included_total=flow["reports_included"])
+    new = records.filter(created_at__gt=previous_version_at)
+    flow = _prisma_flow(review, new)
+    before = _prisma_flow(review, records.filter(created_at__lte=previous_version_at))
+    included = _included_records(review)
+    old_included = included.filter(created_at__lte=previous_version_at)
+    new_included = included.filter(created_at__gt=previous_version_at)
+    previous_studies = Study.objects.filter(review=review, reports__record__in=old_included)
+    new_studies = (Study.objects.filter(review=review, reports__record__in=new_included)
+                   .exclude(pk__in=previous_studies.values("pk")))
+    reports_of_previous = Report.objects.filter(study__in=previous_studies.values("pk"), record__in=new_included)
+    flow["studies_included"] = new_studies.distinct().count()
+    previous = PrismaPreviousVersion(
+        at=previous_version_at, studies_included=previous_studies.distinct().count(),
+        reports_included=before["reports_included"], records_awaiting_screening=before["awaiting_screening"],
+        reports_awaiting_classification=before["awaiting_classification"],
+    )
     return PrismaCounts(
-        identified_by_source=identified_by_source, identified=identified, duplicates_removed=duplicates,
-        screened=screened, awaiting_screening=screened - passed - excluded_ta, excluded_screening=excluded_ta,
-        sought=passed, not_retrieved=not_retrieved, assessed=included + sum(by_reason.values()),
-        awaiting_assessment=awaiting_assessment, excluded_by_reason=excluded_by_reason,
-        excluded_fulltext=sum(by_reason.values()), reports_included=included, studies_included=studies,
-        reports_unlinked=included - linked,
+        **flow, reports_of_previous_studies=reports_of_previous.count(), previous=previous,
+        studies_included_total=Study.objects.filter(review=review, reports__record__in=included).distinct().count(),
+        reports_included_total=before["reports_included"] + flow["reports_included"],
     )
 
 

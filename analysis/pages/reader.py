@@ -6,9 +6,16 @@ from collections.abc import Callable
 import csv
 from dataclasses import dataclass
 import math
+import re
 
 from django.core.cache import caches
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -247,12 +254,15 @@ def review_rob_figure(request: HttpRequest, slug: str, figure: str) -> HttpRespo
         raise Http404("No such figure.")
     body = (traffic_light_svg(table, title="Risk of bias: consensus judgments") if figure == "traffic-light"
             else summary_bar_svg(table, title="Risk of bias: summary"))
-    return _svg_download(body, f"{review.slug}-risk-of-bias-{figure}.svg")
+    return _svg_download(request, body, f"{review.slug}-risk-of-bias-{figure}.svg")
 
 
-def _svg_download(body: str, filename: str) -> HttpResponse:
+def _svg_download(request: HttpRequest, body: str, filename: str) -> HttpResponse:
+    """A figure as a standalone SVG: a download, or with ``?view=1`` shown in the browser (the pages'
+    "Open full size" link, for a figure scaled down to a phone's width)."""
     response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + body, content_type="image/svg+xml")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if not request.GET.get("view"):
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
@@ -309,8 +319,10 @@ def outcome_context(review: Review, outcome_id: int) -> dict:
     alpha = 1 - review.confidence_level
     context["forest"] = forest_for(overall, outcome.name, f"forest-{overall.pk}")
     context["subgroup_forests"] = [
-        (r.subgroup_field.name, forest_for(r, f"{outcome.name} by {r.subgroup_field.name}", f"forest-{r.pk}"), f"forest-{r.pk}")
-        for r in results if r.subgroup_field_id is not None and r.payload is not None
+        (r.subgroup_field.name, forest_for(r, f"{outcome.name} by {r.subgroup_field.name}", subgroup_figure(r)),
+         subgroup_figure(r))
+        for r in results
+        if r.subgroup_field_id is not None and r.analysis_set == AnalysisSet.MAIN and r.payload is not None
     ]
     context["method"] = method_text(payload)
     context["model_reason"] = model_reason(overall.chosen_model, payload["model_rule"], overall.i2,
@@ -441,17 +453,45 @@ def outcome_page_build(review: Review, outcome_id: int) -> ReaderPage:
                       body=mark_safe(render_to_string("analysis/outcome_body.html", context)))  # noqa: S308
 
 
+def subgroup_figure(result: OutcomeResult) -> str:
+    """The name of a subgroup forest plot in its URL: by the subgroup variable's id, which stays the
+    same across recomputes (a result row's id changes with every run)."""
+    return f"forest-by-{result.subgroup_field_id}"
+
+
+_OLD_SUBGROUP_FIGURE = re.compile(r"forest-(\d{1,18})")
+
+
+def _old_subgroup_figure_redirect(review: Review, outcome_id: int, figure: str) -> HttpResponse | None:
+    """An address of the old form ``forest-<result id>`` (the id of any run's row, all runs are kept)
+    moves for good to its subgroup variable's stable address; ``None`` when it names nothing."""
+    matched = _OLD_SUBGROUP_FIGURE.fullmatch(figure)
+    if matched is None:
+        return None
+    field_id = (OutcomeResult.objects.filter(pk=int(matched[1]), outcome_id=outcome_id, outcome__review=review,
+                                             subgroup_field__isnull=False)
+                .values_list("subgroup_field_id", flat=True).first())
+    if field_id is None:
+        return None
+    return HttpResponsePermanentRedirect(reverse("review-outcome-figure",
+                                                 args=[review.slug, outcome_id, f"forest-by-{field_id}"]))
+
+
 @require_GET
 def outcome_figure(request: HttpRequest, slug: str, outcome_id: int, figure: str) -> HttpResponse:
     """A figure of the outcome page as a standalone SVG download."""
     review = _review_or_404(request, slug)
+    moved = _old_subgroup_figure_redirect(review, outcome_id, figure)
+    if moved is not None:
+        return moved
     results, overall = _outcome_or_404(review, outcome_id)
     if overall is None:
         raise Http404("No results yet.")
     if figure == "forest":
         body = forest_for(overall, overall.outcome.name, "forest")
-    elif figure.startswith("forest-"):
-        chosen = next((r for r in results if r.subgroup_field_id and str(r.pk) == figure.removeprefix("forest-")), None)
+    elif figure.startswith("forest-by-"):
+        chosen = next((r for r in results if r.subgroup_field_id and r.analysis_set == AnalysisSet.MAIN
+                       and r.payload is not None and subgroup_figure(r) == figure), None)
         if chosen is None:
             raise Http404("No such figure.")
         body = forest_for(chosen, f"{overall.outcome.name} by {chosen.subgroup_field.name}", "forest")
@@ -477,9 +517,7 @@ def outcome_figure(request: HttpRequest, slug: str, outcome_id: int, figure: str
             raise Http404("No history for this outcome.")
     else:
         raise Http404("No such figure.")
-    response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + body, content_type="image/svg+xml")
-    response["Content-Disposition"] = f'attachment; filename="{review.slug}-outcome-{outcome_id}-{figure}.svg"'
-    return response
+    return _svg_download(request, body, f"{review.slug}-outcome-{outcome_id}-{figure}.svg")
 
 
 def derivation_text(derivation: dict | None) -> str:

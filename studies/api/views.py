@@ -29,6 +29,19 @@ class _Excluded(serializers.Serializer):
     by_reason = _ReasonCount(many=True)
 
 
+class _Update(serializers.Serializer):
+    """The PRISMA 2020 flow for updated reviews: the previous version's column and the totals."""
+
+    previous_version_at = serializers.DateTimeField()
+    previous_studies_included = serializers.IntegerField()
+    previous_reports_included = serializers.IntegerField()
+    previous_records_awaiting_screening = serializers.IntegerField()
+    previous_reports_awaiting_classification = serializers.IntegerField()
+    new_reports_of_previous_studies = serializers.IntegerField()
+    studies_included_total = serializers.IntegerField()
+    reports_included_total = serializers.IntegerField()
+
+
 class PrismaSerializer(serializers.Serializer):
     """The shape of ``PrismaCounts.as_json`` (documents the response; the view builds it)."""
 
@@ -41,11 +54,12 @@ class PrismaSerializer(serializers.Serializer):
     reports_sought = serializers.IntegerField()
     reports_not_retrieved = serializers.IntegerField()
     reports_assessed = serializers.IntegerField()
-    reports_awaiting_assessment = serializers.IntegerField()
+    reports_awaiting_classification = serializers.IntegerField()
     reports_excluded = _Excluded()
     reports_included = serializers.IntegerField()
     studies_included = serializers.IntegerField()
     reports_not_yet_linked_to_a_study = serializers.IntegerField()
+    update = _Update(allow_null=True)
 
 
 @extend_schema(responses=PrismaSerializer)
@@ -60,4 +74,5 @@ class PrismaView(APIView):
 
     def get(self, request: Request, slug: str) -> Response:
         review = access.review_for(request, slug, access.READERS)[0]
-        return Response({"review": review.slug, **selectors.prisma_counts(review).as_json()})
+        counts = selectors.prisma_counts(review, selectors.prisma_previous_version_at(review))
+        return Response({"review": review.slug, **counts.as_json()})

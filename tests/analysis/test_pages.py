@@ -48,7 +48,7 @@ def test_review_page_summarises_every_outcome(client, computed):
     reason = f"{'random effects' if result.chosen_model == 'random' else 'fixed effect'}: I² = {round(result.i2)}%"
     assert reason in html
     participants = sum(a["intervention"]["n"] + a["control"]["n"] for a in result.payload["arms"])
-    assert f'<td class="num">{participants}</td>' in html
+    assert f'<td class="num" data-label="Participants">{participants}</td>' in html
     assert "favours intervention" in html
     assert "Characteristics of included studies" in html and "Trial A 2013" in html
     assert 'data-updating hidden' in html  # not stale
@@ -124,6 +124,28 @@ def test_funnel_plot_and_egger_from_the_minimum(client, computed):
     assert 'class="figure funnel"' in html and "Egger&#x27;s test: intercept" in html
     download = client.get(f"/reviews/{computed.slug}/outcomes/{result.outcome_id}/funnel.svg")
     assert download["Content-Type"] == "image/svg+xml"
+
+
+def test_the_funnel_section_says_why_there_is_no_funnel_plot(client, computed):
+    result = overall(computed, "Self-stigma")
+    assert result.k < computed.funnel_min_studies  # the demo's 7 studies, the review's threshold of 10
+    html = client.get(f"/reviews/{computed.slug}/outcomes/{result.outcome_id}/").content.decode()
+    assert 'class="figure funnel"' not in html
+    assert (f"No funnel plot or Egger's test: {result.k} studies pooled, and this review shows them from "
+            f"{computed.funnel_min_studies} studies") in html
+
+
+def test_figures_open_full_size_in_the_browser_or_download(client, computed):
+    result = overall(computed, "Self-stigma")
+    html = client.get(f"/reviews/{computed.slug}/outcomes/{result.outcome_id}/").content.decode()
+    url = f"/reviews/{computed.slug}/outcomes/{result.outcome_id}/forest.svg"
+    assert f'href="{url}?view=1">Open full size</a>' in html
+    shown = client.get(f"{url}?view=1")
+    assert shown["Content-Type"] == "image/svg+xml" and "Content-Disposition" not in shown
+    assert shown.content == client.get(url).content
+    review_html = client.get(f"/reviews/{computed.slug}/").content.decode()
+    assert f'href="/reviews/{computed.slug}/risk-of-bias/traffic-light.svg?view=1">Open full size</a>' in review_html
+    assert "Content-Disposition" not in client.get(f"/reviews/{computed.slug}/risk-of-bias/traffic-light.svg?view=1")
 
 
 def test_forest_plot_downloads_as_svg(client, computed):

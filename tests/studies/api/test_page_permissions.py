@@ -50,6 +50,7 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "reviews/<slug:slug>/": ("GET", READERS, OK),
     "reviews/<slug:slug>/data.csv": ("GET", READERS, OK),
     "reviews/<slug:slug>/prisma.svg": ("GET", READERS, OK),
+    "reviews/<slug:slug>/prisma/": ("GET", READERS, OK),
     "reviews/<slug:slug>/risk-of-bias/<str:figure>.svg": ("GET", READERS, OK),
     "reviews/<slug:slug>/outcomes/<int:outcome_id>/": ("GET", READERS, OK),
     "reviews/<slug:slug>/outcomes/<int:outcome_id>/analysis.R": ("GET", READERS, OK),

@@ -55,7 +55,7 @@ def test_two_screeners_disagree_by_keyboard_and_the_tutor_resolves(live_server, 
     second = signed_in(browser, base, setup.s2)
     tutor = signed_in(browser, base, setup.tutor)
     before = prisma_texts(tutor, prisma_url)
-    assert "Awaiting screening (n = 3)" in before and "Reports sought for retrieval (n = 0)" in before
+    assert "Records awaiting screening (n = 3)" in before and "Reports sought for retrieval (n = 0)" in before
 
     first.goto(screen_url)
     assert first.locator("mark.include").first.inner_text().lower() in ("randomised", "peer")
@@ -94,7 +94,7 @@ def test_two_screeners_disagree_by_keyboard_and_the_tutor_resolves(live_server, 
     assert ScreeningResolution.objects.get(record=record).decision == "include"
 
     after = prisma_texts(tutor, prisma_url)
-    assert "Awaiting screening (n = 2)" in after and "Reports sought for retrieval (n = 1)" in after
+    assert "Records awaiting screening (n = 2)" in after and "Reports sought for retrieval (n = 1)" in after
     assert after != before
     # The public review page embeds the diagram, and it loads.
     tutor.goto(f"{base}/reviews/{setup.review.slug}/")

@@ -117,8 +117,8 @@ def test_prisma_counts_of_the_demo_put_every_record_in_exactly_one_box(demo_revi
     counts = selectors.prisma_counts(demo_review)
     assert sum(counts.boxes().values()) == counts.identified == demo_review.records.count()
     assert counts.identified == sum(n for _, n in counts.identified_by_source)
-    assert counts.screened == counts.identified - counts.duplicates_removed
-    assert counts.sought == counts.not_retrieved + counts.assessed + counts.awaiting_assessment
+    assert counts.screened + counts.awaiting_screening == counts.identified - counts.duplicates_removed
+    assert counts.sought == counts.not_retrieved + counts.assessed + counts.awaiting_classification
     assert counts.assessed == counts.excluded_fulltext + counts.reports_included
     # The first search as published: 54 full texts assessed, 46 excluded, 8 reports of 7 studies; the
     # living update's new records wait for screening.
@@ -128,7 +128,8 @@ def test_prisma_counts_of_the_demo_put_every_record_in_exactly_one_box(demo_revi
     assert dict(counts.excluded_by_reason)["Not a randomised controlled trial"] == 17
     # Each record's box, one by one, agrees with the aggregate (so none is counted twice).
     ta = {r.pk: r.status for r in selectors.stage_status_queryset(review=demo_review, stage=Stage.TITLE_ABSTRACT)}
-    assert len(ta) == counts.screened
+    assert sum(1 for s in ta.values() if s in selectors.FINAL) == counts.screened
+    assert len(ta) == counts.screened + counts.awaiting_screening
     assert sum(1 for s in ta.values() if s in selectors.EXCLUDED) == counts.excluded_screening
 
 
@@ -141,7 +142,9 @@ def test_prisma_figure_shows_the_counts_and_is_public_for_public_reviews(client,
     shown = " ".join(t.text or "" for t in root.iter(f"{SVG}text"))
     assert f"Records identified (n = {counts['identified']['total']:,})" in shown
     assert f"Reports excluded (n = {counts['reports_excluded']['total']:,}):" in shown
-    assert f"Studies included in review (n = {counts['studies_included']})" in shown
+    # The demo has a living update after its first studies: the diagram is the flow for updated reviews.
+    assert f"New studies included in review (n = {counts['studies_included']})" in shown
+    assert f"Total studies included in review (n = {counts['update']['studies_included_total']})" in shown
     for source in counts["identified"]["by_source"]:
         assert f"{source['source']} (n = {source['records']:,})" in shown
     page = client.get(f"/reviews/{demo_review.slug}/").content.decode()
@@ -151,7 +154,7 @@ def test_prisma_figure_shows_the_counts_and_is_public_for_public_reviews(client,
 def test_prisma_layout_boxes_do_not_overlap():
     counts = {"identified": {"total": 10, "by_source": [{"source": "A", "records": 6}, {"source": "B", "records": 4}]},
               "duplicates_removed": 2, "screened": 8, "awaiting_screening": 1, "excluded_at_title_abstract": 4,
-              "reports_sought": 3, "reports_not_retrieved": 1, "reports_assessed": 2, "reports_awaiting_assessment": 0,
+              "reports_sought": 3, "reports_not_retrieved": 1, "reports_assessed": 2, "reports_awaiting_classification": 0,
               "reports_excluded": {"total": 1, "by_reason": [{"reason": "Not an RCT", "reports": 1}]},
               "reports_included": 1, "studies_included": 1, "reports_not_yet_linked_to_a_study": 0}
     layout = prisma_layout(counts)
@@ -161,8 +164,8 @@ def test_prisma_layout_boxes_do_not_overlap():
                 assert (a.x + a.width <= b.x or b.x + b.width <= a.x or a.y + a.height <= b.y or b.y + b.height <= a.y)
     root = ET.fromstring(prisma_svg(layout))
     assert {g.get("data-box") for g in root.iter(f"{SVG}g") if g.get("class") == "box"} == {
-        "identified", "removed", "screened", "excluded_screening", "sought", "not_retrieved", "assessed",
-        "excluded_fulltext", "included"}
+        "identified", "removed", "awaiting_screening", "screened", "excluded_screening", "sought", "not_retrieved",
+        "awaiting_classification", "assessed", "excluded_fulltext", "included"}
     assert "10 records identified" in root.find(f"{SVG}desc").text
 
 
