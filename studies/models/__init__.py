@@ -54,6 +54,7 @@ from studies.models.studies import (
     Study,
     StudyCharacteristic,
 )
+from studies.models.searches import RunStatus, RunTrigger, SavedSearch, SearchDatabase, SearchDigestOptOut, SearchRun
 from studies.models.team import INVITATION_VALID_FOR, Invitation, InvitationStatus
 from studies.models.audit import AUDITED_MODELS, EVENT_MODELS  # noqa: E402 (after the models it tracks)
 
@@ -68,4 +69,5 @@ __all__ = [
     "Study", "StudyExtraction",
     "StudyCharacteristic", "Tau2Estimator", "TimePoint", "ValueType", "AUDITED_MODELS", "EVENT_MODELS",
     "INVITATION_VALID_FOR", "Invitation", "InvitationStatus",
+    "RunStatus", "RunTrigger", "SavedSearch", "SearchDatabase", "SearchDigestOptOut", "SearchRun",
 ]
