@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 import pytest
 
-from conftest import Answer, StandIn, run_once
+from tests.studies.searches.conftest import Answer, StandIn, run_once
 from studies.models import DuplicateCandidate, ImportBatch, Record, RunStatus, SearchSource
 from studies.searches import clinicaltrials, crossref, europepmc, openalex
 from studies.services.searches import saved_search_save, search_run

@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 import pytest
 
-from conftest import Answer, PubmedRecord
+from tests.studies.searches.conftest import Answer, PubmedRecord
 from studies import selectors
 from studies.models import ImportBatch, Record, RunStatus, SearchRun, SearchSource, Stage
 from studies.searches import SearchWindow
@@ -132,7 +132,7 @@ def test_an_html_error_page_instead_of_xml_fails_the_run_clearly_and_writes_noth
 
 
 def _first_page(stand_in) -> str:
-    from conftest import PUBMED_HEAD
+    from tests.studies.searches.conftest import PUBMED_HEAD
 
     ordered = sorted(stand_in.records, key=lambda r: r.entered, reverse=True)
     return PUBMED_HEAD + "<PubmedArticleSet>" + "".join(r.xml() for r in ordered[:3]) + "</PubmedArticleSet>"
