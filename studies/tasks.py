@@ -8,6 +8,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from studies.models import RunTrigger, SavedSearch
 from studies.services import searches
@@ -24,7 +25,12 @@ _RUN_TIME_LIMIT = settings.SEARCH_RUN_TIMEOUT_MINUTES * 60 + 60
 def search_run_task(search_id: int, trigger: str = RunTrigger.SCHEDULE, user_id: int | None = None) -> dict | None:
     """Run one saved search (a no-op when it is already running, paused or gone)."""
     search = SavedSearch.objects.select_related("review").filter(pk=search_id).first()
-    if search is None or (trigger == RunTrigger.SCHEDULE and not search.active):
+    if search is None:
+        return None
+    # Beat may queue a search twice while a backlog delays the first task: the second finds it no
+    # longer due (its first run moved ``next_run_at`` on) and does nothing.
+    if trigger == RunTrigger.SCHEDULE and (not search.active or (
+            search.next_run_at is not None and search.next_run_at > timezone.now())):
         return None
     try:
         # A manager's "run now" was checked when they asked; the worker runs it on their behalf.

@@ -252,3 +252,22 @@ def test_only_managers_save_or_run_searches(team, pubmed):
     with pytest.raises(PermissionDenied):
         search_run(search=search, user=team.screener)
     assert not SearchRun.objects.exists()
+
+
+def test_a_run_that_finds_nothing_succeeds_with_an_empty_batch(team, pubmed):
+    run = search_run(search=_search(team))
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert (run.found, run.new, run.duplicates) == (0, 0, 0)
+    assert ImportBatch.objects.get(pk=run.batch_id).records.count() == 0
+    assert pubmed.of("efetch.fcgi") == []  # nothing to fetch
+
+
+def test_a_search_queued_twice_by_the_schedule_runs_once(team, pubmed):
+    from studies.tasks import search_run_task
+
+    pubmed.records = _records(2)
+    search = _search(team)
+    first = search_run_task(search.pk)  # Celery's task called in-process: the same code a worker runs
+    assert first["new"] == 2 and first["errors"] == []
+    assert search_run_task(search.pk) is None  # no longer due
+    assert SearchRun.objects.filter(search=search).count() == 1
