@@ -57,10 +57,9 @@ def searches_page(request: HttpRequest, slug: str) -> HttpResponse:
     """The review's saved searches with their latest run, and the form to add one."""
     review = _managed(request, slug)
     form = SavedSearchForm(request.POST or None)
-    if request.method == "POST":
-        if _save(request, review, form, None):
-            messages.success(request, "Search saved. It runs at the schedule's next look (within minutes).")
-            return redirect("studies:searches", review.slug)
+    if request.method == "POST" and _save(request, review, form, None):
+        messages.success(request, "Search saved. It runs at the schedule's next look (within minutes).")
+        return redirect("studies:searches", review.slug)
     return render(request, "studies/searches/searches.html", {
         "review": review, "searches": selectors.saved_searches(review), "form": form,
         "overlap_days": settings.SEARCH_OVERLAP_DAYS,
@@ -79,10 +78,9 @@ def search_detail(request: HttpRequest, slug: str, search_id: int) -> HttpRespon
     initial = {"database": search.database, "query": search.query, "first_date": search.first_date,
                "every_days": search.every_days, "active": search.active}
     form = SavedSearchForm(request.POST or None, initial=initial)
-    if request.method == "POST":
-        if _save(request, review, form, search):
-            messages.success(request, "Search updated. Later runs use the new query; past runs keep theirs.")
-            return redirect("studies:search", review.slug, search.pk)
+    if request.method == "POST" and _save(request, review, form, search):
+        messages.success(request, "Search updated. Later runs use the new query; past runs keep theirs.")
+        return redirect("studies:search", review.slug, search.pk)
     runs = selectors.search_runs(search)[:HISTORY_LENGTH]
     return render(request, "studies/searches/search.html", {
         "review": review, "search": search, "form": form, "runs": runs,

@@ -85,7 +85,7 @@ class StandIn:
 
 def _serve(stand_in: StandIn):
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:  # the standard library's name
             parsed = urlparse(self.path)
             params = {key: values[-1] for key, values in parse_qs(parsed.query, keep_blank_values=True).items()}
             answer = stand_in.handle(parsed.path, params)
