@@ -20,6 +20,7 @@ from studies.models.records import ImportFormat
 AUTO = "auto"
 # The formats a file can have (a living search's API batches are not files).
 FILE_FORMATS = [value for value in ImportFormat.values if value != ImportFormat.SEARCH_API]
+FILE_FORMAT_CHOICES = [(value, label) for value, label in ImportFormat.choices if value in FILE_FORMATS]
 
 
 def format_detect(text: str) -> str:
