@@ -5,6 +5,7 @@ The format of the NLM's PubMed DTD (``pubmed_250101.dtd``): ``PubmedArticle`` (a
 living PubMed search fetches, and a file of it (PubMed's "Save → XML" is the same) imports like
 any other export.
 """
+import re
 from xml.etree.ElementTree import Element, ParseError, tostring
 
 from defusedxml import DefusedXmlException
@@ -14,6 +15,9 @@ from studies.imports.errors import ImportFileError
 from studies.imports.records import ParsedRecord, parsed_record_build
 
 _ARTICLES = ("PubmedArticle", "PubmedBookArticle")
+# An article's text as PubMed sent it (its raw entry). Markup inside text is escaped (&lt;), so these
+# tags occur only as tags; "<PubmedArticleSet" is not matched (a space or ">" must follow the name).
+_ARTICLE_TEXT = re.compile(r"<(PubmedArticle|PubmedBookArticle)[\s>].*?</\1>", re.DOTALL)
 
 
 def _text(element: Element | None) -> str:
@@ -67,11 +71,11 @@ def _article_ids(article: Element) -> dict[str, list[str]]:
     return ids
 
 
-def _journal_article(index: int, article: Element) -> ParsedRecord:
+def _journal_article(index: int, article: Element, raw: str) -> ParsedRecord:
     citation = article.find("MedlineCitation")
     body = citation.find("Article") if citation is not None else None
     if citation is None or body is None:
-        return parsed_record_build(record=index, line=0, raw_entry=tostring(article, encoding="unicode"), title=None)
+        return parsed_record_build(record=index, line=0, raw_entry=raw, title=None)
     ids = _article_ids(article)
     journal = body.find("Journal")
     issue = journal.find("JournalIssue") if journal is not None else None
@@ -79,7 +83,7 @@ def _journal_article(index: int, article: Element) -> ParsedRecord:
     dois = [e.text or "" for e in body.findall("ELocationID") if e.get("EIdType") == "doi"] + ids.get("doi", [])
     banks = [number for bank in body.findall("DataBankList/DataBank") for number in _texts(bank, ".//AccessionNumber")]
     return parsed_record_build(
-        record=index, line=0, raw_entry=tostring(article, encoding="unicode"),
+        record=index, line=0, raw_entry=raw,
         title=_text(body.find("ArticleTitle")),
         title_alternatives=(("vernacular title", _texts(body, "VernacularTitle")),),
         abstract=_abstract(body.find("Abstract")),
@@ -99,14 +103,14 @@ def _journal_article(index: int, article: Element) -> ParsedRecord:
     )
 
 
-def _book_article(index: int, article: Element) -> ParsedRecord:
+def _book_article(index: int, article: Element, raw: str) -> ParsedRecord:
     document = article.find("BookDocument")
     if document is None:
-        return parsed_record_build(record=index, line=0, raw_entry=tostring(article, encoding="unicode"), title=None)
+        return parsed_record_build(record=index, line=0, raw_entry=raw, title=None)
     book = document.find("Book")
     ids = _article_ids(article)
     return parsed_record_build(
-        record=index, line=0, raw_entry=tostring(article, encoding="unicode"),
+        record=index, line=0, raw_entry=raw,
         title=_text(document.find("ArticleTitle")),
         title_alternatives=(("book title", _texts(book, "BookTitle") if book is not None else []),),
         abstract=_abstract(document.find("Abstract")),
@@ -136,8 +140,14 @@ def pubmed_xml_parse(text: str) -> list[ParsedRecord]:
         raise ImportFileError("The XML declares entities, which PubMed XML never does.", field="xml") from None
     if root.tag != "PubmedArticleSet":
         raise ImportFileError(f"The document is <{root.tag}>, not a PubMed <PubmedArticleSet>.", line=1, field="xml")
+    articles = [element for element in root if element.tag in _ARTICLES]
+    # The raw entries are cut from the text itself: exactly what PubMed sent, and several times cheaper
+    # than serialising each parsed element again (which was 40% of reading a file).
+    texts = [found.group(0) for found in _ARTICLE_TEXT.finditer(text)]
+    if len(texts) != len(articles):  # never seen; serialise rather than pair the wrong texts
+        texts = [tostring(article, encoding="unicode") for article in articles]
     records = []
-    for index, article in enumerate((e for e in root if e.tag in _ARTICLES), start=1):
+    for index, (article, raw) in enumerate(zip(articles, texts, strict=True), start=1):
         build = _journal_article if article.tag == "PubmedArticle" else _book_article
-        records.append(build(index, article))
+        records.append(build(index, article, raw))
     return records

@@ -38,6 +38,9 @@ def test_a_pubmed_xml_file_is_recognised_and_read():
     assert (article.pmid, article.doi, article.year, article.nct_id) == ("38100900", "10.5555/synth.2024.0900", 2023,
                                                                        "NCT05123456")
     assert article.abstract == "A single-paragraph abstract."
+    # The raw entry is the article exactly as the file has it.
+    assert article.raw_entry in text and article.raw_entry.startswith("<PubmedArticle>")
+    assert article.raw_entry.endswith("</PubmedArticle>") and book.raw_entry == BOOK
     assert "Randomized Controlled Trial" in article.publication_type
     assert (book.pmid, book.title, book.year) == ("29000001", "Chapter 4: Stigma and recovery", 2021)
     assert book.authors == ("Synthetic Peer Support Working Group",)
