@@ -271,3 +271,14 @@ def test_a_search_queued_twice_by_the_schedule_runs_once(team, pubmed):
     assert first["new"] == 2 and first["errors"] == []
     assert search_run_task(search.pk) is None  # no longer due
     assert SearchRun.objects.filter(search=search).count() == 1
+
+
+def test_with_the_shared_rate_limit_unreachable_the_run_fails_clearly_and_asks_nothing(team, pubmed, settings):
+    """Without Redis the workers cannot agree on NCBI's limit: no request goes out, nothing is written."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    pubmed.records = _records(2)
+    run = search_run(search=_search(team))
+    assert run.status == RunStatus.FAILED
+    assert "PubMed was not asked" in run.error and "Redis is unavailable" in run.error
+    assert pubmed.requests == []
+    _nothing_written(team)
