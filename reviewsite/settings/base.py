@@ -228,7 +228,8 @@ SEARCH_RETRY_BASE_SECONDS = float(os.environ.get("SEARCH_RETRY_BASE_SECONDS", "1
 # A Retry-After longer than this fails the run (the next one tries again) rather than hold a worker.
 SEARCH_RETRY_MAX_WAIT_SECONDS = float(os.environ.get("SEARCH_RETRY_MAX_WAIT_SECONDS", "120"))
 SEARCH_RATE_KEY_PREFIX = os.environ.get("SEARCH_RATE_KEY_PREFIX", "reviewsite:search-rate")
-SEARCH_RATE_MARGIN_SECONDS = float(os.environ.get("SEARCH_RATE_MARGIN_SECONDS", "0.1"))
+# The shared limit counts over a window this much longer than the service's (clock granularity, safety).
+SEARCH_RATE_MARGIN_SECONDS = float(os.environ.get("SEARCH_RATE_MARGIN_SECONDS", "0.05"))
 # Each run searches from the last successful window's end minus this many days (entry dates lag).
 SEARCH_OVERLAP_DAYS = int(os.environ.get("SEARCH_OVERLAP_DAYS", "2"))
 # A run still "running" after this long is failed (its worker died) and the search retried later.

@@ -84,19 +84,10 @@ class ServiceClient:
         attempts = settings.SEARCH_MAX_RETRIES + 1
         problem = ""
         for attempt in range(attempts):
-            try:
-                self.rate.acquire(deadline=time.monotonic() + settings.SEARCH_RETRY_MAX_WAIT_SECONDS)
-            except RateLimiterUnavailable as error:
-                raise SearchServiceError(f"{self.service} was not asked: {error}.") from error
             wait = settings.SEARCH_RETRY_BASE_SECONDS * 2 ** attempt
-            try:
-                self.requests_made += 1
-                response = self.session.get(url, params={**self.params, **params},
-                                            timeout=settings.SEARCH_HTTP_TIMEOUT_SECONDS)
-            except requests.Timeout:
-                problem = f"{self.service} did not answer within {settings.SEARCH_HTTP_TIMEOUT_SECONDS:g} s"
-            except requests.RequestException as error:
-                problem = f"{self.service} could not be reached ({type(error).__name__}: {error})"
+            response = self._send(url, params)
+            if isinstance(response, str):
+                problem = response
             else:
                 if response.ok:
                     return response
@@ -114,6 +105,23 @@ class ServiceClient:
             if attempt + 1 < attempts:
                 time.sleep(min(wait, settings.SEARCH_RETRY_MAX_WAIT_SECONDS))
         raise SearchServiceError(f"{problem} (gave up after {attempts} attempts)")
+
+    def _send(self, url: str, params: dict[str, object]) -> requests.Response | str:
+        """One request under the shared rate: the answer, or what went wrong on the way."""
+        try:
+            ticket = self.rate.acquire(deadline=time.monotonic() + settings.SEARCH_RETRY_MAX_WAIT_SECONDS)
+        except RateLimiterUnavailable as error:
+            raise SearchServiceError(f"{self.service} was not asked: {error}.") from error
+        self.requests_made += 1
+        try:
+            # requests reads the whole answer (no streaming) before the request stops being in flight.
+            return self.session.get(url, params={**self.params, **params}, timeout=settings.SEARCH_HTTP_TIMEOUT_SECONDS)
+        except requests.Timeout:
+            return f"{self.service} did not answer within {settings.SEARCH_HTTP_TIMEOUT_SECONDS:g} s"
+        except requests.RequestException as error:
+            return f"{self.service} could not be reached ({type(error).__name__}: {error})"
+        finally:
+            self.rate.release(ticket)
 
     def get_json(self, path: str, params: dict[str, object]) -> dict:
         """``get`` whose answer must be a JSON object; an HTML page or cut-off JSON is an error."""
