@@ -119,6 +119,11 @@ def _window(search: SavedSearch, today: date) -> SearchWindow:
     return SearchWindow(start=start, end=today)
 
 
+def _minutes() -> str:
+    minutes = settings.SEARCH_RUN_TIMEOUT_MINUTES
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
 def runs_stuck_fail(*, now=None) -> int:
     """Fail every run still "running" after ``SEARCH_RUN_TIMEOUT_MINUTES`` (its worker died or hung):
     its search becomes free to run again, and counts the failure. Returns how many were failed."""
@@ -129,8 +134,8 @@ def runs_stuck_fail(*, now=None) -> int:
         with transaction.atomic():
             run = SearchRun.objects.select_for_update().filter(pk=run_id, status=RunStatus.RUNNING).first()
             if run is not None:
-                _failure_record(run, f"The run was still going after {settings.SEARCH_RUN_TIMEOUT_MINUTES} minutes "
-                                     "and was stopped; the next run searches its window again.", now=now)
+                _failure_record(run, f"The run was still going after {_minutes()} and was stopped; the next run "
+                                     "searches its window again.", now=now)
                 failed += 1
     return failed
 
@@ -143,8 +148,7 @@ def _run_start(search_id: int, *, trigger: str, user) -> SearchRun:
         limit = timezone.now() - timedelta(minutes=settings.SEARCH_RUN_TIMEOUT_MINUTES)
         if running.started_at >= limit:
             raise SearchAlreadyRunning(f"Search {search.pk} is already running (since {running.started_at:%H:%M:%S}).")
-        _failure_record(running, "The run was stopped after "
-                                 f"{settings.SEARCH_RUN_TIMEOUT_MINUTES} minutes without finishing.")
+        _failure_record(running, f"The run was stopped after {_minutes()} without finishing.")
     today = timezone.localdate()
     window = _window(search, today)
     try:

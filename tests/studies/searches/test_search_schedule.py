@@ -57,4 +57,4 @@ def test_a_stuck_run_is_failed_by_the_schedule_and_the_search_retried_later(team
              "the stuck run to be failed and the search to run again")
     runs = list(SearchRun.objects.filter(search=search).order_by("started_at"))
     assert [r.status for r in runs] == [RunStatus.FAILED, RunStatus.SUCCEEDED]
-    assert "1 minutes" in runs[0].error and runs[1].new == 2
+    assert "after 1 minute " in runs[0].error and runs[1].new == 2
