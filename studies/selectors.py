@@ -33,9 +33,12 @@ from studies.models import (
     RiskOfBiasTool,
     Rob2Assessment,
     Role,
+    SavedSearch,
     ScreeningDecision,
     ScreeningResolution,
     ScreeningStatus,
+    SearchDigestOptOut,
+    SearchRun,
     Stage,
     Study,
     StudyExtraction,
@@ -612,3 +615,27 @@ def review_invitations(review: Review) -> QuerySet[Invitation]:
     """A review's invitations, newest first, with who sent and who accepted them."""
     return (Invitation.objects.filter(review=review).select_related("invited_by", "accepted_by")
             .order_by("-sent_at", "-pk"))
+
+
+# --- Living searches (issue 21) ---------------------------------------------------------------------
+
+
+def saved_searches(review: Review) -> list[SavedSearch]:
+    """A review's saved searches, each with ``last_run`` (its newest run, or None): two queries."""
+    searches = list(SavedSearch.objects.filter(review=review).order_by("database", "pk"))
+    latest = (SearchRun.objects.filter(search__review=review).order_by("search_id", "-started_at", "-pk")
+              .distinct("search_id"))
+    by_search = {run.search_id: run for run in latest}
+    for search in searches:
+        search.last_run = by_search.get(search.pk)
+    return searches
+
+
+def search_runs(search: SavedSearch) -> QuerySet[SearchRun]:
+    """A search's runs, newest first, with who started them and their batch."""
+    return SearchRun.objects.filter(search=search).select_related("started_by").order_by("-started_at", "-pk")
+
+
+def digest_opted_out(*, review: Review, user) -> bool:
+    """Whether ``user`` turned off the e-mail digest of new records from the review's searches."""
+    return SearchDigestOptOut.objects.filter(review=review, user=user).exists()

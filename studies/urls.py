@@ -5,6 +5,7 @@ from studies.pages import extraction as extraction_views
 from studies.pages import imports as import_views
 from studies.pages import risk_of_bias as rob_views
 from studies.pages import screening as screening_views
+from studies.pages import searches as search_views
 from studies.pages import team as team_views
 from studies.api import views as api
 
@@ -63,6 +64,13 @@ urlpatterns = [
          name="team-role-remove"),
     path("reviews/<slug:slug>/screening/<str:stage>/conflicts/withdraw/", screening_views.resolution_withdraw,
          name="resolution-withdraw"),
+    # Living searches (issue 21).
+    path("reviews/<slug:slug>/searches/", search_views.searches_page, name="searches"),
+    path("reviews/<slug:slug>/searches/digest/", search_views.search_digest, name="search-digest"),
+    path("reviews/<slug:slug>/searches/<int:search_id>/", search_views.search_detail, name="search"),
+    path("reviews/<slug:slug>/searches/<int:search_id>/active/", search_views.search_activate,
+         name="search-activate"),
+    path("reviews/<slug:slug>/searches/<int:search_id>/run/", search_views.search_run_now, name="search-run"),
     # The audit trail, for managers (issue 18).
     path("reviews/<slug:slug>/audit/", audit_views.audit_page, name="audit"),
     # Public: the PRISMA flow diagram's counts (the diagram, studies:prisma-svg, is drawn by

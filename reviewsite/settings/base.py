@@ -210,6 +210,37 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("RECONCILE_INTERVAL_SECONDS", "30")),
     },
 }
+# Living searches (issue 21): each service's base URL (a self-hosted mirror, or a test's stand-in).
+PUBMED_EUTILS_URL = os.environ.get("PUBMED_EUTILS_URL", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils")
+EUROPEPMC_URL = os.environ.get("EUROPEPMC_URL", "https://www.ebi.ac.uk/europepmc/webservices/rest")
+CTGOV_URL = os.environ.get("CTGOV_URL", "https://clinicaltrials.gov/api/v2")
+OPENALEX_URL = os.environ.get("OPENALEX_URL", "https://api.openalex.org")
+CROSSREF_URL = os.environ.get("CROSSREF_URL", "https://api.crossref.org")
+# NCBI allows 3 requests a second without a key, 10 with one.
+NCBI_API_KEY = os.environ.get("NCBI_API_KEY", "")
+# Who is asking: E-utilities' ``tool``/``email``, OpenAlex's and Crossref's ``mailto`` (their polite pools).
+SEARCH_TOOL_NAME = os.environ.get("SEARCH_TOOL_NAME", "living-review")
+SEARCH_CONTACT_EMAIL = os.environ.get("SEARCH_CONTACT_EMAIL", os.environ.get("DJANGO_DEFAULT_FROM_EMAIL",
+                                                                             "reviews@localhost"))
+SEARCH_HTTP_TIMEOUT_SECONDS = float(os.environ.get("SEARCH_HTTP_TIMEOUT_SECONDS", "30"))
+SEARCH_MAX_RETRIES = int(os.environ.get("SEARCH_MAX_RETRIES", "5"))
+SEARCH_RETRY_BASE_SECONDS = float(os.environ.get("SEARCH_RETRY_BASE_SECONDS", "1"))
+# A Retry-After longer than this fails the run (the next one tries again) rather than hold a worker.
+SEARCH_RETRY_MAX_WAIT_SECONDS = float(os.environ.get("SEARCH_RETRY_MAX_WAIT_SECONDS", "120"))
+SEARCH_RATE_KEY_PREFIX = os.environ.get("SEARCH_RATE_KEY_PREFIX", "reviewsite:search-rate")
+# The shared limit counts over a window this much longer than the service's (clock granularity, safety).
+SEARCH_RATE_MARGIN_SECONDS = float(os.environ.get("SEARCH_RATE_MARGIN_SECONDS", "0.05"))
+# Each run searches from the last successful window's end minus this many days (entry dates lag).
+SEARCH_OVERLAP_DAYS = int(os.environ.get("SEARCH_OVERLAP_DAYS", "2"))
+# A run still "running" after this long is failed (its worker died) and the search retried later.
+SEARCH_RUN_TIMEOUT_MINUTES = int(os.environ.get("SEARCH_RUN_TIMEOUT_MINUTES", "60"))
+# After a failed run the schedule tries again after this many hours, doubling per failure (up to the
+# search's own interval).
+SEARCH_FAILURE_RETRY_HOURS = float(os.environ.get("SEARCH_FAILURE_RETRY_HOURS", "1"))
+CELERY_BEAT_SCHEDULE["run-due-searches"] = {
+    "task": "studies.tasks.searches_schedule",
+    "schedule": float(os.environ.get("SEARCH_SCHEDULE_INTERVAL_SECONDS", "300")),
+}
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".data" / "celerybeat-schedule"))
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from rest_framework import serializers
 
+from studies.imports.formats import FILE_FORMATS
 from studies.models import (
-    Arm, CharacteristicField, ImportBatch, ImportFormat, Outcome, OutcomeData, OutcomeDomain, Record, Review,
+    Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, Review,
     SearchSource, Study, StudyCharacteristic, TimePoint,
 )
 from studies.services.entities import REVIEW_LOOKUP, entity_save
@@ -90,7 +91,7 @@ class ImportUploadSerializer(serializers.Serializer):
     database = serializers.CharField(max_length=100, help_text="The database searched, e.g. Embase.")
     searched_on = serializers.DateField(required=False, help_text="Date of the search; today if not given.")
     query = serializers.CharField(required=False, allow_blank=True, default="", help_text="The search strategy as run.")
-    file_format = serializers.ChoiceField(choices=["auto", *ImportFormat.values], default="auto")
+    file_format = serializers.ChoiceField(choices=["auto", *FILE_FORMATS], default="auto")
     column_mapping = serializers.JSONField(
         required=False, binary=True, help_text='CSV only: record field → column header, e.g. {"title": "Heading"}.')
     dry_run = serializers.BooleanField(

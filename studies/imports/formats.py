@@ -9,6 +9,7 @@ from studies.imports.bibtex import bibtex_parse
 from studies.imports.endnote_xml import endnote_xml_parse
 from studies.imports.errors import ImportFileError
 from studies.imports.records import ParsedRecord
+from studies.imports.pubmed_xml import pubmed_xml_parse
 from studies.imports.refer import refer_detect, refer_parse
 from studies.imports.ris import ris_records
 from studies.imports.table import csv_parse
@@ -17,11 +18,16 @@ from studies.imports.text import file_decode
 from studies.models.records import ImportFormat
 
 AUTO = "auto"
+# The formats a file can have (a living search's API batches are not files).
+FILE_FORMATS = [value for value in ImportFormat.values if value != ImportFormat.SEARCH_API]
+FILE_FORMAT_CHOICES = [(value, label) for value, label in ImportFormat.choices if value in FILE_FORMATS]
 
 
 def format_detect(text: str) -> str:
     """Recognise the export format from the file's content (never from its name, which users rename)."""
     head = text[:20000].lstrip("\ufeff \n\t")
+    if head.startswith("<") and re.search(r"<PubmedArticleSet\b", head):
+        return ImportFormat.PUBMED_XML
     if head.startswith("<") and re.search(r"<records?\b", head):
         return ImportFormat.ENDNOTE_XML
     # RIS, also as some exporters lay it out: "TY - ", indented, numbered records ("1. TY  - ", "<1>").
@@ -41,7 +47,7 @@ def format_detect(text: str) -> str:
                                                                     re.IGNORECASE):
         return ImportFormat.CSV
     raise ImportFileError(
-        "The format was not recognised (RIS, MEDLINE, EndNote XML, EndNote tagged text, BibTeX, CSV with a "
+        "The format was not recognised (RIS, MEDLINE, PubMed XML, EndNote XML, EndNote tagged text, BibTeX, CSV with a "
         "title column, Web of Science plain text). Choose the format explicitly if it is one of these.",
         line=1, field="format")
 
@@ -96,8 +102,8 @@ def file_open(*, content: bytes, file_format: str = AUTO,
         chosen = ImportFormat.CSV if column_mapping else format_detect(decoded.text)
     else:
         chosen = file_format
-    if chosen not in ImportFormat.values:
-        raise ImportFileError(f"Unknown format {chosen!r}; choose one of {', '.join(ImportFormat.values)}.",
+    if chosen not in ImportFormat.values or chosen == ImportFormat.SEARCH_API:
+        raise ImportFileError(f"Unknown format {chosen!r}; choose one of {', '.join(FILE_FORMATS)}.",
                               field="format")
     if column_mapping and chosen != ImportFormat.CSV:
         raise ImportFileError("A column mapping applies only to CSV files.", field="format")
@@ -112,6 +118,8 @@ def file_open(*, content: bytes, file_format: str = AUTO,
                 parsed = wos_parse(text)
             elif chosen == ImportFormat.BIBTEX:
                 parsed = bibtex_parse(text)
+            elif chosen == ImportFormat.PUBMED_XML:
+                parsed = pubmed_xml_parse(text)
             elif chosen == ImportFormat.ENDNOTE_XML:
                 parsed = endnote_xml_parse(text)
             elif chosen == ImportFormat.REFER:

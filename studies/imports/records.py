@@ -60,7 +60,9 @@ _url_valid = URLValidator(schemes=["http", "https", "ftp"])
 # ("PM2<middle dot>5") are not tags either; the one of those that is common is read as its character.
 _TAG = re.compile(r"</?([A-Za-z][\w.-]*:)?([A-Za-z][\w.-]*)(?:\s+[^<>=]+=[^<>]*)?\s*/?>")
 _CHARACTER_NAMES = {"<middle dot>": "\u00b7"}
-_BLOCK_TAGS = frozenset({"p", "br", "div", "sec", "title", "li", "list-item", "abstract", "section"})
+# Headings too: Europe PMC's abstracts label their sections with <h4> ("<h4>Objective</h4>Test...").
+_BLOCK_TAGS = frozenset({"p", "br", "div", "sec", "title", "li", "list-item", "abstract", "section",
+                         "h1", "h2", "h3", "h4", "h5", "h6"})
 _ENTITY = re.compile(r"&(?:#\d+|#x[\da-f]+|[a-z]+\d*);", re.IGNORECASE)
 
 

@@ -67,6 +67,7 @@ from studies.models.studies import (
     Study,
     StudyCharacteristic,
 )
+from studies.models.searches import RunStatus, RunTrigger, SavedSearch, SearchDatabase, SearchDigestOptOut, SearchRun
 from studies.models.team import INVITATION_VALID_FOR, Invitation, InvitationStatus
 
 __all__ = [
@@ -120,9 +121,15 @@ __all__ = [
     "Rob2SignallingAnswer",
     "RobDomain",
     "Role",
+    "RunStatus",
+    "RunTrigger",
+    "SavedSearch",
     "ScreeningDecision",
     "ScreeningResolution",
     "ScreeningStatus",
+    "SearchDatabase",
+    "SearchDigestOptOut",
+    "SearchRun",
     "SearchSource",
     "Stage",
     "Study",

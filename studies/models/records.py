@@ -52,6 +52,9 @@ class ImportFormat(models.TextChoices):
     CSV = "csv", "CSV"
     WOS = "wos", "Web of Science plain text"
     REFER = "refer", "EndNote tagged text (Refer, %A/%T)"
+    PUBMED_XML = "pubmed_xml", "PubMed XML (efetch, PubmedArticleSet)"
+    # Not a file: the records a living search fetched from a service's JSON API (studies.searches).
+    SEARCH_API = "search_api", "Living search (service API)"
 
 
 class ImportBatch(models.Model):

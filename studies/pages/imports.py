@@ -15,8 +15,9 @@ from django.views.decorators.http import require_POST
 
 from studies import access
 from studies.imports import ImportFileError
+from studies.imports.formats import FILE_FORMAT_CHOICES
 from studies.imports.table import DEFAULT_COLUMNS
-from studies.models import CandidateStatus, DuplicateCandidate, ImportBatch, ImportFormat, PendingImport, Review
+from studies.models import CandidateStatus, DuplicateCandidate, ImportBatch, PendingImport, Review
 from studies.services.import_preview import (
     PendingImportGone,
     pending_import_cancel,
@@ -62,7 +63,7 @@ def _upload_page(request: HttpRequest, review: Review, *, summary=None, error: s
     pending = list(PendingImport.objects.filter(review=review).select_related("uploaded_by")
                    .defer("content", "preview"))
     return render(request, "studies/imports/upload.html", {
-        "review": review, "summary": summary, "error": error, "batches": batches, "formats": ImportFormat.choices,
+        "review": review, "summary": summary, "error": error, "batches": batches, "formats": FILE_FORMAT_CHOICES,
         "mappable": list(DEFAULT_COLUMNS), "posted": request.POST if error else {}, "pending": pending,
     }, status=status)
 

@@ -73,6 +73,7 @@ TUTORS = frozenset({Role.TUTOR})
 _ENTRIES = (
     _Entry("Team and invitations", "studies:team", access.MANAGER),
     _Entry("Import records", "studies:import-upload", access.MANAGER),
+    _Entry("Living searches: schedule, run now, history", "studies:searches", access.MANAGER),
     _Entry("Possible duplicates to decide", "studies:duplicate-queue", access.MANAGER,
            count=lambda review, user, memo: selectors.duplicates_waiting(review=review)),
     _Entry("Titles and abstracts left for me to screen", "studies:screen", SCREENERS, Stage.TITLE_ABSTRACT,
@@ -87,6 +88,7 @@ _ENTRIES = (
            count=_conflicts(Stage.FULL_TEXT)),
     _Entry("Screening overview", "studies:screening", access.SCREENING),
     _Entry("My screening decisions", "studies:my-decisions", SCREENERS),
+    _Entry("E-mails about new records from searches", "studies:search-digest", SCREENERS),
     _Entry("Agreement between screeners", "studies:agreement", access.OVERSEERS),
     _Entry("Included records and their studies", "studies:included", access.OVERSEERS),
     _Entry("Studies to extract", "studies:extraction-list", frozenset({Role.EXTRACTOR}),
@@ -137,5 +139,6 @@ _MENU_LABELS = {
     "studies:extraction-list": "Extraction",
     "studies:rob-list": "Risk of bias",
     "studies:import-upload": "Imports",
+    "studies:searches": "Searches",
     "studies:duplicate-queue": "Duplicates",
 }

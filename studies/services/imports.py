@@ -28,7 +28,7 @@ from psycopg.postgres import types as pg_types
 from psycopg.pq import Format
 
 from studies import access
-from studies.imports import ImportFileError, ParsedFile, ParsedRecord, file_open
+from studies.imports import ImportFileError, ParsedFile, ParsedRecord, ParsedStream, file_open
 from studies.imports.dedup import DedupItem, dedup_plan, item_from_parsed, item_from_values
 from studies.imports.errors import RecordWarning, WarningKind
 from studies.models import (
@@ -478,9 +478,19 @@ def import_records(
     ImportFileError
         For a file that cannot be imported; nothing is written.
     """
+    stream = file_open(content=content, file_format=file_format, column_mapping=column_mapping)
+    return stream_import(review=review, source=source, stream=stream, file_name=file_name, imported_by=imported_by)
+
+
+def stream_import(*, review: Review, source: SearchSource, stream: ParsedStream, file_name: str,
+                  imported_by=None) -> ImportSummary:
+    """``import_records`` for records already read: an uploaded file's, or a living search's
+    (``studies.services.searches``), which go through the same checks, batch and deduplication.
+
+    ``stream.sha256`` names the batch's content: the same content is not imported twice.
+    """
     if source.review_id != review.pk:
         raise ImportFileError("This search source belongs to another review.", field="source")
-    stream = file_open(content=content, file_format=file_format, column_mapping=column_mapping)
     with _gc_paused(), transaction.atomic():
         # One import at a time per review: each must see the records of the one before.
         Review.objects.select_for_update().filter(pk=review.pk).first()

@@ -11,7 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from studies.imports import ImportFileError
-from studies.models import ImportFormat, Review
+from studies.imports.formats import FILE_FORMATS
+from studies.models import Review
 from studies.services.import_preview import import_preview
 from studies.services.imports import import_records, search_source_ensure
 
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--searched-on", type=date.fromisoformat, default=None,
                             help="Date of the search (YYYY-MM-DD); today if not given.")
         parser.add_argument("--query", default="", help="The search strategy as run.")
-        parser.add_argument("--format", default="auto", choices=["auto", *ImportFormat.values])
+        parser.add_argument("--format", default="auto", choices=["auto", *FILE_FORMATS])
         parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
                             help="CSV column mapping, e.g. --map title='Article Title' (repeatable).")
         parser.add_argument("--preview", action="store_true",

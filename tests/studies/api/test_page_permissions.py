@@ -95,6 +95,12 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "reviews/<slug:slug>/team/roles/": ("POST", MANAGER, FORM),
     "reviews/<slug:slug>/team/roles/<int:membership_id>/remove/": ("POST", MANAGER, FORM),
     "reviews/<slug:slug>/screening/<str:stage>/conflicts/withdraw/": ("POST", frozenset({"tutor"}), MISSING),
+    # Living searches (issue 21): managers; the digest choice is every team member's own.
+    "reviews/<slug:slug>/searches/": ("GET", MANAGER, OK),
+    "reviews/<slug:slug>/searches/digest/": ("GET", TEAM, OK),
+    "reviews/<slug:slug>/searches/<int:search_id>/": ("GET", MANAGER, MISSING),
+    "reviews/<slug:slug>/searches/<int:search_id>/active/": ("POST", MANAGER, MISSING),
+    "reviews/<slug:slug>/searches/<int:search_id>/run/": ("POST", MANAGER, MISSING),
 }
 IDENTITIES = ["anonymous", "outsider", *ROLES]
 VIEWERS = [(identity, False) for identity in IDENTITIES] + [("anonymous", True), ("outsider", True)]
@@ -150,7 +156,7 @@ def test_page_permission_matrix(page_review, route):
     path = "/" + (route.replace("<slug:slug>", review.slug).replace("<int:outcome_id>", str(ids["outcomes"]))
                   .replace("<int:study_id>", str(ids["studies"])).replace("<int:batch_id>", str(ids["imports"]))
                   .replace("<int:candidate_id>", "0").replace("<int:pending_id>", "0").replace("<int:record_id>", str(ids["records"]))
-                  .replace("<str:stage>", "title_abstract").replace("<int:invitation_id>", "0")
+                  .replace("<str:stage>", "title_abstract").replace("<int:invitation_id>", "0").replace("<int:search_id>", "0")
                   .replace("<int:membership_id>", str(ids["team"])).replace("<str:token>", "0.made-up")
                   .replace("<uidb64>/<token>", "MQ/made-up-token"))
     path = path.replace("risk-of-bias/<str:figure>.svg", "risk-of-bias/traffic-light.svg")
