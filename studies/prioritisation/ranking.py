@@ -40,6 +40,11 @@ class RankingSettings:
     balance_ratio: float = 9.8
     ngram_max: int = 2
     max_df: float = 0.95
+    # Unscreened records, drawn at random at each retraining, added to the training set as if
+    # irrelevant (Cormack & Grossman 2014's continuous active learning, SIGIR '14: most unscreened
+    # records are irrelevant, and the draw stops the classifier from taking every term it has not
+    # yet seen in an irrelevant record for a sign of relevance). 0 = none.
+    pseudo_negatives: int = 0
 
 
 DEFAULT_SETTINGS = RankingSettings()

@@ -52,6 +52,12 @@ class PrioritisedScreening:
         labelled = np.fromiter(self.labels.keys(), dtype=np.int64)
         values = np.fromiter(self.labels.values(), dtype=np.int8)
         candidates = np.flatnonzero(self.unscreened)
+        if self.settings.pseudo_negatives and len(candidates):
+            # Seeded by the number of labels, so that a run is reproducible.
+            draw = np.random.default_rng(len(labelled)).choice(
+                candidates, size=min(self.settings.pseudo_negatives, len(candidates)), replace=False)
+            labelled = np.concatenate([labelled, draw])
+            values = np.concatenate([values, np.zeros(len(draw), dtype=np.int8)])
         if can_rank(values) and self.features.shape[1] > 0:
             scores = relevance_scores(self.features, labelled, values, self.settings)[candidates]
             # Ties (same score) keep the records' order, so a run is reproducible.
