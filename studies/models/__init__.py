@@ -12,6 +12,13 @@ from studies.models.outcomes import (
     ValueType,
 )
 from studies.models.pending import PENDING_IMPORT_LIFETIME, PendingImport
+from studies.models.prioritisation import (
+    RankedRecord,
+    ScreenerRanking,
+    ScreeningOrder,
+    ScreeningPrioritisation,
+    StoppingDecision,
+)
 from studies.models.records import FullTextStatus, ImportBatch, ImportFormat, Record, SearchSource
 from studies.models.reviews import (
     CONTINUOUS_MEASURES,
@@ -62,7 +69,8 @@ __all__ = [
     "Arm", "ArmRole", "CONTINUOUS_MEASURES", "CharacteristicField", "CharacteristicType", "DICHOTOMOUS_MEASURES",
     "DataType", "Decision", "Direction", "EffectMeasure", "ExclusionReason", "FullTextDocument", "FullTextStatus", "ImportBatch",
     "ImportFormat", "Judgment", "ModelRule", "Outcome", "OutcomeData", "OutcomeDomain", "Provenance", "Record",
-    "PENDING_IMPORT_LIFETIME", "PendingImport", "Report", "Review", "ReviewMembership", "RiskOfBiasAssessment", "RiskOfBiasJudgment", "RiskOfBiasTool",
+    "PENDING_IMPORT_LIFETIME", "PendingImport", "RankedRecord", "ScreenerRanking", "ScreeningOrder",
+    "ScreeningPrioritisation", "StoppingDecision", "Report", "Review", "ReviewMembership", "RiskOfBiasAssessment", "RiskOfBiasJudgment", "RiskOfBiasTool",
     "Rob2Answer", "Rob2Assessment", "Rob2Domain", "Rob2DomainJudgment", "Rob2Judgment", "Rob2SignallingAnswer",
     "RobDomain", "Role", "ScreeningDecision", "ScreeningResolution", "ScreeningStatus", "SearchSource", "Stage",
     "Study", "StudyExtraction",
