@@ -146,3 +146,44 @@ def test_the_rule_counts_only_settled_records(ranked):
     evidence = selectors.stopping_evidence(review=ranked.review)
     assert evidence.ranked_labels == [1]
     assert evidence.records_total == 12
+
+
+def client_for(user):
+    from django.test import Client
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_managers_page_sets_the_order_shows_the_rule_and_records_the_stop(ranked):
+    from django.urls import reverse
+    url = reverse("studies:prioritisation", args=[ranked.review.slug])
+    assert client_for(ranked.s1).get(url).status_code == 403
+    assert client_for(ranked.outsider).get(url).status_code == 404
+    manager = client_for(ranked.manager)
+    settle(ranked, 0, Decision.INCLUDE)
+    settle(ranked, 1, Decision.EXCLUDE)
+    page = manager.get(url)
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "Callaghan &amp; Müller-Hansen (2020)" in body and "<svg" in body
+    assert "2 of 12" in body and "does not support stopping yet" in body
+    refused = manager.post(url, {"action": "stop", "note": ""})
+    assert refused.status_code == 200 and "say why the team stops" in refused.content.decode()
+    assert manager.post(url, {"action": "stop", "note": "Out of time."}).status_code == 302
+    body = manager.get(url).content.decode()
+    assert "Records not screened after the stopping rule (PRISMA 2020): <strong>10</strong>" in body
+    assert manager.post(url, {"action": "order", "order": ScreeningOrder.IN_ORDER}).status_code == 302
+    assert not selectors.screening_ranked(ranked.review)
+
+
+def test_the_screening_page_says_why_a_record_is_high(ranked):
+    from django.urls import reverse
+    decide(ranked, ranked.s1, 0, Decision.INCLUDE)
+    decide(ranked, ranked.s1, 1, Decision.EXCLUDE)
+    order_of(ranked, ranked.s1)
+    body = client_for(ranked.s1).get(reverse("studies:screen", args=[ranked.review.slug, TA])).content.decode()
+    assert "High in your ranking for:" in body
+    # The other screener has no ranking yet (no include and exclude of their own): no terms shown.
+    body = client_for(ranked.s2).get(reverse("studies:screen", args=[ranked.review.slug, TA])).content.decode()
+    assert "High in your ranking for:" not in body
