@@ -108,6 +108,7 @@ def run_asreview(python: Path, labelled_csv: Path, included: str, excluded: str
     result = subprocess.run(
         [str(python), str(BASE_DIR / "bench" / "asreview_elas_u4.py"), str(labelled_csv),
          included, excluded], capture_output=True, text=True, check=True,
+        cwd=labelled_csv.parent,  # asreview leaves a dataset cache file in its working directory
     )
     return json.loads(result.stdout)["order"], time.monotonic() - started
 
