@@ -309,3 +309,19 @@ def study_extractions_visible(user, queryset: QuerySet[StudyExtraction] | None =
     """Extractors' own entries (dual extraction) as ``user`` may see them."""
     queryset = StudyExtraction.objects.all() if queryset is None else queryset
     return _paired_visible(queryset, user, owner="extractor", item_fields=("study",), consensus=False)
+
+
+# --- Blinding: prioritised screening ---------------------------------------------------------------
+
+
+def ranking_labels_visible(screener, review: Review) -> dict[int, int]:
+    """What one screener's ranking may learn from, as {record id: 1 relevant / 0 not}: the screener's
+    own title/abstract decisions (include and unsure advance, so they count as relevant) and every
+    settled record (agreed, or resolved by a tutor), whose verdict the whole team may see. Never
+    another screener's vote on an unsettled record: the order of the screener's queue would reveal it
+    (DESIGN.md, blinding). A settled verdict overrides the screener's own vote."""
+    labels = {record_id: int(decision != Decision.EXCLUDE) for record_id, decision in
+              ScreeningDecision.objects.filter(record__review=review, stage=Stage.TITLE_ABSTRACT, screener=screener)
+              .values_list("record_id", "decision")}
+    labels.update(selectors.settled_verdicts(review=review, stage=Stage.TITLE_ABSTRACT))
+    return labels

@@ -9,6 +9,7 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -16,7 +17,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 
 from studies.models import (
     CandidateStatus,
@@ -25,6 +26,7 @@ from studies.models import (
     FullTextStatus,
     Invitation,
     OutcomeData,
+    RankedRecord,
     Record,
     Report,
     Review,
@@ -34,12 +36,16 @@ from studies.models import (
     Rob2Assessment,
     Role,
     SavedSearch,
+    ScreenerRanking,
     ScreeningDecision,
+    ScreeningOrder,
+    ScreeningPrioritisation,
     ScreeningResolution,
     ScreeningStatus,
     SearchDigestOptOut,
     SearchRun,
     Stage,
+    StoppingDecision,
     Study,
     StudyExtraction,
 )
@@ -443,7 +449,12 @@ def screening_queue_next(*, review: Review, stage: str, screener, after: int | N
     """The screener's next record: the first of their queue after record ``after`` (the "next" key
     skips a record without deciding), else after the record they decided last, else from their
     starting point; wrapping round the ring at the end. An index range scan on
-    ``record_screening_queue`` whatever the size of the review (bench/screening.py)."""
+    ``record_screening_queue`` whatever the size of the review (bench/screening.py). At title/abstract
+    in a ranked review, the screener's own ranking comes first (``ranked_queue_next``)."""
+    if stage == Stage.TITLE_ABSTRACT:
+        ranked = ranked_queue_next(review=review, screener=screener, after=after)
+        if ranked is not None:
+            return ranked
     queue = screening_queue(review=review, stage=stage, screener=screener)
     cursor = None
     if after is not None:
@@ -639,3 +650,103 @@ def search_runs(search: SavedSearch) -> QuerySet[SearchRun]:
 def digest_opted_out(*, review: Review, user) -> bool:
     """Whether ``user`` turned off the e-mail digest of new records from the review's searches."""
     return SearchDigestOptOut.objects.filter(review=review, user=user).exists()
+
+
+# --- Prioritised screening (issue 22) ---------------------------------------------------------------
+
+SETTLED_INCLUDE = (ScreeningStatus.AGREED_INCLUDE, ScreeningStatus.RESOLVED_INCLUDE)
+SETTLED = (*SETTLED_INCLUDE, ScreeningStatus.AGREED_EXCLUDE, ScreeningStatus.RESOLVED_EXCLUDE)
+
+
+def settled_verdicts(*, review: Review, stage: str) -> dict[int, int]:
+    """{record id: 1 if it passed, 0 if excluded} for every record settled at a stage (agreed or
+    resolved): what the whole screening team may see."""
+    return {pk: int(status in SETTLED_INCLUDE) for pk, status in
+            stage_status_queryset(review=review, stage=stage).filter(status__in=SETTLED)
+            .values_list("pk", "status")}
+
+
+def screening_ranked(review: Review) -> bool:
+    """The review's manager chose to rank the title/abstract queue by predicted relevance."""
+    return ScreeningPrioritisation.objects.filter(review=review, order=ScreeningOrder.RANKED).exists()
+
+
+def ranked_queue_next(*, review: Review, screener, after: int | None = None) -> Record | None:
+    """The screener's next title/abstract record by their own stored ranking (the highest-ranked
+    record still in their queue, after record ``after`` when the "next" key skipped it), or None when
+    the review is not ranked, the screener has no ranking yet (before their first include and
+    exclude), or every ranked record has left their queue: the caller then falls back to the ring
+    order. An index scan of the ranking by position, checking each record against the queue."""
+    if not screening_ranked(review):
+        return None
+    ranking_id = (ScreenerRanking.objects.filter(review=review, screener=screener)
+                  .values_list("pk", flat=True).first())
+    if ranking_id is None:
+        return None
+    queue = screening_queue(review=review, stage=Stage.TITLE_ABSTRACT, screener=screener)
+    ranked = (RankedRecord.objects.filter(ranking_id=ranking_id)
+              .filter(Exists(queue.order_by().filter(pk=OuterRef("record_id")))).order_by("position"))
+    if after is not None:
+        skipped = RankedRecord.objects.filter(ranking_id=ranking_id, record_id=after).values_list(
+            "position", flat=True).first()
+        if skipped is not None:
+            later = ranked.filter(position__gt=skipped).values_list("record_id", flat=True).first()
+            if later is not None:
+                return Record.objects.get(pk=later)
+    first = ranked.values_list("record_id", flat=True).first()
+    return Record.objects.get(pk=first) if first is not None else None
+
+
+def ranked_record_terms(*, review: Review, screener, record: Record) -> list[str]:
+    """Why a record is where it is in the screener's ranking: its terms that weigh most for relevance
+    (empty when the queue is not ranked for them)."""
+    terms = (RankedRecord.objects.filter(ranking__review=review, ranking__screener=screener, record=record)
+             .values_list("top_terms", flat=True).first())
+    return list(terms or [])
+
+
+@dataclass(frozen=True)
+class StoppingEvidence:
+    """What the stopping rule is computed from: the review's title/abstract records, the settled ones
+    in the order they were settled, split at the moment ranking began."""
+
+    records_total: int
+    known_before: int          # settled before ranking began (not part of the rule's sample)
+    relevant_before: int
+    ranked_labels: list[int]   # 1/0 of the records settled since ranking began, in that order
+    ranked_since: object       # datetime | None
+
+
+def stopping_evidence(*, review: Review) -> StoppingEvidence:
+    """The settled title/abstract records of a review in the order they were settled. Only settled
+    records count (agreed or resolved): an unsettled vote is blind to the rest of the team, and the
+    counts on the manager's page must not reveal it. A record is settled when its last decision or
+    its tutor's resolution was made."""
+    stage = Stage.TITLE_ABSTRACT
+    last_decision = (ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=stage).order_by()
+                     .values("record").annotate(at=Max("updated_at")).values("at")[:1])
+    resolved = ScreeningResolution.objects.filter(record=OuterRef("pk"), stage=stage).values("resolved_at")[:1]
+    settled = list(stage_status_queryset(review=review, stage=stage).filter(status__in=SETTLED)
+                   .annotate(settled_at=Greatest(Subquery(last_decision), Subquery(resolved)))
+                   .order_by("settled_at", "pk").values_list("status", "settled_at"))
+    total = screening_records(review=review, stage=stage).count()
+    since = (ScreeningPrioritisation.objects.filter(review=review).values_list("ranked_since", flat=True).first())
+    before = [status for status, at in settled if since is None or at < since]
+    after = [int(status in SETTLED_INCLUDE) for status, at in settled if since is not None and at >= since]
+    return StoppingEvidence(
+        records_total=total, known_before=len(before),
+        relevant_before=sum(status in SETTLED_INCLUDE for status in before),
+        ranked_labels=after, ranked_since=since)
+
+
+def records_not_screened_after_stopping_rule(review: Review) -> int:
+    """PRISMA 2020's "records not screened after the stopping rule": title/abstract records nobody
+    had decided on when the team's standing decision to stop was recorded (0 when it has none).
+    Records imported after that decision are new search results, not counted here."""
+    decision = StoppingDecision.objects.filter(review=review, withdrawn_at__isnull=True).first()
+    if decision is None:
+        return 0
+    decided = ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT,
+                                               decided_at__lt=decision.decided_at)
+    return (screening_records(review=review, stage=Stage.TITLE_ABSTRACT)
+            .filter(created_at__lt=decision.decided_at).filter(~Exists(decided)).count())

@@ -1,4 +1,5 @@
-"""Celery tasks of the review database: the living searches' schedule (issue 21).
+"""Celery tasks of the review database: the living searches' schedule (issue 21) and each
+screener's ranking of the title/abstract queue (issue 22).
 
 Tasks take ids and call one service. Beat asks ``searches_schedule`` every few minutes; it fails runs
 stuck past their timeout and queues each due search as a task of its own, so one slow service never
@@ -8,10 +9,11 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from studies.models import RunTrigger, SavedSearch
-from studies.services import searches
+from studies.services import prioritisation, searches
 
 logger = logging.getLogger(__name__)
 
@@ -52,3 +54,13 @@ def searches_schedule() -> list[int]:
     for search_id in due:
         search_run_task.delay(search_id)
     return due
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=3, default_retry_delay=5)
+def retrain_screener_ranking(self, review_id: int, screener_id: int) -> int | None:
+    """Retrain one screener's ranking of a review's title/abstract queue (issue 22)."""
+    try:
+        ranking = prioritisation.ranking_retrain(review_id=review_id, screener_id=screener_id)
+    except (OperationalError, InterfaceError) as error:
+        raise self.retry(exc=error) from error
+    return ranking.pk if ranking is not None else None

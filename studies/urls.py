@@ -4,6 +4,7 @@ from studies.pages import audit as audit_views
 from studies.pages import extraction as extraction_views
 from studies.pages import imports as import_views
 from studies.pages import risk_of_bias as rob_views
+from studies.pages import prioritisation as prioritisation_views
 from studies.pages import screening as screening_views
 from studies.pages import searches as search_views
 from studies.pages import team as team_views
@@ -48,6 +49,8 @@ urlpatterns = [
     path("reviews/<slug:slug>/screening/included/", screening_views.included, name="included"),
     path("reviews/<slug:slug>/screening/full-text/<int:record_id>/pdf", screening_views.fulltext, name="fulltext"),
     path("reviews/<slug:slug>/screening/mine/", screening_views.my_decisions, name="my-decisions"),
+    path("reviews/<slug:slug>/screening/prioritisation/", prioritisation_views.prioritisation_page,
+         name="prioritisation"),
     path("reviews/<slug:slug>/screening/<str:stage>/", screening_views.screen, name="screen"),
     path("reviews/<slug:slug>/screening/<str:stage>/undo/", screening_views.undo, name="undo"),
     path("reviews/<slug:slug>/screening/<str:stage>/withdraw/", screening_views.withdraw, name="withdraw"),

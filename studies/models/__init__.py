@@ -16,6 +16,13 @@ from studies.models.outcomes import (
     ValueType,
 )
 from studies.models.pending import PENDING_IMPORT_LIFETIME, PendingImport
+from studies.models.prioritisation import (
+    RankedRecord,
+    ScreenerRanking,
+    ScreeningOrder,
+    ScreeningPrioritisation,
+    StoppingDecision,
+)
 from studies.models.records import (
     FullTextStatus,
     ImportBatch,
@@ -105,6 +112,7 @@ __all__ = [
     "PendingImport",
     "PoolingMethod",
     "Provenance",
+    "RankedRecord",
     "Record",
     "Report",
     "RevManImport",
@@ -124,7 +132,10 @@ __all__ = [
     "RunStatus",
     "RunTrigger",
     "SavedSearch",
+    "ScreenerRanking",
     "ScreeningDecision",
+    "ScreeningOrder",
+    "ScreeningPrioritisation",
     "ScreeningResolution",
     "ScreeningStatus",
     "SearchDatabase",
@@ -132,6 +143,7 @@ __all__ = [
     "SearchRun",
     "SearchSource",
     "Stage",
+    "StoppingDecision",
     "Study",
     "StudyCharacteristic",
     "StudyEstimate",

@@ -13,6 +13,7 @@ that adds an event table adds it there too, e.g. the team's).
 import pghistory
 
 from studies.models.outcomes import OutcomeData, StudyEstimate
+from studies.models.prioritisation import ScreeningPrioritisation, StoppingDecision
 from studies.models.reviews import Review, ReviewMembership
 from studies.models.risk_of_bias import (
     RiskOfBiasAssessment,
@@ -34,7 +35,7 @@ _UNTRACKED = {Review: ["data_version", "updated_at"], Invitation: ["link_key"]}
 AUDITED_MODELS = (
     Review, Study, Report, ScreeningDecision, ScreeningResolution, OutcomeData, RiskOfBiasAssessment,
     RiskOfBiasJudgment, Rob2Assessment, Rob2DomainJudgment, Rob2SignallingAnswer, ReviewMembership, Invitation,
-    StudyEstimate,
+    StudyEstimate, ScreeningPrioritisation, StoppingDecision,
 )
 
 # Model → its event model, created here while the app's models load (as ``@pghistory.track`` would,

@@ -96,6 +96,7 @@ def screening_home(request: HttpRequest, slug: str) -> HttpResponse:
         "review": review, "roles": roles, "stages": Stage.choices,
         "is_screener": Role.SCREENER in roles, "is_tutor": Role.TUTOR in roles,
         "is_overseer": bool(roles & OVERSEERS),  # a superuser holds the manager role (access.roles_in)
+        "is_manager": Role.MANAGER in roles,
     })
 
 
@@ -231,6 +232,9 @@ def _screen_page(request: HttpRequest, review: Review, stage: Stage, record: Rec
         context["title"] = highlight(record.title, review.include_terms, review.exclude_terms)
         context["abstract"] = highlight(record.abstract, review.include_terms, review.exclude_terms)
         context["keywords"] = highlight("; ".join(record.keywords), review.include_terms, review.exclude_terms)
+        if stage == Stage.TITLE_ABSTRACT and selectors.screening_ranked(review):
+            # Why this record is high in the screener's own ranking (issue 22).
+            context["why_here"] = selectors.ranked_record_terms(review=review, screener=request.user, record=record)
     return render(request, "studies/screening/screen.html", context, status=status)
 
 

@@ -37,6 +37,7 @@ from studies.models import (
     Study,
 )
 from studies.models.screening import exclusion_reason_problem
+from studies.services import prioritisation
 from studies.services.entities import entity_delete, entity_save
 
 PDF_MAGIC = b"%PDF-"
@@ -151,6 +152,7 @@ def decision_record(*, record: Record, stage: str, screener: AbstractBaseUser, d
         verdicts = list(ScreeningDecision.objects.filter(record=record, stage=stage).values_list("decision", flat=True))
         if len(verdicts) >= 2 and Decision.EXCLUDE not in verdicts:  # the record now reaches full text
             _progress_moved(review.pk, Stage.FULL_TEXT)
+        prioritisation.ranking_after_decision(review=review, screener=screener)
     return existing
 
 

@@ -1,0 +1,144 @@
+"""When may screening stop? The hypergeometric stopping rule of Callaghan & Müller-Hansen (2020).
+
+Callaghan MW, Müller-Hansen F. Statistical stopping criteria for automated screening in systematic
+reviews. Systematic Reviews 2020;9:273. https://doi.org/10.1186/s13643-020-01521-4 ("buscar").
+
+The null hypothesis is that recall is still below the target ``tau``. Take the last ``n`` records
+screened (in the ranked order) and treat them as a sample drawn from an urn made of those ``n`` and
+every record not yet screened. If recall were below ``tau`` the urn would hold at least
+
+    K = floor(r_seen / tau) - r_before + 1
+
+relevant records, where ``r_seen`` is the number of relevant records found so far and ``r_before``
+the number found before the sample began. The probability of finding only ``k`` (or fewer) relevant
+records in the sample is then the hypergeometric ``P(X <= k)``, X ~ Hypergeometric(urn size, K, n).
+Treating the ranked tail as a random sample is conservative: a ranking puts relevant records first,
+so the last records screened are no richer in relevant records than the ones left (the paper's
+"ranked quasi-sampling"). Every sample size ``n`` is tried and the smallest p is kept, as in the
+paper; when it falls below ``1 - confidence`` the rule says stop, with recall >= tau at that
+confidence.
+
+Only records screened since ranking began count (the paper's samples come from the prioritised
+list); records known before (the priors) count as relevant found, never as the sample.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import hypergeom
+
+RECALL_TARGET = 0.95
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class StoppingEstimate:
+    """What the stopping rule says after the records screened so far."""
+
+    p_value: float  # of "recall is below the target"; 1.0 when nothing can be said yet
+    recall_target: float
+    confidence: float
+    records_total: int
+    records_screened: int  # including the ones known before ranking began
+    relevant_found: int
+    # How many relevant records there could still be, at most, at this confidence, and the recall
+    # that would leave; computed only on request (with_missed_bound=True): it costs a search.
+    relevant_missed_bound: int | None = None
+
+    @property
+    def can_stop(self) -> bool:
+        return self.p_value < 1 - self.confidence
+
+    @property
+    def records_left(self) -> int:
+        return self.records_total - self.records_screened
+
+    @property
+    def share_left(self) -> float:
+        return self.records_left / self.records_total if self.records_total else 0.0
+
+    @property
+    def recall_lower_bound(self) -> float | None:
+        if self.relevant_missed_bound is None or self.relevant_found == 0:
+            return None
+        return self.relevant_found / (self.relevant_found + self.relevant_missed_bound)
+
+
+def stopping_p_value(ranked_labels: Sequence[int], records_total: int, relevant_before: int = 0,
+                     recall_target: float = RECALL_TARGET) -> float:
+    """p-value of "recall < recall_target" (Callaghan & Müller-Hansen 2020).
+
+    ``ranked_labels``: 1/0 of the records screened since ranking began, in the order screened.
+    ``records_total``: every record of the review, screened or not, including ``relevant_before``
+    relevant ones known before ranking began (and any irrelevant ones known before: they are part of
+    ``records_total`` but of no sample).
+    """
+    labels = np.asarray(ranked_labels, dtype=np.int64)
+    n_screened = len(labels)
+    if n_screened == 0:
+        return 1.0
+    r_seen = relevant_before + int(labels.sum())
+    records_left = records_total - n_screened
+    # Windows: the last n records screened, n = 1..n_screened.
+    tail = labels[::-1]
+    k = np.cumsum(tail)                                   # relevant records in the window
+    n = np.arange(1, n_screened + 1)                      # window size
+    r_before = r_seen - k                                 # relevant found before the window
+    urn = n + records_left                                # the window and everything unscreened
+    relevant_in_urn = np.floor(r_seen / recall_target) - r_before + 1
+    # More relevant records in an urn than records: even if every unscreened record were relevant,
+    # recall would reach the target, so the hypothesis is impossible.
+    if np.any(relevant_in_urn > urn):
+        return 0.0
+    p = hypergeom.cdf(k, urn, relevant_in_urn, n)
+    return float(min(1.0, np.min(p)))
+
+
+def stopping_estimate(ranked_labels: Sequence[int], records_total: int, *, relevant_before: int = 0,
+                      known_before: int = 0, recall_target: float = RECALL_TARGET,
+                      confidence: float = CONFIDENCE,
+                      with_missed_bound: bool = False) -> StoppingEstimate:
+    """The stopping rule's verdict after screening ``ranked_labels`` (1/0, in the order screened since
+    ranking began) out of ``records_total`` records, ``known_before`` of which (``relevant_before``
+    relevant) were labelled before ranking began."""
+    labels = np.asarray(ranked_labels, dtype=np.int64)
+    # The urns only hold records screened in ranked order and unscreened ones: the records known
+    # before ranking are taken out of the total.
+    ranked_total = records_total - known_before
+    p = stopping_p_value(labels, ranked_total, relevant_before, recall_target)
+    relevant_found = relevant_before + int(labels.sum())
+    return StoppingEstimate(
+        p_value=p, recall_target=recall_target, confidence=confidence,
+        records_total=records_total, records_screened=known_before + len(labels),
+        relevant_found=relevant_found,
+        relevant_missed_bound=(_missed_bound(labels, ranked_total, confidence)
+                               if with_missed_bound else None),
+    )
+
+
+def _missed_bound(labels: np.ndarray, ranked_total: int, confidence: float) -> int | None:
+    """The largest number of relevant records still unscreened that the sample cannot rule out at
+    this confidence (the same urns as the test, for the statement shown to the manager)."""
+    n_screened = len(labels)
+    if n_screened == 0:
+        return None
+    records_left = ranked_total - n_screened
+    if records_left == 0:
+        return 0
+    tail = labels[::-1]
+    k = np.cumsum(tail)
+    n = np.arange(1, n_screened + 1)
+    urn = n + records_left
+    alpha = 1 - confidence
+    best = records_left
+    # For each window, the smallest number missed that the window rejects; the bound is the smallest
+    # over windows minus one. A short search over the number missed is plenty (it is small once the
+    # rule is near stopping; capped so a page never waits on it).
+    for missed in range(min(records_left, 200) + 1):
+        p = hypergeom.cdf(k, urn, k + missed, n)
+        if np.min(p) < alpha:
+            best = missed - 1
+            break
+    return max(best, 0) if best < records_left else None

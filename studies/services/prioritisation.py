@@ -1,0 +1,203 @@
+"""Writes of prioritised screening (issue 22): the manager's choice of order, each screener's ranking
+(retrained in the background), and the manager's decision to stop under the stopping rule.
+
+The ranking learns only from what the screener may see (``access.ranking_labels_visible``: their own
+decisions and settled records), so the order of one screener's queue never reveals the other's
+unsettled votes. It is computed by the pure ``studies.prioritisation`` (the same functions the
+``screening_simulate`` command runs) and stored per screener, so the next record is an index scan,
+never a model run while the screener waits.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from studies import access, selectors
+from studies.models import (
+    RankedRecord,
+    Review,
+    Role,
+    ScreenerRanking,
+    ScreeningDecision,
+    ScreeningOrder,
+    ScreeningPrioritisation,
+    Stage,
+    StoppingDecision,
+)
+from studies.prioritisation.ranking import (
+    can_rank,
+    fit_relevance,
+    record_text,
+    text_features,
+    top_terms,
+)
+from studies.prioritisation.stopping import (
+    CONFIDENCE,
+    RECALL_TARGET,
+    StoppingEstimate,
+    stopping_estimate,
+)
+
+logger = logging.getLogger(__name__)
+
+# A screener's ranking is retrained after this many of their decisions (in the background; the queue
+# keeps serving the last ranking meanwhile).
+RETRAIN_EVERY = 5
+# Top terms are stored for the records a screener will meet soon; lower down they would cost storage
+# for nothing (they are recomputed at every retraining).
+TERMS_FOR_TOP = 1000
+
+
+@transaction.atomic
+def prioritisation_set(*, review: Review, user: AbstractBaseUser, order: str) -> ScreeningPrioritisation:
+    """The manager chooses how the title/abstract queue is ordered: ``ranked`` by predicted relevance,
+    or ``in_order`` (the ring order every screener has today). Switching to ranked starts the stopping
+    rule's sample and asks for every screener's ranking."""
+    access.require_role(user, review, access.MANAGER, action="choose the screening order")
+    if order not in ScreeningOrder.values:
+        raise ValidationError({"order": f"Unknown order {order!r}: use {' or '.join(ScreeningOrder.values)}."})
+    setting, _ = ScreeningPrioritisation.objects.select_for_update().get_or_create(review=review)
+    if setting.order == order and setting.pk is not None and setting.changed_by_id is not None:
+        return setting
+    if order == ScreeningOrder.RANKED and setting.order != ScreeningOrder.RANKED:
+        setting.ranked_since = timezone.now()
+    setting.order, setting.changed_by = order, user
+    setting.save()
+    if order == ScreeningOrder.RANKED:
+        for screener_id in access.screener_ids(review):
+            _retrain_later(review.pk, screener_id)
+    return setting
+
+
+def _retrain_later(review_id: int, screener_id: int) -> None:
+    """Ask for a retraining after the commit; a broker outage loses only freshness (the queue keeps the
+    last ranking, or the ring order), never a decision."""
+    from studies.tasks import retrain_screener_ranking
+
+    def send() -> None:
+        try:
+            retrain_screener_ranking.apply_async(args=[review_id, screener_id], retry=True,
+                                                 retry_policy={"max_retries": 1, "interval_start": 0})
+        except Exception:
+            logger.warning("Could not queue a ranking retrain (review %s, screener %s)", review_id, screener_id,
+                           exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def ranking_after_decision(*, review: Review, screener: AbstractBaseUser) -> None:
+    """Called by the screening services after a screener's title/abstract decision: ask for a
+    retraining when the screener has made ``RETRAIN_EVERY`` decisions since the last one (or has none
+    yet), in a ranked review."""
+    if not selectors.screening_ranked(review):
+        return
+    trained = (ScreenerRanking.objects.filter(review=review, screener=screener)
+               .values_list("decisions_at_training", flat=True).first())
+    decisions = ScreeningDecision.objects.filter(record__review=review, stage=Stage.TITLE_ABSTRACT,
+                                                 screener=screener).count()
+    if trained is None or decisions - trained >= RETRAIN_EVERY:
+        _retrain_later(review.pk, screener.pk)
+
+
+def ranking_retrain(*, review_id: int, screener_id: int) -> ScreenerRanking | None:
+    """Retrain one screener's ranking of a review's title/abstract records and store it. Returns the
+    ranking, or None (and no ranking stored: the queue falls back to the ring order) when the review
+    is not ranked, the person no longer screens in it, or their labels hold no include and no exclude
+    yet. Idempotent: running it twice stores the same ranking."""
+    review = Review.objects.get(pk=review_id)
+    screener = get_user_model().objects.get(pk=screener_id)
+    if not selectors.screening_ranked(review) or Role.SCREENER not in access.roles_in(screener, review):
+        ScreenerRanking.objects.filter(review=review, screener=screener).delete()
+        return None
+    decisions = ScreeningDecision.objects.filter(record__review=review, stage=Stage.TITLE_ABSTRACT,
+                                                 screener=screener).count()
+    labels = access.ranking_labels_visible(screener, review)
+    records = list(selectors.screening_records(review=review, stage=Stage.TITLE_ABSTRACT)
+                   .order_by("pk").values_list("pk", "title", "abstract"))
+    row_of = {pk: row for row, (pk, _, _) in enumerate(records)}
+    labelled = np.array([row_of[pk] for pk in labels if pk in row_of], dtype=np.int64)
+    values = np.array([labels[pk] for pk in labels if pk in row_of], dtype=np.int8)
+    if not can_rank(values):
+        ScreenerRanking.objects.filter(review=review, screener=screener).delete()
+        return None
+    features, vocabulary = text_features([record_text(title, abstract) for _, title, abstract in records])
+    model = fit_relevance(features, labelled, values)
+    scores = model.scores(features)
+    unlabelled = np.ones(len(records), dtype=bool)
+    unlabelled[labelled] = False
+    candidates = np.flatnonzero(unlabelled)
+    ranked = candidates[np.argsort(-scores[candidates], kind="stable")]
+    rows = [
+        (records[row][0], position,
+         top_terms(features, model.coefficients, vocabulary, row) if position <= TERMS_FOR_TOP else [])
+        for position, row in enumerate(ranked.tolist(), start=1)
+    ]
+    with transaction.atomic():
+        ranking, _ = ScreenerRanking.objects.select_for_update().get_or_create(
+            review=review, screener=screener,
+            defaults={"trained_at": timezone.now(), "labels_used": 0, "relevant_used": 0,
+                      "decisions_at_training": 0})
+        RankedRecord.objects.filter(ranking=ranking).delete()
+        _store_ranked(ranking.pk, rows)
+        ranking.trained_at = timezone.now()
+        ranking.labels_used, ranking.relevant_used = len(values), int(values.sum())
+        ranking.decisions_at_training = decisions
+        ranking.save()
+    return ranking
+
+
+def _store_ranked(ranking_id: int, rows: list[tuple[int, int, list[str]]]) -> None:
+    """Write a ranking's rows with COPY: at 100,000 records, bulk_create's INSERTs take seconds of a
+    worker's time (and hold the ranking's row lock meanwhile); COPY a fraction of it."""
+    table = RankedRecord._meta.db_table
+    with connection.cursor() as cursor, cursor.connection.cursor().copy(
+            f'COPY "{table}" (ranking_id, record_id, position, top_terms) FROM STDIN') as copy:
+        for record_id, position, terms in rows:
+            copy.write_row((ranking_id, record_id, position, terms))
+
+
+def stopping_now(*, review: Review, with_missed_bound: bool = False) -> StoppingEstimate:
+    """The stopping rule (Callaghan & Müller-Hansen 2020) on the review's settled title/abstract
+    records, those settled since ranking began being its sample."""
+    evidence = selectors.stopping_evidence(review=review)
+    return stopping_estimate(
+        evidence.ranked_labels, evidence.records_total, relevant_before=evidence.relevant_before,
+        known_before=evidence.known_before, recall_target=RECALL_TARGET, confidence=CONFIDENCE,
+        with_missed_bound=with_missed_bound)
+
+
+@transaction.atomic
+def stopping_decision_record(*, review: Review, user: AbstractBaseUser, note: str = "") -> StoppingDecision:
+    """The manager records the team's decision to stop title/abstract screening, with the stopping
+    rule's evidence at this moment. The people decide: a stop the rule does not (yet) support needs a
+    note saying why."""
+    access.require_role(user, review, access.MANAGER, action="record the decision to stop screening")
+    Review.objects.select_for_update().filter(pk=review.pk).first()  # one decision at a time per review
+    if StoppingDecision.objects.filter(review=review, withdrawn_at__isnull=True).exists():
+        raise ValidationError("This review has already decided to stop screening; withdraw that decision first.")
+    estimate = stopping_now(review=review)
+    note = note.strip()
+    if not estimate.can_stop and not note:
+        raise ValidationError({"note": "The stopping rule does not support stopping yet "
+                                       f"(p = {estimate.p_value:.3f}); say why the team stops."})
+    return StoppingDecision.objects.create(
+        review=review, decided_by=user, recall_target=estimate.recall_target, confidence=estimate.confidence,
+        p_value=estimate.p_value, records_total=estimate.records_total,
+        records_screened=estimate.records_screened, relevant_found=estimate.relevant_found, note=note)
+
+
+@transaction.atomic
+def stopping_decision_withdraw(*, decision: StoppingDecision, user: AbstractBaseUser) -> StoppingDecision:
+    """Withdraw a decision to stop (screening resumes); the decision stays in the audit trail."""
+    access.require_role(user, decision.review, access.MANAGER, action="withdraw the decision to stop screening")
+    decision = StoppingDecision.objects.select_for_update().get(pk=decision.pk)
+    if decision.withdrawn_at is None:
+        decision.withdrawn_at = timezone.now()
+        decision.save(update_fields=["withdrawn_at"])
+    return decision

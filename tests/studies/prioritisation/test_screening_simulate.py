@@ -1,0 +1,82 @@
+"""``manage.py screening_simulate`` through its real stdin/stdout protocol, as the benchmark harness
+drives it, on a SYNERGY development review (shared/data/synergy, CC0)."""
+import csv
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[3]
+SYNERGY = Path("/work/shared/data/synergy/Sep_2021.csv")
+
+
+def write_records(tmp_path: Path, rows: list[dict]) -> Path:
+    path = tmp_path / "records.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["record_id", "title", "abstract", "year", "doi"],
+                                extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def simulate(records: Path, prior: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "manage.py", "screening_simulate", "--records", str(records),
+                             "--prior", prior], cwd=BASE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, bufsize=1)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SYNERGY.exists(), reason="the SYNERGY development set is not on this machine")
+def test_protocol_on_a_real_review(tmp_path):
+    with open(SYNERGY, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    random.Random(7).shuffle(rows)
+    labels = {row["record_id"]: row["label_included"] for row in rows}
+    included = next(r for r, v in labels.items() if v == "1")
+    excluded = next(r for r, v in labels.items() if v == "0")
+    process = simulate(write_records(tmp_path, rows), f"{included},{excluded}")
+    asked, stop_at = [], None
+    for line in process.stdout:
+        line = line.rstrip("\n")
+        if line == "STOP":
+            assert stop_at is None, "STOP printed twice"
+            stop_at = len(asked)
+            continue
+        assert line in labels, f"not a record id: {line!r}"
+        assert line not in (included, excluded) and line not in asked
+        asked.append(line)
+        process.stdin.write(labels[line] + "\n")
+        process.stdin.flush()
+    assert process.wait(timeout=60) == 0, process.stderr.read()
+    assert len(asked) == len(rows) - 2
+    relevant = sum(v == "1" for v in labels.values())
+    assert stop_at is not None, "never printed STOP"
+    found = 1 + sum(labels[r] == "1" for r in asked[:stop_at])
+    assert found / relevant >= 0.95
+    assert stop_at < len(asked)  # stopped before the end on this review
+    # Ranked: far more of the included records in the first tenth than a random order would give.
+    first_tenth = sum(labels[r] == "1" for r in asked[:len(asked) // 10])
+    assert first_tenth >= 2 * relevant / 10
+
+
+def test_unknown_prior_is_a_clear_error(tmp_path):
+    records = write_records(tmp_path, [{"record_id": "A", "title": "t", "abstract": "a"},
+                                       {"record_id": "B", "title": "u", "abstract": "b"}])
+    process = simulate(records, "A,NOPE")
+    out, err = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert out == ""
+    assert "NOPE not in" in err
+
+
+def test_a_bad_answer_is_a_clear_error(tmp_path):
+    records = write_records(tmp_path, [{"record_id": r, "title": f"title {r}", "abstract": "text"}
+                                       for r in ("A", "B", "C", "D")])
+    process = simulate(records, "A,B")
+    out, err = process.communicate("maybe\n", timeout=60)
+    assert process.returncode != 0
+    assert out.strip() in ("C", "D")
+    assert "must be 1 or 0" in err

@@ -1,0 +1,189 @@
+"""Prioritised title/abstract screening in the product (issue 22): the manager's choice, each
+screener's ranking (blind to the other's unsettled votes), the queue in ranked order with its top
+terms, the stopping rule's evidence and the recorded decision to stop."""
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from studies import selectors
+from studies.models import Decision, Record, ScreeningOrder, Stage, StoppingDecision
+from studies.services import entity_save
+from studies.services import prioritisation as ranking_services
+from studies.services import screening as services
+from tests.studies.screening.conftest import build_screening_review
+
+TA = Stage.TITLE_ABSTRACT
+TOPICS = [
+    ("Peer support to reduce self-stigma: a randomised trial", "Peer-led groups reduced stigma in adults."),
+    ("Soil nitrogen in alpine meadows", "We measured nitrogen in meadow soils over two summers."),
+    ("A randomised trial of peer-led stigma reduction", "Peer-led sessions; self-stigma fell at follow-up."),
+    ("Nitrogen cycling in grassland soils", "Soil samples from grasslands were incubated."),
+    ("Stigma and peer support in psychosis", "Peer support lowered internalised stigma."),
+    ("Alpine soil microbes and nitrogen", "Microbial nitrogen in alpine soils."),
+    ("Mental health stigma among students", "A survey of stigma towards depression."),
+    ("Grassland nitrogen deposition", "Deposition of nitrogen changed plant cover."),
+    ("Self-stigma and help-seeking", "Lower self-stigma predicted help-seeking."),
+    ("Meadow plant diversity and soil", "Plant diversity rose with soil carbon."),
+    ("Peer mentors in recovery colleges", "Peer mentors supported recovery and reduced stigma."),
+    ("Soil carbon under grazing", "Grazing lowered soil carbon in meadows."),
+]
+
+
+@pytest.fixture
+def ranked(db):
+    setup = build_screening_review(slug="ranked-review", n_records=1)
+    setup.duplicate.delete()
+    setup.records[0].delete()
+    setup.records = [entity_save(instance=Record(review=setup.review, title=title, abstract=abstract, year=2021))
+                     for title, abstract in TOPICS]
+    ranking_services.prioritisation_set(review=setup.review, user=setup.manager, order=ScreeningOrder.RANKED)
+    return setup
+
+
+def decide(setup, screener, index, decision):
+    services.decision_record(record=setup.records[index], stage=TA, screener=screener, decision=decision)
+
+
+def settle(setup, index, decision):
+    decide(setup, setup.s1, index, decision)
+    decide(setup, setup.s2, index, decision)
+
+
+def order_of(setup, screener) -> list[int]:
+    ranking = ranking_services.ranking_retrain(review_id=setup.review.pk, screener_id=screener.pk)
+    assert ranking is not None
+    return list(ranking.records.order_by("position").values_list("record_id", flat=True))
+
+
+def test_only_a_manager_chooses_the_order(ranked):
+    with pytest.raises(PermissionDenied):
+        ranking_services.prioritisation_set(review=ranked.review, user=ranked.s1, order=ScreeningOrder.IN_ORDER)
+    with pytest.raises(ValidationError, match="Unknown order"):
+        ranking_services.prioritisation_set(review=ranked.review, user=ranked.manager, order="alphabetical")
+    assert selectors.screening_ranked(ranked.review)
+
+
+def test_before_an_include_and_an_exclude_the_queue_keeps_todays_order(ranked):
+    ring_order = selectors.screening_queue_next(review=ranked.review, stage=TA, screener=ranked.s1)
+    decide(ranked, ranked.s1, 0, Decision.INCLUDE)
+    assert ranking_services.ranking_retrain(review_id=ranked.review.pk, screener_id=ranked.s1.pk) is None
+    assert selectors.ranked_queue_next(review=ranked.review, screener=ranked.s1) is None
+    assert ring_order is not None
+
+
+def test_the_queue_follows_the_screeners_ranking_and_says_why(ranked):
+    decide(ranked, ranked.s1, 0, Decision.INCLUDE)   # peer / stigma
+    decide(ranked, ranked.s1, 1, Decision.EXCLUDE)   # soil / nitrogen
+    order = order_of(ranked, ranked.s1)
+    stigma = {ranked.records[i].pk for i in (2, 4, 6, 8, 10)}
+    assert set(order[:3]) <= stigma
+    first = selectors.screening_queue_next(review=ranked.review, stage=TA, screener=ranked.s1)
+    assert first.pk == order[0]
+    terms = selectors.ranked_record_terms(review=ranked.review, screener=ranked.s1, record=first)
+    assert any("peer" in t or "stigma" in t for t in terms)
+    # The "next" key skips to the second of the ranking; deciding on the first moves on too.
+    assert selectors.screening_queue_next(review=ranked.review, stage=TA, screener=ranked.s1,
+                                          after=first.pk).pk == order[1]
+    services.decision_record(record=first, stage=TA, screener=ranked.s1, decision=Decision.INCLUDE)
+    assert selectors.screening_queue_next(review=ranked.review, stage=TA, screener=ranked.s1).pk == order[1]
+    # In order again: the ring order, whatever the stored ranking.
+    ranking_services.prioritisation_set(review=ranked.review, user=ranked.manager, order=ScreeningOrder.IN_ORDER)
+    assert selectors.ranked_queue_next(review=ranked.review, screener=ranked.s1) is None
+
+
+def test_a_ranking_never_learns_the_other_screeners_unsettled_votes(ranked):
+    """Two screeners with opposite votes on unsettled records: each one's order does not depend on
+    the other's votes, and does depend on their own (so the test can fail)."""
+    settle(ranked, 0, Decision.INCLUDE)
+    settle(ranked, 1, Decision.EXCLUDE)
+    decide(ranked, ranked.s1, 2, Decision.INCLUDE)
+    decide(ranked, ranked.s1, 3, Decision.EXCLUDE)
+    # s2 votes, unsettled, the opposite way of what the topics suggest ...
+    decide(ranked, ranked.s2, 4, Decision.EXCLUDE)
+    decide(ranked, ranked.s2, 5, Decision.INCLUDE)
+    s1_first, s2_first = order_of(ranked, ranked.s1), order_of(ranked, ranked.s2)
+    # ... then changes both (allowed while the other has not voted).
+    decide(ranked, ranked.s2, 4, Decision.INCLUDE)
+    decide(ranked, ranked.s2, 5, Decision.EXCLUDE)
+    s1_second, s2_second = order_of(ranked, ranked.s1), order_of(ranked, ranked.s2)
+    assert s1_second == s1_first
+    assert s2_second != s2_first
+    # And the other way round: s2's order ignores s1's unsettled votes.
+    decide(ranked, ranked.s1, 2, Decision.EXCLUDE)
+    decide(ranked, ranked.s1, 3, Decision.INCLUDE)
+    assert order_of(ranked, ranked.s2) == s2_second
+    assert order_of(ranked, ranked.s1) != s1_second
+    # A settled record is what both may learn from: once s1 agrees with s2 on record 4, both see it.
+    assert ranked.records[4].pk in s1_second
+
+
+def test_the_stopping_decision_is_the_managers_with_its_evidence(ranked):
+    settle(ranked, 0, Decision.INCLUDE)
+    settle(ranked, 1, Decision.EXCLUDE)
+    estimate = ranking_services.stopping_now(review=ranked.review)
+    assert estimate.records_screened == 2 and estimate.relevant_found == 1 and estimate.records_total == 12
+    assert not estimate.can_stop
+    with pytest.raises(PermissionDenied):
+        ranking_services.stopping_decision_record(review=ranked.review, user=ranked.s1, note="enough")
+    with pytest.raises(ValidationError, match="does not support stopping"):
+        ranking_services.stopping_decision_record(review=ranked.review, user=ranked.manager)
+    assert selectors.records_not_screened_after_stopping_rule(ranked.review) == 0
+    decision = ranking_services.stopping_decision_record(review=ranked.review, user=ranked.manager,
+                                                         note="Funding ends; the rest is soil science.")
+    assert (decision.records_screened, decision.relevant_found, decision.records_total) == (2, 1, 12)
+    assert decision.p_value == pytest.approx(estimate.p_value)
+    assert decision.audit_events.count() == 1
+    assert selectors.records_not_screened_after_stopping_rule(ranked.review) == 10
+    with pytest.raises(ValidationError, match="already decided to stop"):
+        ranking_services.stopping_decision_record(review=ranked.review, user=ranked.manager, note="again")
+    ranking_services.stopping_decision_withdraw(decision=decision, user=ranked.manager)
+    assert selectors.records_not_screened_after_stopping_rule(ranked.review) == 0
+    assert StoppingDecision.objects.get(pk=decision.pk).audit_events.count() == 2
+
+
+def test_the_rule_counts_only_settled_records(ranked):
+    settle(ranked, 0, Decision.INCLUDE)
+    decide(ranked, ranked.s1, 1, Decision.INCLUDE)  # unsettled: blind, not part of the evidence
+    evidence = selectors.stopping_evidence(review=ranked.review)
+    assert evidence.ranked_labels == [1]
+    assert evidence.records_total == 12
+
+
+def client_for(user):
+    from django.test import Client
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_managers_page_sets_the_order_shows_the_rule_and_records_the_stop(ranked):
+    from django.urls import reverse
+    url = reverse("studies:prioritisation", args=[ranked.review.slug])
+    assert client_for(ranked.s1).get(url).status_code == 403
+    assert client_for(ranked.outsider).get(url).status_code == 404
+    manager = client_for(ranked.manager)
+    settle(ranked, 0, Decision.INCLUDE)
+    settle(ranked, 1, Decision.EXCLUDE)
+    page = manager.get(url)
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "Callaghan &amp; Müller-Hansen (2020)" in body and "<svg" in body
+    assert "2 of 12" in body and "does not support stopping yet" in body
+    refused = manager.post(url, {"action": "stop", "note": ""})
+    assert refused.status_code == 200 and "say why the team stops" in refused.content.decode()
+    assert manager.post(url, {"action": "stop", "note": "Out of time."}).status_code == 302
+    body = manager.get(url).content.decode()
+    assert "Records not screened after the stopping rule (PRISMA 2020): <strong>10</strong>" in body
+    assert manager.post(url, {"action": "order", "order": ScreeningOrder.IN_ORDER}).status_code == 302
+    assert not selectors.screening_ranked(ranked.review)
+
+
+def test_the_screening_page_says_why_a_record_is_high(ranked):
+    from django.urls import reverse
+    decide(ranked, ranked.s1, 0, Decision.INCLUDE)
+    decide(ranked, ranked.s1, 1, Decision.EXCLUDE)
+    order_of(ranked, ranked.s1)
+    body = client_for(ranked.s1).get(reverse("studies:screen", args=[ranked.review.slug, TA])).content.decode()
+    assert "High in your ranking for:" in body
+    # The other screener has no ranking yet (no include and exclude of their own): no terms shown.
+    body = client_for(ranked.s2).get(reverse("studies:screen", args=[ranked.review.slug, TA])).content.decode()
+    assert "High in your ranking for:" not in body
