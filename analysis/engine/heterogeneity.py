@@ -29,11 +29,13 @@ def q_test_p(q: FloatArray, df: FloatArray) -> FloatArray:
 def i_squared(q: FloatArray, df: FloatArray) -> FloatArray:
     """I² = max(0, (Q − df)/Q) in percent (Higgins & Thompson 2002; RevMan 5).
 
-    Defined as 0 when Q = 0 (one study, or identical studies) and NaN for an empty set.
+    0 when Q = 0 with df ≥ 1 (identical studies); NaN, "not applicable", when df < 1: a
+    single study (or none) has no heterogeneity to describe, as RevMan prints
+    "Heterogeneity: Not applicable".
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         i2 = np.where(q > 0.0, np.maximum(0.0, (q - df) / q) * 100.0, 0.0)
-    return np.where(df >= 0, i2, np.nan)
+    return np.where(df >= 1, i2, np.nan)
 
 
 def tau2_dersimonian_laird(

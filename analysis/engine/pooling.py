@@ -162,7 +162,11 @@ def pool_sets(
     sum_w2 = sets.static_sum(w * w)
     with np.errstate(divide="ignore", invalid="ignore"):
         theta_iv = sum_wy / sum_w
-    q_iv = np.maximum(sets.centred_q(w, y, theta_iv, sum_w), 0.0)
+    # A set of one study has no heterogeneity: Q is exactly 0 (df = 0), not the rounding
+    # residue of Σw(θᵢ − θ)² with θ = wθᵢ/w, which would make I² 100 % and the automatic
+    # model rule pick "random" for a single study.
+    single = k <= 1.0
+    q_iv = np.where(single, 0.0, np.maximum(sets.centred_q(w, y, theta_iv, sum_w), 0.0))
     df = k - 1.0
 
     if options.method is PoolingMethod.MH:
@@ -173,7 +177,7 @@ def pool_sets(
         sum_weights_fixed = sums[mh_terms.weight_row]
         # Σw(θᵢ − θ_MH)² = Σw(θᵢ − θ_IV)² + Σw(θ_IV − θ_MH)²
         with np.errstate(invalid="ignore"):
-            q = q_iv + np.where(sum_w > 0, sum_w * (theta_iv - theta_fixed) ** 2, 0.0)
+            q = q_iv + np.where((sum_w > 0) & ~single, sum_w * (theta_iv - theta_fixed) ** 2, 0.0)
     else:
         theta_fixed = theta_iv
         with np.errstate(divide="ignore"):
@@ -201,7 +205,8 @@ def pool_sets(
         se_fixed = np.sqrt(var_fixed)
         fixed = estimate_arrays(theta_fixed, se_fixed, level)
         if options.hksj:
-            var_random = q_random / (df * sum_w_random)
+            # No HKSJ statistic on 0 df (one study): NaN, never 0/0 residue shown as z = 0.00.
+            var_random = np.where(df >= 1, q_random / (df * sum_w_random), np.nan)
             random = estimate_arrays(theta_random, np.sqrt(var_random), level, df=df)
         else:
             var_random = 1.0 / sum_w_random

@@ -349,9 +349,11 @@ def test_a_single_study_pools_to_itself():
         assert estimate.ci_low == pytest.approx(0.3 - Z95 * 0.2, rel=1e-15)
     assert pooled.random.estimate == 0.3 and pooled.k == 1
     het = pooled.heterogeneity
-    assert (het.q, het.df, het.i2, het.tau2) == (0.0, 0, 0.0, 0.0) and math.isnan(het.p)
+    assert (het.q, het.df, het.tau2) == (0.0, 0, 0.0) and math.isnan(het.p)
+    assert math.isnan(het.i2)  # not applicable, not 0 % or 100 %
     # No t distribution on 0 df, and no prediction interval below k = 3.
     assert math.isnan(pooled.random.ci_low) and math.isnan(pooled.random.prediction_low)
+    assert math.isnan(pooled.random.statistic) and math.isnan(pooled.random.p)
     assert result.egger is None and result.leave_one_out[0].pooled.k == 0
 
 
