@@ -30,8 +30,9 @@ class StudyStatus(IntEnum):
 
     ESTIMABLE = 0
     INVALID = 1  # missing or out-of-range input (n < 1, SD < 0, events > total, ...)
-    NO_EVENTS = 2  # OR/RR: no events in either arm, "not estimable" in RevMan
-    ALL_EVENTS = 3  # OR/RR: every participant had the event in both arms
+    # OR/RR only (RD keeps both): Cochrane Handbook v6 10.4.4.1, "not estimable" in RevMan 5.
+    NO_EVENTS = 2  # no events in either arm
+    ALL_EVENTS = 3  # every participant had the event in both arms
     ZERO_VARIANCE = 4  # SD 0 in both arms (or SE 0): infinite weight, not estimable
 
 
@@ -202,10 +203,17 @@ def study_effects(data: StudyData, measure: Measure | str) -> StudyEffects:
       ln RR, SE = sqrt(1/a + 1/c − 1/n1 − 1/n2);
       RD = a/n1 − c/n2, SE = sqrt(ab/n1³ + cd/n2³).
     * A study with a zero cell gets 0.5 added to all four cells (so each n grows by
-      1). For RD the correction only enters the SE; the RD itself is computed from
-      the observed counts, so a double-zero study has RD exactly 0 (as RevMan 5 and
-      R ``meta`` with ``settings.meta("RevMan5")``).
-    * OR/RR: studies with no events, or only events, in both arms are not estimable.
+      1). For RD the correction only enters the study's SE; the RD itself is computed
+      from the observed counts, so a double-zero study has RD exactly 0 (as RevMan 5 and
+      R ``meta`` with ``settings.meta("RevMan5")``), and the Mantel–Haenszel RD terms
+      (K, K·RD, J) use the observed counts too.
+    * OR/RR: studies with no events, or only events, in both arms are not estimable:
+      they "provide no information about the relative probability of the event and are
+      omitted from the meta-analysis" (Cochrane Handbook v6, section 10.4.4.1; v5.1,
+      16.9.3), which is what RevMan 5 shows as "Not estimable" for OR and RR. R ``meta``
+      instead keeps an all-events study for RR with a 0.5 correction (a ratio of about
+      1 with an arbitrary SE); we follow the Handbook and RevMan. RD is defined for
+      both (0), so RD keeps them.
     """
     measure = Measure(measure)
     if measure.is_continuous:
@@ -310,10 +318,14 @@ def _dichotomous(data: DichotomousArms, measure: Measure) -> StudyEffects:
         else:
             effect = a / n1 - c / n2
             se = np.sqrt(ac * bc / n1c**3 + cc * dc / n2c**3)
-            # MH weight and estimate use the observed counts; only the variance
-            # (Greenland–Robins J) uses the corrected cells, as in RevMan 5.
+            # The MH estimate, its weights and its Greenland–Robins variance ΣJ/(ΣK)² all
+            # use the observed counts: they are finite with zero cells (a double-zero study
+            # has RD 0, weight K and J = 0), so no correction is needed (Deeks & Higgins
+            # 2010; Greenland & Robins 1985). Mixing a corrected J with uncorrected K gave
+            # a pooled SE matching no implementation (issue 23). Only the study's own SE,
+            # which would be 0 with a zero cell, uses the corrected cells.
             k = n1 * n2 / total
-            j = (ac * bc * n2c**3 + cc * dc * n1c**3) / (n1c * n2c * totalc**2)
+            j = (a * b * n2**3 + c * d * n1**3) / (n1 * n2 * total**2)
             terms = np.vstack([k * effect, k, j])
     terms = np.where(usable, terms, 0.0)
     terms.flags.writeable = False

@@ -2,7 +2,7 @@
 
 metafor goldens: R 4.2.2, metafor 3.8-1, R call in the comment above each number
 (script: tests/analysis/engine/data/metafor_goldens.R). RevMan-only methods
-(Mantel–Haenszel with RevMan's zero-cell handling, Greenland–Robins RD variance,
+(Mantel–Haenszel OR/RR with RevMan's zero-cell handling, Greenland–Robins RD variance,
 RevMan's SMD) are checked against the scalar reference implementation below, written
 straight from Deeks & Higgins (2010), independently of the vectorised engine. R's
 ``meta`` package (settings.meta("RevMan5")) is not packaged for Debian 12, so it could
@@ -25,6 +25,7 @@ from analysis.engine import (
     Model,
     analyse,
 )
+from analysis.engine.effect_sizes import StudyStatus
 
 NAN = math.nan
 Z95 = 1.959963984540054
@@ -237,7 +238,9 @@ def reference_mh(data, measure):
             k = n1 * n2 / (n1 + n2)
             k_sum += k
             k_rd += k * rd
-            j_sum += (A * B * N2**3 + C * D * N1**3) / (N1 * N2 * (N1 + N2) ** 2)
+            # Greenland–Robins J from the observed counts, like K and the RD itself.
+            b, d = n1 - a, n2 - c
+            j_sum += (a * b * n2**3 + c * d * n1**3) / (n1 * n2 * (n1 + n2) ** 2)
             weights.append(k)
         theta, var = k_rd / k_sum, j_sum / k_sum**2
     y = [st[4] for st in studies]
@@ -273,6 +276,31 @@ def test_mantel_haenszel_follows_revman(data, measure):
                                                                          rel=1e-14)
     if measure != "RD":
         assert pooled.fixed.ratio == pytest.approx(math.exp(expected["theta"]), rel=CLOSED_FORM)
+
+
+# Mantel–Haenszel RD on SPARSE (zero cells, a double-zero and an all-events study):
+# R: m <- rma.mh(ai=a, bi=n1-a, ci=c, di=n2-c, measure="RD", add=0, to="none", drop00=FALSE)
+#    coef(m)  (metafor's SE is Sato's: 0.045261237000359569, a different variance estimator)
+SPARSE_RD_MH_ESTIMATE = -0.038734790160139636
+# R: N <- n1+n2; K <- n1*n2/N; J <- (a*(n1-a)*n2^3 + c*(n2-c)*n1^3)/(n1*n2*N^2); sqrt(sum(J))/sum(K)
+#    (Greenland & Robins 1985, as Deeks & Higgins 2010 give it for RevMan, observed counts)
+SPARSE_RD_MH_SE_GREENLAND_ROBINS = 0.043909717102265287
+
+
+def test_mantel_haenszel_risk_difference_uses_no_zero_cell_correction():
+    pooled = _analyse(SPARSE, "RD", method="MH").overall
+    assert pooled.fixed.estimate == pytest.approx(SPARSE_RD_MH_ESTIMATE, rel=CLOSED_FORM)
+    assert pooled.fixed.se == pytest.approx(SPARSE_RD_MH_SE_GREENLAND_ROBINS, rel=CLOSED_FORM)
+    assert pooled.fixed.ci_low == pytest.approx(
+        SPARSE_RD_MH_ESTIMATE - Z95 * SPARSE_RD_MH_SE_GREENLAND_ROBINS, rel=CLOSED_FORM)
+    # The old mixture (J from 0.5-corrected cells over uncorrected K) is gone.
+    j_corrected = 0.0
+    for a, n1, c, n2 in zip(SPARSE.events1, SPARSE.total1, SPARSE.events2, SPARSE.total2):
+        inc = 0.5 if 0 in (a, n1 - a, c, n2 - c) else 0.0
+        A, B, C, D = a + inc, n1 - a + inc, c + inc, n2 - c + inc
+        j_corrected += (A * B * (C + D) ** 3 + C * D * (A + B) ** 3) / ((A + B) * (C + D) * (A + B + C + D) ** 2)
+    k_sum = sum(n1 * n2 / (n1 + n2) for n1, n2 in zip(SPARSE.total1, SPARSE.total2))
+    assert abs(pooled.fixed.se - math.sqrt(j_corrected) / k_sum) > 1e-3
 
 
 def test_mantel_haenszel_differs_from_metafor_where_revman_corrects_zero_cells():
@@ -417,3 +445,33 @@ def test_ratios_are_exponentiated_and_favoured_side_follows_direction():
 def test_mantel_haenszel_needs_a_dichotomous_measure():
     with pytest.raises(ValueError, match="Mantel"):
         AnalysisOptions(measure="SMD", method="MH")
+
+
+@pytest.mark.parametrize("measure, method", [("RR", "IV"), ("RR", "MH"), ("OR", "IV"), ("OR", "MH")])
+def test_all_events_in_both_arms_is_not_estimable_for_ratios(measure, method):
+    # Cochrane Handbook v6 10.4.4.1: studies with no events or all events in both arms give no
+    # information on the ratio and are omitted; RevMan 5 shows them "Not estimable". (R meta keeps
+    # the all-events study for RR with a 0.5 correction; metafor's drop00=TRUE drops it, as we do:
+    # the SPARSE_RR_* goldens above come from escalc(..., drop00=TRUE).)
+    result = _analyse(SPARSE, measure, method=method)
+    all_events = result.studies[4]  # 12/12 vs 10/10
+    no_events = result.studies[2]  # 0/15 vs 0/15
+    assert all_events.status is StudyStatus.ALL_EVENTS and not all_events.estimable
+    assert no_events.status is StudyStatus.NO_EVENTS
+    assert math.isnan(all_events.effect) and all_events.weight_fixed == 0.0
+    assert result.overall.k == 4 and result.overall.heterogeneity.df == 3
+    assert any("row 4: not estimable (all participants had the event in both arms)" in w
+               for w in result.warnings)
+    if measure == "RR" and method == "IV":
+        _check(result.overall.fixed, SPARSE_RR_FE, CLOSED_FORM, q=result.overall.heterogeneity.q)
+
+
+@pytest.mark.parametrize("method", ["IV", "MH"])
+def test_risk_difference_keeps_studies_with_no_or_all_events(method):
+    result = _analyse(SPARSE, "RD", method=method)
+    all_events, no_events = result.studies[4], result.studies[2]
+    assert all_events.estimable and no_events.estimable and result.overall.k == 6
+    # RD = 12/12 − 10/10 = 0; SE from the 0.5-corrected cells (Deeks & Higgins 2010).
+    assert all_events.effect == 0.0 and no_events.effect == 0.0
+    assert all_events.se == pytest.approx(math.sqrt(12.5 * 0.5 / 13**3 + 10.5 * 0.5 / 11**3), rel=1e-15)
+    assert all_events.zero_cell_corrected and all_events.weight_fixed > 0.0
