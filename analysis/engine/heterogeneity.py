@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from scipy.special import chdtrc
 
 from .options import Tau2Method
-from .study_sets import MemberSets
+from .study_sets import Expansion, MemberSets
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -109,11 +109,147 @@ def tau2_iterative(
     τ² negative are projected onto 0, which is the boundary maximum when the score
     stays negative there.
 
+    The REML log-likelihood can have more than one maximum (e.g. precise studies that
+    agree beside imprecise ones that scatter: a maximum at τ² = 0 and another far
+    out), and Fisher scoring climbs to whichever its start leads to. So REML also
+    profiles the restricted log-likelihood (:func:`reml_loglik`) over τ² = 0 and a
+    geometric grid up to a bound beyond which the score is negative; where a grid
+    point beats the scoring result, scoring restarts from it and the higher of the two
+    maxima is kept (issue 23: a set where scoring from the DerSimonian–Laird start
+    stopped at τ² = 0.93, log-likelihood −16.97, while τ² = 0 gives −16.77).
+
     Paule–Mandel (DerSimonian & Kacker 2007): τ² solves
     Q(τ²) = Σwᵢ(yᵢ − θ̂)² = k − 1. Q is decreasing and convex in τ², so Newton's
     method from τ² = 0, with Q'(τ²) = −Σwᵢ²(yᵢ − θ̂)², climbs to the root
     monotonically; sets with Q(0) ≤ k − 1 have τ² = 0 without iterating.
     """
+    first = _iterate(sets, y, v, k, start, candidates, method, max_iter, tol)
+    if method is not Tau2Method.REML or not candidates.any():
+        return first
+    return _reml_global_maximum(sets, y, v, k, first, candidates, max_iter, tol)
+
+
+# Profile grid of the REML global-maximum check: τ² = 0 and this many points spaced
+# geometrically from 1e-8 to 1 times the group's bound (neighbours 1.2 times apart).
+PROFILE_POINTS = 100
+PROFILE_SPAN = 1e-8
+
+
+def reml_loglik(
+    expansion: Expansion, y: FloatArray, v: FloatArray, tau2: FloatArray
+) -> FloatArray:
+    """Restricted log-likelihood of the random-effects model per set at ``tau2``.
+
+    ll_R(τ²) = −½[(k − 1) log 2π − log k + Σ log(vᵢ + τ²) + log Σwᵢ + Σwᵢ(yᵢ − θ̂)²]
+    with wᵢ = 1/(vᵢ + τ²) and θ̂ = Σwᵢyᵢ/Σwᵢ (Viechtbauer 2005, eq. 7), the value metafor's
+    ``logLik()`` reports for ``rma(method="REML")``. Sets without pairs give NaN.
+    """
+    rows, owner = expansion.rows, expansion.owner
+    ye = y[rows]
+    total = v[rows] + tau2[owner]
+    w = 1.0 / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = expansion.sum(np.ones_like(w))
+        sum_w = expansion.sum(w)
+        theta = expansion.sum(w * ye) / sum_w
+        spread = expansion.sum(w * (ye - theta[owner]) ** 2)
+        return -0.5 * ((k - 1.0) * np.log(2.0 * np.pi) - np.log(k)
+                       + expansion.sum(np.log(total)) + np.log(sum_w) + spread)
+
+
+def _profile_loglik(
+    sets: MemberSets, y: FloatArray, v: FloatArray, k: FloatArray, group_tau2: FloatArray,
+    centre: FloatArray,
+) -> FloatArray:
+    """:func:`reml_loglik` of every set at the τ² of its group, from static sums.
+
+    One τ² per group makes every row's weight independent of the set, so leave-one-out
+    and cumulative sets cost O(rows) per τ², not O(Σ set sizes). Σw(y − θ̂)² comes from
+    Σwy'² − (Σwy')²/Σw with y' centred on the group's mean, which keeps the cancellation
+    small; the profile only chooses where to restart scoring, whose result is compared
+    exactly.
+    """
+    group = sets.row_group
+    total = v + group_tau2[group]
+    w = 1.0 / total
+    centred = y - centre[group]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sum_w = sets.static_sum(w)
+        sum_wy = sets.static_sum(w * centred)
+        spread = np.maximum(sets.static_sum(w * centred * centred) - sum_wy * sum_wy / sum_w, 0.0)
+        return -0.5 * ((k - 1.0) * np.log(2.0 * np.pi) - np.log(k)
+                       + sets.static_sum(np.log(total)) + np.log(sum_w) + spread)
+
+
+def _profile_bound(sets: MemberSets, y: FloatArray, v: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Per group: a τ² beyond which the REML score of each of its sets is negative, and
+    the group's mean effect.
+
+    With wᵢ = 1/(vᵢ + τ²): Σwᵢ²rᵢ² ≤ w_max²·SS (SS = Σ(yᵢ − ȳ)²) and tr P ≥ (k − 1)w_min,
+    and for τ² ≥ v_max, w_min/w_max² ≥ τ²/2; so the score Σwᵢ²rᵢ² − tr P of a set is
+    negative for τ² > max(v_max, 2·SS/(k − 1)). A set's SS is at most its group's, and
+    k − 1 ≥ 1, so max(v_max, 2·SS) of the group bounds every maximum of its sets.
+    """
+    group = sets.row_group
+    # Groups without estimable rows (an empty analysis) still own sets.
+    n_groups = max(int(group.max(initial=-1)), int(sets.set_group.max(initial=-1))) + 1
+    count = np.bincount(group, minlength=n_groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(group, weights=y, minlength=n_groups) / count
+    mean = np.nan_to_num(mean)
+    ss = np.bincount(group, weights=(y - mean[group]) ** 2, minlength=n_groups)
+    v_max = np.zeros(n_groups)
+    np.maximum.at(v_max, group, v)
+    return np.maximum(v_max, 2.0 * ss), mean
+
+
+def _reml_global_maximum(
+    sets: MemberSets,
+    y: FloatArray,
+    v: FloatArray,
+    k: FloatArray,
+    first: Tau2Estimate,
+    candidates: BoolArray,
+    max_iter: int,
+    tol: float,
+) -> Tau2Estimate:
+    """Keep the scoring result only where no profile point has a higher likelihood."""
+    bound, centre = _profile_bound(sets, y, v)
+    set_bound = bound[sets.set_group]
+    best_tau2 = np.zeros(len(k))
+    best_ll = _profile_loglik(sets, y, v, k, np.zeros_like(bound), centre)  # the boundary τ² = 0
+    for fraction in np.geomspace(PROFILE_SPAN, 1.0, PROFILE_POINTS):
+        ll = _profile_loglik(sets, y, v, k, bound * fraction, centre)
+        higher = ll > best_ll
+        best_tau2 = np.where(higher, set_bound * fraction, best_tau2)
+        best_ll = np.where(higher, ll, best_ll)
+    scored_ll = reml_loglik(sets.expand(candidates), y, v, first.tau2)
+    # At a true maximum no profile point is higher, up to the rounding of the static sums.
+    retry = candidates & (best_ll > scored_ll + 1e-9 * (1.0 + np.abs(scored_ll)))
+    if not retry.any():
+        return first
+    second = _iterate(sets, y, v, k, best_tau2, retry, Tau2Method.REML, max_iter, tol)
+    second_ll = reml_loglik(sets.expand(retry), y, v, second.tau2)
+    better = retry & (second_ll > scored_ll)
+    return Tau2Estimate(
+        np.where(better, second.tau2, first.tau2),
+        np.where(better, second.converged, first.converged),
+        np.where(retry, first.iterations + second.iterations, first.iterations),
+    )
+
+
+def _iterate(
+    sets: MemberSets,
+    y: FloatArray,
+    v: FloatArray,
+    k: FloatArray,
+    start: FloatArray,
+    candidates: BoolArray,
+    method: Tau2Method,
+    max_iter: int,
+    tol: float,
+) -> Tau2Estimate:
+    """Fisher scoring (REML) or Newton (PM) from ``start`` for the ``candidates`` sets."""
     n_sets = len(k)
     tau2 = np.where(candidates, start, 0.0)
     converged = ~candidates
