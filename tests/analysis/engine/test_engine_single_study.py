@@ -132,3 +132,14 @@ def test_line_functions_print_not_applicable_without_a_test():
     assert subgroup_test_line(None, 0, None, None) == "Test for subgroup differences: Not applicable"
     assert subgroup_test_line(3.7, 1, 0.0544, 73.0) == (
         "Test for subgroup differences: Chi² = 3.70, df = 1 (P = 0.05), I² = 73.0%")
+
+
+@pytest.mark.parametrize("k", [7, 10])
+def test_egger_has_no_test_when_every_se_is_equal(k):
+    # x − x̄ is then rounding residue (SE 0.3: Sxx ~ 1e-30), which gave SE(b₀) ~ 1e15 and P = 1.0.
+    result = analyse(GenericEstimates(list(np.linspace(-0.5, 0.5, k)), [0.3] * k),
+                     options=AnalysisOptions(measure="GENERIC"))
+    assert result.egger is None
+    varied = analyse(GenericEstimates(list(np.linspace(-0.5, 0.5, k)), [0.3] * (k - 1) + [0.31]),
+                     options=AnalysisOptions(measure="GENERIC"))
+    assert varied.egger is not None and math.isfinite(varied.egger.se)
