@@ -398,8 +398,9 @@ def test_identical_studies_have_no_heterogeneity(method):
 def test_non_convergence_is_reported_not_hidden(method):
     result = _analyse(NORMAND, "MD", tau2_method=method, max_iter=2)
     het = result.overall.heterogeneity
-    assert not het.tau2_converged and het.tau2_iterations == 2
-    assert any("did not converge after 2 iterations" in w for w in result.warnings)
+    # REML may restart once from its likelihood profile: 2 iterations per run, counted together.
+    assert not het.tau2_converged and het.tau2_iterations == (2 if method == "PM" else 4)
+    assert any(f"did not converge after {het.tau2_iterations} iterations" in w for w in result.warnings)
     converged = _analyse(NORMAND, "MD", tau2_method=method).overall.heterogeneity
     assert converged.tau2_converged and 2 < converged.tau2_iterations < 100
     assert het.tau2 != pytest.approx(converged.tau2, rel=1e-6)

@@ -74,6 +74,37 @@ def test_the_global_maximum_holds_in_batches_and_leave_one_out():
         assert loo.pooled.random.estimate[entry] == pytest.approx(alone.random.estimate, rel=1e-9)
 
 
+# Fisher scoring oscillates with growing amplitude on this set (τ² swung between ~0.0003 and
+# ~0.0008); metafor's default rma(yi, vi, method="REML") stops with "Fisher scoring algorithm did
+# not converge", and its documented remedy, a step adjustment, converges:
+OSCILLATING_Y = [-0.11205426622775541, -0.03344272342362591, 0.05733381352247915, -0.03212883310177945,
+    0.08044431724831183, 0.09160803622842438, 0.12939397474291175, -0.12141574240957992,
+    0.009289634949673806, -0.09798420900525365, 0.004451090909078118, 0.013587508835599841,
+    -0.07699704273419951, -0.0004463908817329269, 0.02792609741431522, -0.04488535892119719,
+    -0.050776853693778774, -0.10376195256768092, -0.0017162817136665163]
+OSCILLATING_V = [0.007456210496463032, 0.0030171563522054393, 0.0007455926574918497,
+    0.010696572536405076, 0.011449115123938123, 0.010207070274796299, 0.009378138941727645,
+    0.013704511098275427, 0.008264791711780002, 0.010129088885326133, 0.0143384152990603,
+    0.006900019446604642, 0.009196014906674252, 0.0012685742608825863, 0.011978964369117403,
+    0.007564758863778444, 0.006003178390926033, 0.009314772605734933, 0.006619207465898206]
+# R: m <- rma(yi, vi, method="REML", control=list(stepadj=0.5, threshold=1e-13, maxiter=100000))
+#    c(m$tau2, logLik(m), coef(m), m$se)
+OSCILLATING_REML = {"tau2": 5.6162146538632095e-04, "loglik": 2.1197831631791324e+01,
+                    "estimate": 4.5824961761630514e-04, "se": 1.7521608793817742e-02}
+
+
+def test_reml_converges_where_fisher_scoring_oscillates():
+    result = _reml(OSCILLATING_Y, OSCILLATING_V)
+    het, random = result.overall.heterogeneity, result.overall.random
+    assert het.tau2_converged and het.tau2_iterations < 20
+    assert het.tau2 == pytest.approx(OSCILLATING_REML["tau2"], rel=1e-10)
+    assert random.estimate == pytest.approx(OSCILLATING_REML["estimate"], rel=1e-9)
+    assert random.se == pytest.approx(OSCILLATING_REML["se"], rel=1e-10)
+    expansion = SegmentSets(np.zeros(len(OSCILLATING_Y), dtype=np.intp), 1).expand(np.array([True]))
+    ll = reml_loglik(expansion, np.array(OSCILLATING_Y), np.array(OSCILLATING_V), np.array([het.tau2]))[0]
+    assert ll == pytest.approx(OSCILLATING_REML["loglik"], rel=1e-13)
+
+
 R_SCRIPT = r"""
 suppressMessages(library(metafor))
 d <- read.csv("sets.csv")
