@@ -29,7 +29,7 @@ from analysis.engine.formatting import (
     subgroup_test_line,
 )
 from analysis.engine.report import batch_to_dicts, result_to_dict
-from analysis.figures import forest_layout
+from analysis.figures import forest_layout, forest_svg
 
 # (effect, SE) pairs found by search: wθ/w ≠ θ in floating point for each of them.
 RESIDUE_STUDIES = [(-0.482, 0.481), (0.663, 0.552), (0.273, 0.734), (-0.467, 0.657)]
@@ -109,6 +109,7 @@ def test_one_estimable_subgroup_says_not_applicable_everywhere():
         "q": None, "df": 0, "p": None, "i2": None, "subgroups": 1, "applicable": False}
     layout = forest_layout({**payload, "arms": []}, title="Pain")
     assert "Test for subgroup differences: Not applicable" in [r.label for r in layout.rows]
+    assert "Test for subgroup differences: Not applicable" in forest_svg(layout)  # what the page shows
 
 
 def test_text_report_prints_not_applicable(tmp_path):
