@@ -160,7 +160,8 @@ def analyse_batch(
         # I² is NaN (not applicable) for a single study: that is fixed effect, never
         # "random" by a comparison that a rounding residue could win.
         i2 = overall.heterogeneity.i2
-        chosen_random = np.isfinite(i2) & (np.nan_to_num(i2, nan=-1.0) >= options.i2_threshold)
+        applicable = np.isfinite(i2)
+        chosen_random = applicable & (np.where(applicable, i2, 0.0) >= options.i2_threshold)
 
     subgroups = test_fixed = test_random = None
     if subgroup is not None:
