@@ -3,6 +3,7 @@
 No test here uses the database: the command must work with none reachable.
 """
 
+import io
 import json
 import re
 from io import StringIO
@@ -97,3 +98,10 @@ def test_ambiguous_rows_are_refused_naming_the_line(tmp_path, text, message):
 def test_a_binary_file_is_refused(tmp_path):
     with pytest.raises(CommandError, match="not a text file"):
         _run(_write(tmp_path, "sheet.xlsx", b"PK\x03\x04\x00\x00binary"))
+
+
+def test_standard_input_is_decoded_like_a_file(tmp_path, monkeypatch):
+    expected = _run(_write(tmp_path, "plain.csv", DICHOTOMOUS.encode("utf-8")))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(DICHOTOMOUS.encode("latin-1"))))
+    out, note = _run_with_stderr("-")
+    assert out == expected and "read as Windows-1252" in note
