@@ -138,7 +138,8 @@ MH_TERM_NAMES: dict[Measure, tuple[str, ...]] = {
     Measure.OR: ("R", "S", "PR", "PS+QR", "QS"),
     # Greenland & Robins (1985): R = a n2/N, S = c n1/N, P = (n1 n2 (a+c) − a c N)/N².
     Measure.RR: ("R", "S", "P"),
-    # Greenland & Robins (1985): K = n1 n2/N, J = (a b n2³ + c d n1³)/(n1 n2 N²).
+    # Greenland & Robins (1985): K = n1 n2/N, J = (a b n2³ + c d n1³)/(n1 n2 N²), from the
+    # 0.5-corrected cells in a zero-cell study (RevMan 5); RD itself from observed counts.
     Measure.RD: ("K·RD", "K", "J"),
 }
 
@@ -205,8 +206,10 @@ def study_effects(data: StudyData, measure: Measure | str) -> StudyEffects:
     * A study with a zero cell gets 0.5 added to all four cells (so each n grows by
       1). For RD the correction only enters the study's SE; the RD itself is computed
       from the observed counts, so a double-zero study has RD exactly 0 (as RevMan 5 and
-      R ``meta`` with ``settings.meta("RevMan5")``), and the Mantel–Haenszel RD terms
-      (K, K·RD, J) use the observed counts too.
+      R ``meta`` with ``settings.meta("RevMan5")``). In the Mantel–Haenszel RD the
+      weight K = n1 n2/N and the variance term J use the corrected cells of such a
+      study, the RD in ΣK·RD/ΣK the observed counts (R ``meta`` ``metabin`` with
+      MH.exact = FALSE, as in RevMan 5); without zero cells it is Greenland–Robins.
     * OR/RR: studies with no events, or only events, in both arms are not estimable:
       they "provide no information about the relative probability of the event and are
       omitted from the meta-analysis" (Cochrane Handbook v6, section 10.4.4.1; v5.1,
@@ -301,7 +304,6 @@ def _dichotomous(data: DichotomousArms, measure: Measure) -> StudyEffects:
     ac, bc, cc, dc = a + increment, b + increment, c + increment, d + increment
     n1c, n2c = n1 + 2.0 * increment, n2 + 2.0 * increment
     totalc = n1c + n2c
-    total = n1 + n2
     with np.errstate(divide="ignore", invalid="ignore"):
         if measure is Measure.OR:
             effect = np.log(ac) + np.log(dc) - np.log(bc) - np.log(cc)
@@ -318,14 +320,17 @@ def _dichotomous(data: DichotomousArms, measure: Measure) -> StudyEffects:
         else:
             effect = a / n1 - c / n2
             se = np.sqrt(ac * bc / n1c**3 + cc * dc / n2c**3)
-            # The MH estimate, its weights and its Greenland–Robins variance ΣJ/(ΣK)² all
-            # use the observed counts: they are finite with zero cells (a double-zero study
-            # has RD 0, weight K and J = 0), so no correction is needed (Deeks & Higgins
-            # 2010; Greenland & Robins 1985). Mixing a corrected J with uncorrected K gave
-            # a pooled SE matching no implementation (issue 23). Only the study's own SE,
-            # which would be 0 with a zero cell, uses the corrected cells.
-            k = n1 * n2 / total
-            j = (a * b * n2**3 + c * d * n1**3) / (n1 * n2 * total**2)
+            # Mantel–Haenszel RD as RevMan 5 computes it (R meta ``metabin``, MH.exact =
+            # FALSE, "as in RevMan 5"; Deeks & Higgins 2010's zero-cell rule): in a study
+            # with a zero cell (a double-zero or all-events study included) both the weight
+            # K and the Greenland–Robins variance term J use the 0.5-corrected cells, while
+            # the study's RD in ΣK·RD/ΣK stays the observed a/n1 − c/n2. With no zero cell
+            # the increment is 0 and this is exactly Greenland & Robins (1985). The earlier
+            # mixture, corrected J over uncorrected K (older meta versions), gave a pooled SE
+            # matching no current implementation (issue 23); uncorrected K and J throughout
+            # is meta's MH.exact = TRUE, not RevMan's.
+            k = n1c * n2c / totalc
+            j = (ac * bc * n2c**3 + cc * dc * n1c**3) / (n1c * n2c * totalc**2)
             terms = np.vstack([k * effect, k, j])
     terms = np.where(usable, terms, 0.0)
     terms.flags.writeable = False

@@ -98,7 +98,9 @@ def mantel_haenszel_from_sums(
     * OR (Robins, Breslow & Greenland 1986): ln(ΣR/ΣS), variance
       ΣPR/(2(ΣR)²) + Σ(PS + QR)/(2ΣRΣS) + ΣQS/(2(ΣS)²).
     * RR (Greenland & Robins 1985): ln(ΣR/ΣS), variance ΣP/(ΣRΣS).
-    * RD (Greenland & Robins 1985): ΣK·RD/ΣK, variance ΣJ/(ΣK)².
+    * RD (Greenland & Robins 1985): ΣK·RD/ΣK, variance ΣJ/(ΣK)²; K and J of a zero-cell
+      study come from its 0.5-corrected cells, as in RevMan 5 (see
+      :func:`~.effect_sizes.study_effects`).
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         if measure is Measure.OR:

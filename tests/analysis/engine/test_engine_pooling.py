@@ -2,7 +2,7 @@
 
 metafor goldens: R 4.2.2, metafor 3.8-1, R call in the comment above each number
 (script: tests/analysis/engine/data/metafor_goldens.R). RevMan-only methods
-(Mantel–Haenszel OR/RR with RevMan's zero-cell handling, Greenland–Robins RD variance,
+(Mantel–Haenszel OR/RR/RD with RevMan's zero-cell handling, Greenland–Robins RD variance,
 RevMan's SMD) are checked against the scalar reference implementation below, written
 straight from Deeks & Higgins (2010), independently of the vectorised engine. R's
 ``meta`` package (settings.meta("RevMan5")) is not packaged for Debian 12, so it could
@@ -233,14 +233,14 @@ def reference_mh(data, measure):
     else:
         k_sum = k_rd = j_sum = 0.0
         weights = []
-        for a, n1, c, n2, rd, _, (A, B, C, D) in studies:
+        for *_, rd, _, (A, B, C, D) in studies:
+            # RevMan 5: K and the Greenland–Robins J from the (zero-cell corrected) cells,
+            # the RD itself from the observed counts (reference_study).
             N1, N2 = A + B, C + D
-            k = n1 * n2 / (n1 + n2)
+            k = N1 * N2 / (N1 + N2)
             k_sum += k
             k_rd += k * rd
-            # Greenland–Robins J from the observed counts, like K and the RD itself.
-            b, d = n1 - a, n2 - c
-            j_sum += (a * b * n2**3 + c * d * n1**3) / (n1 * n2 * (n1 + n2) ** 2)
+            j_sum += (A * B * N2**3 + C * D * N1**3) / (N1 * N2 * (N1 + N2) ** 2)
             weights.append(k)
         theta, var = k_rd / k_sum, j_sum / k_sum**2
     y = [st[4] for st in studies]
@@ -278,29 +278,57 @@ def test_mantel_haenszel_follows_revman(data, measure):
         assert pooled.fixed.ratio == pytest.approx(math.exp(expected["theta"]), rel=CLOSED_FORM)
 
 
-# Mantel–Haenszel RD on SPARSE (zero cells, a double-zero and an all-events study):
-# R: m <- rma.mh(ai=a, bi=n1-a, ci=c, di=n2-c, measure="RD", add=0, to="none", drop00=FALSE)
-#    coef(m)  (metafor's SE is Sato's: 0.045261237000359569, a different variance estimator)
-SPARSE_RD_MH_ESTIMATE = -0.038734790160139636
-# R: N <- n1+n2; K <- n1*n2/N; J <- (a*(n1-a)*n2^3 + c*(n2-c)*n1^3)/(n1*n2*N^2); sqrt(sum(J))/sum(K)
-#    (Greenland & Robins 1985, as Deeks & Higgins 2010 give it for RevMan, observed counts)
-SPARSE_RD_MH_SE_GREENLAND_ROBINS = 0.043909717102265287
+# Mantel–Haenszel RD, RevMan 5 / R meta ``metabin(..., method="MH", sm="RD", MH.exact=FALSE)``
+# (meta is not installed here, so its MH RD branch is written out in plain R; R 4.2.2, metafor
+# 3.8-1; last block of tests/analysis/engine/data/metafor_goldens.R):
+#   mh_rd <- function(a, n1, c, n2) {
+#     b <- n1 - a; d <- n2 - c; N <- n1 + n2
+#     incr <- ifelse(a == 0 | b == 0 | c == 0 | d == 0, 0.5, 0)  # double-zero included for RD
+#     J <- ((a+incr)*(b+incr)*(n2+2*incr)^3 + (c+incr)*(d+incr)*(n1+2*incr)^3) /
+#          ((n1+2*incr)*(n2+2*incr)*(N+4*incr)^2)
+#     K <- (n1+2*incr)*(n2+2*incr)/(N+4*incr)
+#     RD <- a/n1 - c/n2
+#     list(est=sum(K*RD)/sum(K), se=sqrt(sum(J)/sum(K)^2), w=100*K/sum(K)) }
+# SPARSE (zero cells in four studies, a double-zero and an all-events study):
+# R: r <- mh_rd(a=c(0,2,0,5,12,7), n1=c(10,20,15,25,12,30), c=c(3,0,0,9,10,7), n2=c(12,18,15,26,10,31))
+SPARSE_RD_MH = {"estimate": -0.038700261657808446, "se": 0.04551932541421988,
+                "weights": [10.293812827827162, 17.233138398474285, 13.821063377222485,
+                            22.018850968614252, 10.293812827827162, 26.339321600034655]}
+# The mixture issue 23 reported (J corrected, K uncorrected), which the engine must not give:
+# R: sqrt(sum(J))/sum(n1*n2/N)  with J as in mh_rd
+SPARSE_RD_MH_SE_MIXTURE = 0.047155932004383581
+# BCG has no zero cell, so the same rule is plain Greenland & Robins (1985):
+# R: coef(rma.mh(ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg, measure="RD"))
+BCG_RD_MH_ESTIMATE = -0.0032881818326129996
+# R: a <- as.numeric(dat.bcg$tpos); b <- as.numeric(dat.bcg$tneg); c <- as.numeric(dat.bcg$cpos)
+#    d <- as.numeric(dat.bcg$cneg); n1 <- a+b; n2 <- c+d; N <- n1+n2
+#    sqrt(sum((a*b*n2^3 + c*d*n1^3)/(n1*n2*N^2)) / sum(n1*n2/N)^2)
+#    (rma.mh's own SE, 0.00028665674852737364, is Sato's estimator, not RevMan's)
+BCG_RD_MH_SE_GREENLAND_ROBINS = 0.00028451592189694111
 
 
-def test_mantel_haenszel_risk_difference_uses_no_zero_cell_correction():
-    pooled = _analyse(SPARSE, "RD", method="MH").overall
-    assert pooled.fixed.estimate == pytest.approx(SPARSE_RD_MH_ESTIMATE, rel=CLOSED_FORM)
-    assert pooled.fixed.se == pytest.approx(SPARSE_RD_MH_SE_GREENLAND_ROBINS, rel=CLOSED_FORM)
+def test_mantel_haenszel_risk_difference_corrects_weights_and_variance_of_zero_cell_studies():
+    result = _analyse(SPARSE, "RD", method="MH")
+    pooled = result.overall
+    assert pooled.fixed.estimate == pytest.approx(SPARSE_RD_MH["estimate"], rel=1e-12)
+    assert pooled.fixed.se == pytest.approx(SPARSE_RD_MH["se"], rel=1e-12)
     assert pooled.fixed.ci_low == pytest.approx(
-        SPARSE_RD_MH_ESTIMATE - Z95 * SPARSE_RD_MH_SE_GREENLAND_ROBINS, rel=CLOSED_FORM)
-    # The old mixture (J from 0.5-corrected cells over uncorrected K) is gone.
-    j_corrected = 0.0
-    for a, n1, c, n2 in zip(SPARSE.events1, SPARSE.total1, SPARSE.events2, SPARSE.total2):
-        inc = 0.5 if 0 in (a, n1 - a, c, n2 - c) else 0.0
-        A, B, C, D = a + inc, n1 - a + inc, c + inc, n2 - c + inc
-        j_corrected += (A * B * (C + D) ** 3 + C * D * (A + B) ** 3) / ((A + B) * (C + D) * (A + B + C + D) ** 2)
-    k_sum = sum(n1 * n2 / (n1 + n2) for n1, n2 in zip(SPARSE.total1, SPARSE.total2))
-    assert abs(pooled.fixed.se - math.sqrt(j_corrected) / k_sum) > 1e-3
+        SPARSE_RD_MH["estimate"] - Z95 * SPARSE_RD_MH["se"], rel=1e-12)
+    # The forest plot's MH weight is the corrected K, normalised.
+    weights = [s.weight_fixed for s in result.studies]
+    np.testing.assert_allclose(weights, SPARSE_RD_MH["weights"], rtol=1e-12)
+    assert abs(pooled.fixed.se - SPARSE_RD_MH_SE_MIXTURE) > 1e-3
+    # The double-zero study keeps RD 0 from its observed counts, with weight K = 16·16/32.
+    assert result.studies[2].effect == 0.0
+    assert result.studies[2].weight_fixed == pytest.approx(
+        100 * 8 / sum((n1 + 2 * i) * (n2 + 2 * i) / (n1 + n2 + 4 * i) for n1, n2, i in zip(
+            SPARSE.total1, SPARSE.total2, [0.5, 0.5, 0.5, 0, 0.5, 0])), rel=1e-12)
+
+
+def test_mantel_haenszel_risk_difference_without_zero_cells_is_greenland_robins():
+    pooled = _analyse(BCG, "RD", method="MH").overall
+    assert pooled.fixed.estimate == pytest.approx(BCG_RD_MH_ESTIMATE, rel=1e-12)
+    assert pooled.fixed.se == pytest.approx(BCG_RD_MH_SE_GREENLAND_ROBINS, rel=1e-12)
 
 
 def test_mantel_haenszel_differs_from_metafor_where_revman_corrects_zero_cells():
