@@ -157,7 +157,11 @@ def analyse_batch(
     elif options.model_rule is ModelRule.RANDOM:
         chosen_random = np.ones(n_analyses, dtype=bool)
     else:
-        chosen_random = overall.heterogeneity.i2 >= options.i2_threshold
+        # I² is NaN (not applicable) for a single study: that is fixed effect, never
+        # "random" by a comparison that a rounding residue could win.
+        i2 = overall.heterogeneity.i2
+        applicable = np.isfinite(i2)
+        chosen_random = applicable & (np.where(applicable, i2, 0.0) >= options.i2_threshold)
 
     subgroups = test_fixed = test_random = None
     if subgroup is not None:

@@ -31,7 +31,8 @@ def egger_test(layout: Layout, y: FloatArray, se: FloatArray, min_k: int = 3) ->
     y, se
         Effects and standard errors of the layout rows.
     min_k
-        Analyses with fewer studies (or with all SEs equal) get NaN.
+        Analyses with fewer studies, or with all SEs equal (no regression to fit), get
+        NaN.
     """
     n_an = layout.n_analyses
     a = layout.analysis
@@ -56,7 +57,14 @@ def egger_test(layout: Layout, y: FloatArray, se: FloatArray, min_k: int = 3) ->
         se_intercept = np.sqrt(s2 * (1.0 / k + x_mean**2 / sxx))
         t = intercept / se_intercept
         p = 2.0 * stdtr(np.maximum(df, 1.0), -np.abs(t))
-    ok = (k >= min_k) & (sxx > 0.0)
+    # With every SE equal the regression has no slope to fit; Sxx is then only the
+    # rounding residue of x − x̄ (~1e-30), which gave SE(b₀) ~ 1e15 instead of "no test".
+    x_low = np.full(n_an, np.inf)
+    x_high = np.full(n_an, -np.inf)
+    if layout.n_rows:
+        np.fmin.at(x_low, a, x)
+        np.fmax.at(x_high, a, x)
+    ok = (k >= min_k) & (sxx > 0.0) & (x_high > x_low)
     nan = np.nan
     return EggerArrays(
         intercept=np.where(ok, intercept, nan),

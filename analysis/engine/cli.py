@@ -9,12 +9,19 @@ from __future__ import annotations
 import json
 
 from .batch import analyse
-from .csv_input import DataKind, InputError, StudyTable, read_study_csv
+from .csv_input import (
+    DataKind,
+    DecodedCsv,
+    InputError,
+    StudyTable,
+    decode_csv,
+    read_study_csv,
+)
 from .options import AnalysisOptions, Measure, ModelRule, PoolingMethod, Tau2Method
 from .report import result_to_dict, text_summary
 from .results import AnalysisResult
 
-__all__ = ["InputError", "metaanalyse_csv", "run_csv_analysis"]
+__all__ = ["DecodedCsv", "InputError", "decode_csv", "metaanalyse_csv", "run_csv_analysis"]
 
 # Measures when --measure is not given: RevMan's defaults for each kind of data.
 DEFAULT_MEASURE = {

@@ -28,6 +28,58 @@ class InputError(ValueError):
     """Bad input a user can fix; the message names the CSV line and column."""
 
 
+@dataclass(frozen=True)
+class DecodedCsv:
+    """A CSV file's text, the encoding it was read with and, when not UTF-8, a note saying so."""
+
+    text: str
+    encoding: str
+    note: str = ""
+
+
+_UTF16_BOMS = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+def decode_csv(content: bytes) -> DecodedCsv:
+    """Decode a CSV file as spreadsheet programs write it.
+
+    UTF-8 (a byte-order mark is dropped) and UTF-16 with a byte-order mark (Excel's
+    "Unicode" export) are read as such. Anything else is a legacy "ANSI" export — Excel's
+    "CSV (Comma delimited)" on Western Windows writes Windows-1252, a superset of Latin-1's
+    printable characters — and is read as Windows-1252 (Latin-1 for the five bytes
+    Windows-1252 leaves undefined), with a note naming the first line that is not UTF-8.
+    The same order as the reference importer (``studies.imports.text``), which the engine
+    may not import.
+
+    Raises
+    ------
+    InputError
+        For a file that is not text (NUL bytes without a UTF-16 byte-order mark), or a
+        UTF-16 file that cannot be decoded.
+    """
+    for bom, codec in _UTF16_BOMS:
+        if content.startswith(bom):
+            try:
+                return DecodedCsv(content[len(bom):].decode(codec), "utf-16")
+            except UnicodeDecodeError:
+                raise InputError("the file starts like UTF-16 text but cannot be read as UTF-16; "
+                                 "save it as CSV UTF-8") from None
+    if b"\x00" in content:
+        raise InputError("this is not a text file (it contains NUL bytes); save it as CSV UTF-8")
+    try:
+        return DecodedCsv(content.decode("utf-8-sig"), "utf-8")
+    except UnicodeDecodeError as error:
+        line = content[: error.start].count(b"\n") + 1
+    try:
+        text, encoding = content.decode("windows-1252"), "windows-1252"
+    except UnicodeDecodeError:
+        text, encoding = content.decode("latin-1"), "latin-1"
+    name = "Windows-1252" if encoding == "windows-1252" else "Latin-1"
+    return DecodedCsv(text, encoding,
+                      f"the file is not UTF-8 (first at line {line}); it was read as {name}. "
+                      "Check accented characters in study labels, or save it as CSV UTF-8.")
+
+
 class DataKind(StrEnum):
     CONTINUOUS = "continuous"
     DICHOTOMOUS = "dichotomous"
@@ -162,8 +214,9 @@ def read_study_csv(text: str, measure: Measure | None = None) -> StudyTable:
     Raises
     ------
     InputError
-        For a missing column, a non-number, SD ≤ 0, n < 2, events > total, SE ≤ 0,
-        or an empty file — naming the line and column.
+        For a missing column, a non-number, SD ≤ 0, n < 2, events > total, SE ≤ 0, a
+        duplicate study label, an empty subgroup name, a row with more fields than the
+        header, or an empty file — naming the line and column.
     """
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None:
@@ -187,18 +240,36 @@ def read_study_csv(text: str, measure: Measure | None = None) -> StudyTable:
     has_year = "year" in header
 
     studies: list[str] = []
+    first_line: dict[str, int] = {}  # study label → the line it was first given on
     lines: list[int] = []
     values: dict[str, list[float]] = {c: [] for c in columns}
     subgroup_text: list[str] = []
     years: list[float] = []
     for record in reader:
         line = reader.line_num
-        if all((v or "").strip() == "" for k, v in record.items() if k is not None):
+        extra = record.get(None)  # DictReader puts fields beyond the header here
+        if all((v or "").strip() == "" for k, v in record.items() if k is not None) and not any(
+            (v or "").strip() for v in extra or ()
+        ):
             continue  # blank line
+        if extra is not None:
+            # A comma in an unquoted label or a stray trailing value shifts every column;
+            # reading the row anyway would take numbers from the wrong columns.
+            raise InputError(
+                f"line {line}: {len(reader.fieldnames) + len(extra)} fields, but the header has "
+                f"{len(reader.fieldnames)} columns (quote a label that contains a comma)"
+            )
         cells = {k: (v or "").strip() for k, v in record.items() if k is not None}
         study = cells.get("study", "")
         if not study:
             raise InputError(f"line {line}, column 'study': empty study label")
+        if study in first_line:
+            # Study rows are matched by label in the output (weights, leave-one-out).
+            raise InputError(
+                f"line {line}, column 'study': duplicate study label {study!r} "
+                f"(first on line {first_line[study]})"
+            )
+        first_line[study] = line
         row: dict[str, float] = {}
         for column in columns:
             cell = cells.get(column, "")
@@ -218,7 +289,10 @@ def read_study_csv(text: str, measure: Measure | None = None) -> StudyTable:
         for column in columns:
             values[column].append(row[column])
         if has_subgroup:
-            subgroup_text.append(cells.get("subgroup", ""))
+            subgroup_name = cells.get("subgroup", "")
+            if not subgroup_name:
+                raise InputError(f"line {line}, column 'subgroup': empty subgroup name")
+            subgroup_text.append(subgroup_name)
         if has_year:
             cell = cells.get("year", "")
             if cell == "":

@@ -30,8 +30,9 @@ class StudyStatus(IntEnum):
 
     ESTIMABLE = 0
     INVALID = 1  # missing or out-of-range input (n < 1, SD < 0, events > total, ...)
-    NO_EVENTS = 2  # OR/RR: no events in either arm, "not estimable" in RevMan
-    ALL_EVENTS = 3  # OR/RR: every participant had the event in both arms
+    # OR/RR only (RD keeps both): Cochrane Handbook v6 10.4.4.1, "not estimable" in RevMan 5.
+    NO_EVENTS = 2  # no events in either arm
+    ALL_EVENTS = 3  # every participant had the event in both arms
     ZERO_VARIANCE = 4  # SD 0 in both arms (or SE 0): infinite weight, not estimable
 
 
@@ -137,7 +138,8 @@ MH_TERM_NAMES: dict[Measure, tuple[str, ...]] = {
     Measure.OR: ("R", "S", "PR", "PS+QR", "QS"),
     # Greenland & Robins (1985): R = a n2/N, S = c n1/N, P = (n1 n2 (a+c) − a c N)/N².
     Measure.RR: ("R", "S", "P"),
-    # Greenland & Robins (1985): K = n1 n2/N, J = (a b n2³ + c d n1³)/(n1 n2 N²).
+    # Greenland & Robins (1985): K = n1 n2/N, J = (a b n2³ + c d n1³)/(n1 n2 N²), from the
+    # 0.5-corrected cells in a zero-cell study (RevMan 5); RD itself from observed counts.
     Measure.RD: ("K·RD", "K", "J"),
 }
 
@@ -202,10 +204,19 @@ def study_effects(data: StudyData, measure: Measure | str) -> StudyEffects:
       ln RR, SE = sqrt(1/a + 1/c − 1/n1 − 1/n2);
       RD = a/n1 − c/n2, SE = sqrt(ab/n1³ + cd/n2³).
     * A study with a zero cell gets 0.5 added to all four cells (so each n grows by
-      1). For RD the correction only enters the SE; the RD itself is computed from
-      the observed counts, so a double-zero study has RD exactly 0 (as RevMan 5 and
-      R ``meta`` with ``settings.meta("RevMan5")``).
-    * OR/RR: studies with no events, or only events, in both arms are not estimable.
+      1). For RD the correction only enters the study's SE; the RD itself is computed
+      from the observed counts, so a double-zero study has RD exactly 0 (as RevMan 5 and
+      R ``meta`` with ``settings.meta("RevMan5")``). In the Mantel–Haenszel RD the
+      weight K = n1 n2/N and the variance term J use the corrected cells of such a
+      study, the RD in ΣK·RD/ΣK the observed counts (R ``meta`` ``metabin`` with
+      MH.exact = FALSE, as in RevMan 5); without zero cells it is Greenland–Robins.
+    * OR/RR: studies with no events, or only events, in both arms are not estimable:
+      they "provide no information about the relative probability of the event and are
+      omitted from the meta-analysis" (Cochrane Handbook v6, section 10.4.4.1; v5.1,
+      16.9.3), which is what RevMan 5 shows as "Not estimable" for OR and RR. R ``meta``
+      instead keeps an all-events study for RR with a 0.5 correction (a ratio of about
+      1 with an arbitrary SE); we follow the Handbook and RevMan. RD is defined for
+      both (0), so RD keeps them.
     """
     measure = Measure(measure)
     if measure.is_continuous:
@@ -293,7 +304,6 @@ def _dichotomous(data: DichotomousArms, measure: Measure) -> StudyEffects:
     ac, bc, cc, dc = a + increment, b + increment, c + increment, d + increment
     n1c, n2c = n1 + 2.0 * increment, n2 + 2.0 * increment
     totalc = n1c + n2c
-    total = n1 + n2
     with np.errstate(divide="ignore", invalid="ignore"):
         if measure is Measure.OR:
             effect = np.log(ac) + np.log(dc) - np.log(bc) - np.log(cc)
@@ -310,9 +320,16 @@ def _dichotomous(data: DichotomousArms, measure: Measure) -> StudyEffects:
         else:
             effect = a / n1 - c / n2
             se = np.sqrt(ac * bc / n1c**3 + cc * dc / n2c**3)
-            # MH weight and estimate use the observed counts; only the variance
-            # (Greenland–Robins J) uses the corrected cells, as in RevMan 5.
-            k = n1 * n2 / total
+            # Mantel–Haenszel RD as RevMan 5 computes it (R meta ``metabin``, MH.exact =
+            # FALSE, "as in RevMan 5"; Deeks & Higgins 2010's zero-cell rule): in a study
+            # with a zero cell (a double-zero or all-events study included) both the weight
+            # K and the Greenland–Robins variance term J use the 0.5-corrected cells, while
+            # the study's RD in ΣK·RD/ΣK stays the observed a/n1 − c/n2. With no zero cell
+            # the increment is 0 and this is exactly Greenland & Robins (1985). The earlier
+            # mixture, corrected J over uncorrected K (older meta versions), gave a pooled SE
+            # matching no current implementation (issue 23); uncorrected K and J throughout
+            # is meta's MH.exact = TRUE, not RevMan's.
+            k = n1c * n2c / totalc
             j = (ac * bc * n2c**3 + cc * dc * n1c**3) / (n1c * n2c * totalc**2)
             terms = np.vstack([k * effect, k, j])
     terms = np.where(usable, terms, 0.0)

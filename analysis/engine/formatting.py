@@ -72,13 +72,21 @@ def format_interval(low: float, high: float, measure: Measure, decimals: int = 2
     return f"[{format_number(low, decimals)}, {format_number(high, decimals)}]"
 
 
+def _applicable(q: float | None, df: float | None) -> bool:
+    """A Q test exists only with at least 1 df and a finite Q (RevMan: "Not applicable")."""
+    return q is not None and math.isfinite(q) and df is not None and df >= 1
+
+
 def heterogeneity_line(
-    q: float, df: int, p: float, i2: float, tau2: float | None = None
+    q: float | None, df: int, p: float | None, i2: float | None, tau2: float | None = None
 ) -> str:
     """"Heterogeneity: Tau² = 0.14; Chi² = 41.88, df = 13 (P < 0.0001); I² = 69%".
 
-    ``tau2`` is given for random-effects analyses and omitted for fixed effect.
+    ``tau2`` is given for random-effects analyses and omitted for fixed effect. A single
+    study (df = 0) gives "Heterogeneity: Not applicable", as RevMan prints it.
     """
+    if not _applicable(q, df):
+        return "Heterogeneity: Not applicable"
     prefix = "" if tau2 is None else f"Tau² = {format_number(tau2)}; "
     return (
         f"Heterogeneity: {prefix}Chi² = {format_number(q)}, df = {df} "
@@ -86,14 +94,24 @@ def heterogeneity_line(
     )
 
 
-def overall_effect_line(statistic: float, p: float, test: str = "z") -> str:
-    """"Test for overall effect: Z = 1.54 (P = 0.12)" (or "T = …" for HKSJ)."""
+def overall_effect_line(statistic: float | None, p: float | None, test: str = "z") -> str:
+    """"Test for overall effect: Z = 1.54 (P = 0.12)" (or "T = …" for HKSJ).
+
+    "Not applicable" when there is no statistic (no estimable study, or HKSJ on 0 df).
+    """
+    if statistic is None or math.isnan(statistic):
+        return "Test for overall effect: Not applicable"
     label = "Z" if test == "z" else "T"
     return f"Test for overall effect: {label} = {format_number(abs(statistic))} ({format_p(p)})"
 
 
-def subgroup_test_line(q: float, df: int, p: float, i2: float) -> str:
-    """"Test for subgroup differences: Chi² = 3.70, df = 1 (P = 0.05), I² = 73.0%"."""
+def subgroup_test_line(q: float | None, df: int, p: float | None, i2: float | None) -> str:
+    """"Test for subgroup differences: Chi² = 3.70, df = 1 (P = 0.05), I² = 73.0%".
+
+    With fewer than two estimable subgroups (df < 1) RevMan prints "Not applicable".
+    """
+    if not _applicable(q, df):
+        return "Test for subgroup differences: Not applicable"
     return (
         f"Test for subgroup differences: Chi² = {format_number(q)}, df = {df} "
         f"({format_p(p)}), I² = {format_i2(i2, 1)}"

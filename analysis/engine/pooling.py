@@ -98,7 +98,9 @@ def mantel_haenszel_from_sums(
     * OR (Robins, Breslow & Greenland 1986): ln(ΣR/ΣS), variance
       ΣPR/(2(ΣR)²) + Σ(PS + QR)/(2ΣRΣS) + ΣQS/(2(ΣS)²).
     * RR (Greenland & Robins 1985): ln(ΣR/ΣS), variance ΣP/(ΣRΣS).
-    * RD (Greenland & Robins 1985): ΣK·RD/ΣK, variance ΣJ/(ΣK)².
+    * RD (Greenland & Robins 1985): ΣK·RD/ΣK, variance ΣJ/(ΣK)²; K and J of a zero-cell
+      study come from its 0.5-corrected cells, as in RevMan 5 (see
+      :func:`~.effect_sizes.study_effects`).
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         if measure is Measure.OR:
@@ -162,7 +164,11 @@ def pool_sets(
     sum_w2 = sets.static_sum(w * w)
     with np.errstate(divide="ignore", invalid="ignore"):
         theta_iv = sum_wy / sum_w
-    q_iv = np.maximum(sets.centred_q(w, y, theta_iv, sum_w), 0.0)
+    # A set of one study has no heterogeneity: Q is exactly 0 (df = 0), not the rounding
+    # residue of Σw(θᵢ − θ)² with θ = wθᵢ/w, which would make I² 100 % and the automatic
+    # model rule pick "random" for a single study.
+    single = k <= 1.0
+    q_iv = np.where(single, 0.0, np.maximum(sets.centred_q(w, y, theta_iv, sum_w), 0.0))
     df = k - 1.0
 
     if options.method is PoolingMethod.MH:
@@ -173,7 +179,7 @@ def pool_sets(
         sum_weights_fixed = sums[mh_terms.weight_row]
         # Σw(θᵢ − θ_MH)² = Σw(θᵢ − θ_IV)² + Σw(θ_IV − θ_MH)²
         with np.errstate(invalid="ignore"):
-            q = q_iv + np.where(sum_w > 0, sum_w * (theta_iv - theta_fixed) ** 2, 0.0)
+            q = q_iv + np.where((sum_w > 0) & ~single, sum_w * (theta_iv - theta_fixed) ** 2, 0.0)
     else:
         theta_fixed = theta_iv
         with np.errstate(divide="ignore"):
@@ -201,7 +207,8 @@ def pool_sets(
         se_fixed = np.sqrt(var_fixed)
         fixed = estimate_arrays(theta_fixed, se_fixed, level)
         if options.hksj:
-            var_random = q_random / (df * sum_w_random)
+            # No HKSJ statistic on 0 df (one study): NaN, never 0/0 residue shown as z = 0.00.
+            var_random = np.where(df >= 1, q_random / (df * sum_w_random), np.nan)
             random = estimate_arrays(theta_random, np.sqrt(var_random), level, df=df)
         else:
             var_random = 1.0 / sum_w_random

@@ -118,9 +118,13 @@ def estimate_dict(estimate: Estimate, is_ratio: bool) -> dict[str, Any]:
 
 
 def heterogeneity_dict(pooled: Pooled) -> dict[str, Any]:
-    """``{q, df, p, i2, tau2, tau2_method, tau2_converged, tau2_iterations}``."""
+    """``{q, df, p, i2, tau2, tau2_method, tau2_converged, tau2_iterations, applicable}``.
+
+    ``applicable`` is false for a single study (df = 0): Q is 0, P and I² are ``None``.
+    """
     h = pooled.heterogeneity
     return {
+        "applicable": h.df >= 1 and math.isfinite(h.q),
         "q": _num(h.q),
         "df": h.df,
         "p": _num(h.p),
@@ -135,7 +139,8 @@ def heterogeneity_dict(pooled: Pooled) -> dict[str, Any]:
 def _subgroup_test_dict(test: SubgroupTest | None) -> dict[str, Any] | None:
     if test is None:
         return None
-    return {"q": _num(test.q), "df": test.df, "p": _num(test.p), "i2": _num(test.i2)}
+    return {"q": _num(test.q), "df": test.df, "p": _num(test.p), "i2": _num(test.i2),
+            "subgroups": test.subgroups, "applicable": test.applicable}
 
 
 def _egger_dict(e: EggerTest | None) -> dict[str, Any] | None:
@@ -518,12 +523,8 @@ def _pool_lines(pooled: Pooled, model: Model, label: str, measure, weight: float
 
 def _footer(pooled: Pooled, model: Model) -> list[str]:
     h = pooled.heterogeneity
-    lines = []
-    if pooled.k >= 2:
-        tau2 = h.tau2 if model is Model.RANDOM else None
-        lines.append(heterogeneity_line(h.q, h.df, h.p, h.i2, tau2))
-    else:
-        lines.append("Heterogeneity: Not applicable")
+    tau2 = h.tau2 if model is Model.RANDOM else None
+    lines = [heterogeneity_line(h.q, h.df, h.p, h.i2, tau2)]  # "Not applicable" for one study
     estimate = pooled.model(model)
     lines.append(overall_effect_line(estimate.statistic, estimate.p, estimate.test))
     return lines

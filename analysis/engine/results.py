@@ -133,15 +133,19 @@ class SubgroupArrays:
 
 @dataclass(frozen=True)
 class SubgroupTestArrays:
-    """Test for subgroup differences per analysis (NaN with fewer than 2 subgroups)."""
+    """Test for subgroup differences per analysis (NaN with fewer than 2 subgroups).
+
+    ``subgroups`` is the number J of subgroups with an estimate in each analysis.
+    """
 
     q: FloatArray
     df: FloatArray
     p: FloatArray
     i2: FloatArray
+    subgroups: IntArray
 
     def __post_init__(self) -> None:
-        _freeze(self.q, self.df, self.p, self.i2)
+        _freeze(self.q, self.df, self.p, self.i2, self.subgroups)
 
 
 @dataclass(frozen=True)
@@ -291,12 +295,22 @@ class SubgroupResult:
 
 @dataclass(frozen=True)
 class SubgroupTest:
-    """Test for subgroup differences: Q of subgroup estimates, df = J − 1, P, I² %."""
+    """Test for subgroup differences: Q of subgroup estimates, df = J − 1, P, I² %.
+
+    With fewer than two estimable subgroups (``subgroups`` < 2) the test is not
+    applicable: Q, P and I² are NaN and df is 0, and RevMan prints "Not applicable".
+    """
 
     q: float
     df: int
     p: float
     i2: float
+    subgroups: int
+
+    @property
+    def applicable(self) -> bool:
+        """True when at least two subgroups have an estimate to compare."""
+        return self.subgroups >= 2
 
 
 @dataclass(frozen=True)
@@ -686,11 +700,16 @@ def sensitivity_order(nested: NestedArrays, entries: IntArray, *, by_row: bool) 
 
 
 def _subgroup_test_view(arrays: SubgroupTestArrays | None, analysis: int) -> SubgroupTest | None:
-    if arrays is None or not math.isfinite(float(arrays.df[analysis])):
+    """The test of ``analysis``; ``None`` only when the batch had no subgroups at all."""
+    if arrays is None:
         return None
+    subgroups = int(arrays.subgroups[analysis])
+    if subgroups < 2:
+        return SubgroupTest(q=math.nan, df=0, p=math.nan, i2=math.nan, subgroups=subgroups)
     return SubgroupTest(
         q=float(arrays.q[analysis]),
         df=int(arrays.df[analysis]),
         p=float(arrays.p[analysis]),
         i2=float(arrays.i2[analysis]),
+        subgroups=subgroups,
     )

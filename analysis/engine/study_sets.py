@@ -112,6 +112,18 @@ class MemberSets(ABC):
     def expand(self, active: NDArray[np.bool_]) -> Expansion:
         """(row, set) pairs of the sets where ``active`` is true."""
 
+    @property
+    @abstractmethod
+    def row_group(self) -> IntArray:
+        """Group of each row: every set draws its rows from one group (its analysis or
+        its own segment), so a value given per group, such as a trial τ², is a per-row
+        value that :meth:`static_sum` can sum for every set at once."""
+
+    @property
+    @abstractmethod
+    def set_group(self) -> IntArray:
+        """Group of each set (see :attr:`row_group`)."""
+
     def random_moments(
         self,
         y: FloatArray,
@@ -153,6 +165,14 @@ class SegmentSets(MemberSets):
         # Two-pass: residuals about each set's own estimate.
         return self.static_sum(w * (y - theta[self.row_set]) ** 2)
 
+    @property
+    def row_group(self) -> IntArray:
+        return self.row_set
+
+    @property
+    def set_group(self) -> IntArray:
+        return np.arange(self.n_sets, dtype=np.intp)
+
     def expand(self, active: NDArray[np.bool_]) -> Expansion:
         if active.all():
             rows = np.arange(len(self.row_set), dtype=np.intp)
@@ -174,6 +194,14 @@ class _NestedSets(MemberSets):
         self.analysis_theta = analysis_theta
         self.n_sets = layout.n_rows
         self._position = layout.position
+
+    @property
+    def row_group(self) -> IntArray:
+        return self.layout.analysis
+
+    @property
+    def set_group(self) -> IntArray:
+        return self.layout.analysis  # set i is built from row i's analysis
 
     def centred_q(
         self, w: FloatArray, y: FloatArray, theta: FloatArray, sum_w: FloatArray

@@ -57,8 +57,9 @@ def test_subgroup_differences(
     Returns
     -------
     SubgroupTestArrays
-        Q = Σ wⱼ(θⱼ − θ̄)², wⱼ = 1/SEⱼ², df = J − 1, P from χ², I² in percent;
-        NaN for analyses with fewer than two estimable subgroups.
+        Q = Σ wⱼ(θⱼ − θ̄)², wⱼ = 1/SEⱼ², df = J − 1, P from χ², I² in percent, and
+        J itself; NaN for analyses with fewer than two estimable subgroups, where the
+        test is not applicable (RevMan prints "Not applicable").
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         usable = np.isfinite(estimates.estimate) & np.isfinite(estimates.se) & (estimates.se > 0)
@@ -77,4 +78,5 @@ def test_subgroup_differences(
         df=df,
         p=np.where(tested, q_test_p(q, df), np.nan),
         i2=np.where(tested, i_squared(q, df), np.nan),
+        subgroups=count.round().astype(np.intp),
     )

@@ -107,17 +107,13 @@ def _total_cells(arms: list[dict[str, Any]], dichotomous: bool) -> tuple[str, ..
 
 
 def _test_lines(pooled: dict[str, Any], heterogeneity: dict[str, Any], random: bool) -> list[ForestRow]:
-    if pooled["k"] >= 2 and _finite(heterogeneity["q"]):
-        line = heterogeneity_line(heterogeneity["q"], heterogeneity["df"], heterogeneity["p"],
-                                  heterogeneity["i2"], heterogeneity["tau2"] if random else None)
-    else:
-        line = "Heterogeneity: Not applicable"
-    lines = [ForestRow("note", line)]
-    if _finite(pooled["z"]):
-        lines.append(ForestRow("note", overall_effect_line(pooled["z"], pooled["p"], pooled["test"])))
-    else:
-        lines.append(ForestRow("note", "Test for overall effect: Not applicable"))
-    return lines
+    # The line functions print RevMan's "Not applicable" for one study (df = 0) and for a missing
+    # statistic (none estimable, or HKSJ on 0 df).
+    df = heterogeneity["df"] if pooled["k"] >= 2 else 0
+    line = heterogeneity_line(heterogeneity["q"], df, heterogeneity["p"], heterogeneity["i2"],
+                              heterogeneity["tau2"] if random else None)
+    return [ForestRow("note", line),
+            ForestRow("note", overall_effect_line(pooled["z"], pooled["p"], pooled["test"]))]
 
 
 def _axis(values: list[float], is_ratio: bool) -> tuple[float, tuple[float, ...]]:
@@ -231,7 +227,7 @@ def forest_layout(payload: dict[str, Any], *, title: str) -> ForestLayout:
     rows.extend(events_note(studies))
     rows.extend(_test_lines(payload[model], payload["heterogeneity"], random))
     test = (payload.get("subgroup_test") or {}).get(model)
-    if test and _finite(test["q"]):
+    if test:  # "Not applicable" with fewer than two estimable subgroups, as RevMan prints it
         rows.append(ForestRow("note", subgroup_test_line(test["q"], test["df"], test["p"], test["i2"])))
 
     values = [v for r in rows if r.kind in ("study", "subtotal", "total") for v in (r.ci_low, r.ci_high, r.effect)

@@ -58,7 +58,9 @@ def conclusion_changes_detect(previous: OutcomeResult | None, current: OutcomeRe
                         f"The pooled effect went from {previous.estimate:.2f} to {current.estimate:.2f}."))
     if previous.chosen_model != current.chosen_model:
         changes.append((ChangeKind.MODEL_SWITCHED,
-                        f"The {current.chosen_model}-effect model is now reported (I² = {current.i2:.0f}%)."))
+                        f"The {current.chosen_model}-effect model is now reported "
+                        + (f"(I² = {current.i2:.0f}%)." if current.i2 is not None
+                           else "(one study: heterogeneity not applicable).")))
     before, after = i2_band(previous.i2), i2_band(current.i2)
     if before and after and before != after:
         changes.append((ChangeKind.HETEROGENEITY_BAND,

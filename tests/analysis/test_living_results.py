@@ -198,3 +198,13 @@ def test_a_version_that_failed_is_not_requeued_until_the_data_change(small):
     small.data.mean = -1.0
     entity_save(instance=small.data)
     assert small.review.pk in services.reviews_behind()
+
+
+def test_a_switch_to_one_study_names_no_i2():
+    """Down to one study, I² is not applicable (None): the model-switch note says so instead of failing."""
+    before = OutcomeResult(k=3, chosen_model="random", estimate=0.4, p_value=0.01, i2=62.0)
+    after = OutcomeResult(k=1, chosen_model="fixed", estimate=0.3, p_value=0.02, i2=None)
+    changes = dict(services.conclusion_changes_detect(before, after, 0.05))
+    assert changes[ChangeKind.MODEL_SWITCHED] == (
+        "The fixed-effect model is now reported (one study: heterogeneity not applicable).")
+    assert ChangeKind.HETEROGENEITY_BAND not in changes

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from analysis.engine.cli import InputError, metaanalyse_csv
+from analysis.engine.cli import InputError, decode_csv, metaanalyse_csv
 
 
 class Command(BaseCommand):
@@ -46,15 +46,17 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         source = options["file"]
         try:
-            if source == "-":
-                text = sys.stdin.read().lstrip("\ufeff")
-            else:
-                text = Path(source).read_text(encoding="utf-8-sig")
+            # Bytes, not text: a spreadsheet's "CSV" may be Windows-1252 or UTF-16, which
+            # decode_csv recognises (a UTF-8 read would end in a traceback).
+            content = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
         except OSError as error:
             raise CommandError(f"cannot read {source}: {error.strerror or error}") from error
         try:
+            decoded = decode_csv(content)
+            if decoded.note:
+                self.stderr.write(f"{source}: note: {decoded.note}")
             output = metaanalyse_csv(
-                text,
+                decoded.text,
                 output_format=options["output_format"],
                 measure=options["measure"],
                 method=options["method"],

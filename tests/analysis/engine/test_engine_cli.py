@@ -43,7 +43,7 @@ def test_json_has_the_documented_keys_on_the_analysis_scale():
     assert sum(s["weight_fixed"] for s in out["studies"]) == pytest.approx(100.0)
     assert [g["name"] for g in out["subgroups"]] == ["random", "non-random"]
     assert set(out["subgroup_test"]) == {"fixed", "random"}
-    assert set(out["subgroup_test"]["fixed"]) == {"q", "df", "p", "i2"}
+    assert set(out["subgroup_test"]["fixed"]) == {"q", "df", "p", "i2", "subgroups", "applicable"}
     loo = out["leave_one_out"][0]
     assert set(loo) >= {"omitted", "estimate", "ci_low", "ci_high", "i2", "tau2"}
     assert set(out["egger"]) >= {"intercept", "se", "t", "df", "p"}

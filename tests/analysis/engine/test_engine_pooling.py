@@ -2,7 +2,7 @@
 
 metafor goldens: R 4.2.2, metafor 3.8-1, R call in the comment above each number
 (script: tests/analysis/engine/data/metafor_goldens.R). RevMan-only methods
-(Mantel–Haenszel with RevMan's zero-cell handling, Greenland–Robins RD variance,
+(Mantel–Haenszel OR/RR/RD with RevMan's zero-cell handling, Greenland–Robins RD variance,
 RevMan's SMD) are checked against the scalar reference implementation below, written
 straight from Deeks & Higgins (2010), independently of the vectorised engine. R's
 ``meta`` package (settings.meta("RevMan5")) is not packaged for Debian 12, so it could
@@ -25,6 +25,7 @@ from analysis.engine import (
     Model,
     analyse,
 )
+from analysis.engine.effect_sizes import StudyStatus
 
 NAN = math.nan
 Z95 = 1.959963984540054
@@ -232,9 +233,11 @@ def reference_mh(data, measure):
     else:
         k_sum = k_rd = j_sum = 0.0
         weights = []
-        for a, n1, c, n2, rd, _, (A, B, C, D) in studies:
+        for *_, rd, _, (A, B, C, D) in studies:
+            # RevMan 5: K and the Greenland–Robins J from the (zero-cell corrected) cells,
+            # the RD itself from the observed counts (reference_study).
             N1, N2 = A + B, C + D
-            k = n1 * n2 / (n1 + n2)
+            k = N1 * N2 / (N1 + N2)
             k_sum += k
             k_rd += k * rd
             j_sum += (A * B * N2**3 + C * D * N1**3) / (N1 * N2 * (N1 + N2) ** 2)
@@ -273,6 +276,59 @@ def test_mantel_haenszel_follows_revman(data, measure):
                                                                          rel=1e-14)
     if measure != "RD":
         assert pooled.fixed.ratio == pytest.approx(math.exp(expected["theta"]), rel=CLOSED_FORM)
+
+
+# Mantel–Haenszel RD, RevMan 5 / R meta ``metabin(..., method="MH", sm="RD", MH.exact=FALSE)``
+# (meta is not installed here, so its MH RD branch is written out in plain R; R 4.2.2, metafor
+# 3.8-1; last block of tests/analysis/engine/data/metafor_goldens.R):
+#   mh_rd <- function(a, n1, c, n2) {
+#     b <- n1 - a; d <- n2 - c; N <- n1 + n2
+#     incr <- ifelse(a == 0 | b == 0 | c == 0 | d == 0, 0.5, 0)  # double-zero included for RD
+#     J <- ((a+incr)*(b+incr)*(n2+2*incr)^3 + (c+incr)*(d+incr)*(n1+2*incr)^3) /
+#          ((n1+2*incr)*(n2+2*incr)*(N+4*incr)^2)
+#     K <- (n1+2*incr)*(n2+2*incr)/(N+4*incr)
+#     RD <- a/n1 - c/n2
+#     list(est=sum(K*RD)/sum(K), se=sqrt(sum(J)/sum(K)^2), w=100*K/sum(K)) }
+# SPARSE (zero cells in four studies, a double-zero and an all-events study):
+# R: r <- mh_rd(a=c(0,2,0,5,12,7), n1=c(10,20,15,25,12,30), c=c(3,0,0,9,10,7), n2=c(12,18,15,26,10,31))
+SPARSE_RD_MH = {"estimate": -0.038700261657808446, "se": 0.04551932541421988,
+                "weights": [10.293812827827162, 17.233138398474285, 13.821063377222485,
+                            22.018850968614252, 10.293812827827162, 26.339321600034655]}
+# The mixture issue 23 reported (J corrected, K uncorrected), which the engine must not give:
+# R: sqrt(sum(J))/sum(n1*n2/N)  with J as in mh_rd
+SPARSE_RD_MH_SE_MIXTURE = 0.047155932004383581
+# BCG has no zero cell, so the same rule is plain Greenland & Robins (1985):
+# R: coef(rma.mh(ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg, measure="RD"))
+BCG_RD_MH_ESTIMATE = -0.0032881818326129996
+# R: a <- as.numeric(dat.bcg$tpos); b <- as.numeric(dat.bcg$tneg); c <- as.numeric(dat.bcg$cpos)
+#    d <- as.numeric(dat.bcg$cneg); n1 <- a+b; n2 <- c+d; N <- n1+n2
+#    sqrt(sum((a*b*n2^3 + c*d*n1^3)/(n1*n2*N^2)) / sum(n1*n2/N)^2)
+#    (rma.mh's own SE, 0.00028665674852737364, is Sato's estimator, not RevMan's)
+BCG_RD_MH_SE_GREENLAND_ROBINS = 0.00028451592189694111
+
+
+def test_mantel_haenszel_risk_difference_corrects_weights_and_variance_of_zero_cell_studies():
+    result = _analyse(SPARSE, "RD", method="MH")
+    pooled = result.overall
+    assert pooled.fixed.estimate == pytest.approx(SPARSE_RD_MH["estimate"], rel=1e-12)
+    assert pooled.fixed.se == pytest.approx(SPARSE_RD_MH["se"], rel=1e-12)
+    assert pooled.fixed.ci_low == pytest.approx(
+        SPARSE_RD_MH["estimate"] - Z95 * SPARSE_RD_MH["se"], rel=1e-12)
+    # The forest plot's MH weight is the corrected K, normalised.
+    weights = [s.weight_fixed for s in result.studies]
+    np.testing.assert_allclose(weights, SPARSE_RD_MH["weights"], rtol=1e-12)
+    assert abs(pooled.fixed.se - SPARSE_RD_MH_SE_MIXTURE) > 1e-3
+    # The double-zero study keeps RD 0 from its observed counts, with weight K = 16·16/32.
+    assert result.studies[2].effect == 0.0
+    assert result.studies[2].weight_fixed == pytest.approx(
+        100 * 8 / sum((n1 + 2 * i) * (n2 + 2 * i) / (n1 + n2 + 4 * i) for n1, n2, i in zip(
+            SPARSE.total1, SPARSE.total2, [0.5, 0.5, 0.5, 0, 0.5, 0])), rel=1e-12)
+
+
+def test_mantel_haenszel_risk_difference_without_zero_cells_is_greenland_robins():
+    pooled = _analyse(BCG, "RD", method="MH").overall
+    assert pooled.fixed.estimate == pytest.approx(BCG_RD_MH_ESTIMATE, rel=1e-12)
+    assert pooled.fixed.se == pytest.approx(BCG_RD_MH_SE_GREENLAND_ROBINS, rel=1e-12)
 
 
 def test_mantel_haenszel_differs_from_metafor_where_revman_corrects_zero_cells():
@@ -349,9 +405,11 @@ def test_a_single_study_pools_to_itself():
         assert estimate.ci_low == pytest.approx(0.3 - Z95 * 0.2, rel=1e-15)
     assert pooled.random.estimate == 0.3 and pooled.k == 1
     het = pooled.heterogeneity
-    assert (het.q, het.df, het.i2, het.tau2) == (0.0, 0, 0.0, 0.0) and math.isnan(het.p)
+    assert (het.q, het.df, het.tau2) == (0.0, 0, 0.0) and math.isnan(het.p)
+    assert math.isnan(het.i2)  # not applicable, not 0 % or 100 %
     # No t distribution on 0 df, and no prediction interval below k = 3.
     assert math.isnan(pooled.random.ci_low) and math.isnan(pooled.random.prediction_low)
+    assert math.isnan(pooled.random.statistic) and math.isnan(pooled.random.p)
     assert result.egger is None and result.leave_one_out[0].pooled.k == 0
 
 
@@ -368,8 +426,9 @@ def test_identical_studies_have_no_heterogeneity(method):
 def test_non_convergence_is_reported_not_hidden(method):
     result = _analyse(NORMAND, "MD", tau2_method=method, max_iter=2)
     het = result.overall.heterogeneity
-    assert not het.tau2_converged and het.tau2_iterations == 2
-    assert any("did not converge after 2 iterations" in w for w in result.warnings)
+    # REML may restart once from its likelihood profile: 2 iterations per run, counted together.
+    assert not het.tau2_converged and het.tau2_iterations == (2 if method == "PM" else 4)
+    assert any(f"did not converge after {het.tau2_iterations} iterations" in w for w in result.warnings)
     converged = _analyse(NORMAND, "MD", tau2_method=method).overall.heterogeneity
     assert converged.tau2_converged and 2 < converged.tau2_iterations < 100
     assert het.tau2 != pytest.approx(converged.tau2, rel=1e-6)
@@ -415,3 +474,33 @@ def test_ratios_are_exponentiated_and_favoured_side_follows_direction():
 def test_mantel_haenszel_needs_a_dichotomous_measure():
     with pytest.raises(ValueError, match="Mantel"):
         AnalysisOptions(measure="SMD", method="MH")
+
+
+@pytest.mark.parametrize("measure, method", [("RR", "IV"), ("RR", "MH"), ("OR", "IV"), ("OR", "MH")])
+def test_all_events_in_both_arms_is_not_estimable_for_ratios(measure, method):
+    # Cochrane Handbook v6 10.4.4.1: studies with no events or all events in both arms give no
+    # information on the ratio and are omitted; RevMan 5 shows them "Not estimable". (R meta keeps
+    # the all-events study for RR with a 0.5 correction; metafor's drop00=TRUE drops it, as we do:
+    # the SPARSE_RR_* goldens above come from escalc(..., drop00=TRUE).)
+    result = _analyse(SPARSE, measure, method=method)
+    all_events = result.studies[4]  # 12/12 vs 10/10
+    no_events = result.studies[2]  # 0/15 vs 0/15
+    assert all_events.status is StudyStatus.ALL_EVENTS and not all_events.estimable
+    assert no_events.status is StudyStatus.NO_EVENTS
+    assert math.isnan(all_events.effect) and all_events.weight_fixed == 0.0
+    assert result.overall.k == 4 and result.overall.heterogeneity.df == 3
+    assert any("row 4: not estimable (all participants had the event in both arms)" in w
+               for w in result.warnings)
+    if measure == "RR" and method == "IV":
+        _check(result.overall.fixed, SPARSE_RR_FE, CLOSED_FORM, q=result.overall.heterogeneity.q)
+
+
+@pytest.mark.parametrize("method", ["IV", "MH"])
+def test_risk_difference_keeps_studies_with_no_or_all_events(method):
+    result = _analyse(SPARSE, "RD", method=method)
+    all_events, no_events = result.studies[4], result.studies[2]
+    assert all_events.estimable and no_events.estimable and result.overall.k == 6
+    # RD = 12/12 − 10/10 = 0; SE from the 0.5-corrected cells (Deeks & Higgins 2010).
+    assert all_events.effect == 0.0 and no_events.effect == 0.0
+    assert all_events.se == pytest.approx(math.sqrt(12.5 * 0.5 / 13**3 + 10.5 * 0.5 / 11**3), rel=1e-15)
+    assert all_events.zero_cell_corrected and all_events.weight_fixed > 0.0

@@ -118,7 +118,12 @@ def test_subgroups_each_get_their_own_tau2_and_are_tested_for_differences(
 
 def test_single_subgroup_has_no_test_for_differences():
     result = analyse(NORMAND, options=AnalysisOptions(measure="MD"), subgroup=[0] * 9)
-    assert len(result.subgroups) == 1 and result.subgroup_test_fixed is None
+    assert len(result.subgroups) == 1
+    for test in (result.subgroup_test_fixed, result.subgroup_test_random):
+        assert not test.applicable and test.subgroups == 1 and test.df == 0
+        assert math.isnan(test.q) and math.isnan(test.p) and math.isnan(test.i2)
+    # Without subgroup keys there is no test at all (not a "Not applicable" one).
+    assert analyse(NORMAND, options=AnalysisOptions(measure="MD")).subgroup_test_fixed is None
 
 
 def test_leave_one_out_matches_metafor_leave1out():

@@ -112,3 +112,24 @@ homog <- data.frame(yi = c(0.10, 0.12, 0.09, 0.11, 0.10), vi = c(0.04, 0.05, 0.0
 assign("homog", homog, globalenv())
 for (m in c("DL", "REML", "PM"))
   run(paste0("HOMOG_", m), sprintf("rma(yi, vi, data=homog, method='%s', %s)", m, ctl), est)
+
+# Mantel-Haenszel RD as RevMan 5 / R meta metabin(method="MH", sm="RD", MH.exact=FALSE)
+# computes it (meta itself is not installed here): K and J from the 0.5-corrected cells of a
+# zero-cell study (double-zero included), RD from the observed counts.
+mh_rd <- function(a, n1, c, n2) {
+  b <- n1 - a; d <- n2 - c; N <- n1 + n2
+  incr <- ifelse(a == 0 | b == 0 | c == 0 | d == 0, 0.5, 0)
+  J <- ((a+incr)*(b+incr)*(n2+2*incr)^3 + (c+incr)*(d+incr)*(n1+2*incr)^3) /
+       ((n1+2*incr)*(n2+2*incr)*(N+4*incr)^2)
+  K <- (n1+2*incr)*(n2+2*incr)/(N+4*incr)
+  RD <- a/n1 - c/n2
+  list(est=sum(K*RD)/sum(K), se=sqrt(sum(J)/sum(K)^2), w=100*K/sum(K))
+}
+assign("mh_rd", mh_rd, globalenv())
+run("SPARSE_RD_MH", "mh_rd(a=c(0,2,0,5,12,7), n1=c(10,20,15,25,12,30), c=c(3,0,0,9,10,7), n2=c(12,18,15,26,10,31))",
+    c(estimate = "r$est", se = "r$se"))
+runv("SPARSE_RD_MH_WEIGHTS", "mh_rd(a=c(0,2,0,5,12,7), n1=c(10,20,15,25,12,30), c=c(3,0,0,9,10,7), n2=c(12,18,15,26,10,31))$w")
+run("BCG_RD_MH_ESTIMATE", "rma.mh(ai=tpos, bi=tneg, ci=cpos, di=cneg, data=bcg, measure='RD')", c(estimate = "r$b[1]"))
+run("BCG_RD_MH_SE_GREENLAND_ROBINS",
+    "with(bcg, mh_rd(a=as.numeric(tpos), n1=as.numeric(tpos+tneg), c=as.numeric(cpos), n2=as.numeric(cpos+cneg)))",
+    c(se = "r$se"))
