@@ -244,6 +244,9 @@ class PrismaCounts:
     previous: PrismaPreviousVersion | None = None
     studies_included_total: int = 0  # the whole review's, new and previous (= the flow's without ``previous``)
     reports_included_total: int = 0
+    # Of ``awaiting_screening``: the records left unscreened when the team stopped by the stopping
+    # rule (issue 22), which PRISMA 2020 asks to report (item 8 and the flow's "records not screened").
+    not_screened_after_stopping_rule: int = 0
 
     def boxes(self) -> dict[str, int]:
         """The final box of every record of the flow, by name (they partition ``identified``)."""
@@ -282,6 +285,7 @@ class PrismaCounts:
             "duplicates_removed": self.duplicates_removed,
             "screened": self.screened,
             "awaiting_screening": self.awaiting_screening,
+            "not_screened_after_stopping_rule": self.not_screened_after_stopping_rule,
             "excluded_at_title_abstract": self.excluded_screening,
             "reports_sought": self.sought,
             "reports_not_retrieved": self.not_retrieved,
@@ -397,7 +401,8 @@ def prisma_counts(review: Review, previous_version_at: datetime | None = None) -
     if previous_version_at is None:
         flow = _prisma_flow(review, records)
         return PrismaCounts(**flow, studies_included_total=flow["studies_included"],
-                            reports_included_total=flow["reports_included"])
+                            reports_included_total=flow["reports_included"],
+                            not_screened_after_stopping_rule=records_not_screened_after_stopping_rule(review))
     new = records.filter(created_at__gt=previous_version_at)
     flow = _prisma_flow(review, new)
     before = _prisma_flow(review, records.filter(created_at__lte=previous_version_at))
@@ -418,6 +423,8 @@ def prisma_counts(review: Review, previous_version_at: datetime | None = None) -
         **flow, reports_of_previous_studies=reports_of_previous.count(), previous=previous,
         studies_included_total=Study.objects.filter(review=review, reports__record__in=included).distinct().count(),
         reports_included_total=before["reports_included"] + flow["reports_included"],
+        not_screened_after_stopping_rule=records_not_screened_after_stopping_rule(
+            review, created_after=previous_version_at),
     )
 
 
@@ -739,14 +746,17 @@ def stopping_evidence(*, review: Review) -> StoppingEvidence:
         ranked_labels=after, ranked_since=since)
 
 
-def records_not_screened_after_stopping_rule(review: Review) -> int:
+def records_not_screened_after_stopping_rule(review: Review, created_after: datetime | None = None) -> int:
     """PRISMA 2020's "records not screened after the stopping rule": title/abstract records nobody
     had decided on when the team's standing decision to stop was recorded (0 when it has none).
-    Records imported after that decision are new search results, not counted here."""
+    Records imported after that decision are new search results, not counted here; with
+    ``created_after`` (a previous version's cut-off) only the update's records count."""
     decision = StoppingDecision.objects.filter(review=review, withdrawn_at__isnull=True).first()
     if decision is None:
         return 0
     decided = ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT,
                                                decided_at__lt=decision.decided_at)
-    return (screening_records(review=review, stage=Stage.TITLE_ABSTRACT)
-            .filter(created_at__lt=decision.decided_at).filter(~Exists(decided)).count())
+    records = screening_records(review=review, stage=Stage.TITLE_ABSTRACT).filter(created_at__lt=decision.decided_at)
+    if created_after is not None:
+        records = records.filter(created_at__gt=created_after)
+    return records.filter(~Exists(decided)).count()

@@ -72,6 +72,7 @@ def prisma_layout(counts: dict) -> PrismaLayout:
     """
     sources = counts["identified"]["by_source"]
     update = counts.get("update")
+    stopped = counts.get("not_screened_after_stopping_rule", 0)
     rows: list[tuple[PrismaBox, list[PrismaBox]]] = []
     y = 20.0
 
@@ -91,7 +92,8 @@ def prisma_layout(counts: dict) -> PrismaLayout:
         + [f"  {s['source']} {_n(s['records'])}" for s in sources],
         [("removed", ["Records removed before screening:", f"  Duplicate records {_n(counts['duplicates_removed'])}"]),
          ("awaiting_screening", [f"Records awaiting screening {_n(counts['awaiting_screening'])}",
-                                 "  (no settled title/abstract decision yet)"])])
+                                 "  (no settled title/abstract decision yet)"]
+          + ([f"  of which not screened after the stopping rule {_n(stopped)}"] if stopped else []))])
     identification_end = y - 17
     row("screened", [f"Records screened {_n(counts['screened'])}"],
         [("excluded_screening", [f"Records excluded {_n(counts['excluded_at_title_abstract'])}"])])

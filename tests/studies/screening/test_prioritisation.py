@@ -2,6 +2,8 @@
 screener's ranking (blind to the other's unsettled votes), the queue in ranked order with its top
 terms, the stopping rule's evidence and the recorded decision to stop."""
 import pytest
+
+from analysis.figures.prisma import prisma_layout
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from studies import selectors
@@ -133,6 +135,12 @@ def test_the_stopping_decision_is_the_managers_with_its_evidence(ranked):
     assert decision.p_value == pytest.approx(estimate.p_value)
     assert decision.audit_events.count() == 1
     assert selectors.records_not_screened_after_stopping_rule(ranked.review) == 10
+    # PRISMA reports them inside "records awaiting screening", in the counts and on the diagram.
+    counts = selectors.prisma_counts(ranked.review)
+    assert counts.not_screened_after_stopping_rule == 10 <= counts.awaiting_screening
+    assert counts.as_json()["not_screened_after_stopping_rule"] == 10
+    box = next(b for b in prisma_layout(counts.as_json()).boxes if b.key == "awaiting_screening")
+    assert "of which not screened after the stopping rule (n = 10)" in " ".join(line.strip() for line in box.lines)
     with pytest.raises(ValidationError, match="already decided to stop"):
         ranking_services.stopping_decision_record(review=ranked.review, user=ranked.manager, note="again")
     ranking_services.stopping_decision_withdraw(decision=decision, user=ranked.manager)
