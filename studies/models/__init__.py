@@ -2,6 +2,8 @@
 from studies.models.dedup import CandidateStatus, DuplicateCandidate, MatchMethod
 from studies.models.extraction import StudyExtraction
 from studies.models.outcomes import (
+    CHECKED_NUMBERS,
+    CheckState,
     DataType,
     Direction,
     Outcome,
@@ -58,7 +60,7 @@ from studies.models.team import INVITATION_VALID_FOR, Invitation, InvitationStat
 from studies.models.audit import AUDITED_MODELS, EVENT_MODELS  # noqa: E402 (after the models it tracks)
 
 __all__ = [
-    "CandidateStatus", "DuplicateCandidate", "MatchMethod",
+    "CandidateStatus", "DuplicateCandidate", "MatchMethod", "CHECKED_NUMBERS", "CheckState",
     "Arm", "ArmRole", "CONTINUOUS_MEASURES", "CharacteristicField", "CharacteristicType", "DICHOTOMOUS_MEASURES",
     "DataType", "Decision", "Direction", "EffectMeasure", "ExclusionReason", "FullTextDocument", "FullTextStatus", "ImportBatch",
     "ImportFormat", "Judgment", "ModelRule", "Outcome", "OutcomeData", "OutcomeDomain", "Provenance", "Record",
