@@ -71,7 +71,8 @@ def extraction_list(request: HttpRequest, slug: str) -> HttpResponse:
     items = [{"study": s, "entered": s.pk in entered, "mine": mine.get(s.pk), "submitted": submitted.get(s.pk, 0)}
              for s in studies]
     return render(request, "studies/extraction/list.html", {
-        "review": review, "items": items, "is_extractor": Role.EXTRACTOR in roles})
+        "review": review, "items": items, "is_extractor": Role.EXTRACTOR in roles,
+        "awaiting_check": selectors.values_awaiting_check_count(review=review)})
 
 
 def derivation_note(text: str) -> str:
@@ -137,6 +138,7 @@ def _page(request, review, study, layout, *, mode: str, entry, token="", base=No
         "checks": list(checks), "conflict": conflict,
         "compare_names": compare_names, "saved": saved if mode == "dual" else None,
         "saved_notes": saved if mode != "dual" else None, "locked": locked, "differences": differences,
+        "held": selectors.values_awaiting_check_count(review=review) if saved is not None and mode != "dual" else 0,
         "reports": [(r, r.record_id in documents) for r in reports],
         "value_types": ValueType.choices, "provenances": Provenance.choices,
         "methods": CONVERSION_METHODS.values(), "default_r": review.change_sd_correlation,

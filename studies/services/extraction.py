@@ -36,7 +36,6 @@ from studies.models import (
     CharacteristicField,
     CharacteristicType,
     CheckState,
-    DataType,
     Outcome,
     OutcomeData,
     Provenance,

@@ -58,6 +58,11 @@ MIN_STUDIES_FOR_OUTLIER = 3
 _LABELS = {"n": "n", "mean": "Mean", "sd": "SD", "events": "Events", "total": "Total"}
 
 
+def _times(ratio: float) -> str:
+    """A ratio as a reader says it: 1017, 12, 6.3."""
+    return f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.2g}"
+
+
 @dataclass(frozen=True)
 class Flag:
     """Why an entry is held: the rule, the field it is about and a sentence with the numbers."""
@@ -209,11 +214,11 @@ def outcome_data_flags(*, row: OutcomeData, stored: list[_Stored], pending: dict
             k = len({study for study, _ in others})
             if row.sd > SD_RATIO_LIMIT * median:
                 flags.append(Flag("sd_far_from_median", "sd", (
-                    f"{where}: SD {row.sd:g} is {row.sd / median:.3g} times the median SD of the other {k} "
+                    f"{where}: SD {row.sd:g} is {_times(row.sd / median)} times the median SD of the other {k} "
                     f"studies ({median:.3g}); more than {SD_RATIO_LIMIT:g} times is held for a check.")))
             elif row.sd < median / SD_RATIO_LIMIT:
                 flags.append(Flag("sd_far_from_median", "sd", (
-                    f"{where}: SD {row.sd:g} is 1/{median / row.sd:.3g} of the median SD of the other {k} "
+                    f"{where}: SD {row.sd:g} is 1/{_times(median / row.sd)} of the median SD of the other {k} "
                     f"studies ({median:.3g}); less than 1/{SD_RATIO_LIMIT:g} is held for a check.")))
             if row.n is not None and row.n >= 4 and row.sd < median / 2 \
                     and abs(row.sd * math.sqrt(row.n) / median - 1) <= SE_PATTERN_TOLERANCE:
@@ -235,7 +240,7 @@ def outcome_data_flags(*, row: OutcomeData, stored: list[_Stored], pending: dict
             ratio = max(abs(new) / abs(old), abs(old) / abs(new))
             if ratio > CHANGE_RATIO_LIMIT:
                 flags.append(Flag("changed_tenfold", name, (
-                    f"{where}: {_LABELS[name]} changed from {old:g} to {new:g} ({ratio:.3g}-fold); more than "
+                    f"{where}: {_LABELS[name]} changed from {old:g} to {new:g} ({_times(ratio)}-fold); more than "
                     f"{CHANGE_RATIO_LIMIT:g}-fold is held for a check, and the analysis keeps {old:g} until then.")))
     flags += _outlier_flags(row, stored, pending, where)
     return flags
