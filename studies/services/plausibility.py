@@ -13,8 +13,9 @@ team member confirms or corrects them (``studies.services.value_checks``). The r
 - a study whose effect lies far from all the others: studentized deleted residual |z| > 3.5
   (``analysis.engine.outliers``, as metafor's ``rstudent``).
 
-The other studies are read as confirmed (what the analysis uses); the study being entered as entered,
-so a study whose two arms change in one save is judged as a whole. Each flag is a sentence saying why,
+The other studies are read as confirmed (what the analysis uses); the studies being entered as entered,
+so a study whose two arms change in one save is judged as a whole, and rows created in bulk (an
+import, the demo) are judged against each other. Each flag is a sentence saying why,
 with the numbers.
 
 Every save of an outcome value, whichever door (extraction page, API, admin, commands, bulk creates),
@@ -126,7 +127,10 @@ def outcome_data_hold(*, rows: Sequence[OutcomeData], user=None, along: Sequence
     if not rows:
         return
     stored = _stored_rows(rows)
-    pending = {_key(r): r for r in (*along, *rows)}
+    pending: dict[tuple[int, int], dict[tuple, OutcomeData]] = defaultdict(dict)
+    for r in (*along, *rows):
+        pending[(r.outcome_id, r.time_point_id)][_key(r)] = r
+    contexts: dict[tuple[int, int], _Context] = {}
     entered_by_id = user.pk if user is not None and user.is_authenticated else None
     for row in rows:
         before = next((s for s in stored.get((row.outcome_id, row.time_point_id), ())
@@ -145,8 +149,10 @@ def outcome_data_hold(*, rows: Sequence[OutcomeData], user=None, along: Sequence
         if numbers == confirmed:  # back to what the analysis already uses
             row.check_state, row.check_flags = CheckState.CONFIRMED, []
             continue
-        flags = outcome_data_flags(row=row, stored=stored.get((row.outcome_id, row.time_point_id), []),
-                                   pending=pending, previous=confirmed if before is not None else None)
+        pair = (row.outcome_id, row.time_point_id)
+        if pair not in contexts:
+            contexts[pair] = _context(row.outcome, stored.get(pair, []), list(pending[pair].values()))
+        flags = outcome_data_flags(row=row, context=contexts[pair], previous=confirmed if before is not None else None)
         if flags:
             row.check_state, row.check_flags = CheckState.AWAITING_CHECK, [f.as_dict() for f in flags]
         else:
@@ -155,22 +161,37 @@ def outcome_data_hold(*, rows: Sequence[OutcomeData], user=None, along: Sequence
                 setattr(row, f"confirmed_{name}", value)
 
 
-def _study_arms(stored: list[_Stored], pending: dict, row: OutcomeData) -> dict[int, dict[str, list[tuple]]]:
-    """Per study, per arm role, the numbers the rules read: confirmed for other studies (what the
-    analysis uses), entered for the study being entered (with this operation's new numbers)."""
-    arms: dict[int, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
-    own: dict[int, tuple[str, tuple]] = {}
+@dataclass(frozen=True)
+class _Context:
+    """One outcome × time point as the rules read it: each study's arm numbers (entered for the studies
+    being saved, confirmed for the others, which is what the analysis uses) and each study's
+    studentized deleted residual, computed once for all the rows saved together."""
+
+    sds: tuple[tuple[int, float], ...]  # (study id, SD) per continuous arm
+    residuals: dict[int, tuple[float, float]]  # study id → (z, effect on the analysis scale)
+    k: int  # studies with an effect
+
+
+def _context(outcome: Outcome, stored: list[_Stored], pending: list[OutcomeData]) -> _Context:
+    entering = {p.study_id for p in pending}
+    arm_numbers: dict[object, tuple[int, str, tuple]] = {}
     for s in stored:
-        if s.study_id == row.study_id:
-            own[s.pk] = (s.role, s.entered)
+        if s.study_id in entering:
+            arm_numbers[s.pk] = (s.study_id, s.role, s.entered)
         elif s.counts and s.confirmed != (None,) * len(CHECKED_NUMBERS):
-            arms[s.study_id][s.role].append(s.confirmed)
-    for p in pending.values():
-        if p.study_id == row.study_id and (p.outcome_id, p.time_point_id) == (row.outcome_id, row.time_point_id):
-            own[p.pk if p.pk is not None else -id(p)] = (p.arm.role, _entered(p))
-    for role, numbers in own.values():
-        arms[row.study_id][role].append(numbers)
-    return arms
+            arm_numbers[s.pk] = (s.study_id, s.role, s.confirmed)
+    for p in pending:
+        arm_numbers[p.pk if p.pk is not None else -id(p)] = (p.study_id, p.arm.role, _entered(p))
+    arms: dict[int, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
+    for study_id, role, numbers in arm_numbers.values():
+        arms[study_id][role].append(numbers)
+    sds = tuple((study_id, numbers[2]) for study_id, _, numbers in arm_numbers.values() if numbers[2] is not None)
+    ids, y, v = _effects(outcome, arms)
+    residuals = {}
+    if len(ids) - 1 >= MIN_STUDIES_FOR_OUTLIER:
+        residuals = {study_id: (float(z), effect)
+                     for study_id, z, effect in zip(ids, studentized_deleted_residuals(y, v), y, strict=True)}
+    return _Context(sds, residuals, len(ids))
 
 
 def _effects(outcome: Outcome, arms: dict[int, dict[str, list[tuple]]]) -> tuple[list[int], list[float], list[float]]:
@@ -199,16 +220,14 @@ def _effects(outcome: Outcome, arms: dict[int, dict[str, list[tuple]]]) -> tuple
             [float(effects.se[i]) ** 2 for i in keep])
 
 
-def outcome_data_flags(*, row: OutcomeData, stored: list[_Stored], pending: dict,
-                       previous: tuple | None) -> list[Flag]:
+def outcome_data_flags(*, row: OutcomeData, context: _Context, previous: tuple | None) -> list[Flag]:
     """The soft rules for one row's new numbers (see the module's docstring). ``previous`` is the
     row's confirmed numbers, if it had any."""
     outcome = row.outcome
     flags: list[Flag] = []
     where = f"{row.study} · {row.arm.label} · {outcome}"
     if outcome.data_type == DataType.CONTINUOUS and row.sd is not None:
-        others = [(s.study_id, s.confirmed[2]) for s in stored
-                  if s.study_id != row.study_id and s.counts and s.confirmed[2] is not None]
+        others = [(study, sd) for study, sd in context.sds if study != row.study_id]
         if len({study for study, _ in others}) >= MIN_STUDIES_FOR_MEDIAN_SD:
             median = statistics.median(sd for _, sd in others)
             k = len({study for study, _ in others})
@@ -242,21 +261,19 @@ def outcome_data_flags(*, row: OutcomeData, stored: list[_Stored], pending: dict
                 flags.append(Flag("changed_tenfold", name, (
                     f"{where}: {_LABELS[name]} changed from {old:g} to {new:g} ({_times(ratio)}-fold); more than "
                     f"{CHANGE_RATIO_LIMIT:g}-fold is held for a check, and the analysis keeps {old:g} until then.")))
-    flags += _outlier_flags(row, stored, pending, where)
+    flags += _outlier_flags(row, context, where)
     return flags
 
 
-def _outlier_flags(row: OutcomeData, stored: list[_Stored], pending: dict, where: str) -> list[Flag]:
+def _outlier_flags(row: OutcomeData, context: _Context, where: str) -> list[Flag]:
+    if row.study_id not in context.residuals:
+        return []
+    z, effect = context.residuals[row.study_id]
+    if not abs(z) > OUTLIER_Z_LIMIT:
+        return []
     outcome = row.outcome
-    ids, y, v = _effects(outcome, _study_arms(stored, pending, row))
-    if row.study_id not in ids or len(ids) - 1 < MIN_STUDIES_FOR_OUTLIER:
-        return []
-    z = studentized_deleted_residuals(y, v)
-    i = ids.index(row.study_id)
-    if not abs(z[i]) > OUTLIER_Z_LIMIT:
-        return []
     measure = Measure(outcome.effect_measure)
-    shown = f"{measure.value} {math.exp(y[i]) if measure.is_ratio else y[i]:.2f}"
+    shown = f"{measure.value} {math.exp(effect) if measure.is_ratio else effect:.2f}"
     return [Flag("outlying_study", "mean" if outcome.data_type == DataType.CONTINUOUS else "events", (
-        f"{where}: the study's effect ({shown}) lies far from the other {len(ids) - 1} studies: studentized "
-        f"deleted residual z = {z[i]:.2f} (beyond ±{OUTLIER_Z_LIMIT:g} is held for a check)."))]
+        f"{where}: the study's effect ({shown}) lies far from the other {context.k - 1} studies: studentized "
+        f"deleted residual z = {z:.2f} (beyond ±{OUTLIER_Z_LIMIT:g} is held for a check)."))]

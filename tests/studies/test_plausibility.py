@@ -66,7 +66,7 @@ def trials(small) -> list[Study]:
             entity_save(instance=OutcomeData(study=study, outcome=small.outcome, time_point=small.time_point, arm=arm,
                                              n=40, mean=mean, sd=6.0))
         studies.append(study)
-    assert not OutcomeData.objects.filter(check_state=CheckState.AWAITING_CHECK).exists()
+    assert not OutcomeData.objects.filter(study__review=small.review, check_state=CheckState.AWAITING_CHECK).exists()
     return studies
 
 
