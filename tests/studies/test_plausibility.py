@@ -388,3 +388,17 @@ def test_the_team_sees_the_count_and_a_checker_confirms_on_the_page(small, trial
     assert response.status_code == 302
     assert OutcomeData.objects.get(pk=small.data.pk).confirmed_sd == 6.3
     assert "No values are awaiting check." in client.get(page).content.decode()
+
+
+def test_the_public_data_download_has_the_confirmed_numbers_only(small, trials, team):
+    from analysis.selectors import EXTRACTED_DATA_COLUMNS, extracted_data_rows
+
+    save_as(team.first, small.data, sd=6100.0)
+    study = entity_save(instance=Study(review=small.review, label="New 2023", year=2023))
+    arm = entity_save(instance=Arm(study=study, role=ArmRole.INTERVENTION, label="Peer group", randomised=40))
+    entity_save(instance=OutcomeData(study=study, outcome=small.outcome, time_point=small.time_point, arm=arm,
+                                     n=40, mean=-4.0, sd=6000.0), user=team.first)
+    rows = [dict(zip(EXTRACTED_DATA_COLUMNS, r, strict=True)) for r in extracted_data_rows(small.review)]
+    ours = [r for r in rows if r["study"] == "Only 2020" and r["arm"] == "Peer group"]
+    assert [r["sd"] for r in ours] == [6.1]
+    assert "New 2023" not in {r["study"] for r in rows}
