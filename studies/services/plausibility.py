@@ -126,6 +126,10 @@ def outcome_data_hold(*, rows: Sequence[OutcomeData], user=None, along: Sequence
     """
     if not rows:
         return
+    # Lock the rows being changed first (in one order), then read them: a confirm committed meanwhile
+    # is seen, so its confirmed numbers are kept, never overwritten by a stale copy.
+    list(OutcomeData.objects.select_for_update().filter(pk__in=[r.pk for r in rows if r.pk is not None])
+         .order_by("pk").values_list("pk", flat=True))
     stored = _stored_rows(rows)
     pending: dict[tuple[int, int], dict[tuple, OutcomeData]] = defaultdict(dict)
     for r in (*along, *rows):
