@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from analysis.services import risk_of_bias_load
 from analysis.models import ConclusionChange, OutcomeResult, RunStatus
@@ -179,12 +179,15 @@ EXTRACTED_DATA_COLUMNS = ("study", "year", "outcome", "time_point", "arm", "arm_
 
 
 def extracted_data_rows(review: Review):
-    """The extracted arm-level data of the included studies, as CSV rows (one query, streamed)."""
+    """The extracted arm-level data of the included studies, as CSV rows (one query, streamed): the
+    confirmed numbers the analysis uses, not an entry still awaiting its check."""
     return (OutcomeData.objects.filter(study__review=review, study__is_included=True)
+            .filter(Q(confirmed_n__isnull=False) | Q(confirmed_events__isnull=False))
             .order_by("outcome__domain__order", "outcome__order", "outcome__name", "time_point__order",
                       "study__year", "study__label", "-arm__role", "arm__label")
             .values_list("study__label", "study__year", "outcome__name", "time_point__label", "arm__label",
-                         "arm__role", "n", "mean", "sd", "events", "total", "value_type", "provenance", "instrument",
+                         "arm__role", "confirmed_n", "confirmed_mean", "confirmed_sd", "confirmed_events",
+                         "confirmed_total", "value_type", "provenance", "instrument",
                          "include_in_analysis", "source_location", "derivation")
             .iterator(chunk_size=2000))
 

@@ -153,6 +153,28 @@ def require_role(user, review: Review, allowed: Iterable[str], action: str) -> f
     return roles
 
 
+# --- The second look at a held value -----------------------------------------------------------------
+
+# Who may confirm or correct an entry held "awaiting check": the people who enter data (a manager, or
+# an extractor), never the person who entered it: the hold is there for a second pair of eyes.
+VALUE_CHECKERS = EXTRACTION
+
+
+def may_check_value(user, review: Review | int, entered_by_id: int | None) -> bool:
+    """Whether ``user`` may confirm or correct a held outcome value entered by ``entered_by_id``."""
+    return bool(roles_in(user, review) & VALUE_CHECKERS) and user.pk != entered_by_id
+
+
+def require_value_checker(user, review: Review | int, entered_by_id: int | None) -> None:
+    """Refuse a confirm or correct by someone who may not (a 403 that says why)."""
+    if not roles_in(user, review) & VALUE_CHECKERS:
+        raise PermissionDenied(f"Only the review's {_role_names(VALUE_CHECKERS)}s can confirm or correct a value "
+                               "awaiting check.")
+    if user.pk == entered_by_id:
+        raise PermissionDenied("You entered this value: a second team member (a manager or another extractor) "
+                               "confirms or corrects it.")
+
+
 # --- Blinding: screening ----------------------------------------------------------------------------
 #
 # Outer references below are to a ScreeningDecision row (or an audit event of one), through its

@@ -4,8 +4,9 @@ scope every queryset to the reviews the signed-in user manages (superusers see a
 (screening decisions and resolutions, full-text status, risk-of-bias assessments) are shown read-only:
 their own pages and API apply the review's rules; delete-confirmation pages count what cascades
 instead of describing each row."""
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -14,6 +15,7 @@ from studies import access
 from studies.models import (
     Arm,
     CharacteristicField,
+    CheckState,
     DuplicateCandidate,
     ExclusionReason,
     ImportBatch,
@@ -41,6 +43,7 @@ from studies.models import (
 )
 from studies.services import entities_delete, entity_delete, entity_save, membership_add
 from studies.services.entities import REVIEW_LOOKUP, WORKFLOW_MODELS, workflow_write_refusal
+from studies.services.value_checks import outcome_value_confirm
 
 
 def _scope_to_managed_reviews(request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
@@ -101,7 +104,7 @@ class ServiceModelAdmin(ReviewScopedMixin, admin.ModelAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        entity_save(instance=obj)
+        entity_save(instance=obj, user=request.user)
 
     def delete_model(self, request, obj):
         entity_delete(instance=obj)
@@ -127,7 +130,7 @@ class ServiceModelAdmin(ReviewScopedMixin, admin.ModelAdmin):
             if isinstance(instance, ReviewMembership):
                 _membership_add(instance)
             else:
-                entity_save(instance=instance)
+                entity_save(instance=instance, user=request.user)
         formset.save_m2m()
 
 
@@ -505,9 +508,38 @@ class TimePointAdmin(ServiceModelAdmin):
 class OutcomeDataAdmin(DualExtractionReadOnly, ServiceModelAdmin):
     list_display = [
         "study", "outcome", "time_point", "arm_label", "n", "mean", "sd", "events", "total",
-        "value_type", "provenance", "include_in_analysis",
+        "value_type", "provenance", "include_in_analysis", "check_state",
     ]
-    list_filter = [("study__review", admin.RelatedOnlyFieldListFilter), ("outcome", admin.RelatedOnlyFieldListFilter), ("time_point", admin.RelatedOnlyFieldListFilter), "value_type", "provenance", "include_in_analysis"]
+    list_filter = [("study__review", admin.RelatedOnlyFieldListFilter), ("outcome", admin.RelatedOnlyFieldListFilter), ("time_point", admin.RelatedOnlyFieldListFilter), "value_type", "provenance", "include_in_analysis", "check_state"]
+    # The check is decided by the plausibility rules and a second person's confirm (the "awaiting
+    # check" page, or the action below), never typed in.
+    readonly_fields = ["check_state", "why_held", "entered_by", "checked_by", "checked_at", "analysed_numbers"]
+    exclude = ["check_flags"]
+    actions = ["confirm_held_values"]
+
+    @admin.display(description="why held")
+    def why_held(self, obj: OutcomeData) -> str:
+        return " ".join(flag["message"] for flag in obj.check_flags) or "—"
+
+    @admin.display(description="numbers the analysis uses")
+    def analysed_numbers(self, obj: OutcomeData) -> str:
+        if obj.confirmed_events is not None:
+            return f"{obj.confirmed_events}/{obj.confirmed_total}"
+        if obj.confirmed_n is not None:
+            return f"n={obj.confirmed_n}, mean={obj.confirmed_mean:g}, SD={obj.confirmed_sd:g}"
+        return "none yet (awaiting its first check)"
+
+    @admin.action(description="Confirm the selected values awaiting check")
+    def confirm_held_values(self, request, queryset):
+        confirmed = 0
+        for row_id in queryset.filter(check_state=CheckState.AWAITING_CHECK).values_list("pk", flat=True):
+            try:
+                outcome_value_confirm(row_id=row_id, user=request.user)
+            except PermissionDenied as refused:
+                self.message_user(request, str(refused), level=messages.ERROR)
+            else:
+                confirmed += 1
+        self.message_user(request, f"{confirmed} value(s) confirmed.")
     search_fields = ["study__label", "outcome__name", "instrument"]
     autocomplete_fields = ["study", "outcome", "time_point", "arm"]
     list_select_related = ["study", "outcome", "time_point", "arm"]

@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce, Greatest
 
 from studies.models import (
     CandidateStatus,
+    CheckState,
     Decision,
     DuplicateCandidate,
     FullTextStatus,
@@ -510,6 +511,18 @@ def fulltexts_to_retrieve(*, review: Review) -> int:
 def duplicates_waiting(*, review: Review) -> int:
     """Pairs of possibly duplicate records waiting for a manager's decision."""
     return DuplicateCandidate.objects.filter(review=review, status=CandidateStatus.PENDING).count()
+
+
+def values_awaiting_check(*, review: Review) -> QuerySet[OutcomeData]:
+    """Outcome values held "awaiting check", with what the page lists beside each."""
+    return (OutcomeData.objects.filter(study__review=review, check_state=CheckState.AWAITING_CHECK)
+            .select_related("study", "outcome", "time_point", "arm", "entered_by")
+            .order_by("study__label", "outcome__name", "time_point__order", "-arm__role", "arm__label"))
+
+
+def values_awaiting_check_count(*, review: Review) -> int:
+    """How many outcome values wait for a second team member's check."""
+    return OutcomeData.objects.filter(study__review=review, check_state=CheckState.AWAITING_CHECK).count()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from studies.pages import prioritisation as prioritisation_views
 from studies.pages import screening as screening_views
 from studies.pages import searches as search_views
 from studies.pages import team as team_views
+from studies.pages import value_checks as value_check_views
 from studies.api import views as api
 
 app_name = "studies"
@@ -43,6 +44,9 @@ urlpatterns = [
          name="extraction-consensus"),
     path("reviews/<slug:slug>/extraction/studies/<int:study_id>/reports/<int:record_id>/pdf",
          extraction_views.extraction_pdf, name="extraction-pdf"),
+    # Values held by the plausibility check (issue 20).
+    path("reviews/<slug:slug>/extraction/awaiting-check/", value_check_views.values_awaiting_check,
+         name="values-awaiting-check"),
     # Screening (issue 7).
     path("reviews/<slug:slug>/screening/", screening_views.screening_home, name="screening"),
     path("reviews/<slug:slug>/screening/agreement/", screening_views.agreement_page, name="agreement"),

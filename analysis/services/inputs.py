@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-import math
-
 from django.db import connection, transaction
+from django.db.models import Q
 
+from analysis.engine.arms import combine_continuous_groups, combine_dichotomous_groups
 from studies import rob1, rob2
 from studies.models import (
     ArmRole,
@@ -133,19 +133,14 @@ def risk_of_bias_load(review: Review) -> RiskOfBiasInputs:
 
 def combine_continuous(arms: list[ArmSummary]) -> ArmSummary:
     """Combine groups of one role into one (Cochrane Handbook 6.5.2.10, Table 6.5.a)."""
-    n, mean, sd = arms[0].n, arms[0].mean, arms[0].sd
-    for arm in arms[1:]:
-        total = n + arm.n
-        combined_mean = (n * mean + arm.n * arm.mean) / total
-        sd = math.sqrt(((n - 1) * sd**2 + (arm.n - 1) * arm.sd**2 + n * arm.n / total * (mean - arm.mean) ** 2)
-                       / (total - 1))
-        n, mean = total, combined_mean
+    n, mean, sd = combine_continuous_groups([(a.n, a.mean, a.sd) for a in arms])
     return ArmSummary(n=n, mean=mean, sd=sd)
 
 
 def combine_dichotomous(arms: list[ArmSummary]) -> ArmSummary:
     """Combine groups of one role by adding events and totals (Cochrane Handbook 23.3.4)."""
-    return ArmSummary(events=sum(a.events for a in arms), total=sum(a.total for a in arms))
+    events, total = combine_dichotomous_groups([(a.events, a.total) for a in arms])
+    return ArmSummary(events=events, total=total)
 
 
 def analysis_inputs_load(review_id: int) -> ReviewInputs:
@@ -164,11 +159,14 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
         outcomes = list(Outcome.objects.filter(review=review).select_related("domain")
                         .order_by("domain__order", "domain__name", "order", "name"))
         studies = {s.pk: s for s in Study.objects.filter(review=review, is_included=True)}
+        # The confirmed numbers only: an entry held "awaiting check" leaves the last confirmed numbers
+        # in the analysis, and a new row held leaves its arm out, until a second person confirms it.
         data_rows = list(
             OutcomeData.objects.filter(study__review=review, study__is_included=True, time_point=time_point,
                                        include_in_analysis=True)
-            .values_list("outcome_id", "study_id", "arm__role", "n", "mean", "sd", "events", "total", "provenance",
-                         "subgroup_id")
+            .filter(Q(confirmed_n__isnull=False) | Q(confirmed_events__isnull=False))
+            .values_list("outcome_id", "study_id", "arm__role", "confirmed_n", "confirmed_mean", "confirmed_sd",
+                         "confirmed_events", "confirmed_total", "provenance", "subgroup_id")
             .order_by("outcome_id", "study_id", "arm_id")
         )
         subgroup_fields = tuple(CharacteristicField.objects.filter(review=review, is_subgroup_variable=True)

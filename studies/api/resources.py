@@ -7,12 +7,13 @@ only that review's rows, so lists, details, counts and filters all obey the same
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
-from django.db.models import ProtectedError, RestrictedError
+from django.db.models import ProtectedError, Q, RestrictedError
 from django_filters.rest_framework import DjangoFilterBackend
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -30,6 +31,7 @@ from studies.imports import ImportFileError
 from studies.services.entities import REVIEW_LOOKUP, entity_delete
 from studies.services.import_preview import import_preview, import_upload
 from studies.services.reviews import review_create
+from studies.services.value_checks import outcome_value_confirm, outcome_value_correct
 
 
 class ReviewPagination(PageNumberPagination):
@@ -280,9 +282,56 @@ class TimePointViewSet(ReviewScopedViewSet):
 
 
 class OutcomeDataViewSet(ReviewScopedViewSet):
+    """Outcome numbers per arm. The team sees what was entered with its check state; a reader (public)
+    sees only confirmed rows, with the confirmed numbers, as the published analysis uses them.
+    ``POST .../confirm/`` and ``.../correct/``: a second team member's look at a held value."""
+
     permission_classes = [ReviewRoleAccess, NotUnderDualExtraction]
     model = OutcomeData
     serializer_class = s.OutcomeDataSerializer
     read_roles = TEAM | {PUBLIC}
     write_roles = EXTRACTION
-    filterset_fields = ["study", "outcome", "time_point", "arm", "provenance", "include_in_analysis"]
+    filterset_fields = ["study", "outcome", "time_point", "arm", "provenance", "include_in_analysis", "check_state"]
+
+    def get_permissions(self):
+        if self.action in ("confirm", "correct"):
+            # Under dual extraction too: a held consensus value needs its second look as well.
+            return [ReviewRoleAccess()]
+        return super().get_permissions()
+
+    def _reader(self) -> bool:
+        return not getattr(self, "swagger_fake_view", False) and not request_roles(self.request, self.review) & TEAM
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self._reader():
+            queryset = queryset.filter(Q(confirmed_n__isnull=False) | Q(confirmed_events__isnull=False))
+        return queryset
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "reader": self._reader()}
+
+    def _checked(self, call) -> Response:
+        try:
+            row = call()
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(
+                error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
+            ) from None
+        return Response(s.OutcomeDataSerializer(row, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=None, responses=s.OutcomeDataSerializer)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, slug: str, pk: str) -> Response:
+        """Confirm a value awaiting check as entered (a manager, or an extractor who did not enter it)."""
+        row = self.get_object()
+        return self._checked(lambda: outcome_value_confirm(row_id=row.pk, user=request.user))
+
+    @extend_schema(request=s.OutcomeValueCorrectionSerializer, responses=s.OutcomeDataSerializer)
+    @action(detail=True, methods=["post"])
+    def correct(self, request, slug: str, pk: str) -> Response:
+        """Correct a value awaiting check: the numbers sent replace the entered ones and are confirmed."""
+        row = self.get_object()
+        body = s.OutcomeValueCorrectionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._checked(lambda: outcome_value_correct(row_id=row.pk, user=request.user, values=body.validated_data))

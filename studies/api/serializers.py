@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from studies.imports.formats import FILE_FORMATS
 from studies.models import (
-    Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, Review,
+    CHECKED_NUMBERS, Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, Review,
     SearchSource, Study, StudyCharacteristic, TimePoint,
 )
 from studies.services.entities import REVIEW_LOOKUP, entity_save
@@ -161,8 +161,47 @@ class TimePointSerializer(ReviewEntitySerializer):
 
 
 class OutcomeDataSerializer(ReviewEntitySerializer):
+    """An arm's outcome numbers, with their plausibility check: ``check_state`` ("confirmed" or
+    "awaiting_check"), why it is held (``check_flags``), who entered the numbers, who checked them,
+    and the numbers the published analysis uses (``confirmed_*``: the last confirmed ones while an
+    edit is held, null for a new row not yet confirmed)."""
+
     class Meta:
         model = OutcomeData
         fields = ["id", "study", "outcome", "time_point", "arm", "n", "mean", "sd", "events", "total", "value_type",
-                  "instrument", "provenance", "include_in_analysis", "note", "updated_at"]
-        read_only_fields = ["id", "updated_at"]
+                  "instrument", "provenance", "include_in_analysis", "note", "updated_at",
+                  "check_state", "check_flags", "entered_by", "checked_by", "checked_at",
+                  "confirmed_n", "confirmed_mean", "confirmed_sd", "confirmed_events", "confirmed_total"]
+        read_only_fields = ["id", "updated_at", "check_state", "check_flags", "entered_by", "checked_by",
+                            "checked_at", "confirmed_n", "confirmed_mean", "confirmed_sd", "confirmed_events",
+                            "confirmed_total"]
+
+    def to_representation(self, instance) -> dict:
+        data = super().to_representation(instance)
+        if self.context.get("reader"):
+            # A reader sees the numbers the published analysis uses, never an entry awaiting its check
+            # (nor the flags, which quote it, nor who on the team typed what).
+            for name in CHECKED_NUMBERS:
+                data[name] = data[f"confirmed_{name}"]
+            data.update(check_flags=[], entered_by=None, checked_by=None)
+        return data
+
+    def _save(self, instance):
+        # The check records who entered the numbers (a second person confirms them).
+        request = self.context.get("request")
+        try:
+            return entity_save(instance=instance, user=request.user if request is not None else None)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(_errors(error)) from None
+        except IntegrityError as error:
+            raise serializers.ValidationError({"non_field_errors": [str(error).splitlines()[0]]}) from None
+
+
+class OutcomeValueCorrectionSerializer(serializers.Serializer):
+    """A checker's corrected numbers for a held value (those of the outcome's data type)."""
+
+    n = serializers.IntegerField(required=False)
+    mean = serializers.FloatField(required=False)
+    sd = serializers.FloatField(required=False)
+    events = serializers.IntegerField(required=False)
+    total = serializers.IntegerField(required=False)

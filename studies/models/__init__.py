@@ -3,6 +3,8 @@ from studies.models.audit import AUDITED_MODELS, EVENT_MODELS
 from studies.models.dedup import CandidateStatus, DuplicateCandidate, MatchMethod
 from studies.models.extraction import StudyExtraction
 from studies.models.outcomes import (
+    CHECKED_NUMBERS,
+    CheckState,
     DataType,
     Direction,
     Outcome,
@@ -79,6 +81,7 @@ from studies.models.team import INVITATION_VALID_FOR, Invitation, InvitationStat
 
 __all__ = [
     "AUDITED_MODELS",
+    "CHECKED_NUMBERS",
     "CONTINUOUS_MEASURES",
     "DICHOTOMOUS_MEASURES",
     "EVENT_MODELS",
@@ -90,6 +93,7 @@ __all__ = [
     "CandidateStatus",
     "CharacteristicField",
     "CharacteristicType",
+    "CheckState",
     "DataType",
     "Decision",
     "Direction",

@@ -1,4 +1,5 @@
 """Outcomes (grouped in domains), time points, and arm-level outcome data."""
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -198,7 +199,27 @@ class Provenance(models.TextChoices):
     IMPUTED = "imputed", "Imputed"  # relies on an assumed value, e.g. a correlation
 
 
+class CheckState(models.TextChoices):
+    """Whether a row's entered numbers are the ones the published analysis uses (DESIGN.md, "Trust
+    before publication")."""
+
+    CONFIRMED = "confirmed", "Confirmed"
+    AWAITING_CHECK = "awaiting_check", "Awaiting check"
+
+
+# The numbers a row holds twice: as entered, and as last confirmed (what the analysis reads).
+CHECKED_NUMBERS = ("n", "mean", "sd", "events", "total")
+
 _FINITE = float("inf")
+
+
+def _confirmed_matches_entered() -> Q:
+    """Each confirmed number equals the entered one (both empty counts as equal)."""
+    condition = Q()
+    for name in CHECKED_NUMBERS:
+        condition &= Q(**{f"{name}__isnull": True, f"confirmed_{name}__isnull": True}) | Q(
+            **{f"confirmed_{name}": models.F(name)})
+    return condition
 
 
 class OutcomeData(models.Model):
@@ -213,11 +234,14 @@ class OutcomeData(models.Model):
     outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="data")
     time_point = models.ForeignKey(TimePoint, on_delete=models.RESTRICT, related_name="data")
     arm = models.ForeignKey(Arm, on_delete=models.CASCADE, related_name="outcome_data")
-    n = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    n = models.PositiveIntegerField(null=True, blank=True, validators=[
+        MinValueValidator(1, message="n must be at least 1 (got %(show_value)s).")])
     mean = models.FloatField(null=True, blank=True, validators=[validate_finite])
     sd = models.FloatField("SD", null=True, blank=True, validators=[validate_positive_sd])
-    events = models.PositiveIntegerField(null=True, blank=True)
-    total = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    events = models.PositiveIntegerField(null=True, blank=True, validators=[
+        MinValueValidator(0, message="Events cannot be negative (got %(show_value)s).")])
+    total = models.PositiveIntegerField(null=True, blank=True, validators=[
+        MinValueValidator(1, message="Total must be at least 1 (got %(show_value)s).")])
     value_type = models.CharField(max_length=10, choices=ValueType.choices, default=ValueType.CHANGE)
     instrument = models.CharField(max_length=200, blank=True, help_text="Scale or instrument, e.g. ISMI.")
     provenance = models.CharField(max_length=12, choices=Provenance.choices, default=Provenance.REPORTED)
@@ -232,6 +256,24 @@ class OutcomeData(models.Model):
     subgroup = models.ForeignKey(OutcomeSubgroup, null=True, blank=True, on_delete=models.CASCADE,
                                  related_name="data")
     updated_at = models.DateTimeField(auto_now=True)
+    # The plausibility check (studies.services.plausibility). The numbers above are what was last
+    # entered; the confirmed_* ones are what the published analysis reads. They are equal while the
+    # row is confirmed; an entry held "awaiting check" changes only the entered ones, so the pooled
+    # result keeps the last confirmed numbers (or leaves a new row out) until a second team member
+    # confirms or corrects it.
+    check_state = models.CharField(max_length=16, choices=CheckState.choices, default=CheckState.CONFIRMED)
+    check_flags = models.JSONField(
+        default=list, blank=True, help_text="Why the entry is held: [{rule, field, message}].")
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", help_text="Who entered the numbers last changed.")
+    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", help_text="Who confirmed or corrected a held entry.")
+    checked_at = models.DateTimeField(null=True, blank=True)
+    confirmed_n = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    confirmed_mean = models.FloatField(null=True, blank=True, editable=False)
+    confirmed_sd = models.FloatField("confirmed SD", null=True, blank=True, editable=False)
+    confirmed_events = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    confirmed_total = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["study", "outcome", "time_point", "-arm__role"]
@@ -272,6 +314,24 @@ class OutcomeData(models.Model):
                 name="outcome_data_events_within_total",
                 violation_error_message="Events cannot exceed the total.",
             ),
+            # A confirmed row is analysed as entered; only a held one may differ from its confirmed numbers.
+            models.CheckConstraint(
+                condition=Q(check_state=CheckState.AWAITING_CHECK)
+                | (Q(check_state=CheckState.CONFIRMED) & _confirmed_matches_entered()),
+                name="outcome_data_confirmed_is_entered",
+                violation_error_message="A confirmed row's analysed numbers must be its entered numbers.",
+            ),
+            # The analysed numbers are a whole continuous or dichotomous set, or none (never confirmed).
+            models.CheckConstraint(
+                condition=Q(confirmed_n__isnull=True, confirmed_mean__isnull=True, confirmed_sd__isnull=True,
+                            confirmed_events__isnull=True, confirmed_total__isnull=True)
+                | Q(confirmed_n__isnull=False, confirmed_mean__isnull=False, confirmed_sd__isnull=False,
+                    confirmed_events__isnull=True, confirmed_total__isnull=True)
+                | Q(confirmed_n__isnull=True, confirmed_mean__isnull=True, confirmed_sd__isnull=True,
+                    confirmed_events__isnull=False, confirmed_total__isnull=False),
+                name="outcome_data_confirmed_whole",
+                violation_error_message="The confirmed numbers must be a whole continuous or dichotomous set.",
+            ),
         ]
 
     def clean(self) -> None:
@@ -305,9 +365,40 @@ class OutcomeData(models.Model):
                     if getattr(self, name) is not None:
                         errors[name] = f"{self.outcome} is dichotomous: leave n, mean and SD empty."
         if self.events is not None and self.total is not None and self.events > self.total:
-            errors.setdefault("events", "Events cannot exceed the total.")
+            errors.setdefault("events", f"Events ({self.events}) cannot exceed the total ({self.total}).")
+        self._clean_against_study(errors)
         if errors:
             raise ValidationError(errors)
+
+    def _clean_against_study(self, errors: dict[str, str]) -> None:
+        """Values impossible given the arm, the outcome's scale or the row's own derivation: refused
+        (the soft "awaiting check" rules are in ``studies.services.plausibility``)."""
+        arm = self.arm if self.arm_id and "arm" not in errors else None
+        people, name = (self.n, "n") if self.n is not None else (self.total, "total")
+        if arm is not None and arm.randomised is not None and people is not None and people > arm.randomised:
+            errors.setdefault(name, f"{'n' if name == 'n' else 'Total'} {people} is above the {arm.randomised} "
+                                    f"randomised to {arm.label}.")
+        outcome = self.outcome if self.outcome_id and "outcome" not in errors else None
+        if outcome is not None and self.mean is not None and outcome.scale_min is not None \
+                and outcome.scale_max is not None:
+            low, high = outcome.scale_min, outcome.scale_max
+            # A change from baseline may lie anywhere in ±(range); a final value must lie on the scale.
+            lo, hi = (low - high, high - low) if self.value_type == ValueType.CHANGE else (low, high)
+            if not lo <= self.mean <= hi:
+                kind = "a change from baseline" if self.value_type == ValueType.CHANGE else "a final value"
+                errors.setdefault("mean", f"Mean {self.mean:g} is outside the scale of {outcome} for {kind} "
+                                          f"({lo:g} to {hi:g}).")
+        spec = (self.derivation or {}).get("sd") if isinstance(self.derivation, dict) else None
+        inputs = spec.get("inputs") if isinstance(spec, dict) else None
+        if isinstance(spec, dict) and spec.get("method") == "sd_from_ci" and isinstance(inputs, dict) \
+                and self.mean is not None:
+            try:
+                lower, upper = float(inputs["lower"]), float(inputs["upper"])
+            except (KeyError, TypeError, ValueError):
+                return
+            if not lower <= self.mean <= upper:
+                errors.setdefault("mean", f"Mean {self.mean:g} is not inside its confidence interval "
+                                          f"({lower:g} to {upper:g}): check the mean and the CI.")
 
     def __str__(self) -> str:
         if self.events is not None:

@@ -33,7 +33,8 @@ def validate_finite(value: float | None) -> None:
 def validate_positive_sd(value: float | None) -> None:
     validate_finite(value)
     if value is not None and value <= 0:
-        raise ValidationError("SD must be greater than 0.", code="sd_not_positive")
+        raise ValidationError("SD must be greater than 0 (got %(value)s).", code="sd_not_positive",
+                              params={"value": f"{value:g}"})
 
 
 def validate_year(value: int | None) -> None:

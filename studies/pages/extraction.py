@@ -33,7 +33,6 @@ from studies.services.extraction import (
     CELL_ATTRS,
     CONVERSION_METHODS,
     ExtractionConflict,
-    NeedsConfirmation,
     agreed_entry,
     conversion_apply,
     entry_changes,
@@ -72,7 +71,8 @@ def extraction_list(request: HttpRequest, slug: str) -> HttpResponse:
     items = [{"study": s, "entered": s.pk in entered, "mine": mine.get(s.pk), "submitted": submitted.get(s.pk, 0)}
              for s in studies]
     return render(request, "studies/extraction/list.html", {
-        "review": review, "items": items, "is_extractor": Role.EXTRACTOR in roles})
+        "review": review, "items": items, "is_extractor": Role.EXTRACTOR in roles,
+        "awaiting_check": selectors.values_awaiting_check_count(review=review)})
 
 
 def derivation_note(text: str) -> str:
@@ -135,9 +135,10 @@ def _page(request, review, study, layout, *, mode: str, entry, token="", base=No
         "review": review, "study": study, "mode": mode, "token": token, "base": json.dumps(base or {}),
         "characteristics": characteristics, "arms": arms, "grid": _grid(layout, entry, errors, checks, compare, labels),
         "errors": errors, "error_list": [(labels.get(k, k), v) for k, v in errors.items()],
-        "checks": list(checks), "warnings": [c for c in checks if c.level == "warning"], "conflict": conflict,
+        "checks": list(checks), "conflict": conflict,
         "compare_names": compare_names, "saved": saved if mode == "dual" else None,
         "saved_notes": saved if mode != "dual" else None, "locked": locked, "differences": differences,
+        "held": selectors.values_awaiting_check_count(review=review) if saved is not None and mode != "dual" else 0,
         "reports": [(r, r.record_id in documents) for r in reports],
         "value_types": ValueType.choices, "provenances": Provenance.choices,
         "methods": CONVERSION_METHODS.values(), "default_r": review.change_sd_correlation,
@@ -156,16 +157,13 @@ def _save_form(request, review, study, layout, *, consensus: bool, compare=(), c
     mode = "consensus" if consensus else "single"
     try:
         saved = extraction_save(study=study, user=request.user, entry=entry, token=token, base=base,
-                                confirm=request.POST.get("confirm") == "1", consensus=consensus)
+                                consensus=consensus)
     except ExtractionConflict as conflict:
         # Nothing of either is lost: the other's save stands, and this user's entry is shown again
         # with what changed, on top of a fresh token, ready to re-apply.
         return _page(request, review, study, layout, mode=mode, entry=entry, token=conflict.token,
                      base=conflict.current, conflict=conflict.changes, compare=compare, compare_names=compare_names,
                      status=409)
-    except NeedsConfirmation as pending:
-        return _page(request, review, study, layout, mode=mode, entry=entry, token=token, base=base,
-                     checks=pending.checks, compare=compare, compare_names=compare_names, status=400)
     except ValidationError as invalid:
         return _page(request, review, study, layout, mode=mode, entry=entry, token=token, base=base,
                      errors=_errors(invalid), compare=compare, compare_names=compare_names, status=400)

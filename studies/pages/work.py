@@ -95,6 +95,8 @@ _ENTRIES = (
            count=_paired(_extraction, "to_enter")),
     _Entry("Extractions to agree", "studies:extraction-list", access.EXTRACTION,
            count=_paired(_extraction, "to_agree")),
+    _Entry("Extracted values awaiting check", "studies:values-awaiting-check", access.VALUE_CHECKERS,
+           count=lambda review, user, memo: selectors.values_awaiting_check_count(review=review)),
     _Entry("Risk-of-bias assessments to do", "studies:rob-list", frozenset({Role.ASSESSOR}),
            count=_paired(_rob, "to_enter")),
     _Entry("Risk-of-bias assessments to agree", "studies:rob-list", access.RISK_OF_BIAS,

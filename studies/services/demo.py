@@ -22,6 +22,7 @@ from studies.models import (
     CandidateStatus,
     CharacteristicType,
     Decision,
+    CheckState,
     DuplicateCandidate,
     Direction,
     ExclusionReason,
@@ -53,6 +54,7 @@ from studies import rob2
 from studies.services.entities import entities_create, entity_save
 from studies.services.risk_of_bias import Rob2Entry, rob2_assessment_save, rob2_consensus_save
 from studies.services.reviews import back_office_grant, membership_add, review_create
+from studies.services.value_checks import outcome_value_confirm
 
 DEMO_SLUG = "peer-led-stigma-demo"
 DEMO_SEED = 915617
@@ -525,7 +527,13 @@ class _DemoBuilder:
                         instrument=INSTRUMENT.get(outcome.name, f"{outcome.name} scale (synthetic)"),
                         note="Synthetic value.",
                     ))
-        entities_create(instances=rows)
+        entities_create(instances=rows)  # judged against each other by the plausibility rules
+        # The synthetic values stand for data a team has already checked: one the rules hold (a trial
+        # far from the others, by chance of the random draw) is confirmed by the demo's manager, as a
+        # second look would, so the demo analyses every study; the audit trail shows the check.
+        for row_id in OutcomeData.objects.filter(study__review=review, check_state=CheckState.AWAITING_CHECK) \
+                .values_list("pk", flat=True):
+            outcome_value_confirm(row_id=row_id, user=self.users["demo-manager"])
 
     def _risk_of_bias(self, studies: list[Study]) -> None:
         rng = self.rng

@@ -2,7 +2,7 @@
 so every path validates the same way and every change to an analysis input moves the review's
 ``data_version`` in the same transaction (DESIGN.md, "Living analysis").
 """
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
@@ -37,6 +37,7 @@ from studies.models import (
     StudyEstimate,
     TimePoint,
 )
+from studies.services.plausibility import outcome_data_hold
 
 # How each entity reaches its review: used to scope querysets to a user's reviews and to find the
 # review whose data version a change moves.
@@ -206,22 +207,35 @@ def _review_settings_changed(review: Review) -> bool:
     return stored is not None and any(stored[name] != getattr(review, name) for name in REVIEW_ANALYSIS_SETTINGS)
 
 
-def entity_save(*, instance: models.Model) -> models.Model:
+def entity_save(*, instance: models.Model, user=None) -> models.Model:
     """Validate and save one entity; refuse invalid values with errors that name the field, and
-    workflow rows (``WORKFLOW_MODELS``), which only their domain services write.
+    workflow rows (``WORKFLOW_MODELS``), which only their domain services write. ``user`` is who
+    makes the change: an outcome value's plausibility check records who entered it.
 
     Raises ``django.core.exceptions.ValidationError`` and writes nothing when the instance is invalid,
     ``WorkflowWriteRefused`` (a ``PermissionDenied``) for a workflow row.
     """
     _refuse_workflow_row(instance)
-    return entity_store(instance=instance)
+    return entity_store(instance=instance, user=user)
 
 
 @transaction.atomic
-def entity_store(*, instance: models.Model) -> models.Model:
+def entity_store(*, instance: models.Model, user=None, along: Sequence[models.Model] = ()) -> models.Model:
     """``entity_save`` without the workflow refusal: for the domain services only, which apply the
-    workflow's rules themselves before they store a row."""
-    instance.full_clean()
+    workflow's rules themselves before they store a row.
+
+    An outcome value passes the plausibility check (``studies.services.plausibility``): implausible
+    numbers are saved but held "awaiting check", out of the published analysis until a second team
+    member confirms them. ``along``: the other outcome values saved in the same operation, which the
+    check reads as they will be (a study whose arms change together is judged as a whole).
+    """
+    if isinstance(instance, OutcomeData):
+        # The check state and confirmed numbers are decided by the check, and then validated with the rest.
+        instance.full_clean(validate_constraints=False)
+        outcome_data_hold(rows=[instance], user=user, along=along)
+        instance.validate_constraints()
+    else:
+        instance.full_clean()
     model = type(instance)
     feeds = feeds_analysis(instance)
     bump = feeds or (isinstance(instance, Review) and _review_settings_changed(instance))
@@ -293,6 +307,8 @@ def entities_create(*, instances: list[models.Model]) -> list[models.Model]:
                     if f.is_cached(instance) and getattr(instance, f.name) is not None
                     and getattr(instance, f.name).pk is not None]
         instance.full_clean(exclude=assigned, validate_unique=False, validate_constraints=False)
+    if model is OutcomeData:
+        outcome_data_hold(rows=instances)
     created = model._default_manager.bulk_create(instances)
     if model in ANALYSIS_INPUTS:
         review_data_version_bump(review_ids=_feeding(model._default_manager.filter(pk__in=[i.pk for i in created]))

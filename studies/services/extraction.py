@@ -8,10 +8,10 @@ comparison and the "what changed" of a refused save.
 - **Conversions** run on the server, from ``analysis.engine.conversions``: a cell's ``derivation``
   names the method and its inputs; on save the value is recomputed from them, so the stored number,
   its provenance and its recorded derivation can never disagree.
-- **Checks**: impossible values are refused with the field named (the models' own validation);
-  implausible ones (an SD larger than the scale's range, a mean outside the scale, n larger than
-  randomised) are warned about and saved only once confirmed; an imputed value is flagged, as it is
-  left out of the sensitivity analysis without imputed values.
+- **Checks**: impossible values are refused with the field named (the models' own validation: n above
+  the number randomised, a mean outside the scale or its CI...); implausible ones are saved but held
+  "awaiting check" until a second team member confirms them (``studies.services.plausibility``); an
+  imputed value is flagged, as it is left out of the sensitivity analysis without imputed values.
 - **No lost edits**: the form carries a token (a hash of the study's data as it was shown). The save
   locks the study row and compares the token with the data as it is now; a change by anyone, through
   any path (another form, the admin, the API), refuses the save with the list of what changed, and
@@ -35,7 +35,7 @@ from studies.models import (
     Arm,
     CharacteristicField,
     CharacteristicType,
-    DataType,
+    CheckState,
     Outcome,
     OutcomeData,
     Provenance,
@@ -426,29 +426,13 @@ def _plan(layout: ExtractionLayout, entry: Mapping[str, str]) -> _Plan:
 
 
 def outcome_data_checks(cell: Cell, row: OutcomeData) -> list[Check]:
-    """Implausible values (warnings to confirm) and imputed values (flags) of one cell."""
-    p, outcome, arm = cell.prefix, cell.outcome, cell.arm
-    checks: list[Check] = []
-    low, high = outcome.scale_min, outcome.scale_max
-    if outcome.data_type == DataType.CONTINUOUS:
-        if low is not None and high is not None and row.sd is not None and row.sd > high - low:
-            checks.append(Check(p + "sd", "warning", f"{cell.label}: SD {row.sd:g} is larger than the range of the "
-                                                     f"scale ({low:g} to {high:g})."))
-        # A change score may lie anywhere in ±(range); a final value must lie on the scale.
-        if row.mean is not None and low is not None and high is not None:
-            lo, hi = (low - high, high - low) if row.value_type == ValueType.CHANGE else (low, high)
-            if not lo <= row.mean <= hi:
-                checks.append(Check(p + "mean", "warning", f"{cell.label}: mean {row.mean:g} is outside the scale "
-                                                           f"({lo:g} to {hi:g})."))
-    n = row.n if row.n is not None else row.total
-    if n is not None and arm.randomised is not None and n > arm.randomised:
-        attr = "n" if row.n is not None else "total"
-        checks.append(Check(p + attr, "warning", f"{cell.label}: {ATTR_LABELS[attr]} {n} is larger than the "
-                                                 f"{arm.randomised} randomised to {arm.label}."))
+    """Notes about one cell that do not stop a save: an imputed value (left out of one sensitivity
+    analysis). Impossible values are refused by the model's validation; implausible ones are held
+    "awaiting check" when stored (``studies.services.plausibility``)."""
     if row.provenance == Provenance.IMPUTED:
-        checks.append(Check(p + "sd", "flag", f"{cell.label}: imputed ({_describe(row)}); this study is left out of "
-                                              "the sensitivity analysis without imputed values."))
-    return checks
+        return [Check(cell.prefix + "sd", "flag", f"{cell.label}: imputed ({_describe(row)}); this study is left out "
+                                                  "of the sensitivity analysis without imputed values.")]
+    return []
 
 
 def _describe(row: OutcomeData) -> str:
@@ -466,14 +450,6 @@ class ExtractionConflict(Exception):
         self.changes, self.token, self.current = changes, token, current
 
 
-class NeedsConfirmation(Exception):
-    """Implausible values: nothing was saved until the user confirms them."""
-
-    def __init__(self, checks: list[Check]):
-        super().__init__("Some values look implausible.")
-        self.checks = checks
-
-
 @dataclass(frozen=True)
 class ExtractionSaved:
     token: str
@@ -483,13 +459,14 @@ class ExtractionSaved:
 
 @transaction.atomic
 def extraction_save(*, study: Study, user, entry: Mapping[str, str], token: str, base: Mapping[str, str] | None = None,
-                    confirm: bool = False, consensus: bool = False) -> ExtractionSaved:
+                    consensus: bool = False) -> ExtractionSaved:
     """Save a whole study's form as the analysed data (a single extraction, or a dual consensus).
 
     ``token`` is :func:`entry_token` of the data the form showed; ``base`` that data itself (to say
     what changed). Raises ``ExtractionConflict`` if the stored data moved on, ``ValidationError``
-    keyed by form field for impossible values, ``NeedsConfirmation`` for unconfirmed implausible
-    ones — in every case writing nothing.
+    keyed by form field for impossible values — in either case writing nothing. Implausible values
+    are saved but held "awaiting check" (out of the published analysis until a second team member
+    confirms them); the returned checks say which, and why.
     """
     roles = access.roles_in(user, study.review_id)
     if consensus:
@@ -510,19 +487,23 @@ def extraction_save(*, study: Study, user, entry: Mapping[str, str], token: str,
         changes = entry_changes(layout, base, current) if base is not None else []
         raise ExtractionConflict(changes, entry_token(current), current)
     plan = _plan(layout, entry)
-    warnings = [c for c in plan.checks if c.level == "warning"]
-    if warnings and not confirm:
-        raise NeedsConfirmation(plan.checks)
     changed_names = {c.name for c in entry_changes(layout, current, {**current, **entry})}
     changed = 0
     for instance in plan.deletes:
         entity_remove(instance=instance)
         changed += 1
+    values = [i for i in plan.saves if isinstance(i, OutcomeData)]
+    held: list[Check] = []
     for instance in plan.saves:
         if instance.pk is None or _touched(instance, changed_names):
-            entity_store(instance=instance)
+            # Arms before outcome values (the plan's order): the plausibility check reads them.
+            entity_store(instance=instance, user=user, along=values)
             changed += 1
-    return ExtractionSaved(entry_token(extraction_snapshot(layout)), plan.checks, changed)
+            if isinstance(instance, OutcomeData) and instance.check_state == CheckState.AWAITING_CHECK:
+                prefix = f"cell_{instance.outcome_id}_{instance.time_point_id}_{instance.arm_id}_"
+                held += [Check(prefix + flag["field"], "held", f"Awaiting check: {flag['message']}")
+                         for flag in instance.check_flags]
+    return ExtractionSaved(entry_token(extraction_snapshot(layout)), plan.checks + held, changed)
 
 
 def _touched(instance, changed_names: set[str]) -> bool:

@@ -198,7 +198,7 @@ def test_manager_changes_outcome_data_inline_and_bad_sd_is_refused(client, demo_
     data[f"{prefix}-{index}-mean"] = "99"
     response = client.post(url(Study, "change", study.pk), data)
     assert response.status_code == 200
-    assert "SD must be greater than 0." in response.content.decode()
+    assert "SD must be greater than 0 (got -1)." in response.content.decode()
     row.refresh_from_db()
     assert row.mean == -7.25 and row.sd > 0  # nothing of the refused form was saved
 

@@ -56,10 +56,10 @@ def outcome_data(small, **changes) -> OutcomeData:
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"sd": -1.0}, "sd", "SD must be greater than 0."),
-        ({"sd": 0.0}, "sd", "SD must be greater than 0."),
+        ({"sd": -1.0}, "sd", "SD must be greater than 0 (got -1)."),
+        ({"sd": 0.0}, "sd", "SD must be greater than 0 (got 0)."),
         ({"sd": math.nan}, "sd", "finite number"),
-        ({"n": 0}, "n", "greater than or equal to 1"),
+        ({"n": 0}, "n", "n must be at least 1 (got 0)."),
         ({"mean": math.inf}, "mean", "finite number"),
         ({"mean": math.nan}, "mean", "finite number"),
         ({"sd": None}, "sd", "is continuous: enter n, mean and SD"),
@@ -76,8 +76,8 @@ def test_dichotomous_outcome_data_rules(small):
                                            data_type=DataType.DICHOTOMOUS, effect_measure=EffectMeasure.RR,
                                            direction="lower"))
     row = dict(study=small.study, outcome=relapse, time_point=small.time_point, arm=small.control)
-    assert_refused(OutcomeData(**row, events=11, total=10), "events", "Events cannot exceed the total.")
-    assert_refused(OutcomeData(**row, events=1, total=0), "total", "greater than or equal to 1")
+    assert_refused(OutcomeData(**row, events=11, total=10), "events", "Events (11) cannot exceed the total (10).")
+    assert_refused(OutcomeData(**row, events=1, total=0), "total", "Total must be at least 1 (got 0).")
     assert_refused(OutcomeData(**row, n=10, mean=1.0, sd=1.0), "events", "is dichotomous: enter events and total")
     saved = entity_save(instance=OutcomeData(**row, events=10, total=10))
     assert saved.pk is not None
@@ -259,8 +259,25 @@ def test_arm_randomised_and_same_file_import(small):
     ],
 )
 def test_database_refuses_bad_outcome_data(small, update, constraint):
+    # Held, so that a confirmed row's other rule (its analysed numbers are its entered ones) is not
+    # the one that answers.
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        OutcomeData.objects.filter(pk=small.data.pk).update(**update, check_state="awaiting_check")
+
+
+@pytest.mark.parametrize(
+    ("update", "constraint"),
+    [
+        ({"sd": 61.0}, "outcome_data_confirmed_is_entered"),  # confirmed, yet analysed as 6.1
+        ({"confirmed_n": 40}, "outcome_data_confirmed_is_entered"),
+        ({"check_state": "awaiting_check", "confirmed_sd": None}, "outcome_data_confirmed_whole"),
+    ],
+)
+def test_database_keeps_the_analysed_numbers_of_a_confirmed_row_equal_to_its_entered_ones(small, update, constraint):
     with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
         OutcomeData.objects.filter(pk=small.data.pk).update(**update)
+    # Held, the entered numbers may differ from the analysed ones.
+    OutcomeData.objects.filter(pk=small.data.pk).update(sd=61.0, check_state="awaiting_check")
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,9 @@ MATRIX: dict[str, dict[str, object]] = {
     "api/reviews/<slug:slug>/prisma/": {"GET": TEAM | {PUBLIC}},
     "api/reviews/<slug:slug>/analysis/outcomes/<int:pk>/history/": {"GET": TEAM | {PUBLIC}},
     "api/reviews/<slug:slug>/audit/": {"GET": MANAGER},
+    # A held value's second look (the matrix's row is not held: the allowed get a 400 saying so).
+    "api/reviews/<slug:slug>/outcome-data/<int:pk>/confirm/": {"POST": EXTRACTION},
+    "api/reviews/<slug:slug>/outcome-data/<int:pk>/correct/": {"POST": EXTRACTION},
 }
 # Writable resources whose rows are created and read but never changed or removed through the API.
 CREATE_ONLY = {"resolutions", "imports"}

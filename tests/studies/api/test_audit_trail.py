@@ -15,15 +15,17 @@ def _events(model, obj_id: int) -> list:
 
 
 def test_a_bulk_update_and_raw_sql_both_leave_events_with_old_and_new_values(small):
-    OutcomeData.objects.filter(pk=small.data.pk).update(mean=-9.5)  # bulk: no save(), no signals
+    # bulk: no save(), no signals. A confirmed row's analysed numbers move with its entered ones (the
+    # database refuses them apart: outcome_data_confirmed_is_entered).
+    OutcomeData.objects.filter(pk=small.data.pk).update(mean=-9.5, confirmed_mean=-9.5)
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE studies_outcomedata SET sd = 7.25 WHERE id = %s", [small.data.pk])
+        cursor.execute("UPDATE studies_outcomedata SET sd = 7.25, confirmed_sd = 7.25 WHERE id = %s", [small.data.pk])
         cursor.execute("UPDATE studies_study SET is_included = false WHERE id = %s", [small.study.pk])
     events = _events(OutcomeData, small.data.pk)
     assert [e.pgh_label for e in events] == ["insert", "update", "update"]
     assert (events[0].mean, events[1].mean, events[2].sd) == (-4.2, -9.5, 7.25)
     count, trail = audit_trail(user=small.manager, review=small.review, entities=["outcome-data", "study"])
-    sd_change = next(e for e in trail if e.entity == "outcome-data" and e.changed == ["sd"])
+    sd_change = next(e for e in trail if e.entity == "outcome-data" and e.changed == ["confirmed_sd", "sd"])
     assert (sd_change.old["sd"], sd_change.new["sd"]) == (6.1, 7.25)
     inclusion = next(e for e in trail if e.entity == "study" and e.action == "update")
     assert inclusion.changed == ["is_included"] and inclusion.old["is_included"] is True
@@ -50,7 +52,9 @@ def test_events_name_the_user_of_an_api_request(api_review):
     manager.force_authenticate(api_review.users["manager"])
     trail = manager.get(f"/api/reviews/{api_review.review.slug}/audit/?entity=outcome-data").data["results"]
     latest = trail[0]
-    assert (latest["action"], latest["user"], latest["changed"]) == ("update", "api-extractor", ["mean", "updated_at"])
+    # The plausible edit is confirmed at once (the analysed mean moves with it), entered by the extractor.
+    assert (latest["action"], latest["user"], latest["changed"]) == (
+        "update", "api-extractor", ["confirmed_mean", "entered_by_id", "mean", "updated_at"])
     assert latest["url"] == path and (latest["old"]["mean"], latest["new"]["mean"]) == (-4.2, -3.0)
     for who in ("extractor", "screener", "outsider"):
         other = APIClient()

@@ -75,6 +75,7 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "reviews/<slug:slug>/risk-of-bias/studies/<int:study_id>/outcomes/<int:outcome_id>/consensus/":
         ("GET", RISK_OF_BIAS, OK),
     "reviews/<slug:slug>/extraction/": ("GET", EXTRACTION, OK),
+    "reviews/<slug:slug>/extraction/awaiting-check/": ("GET", EXTRACTION, OK),
     "reviews/<slug:slug>/extraction/convert/": ("POST", EXTRACTION, FORM),
     "reviews/<slug:slug>/extraction/studies/<int:study_id>/": ("GET", frozenset({"extractor"}), OK),
     "reviews/<slug:slug>/extraction/studies/<int:study_id>/consensus/": ("GET", EXTRACTION, FORM),

@@ -164,3 +164,19 @@ def test_the_outcome_page_and_the_csv_show_the_set_and_the_provenance(small, ext
     csv = b"".join(Client().get(f"/reviews/{small.review.slug}/data.csv").streaming_content).decode()
     assert "source_location,derivation" in csv.splitlines()[0]
     assert "Table 3, p. 7" in csv and "imputed from baseline and final SDs with correlation r = 0.5" in csv
+
+
+def test_an_implausible_value_saved_on_the_page_is_held_with_why_and_a_link(small, extractors, cell):
+    small.outcome.scale_min, small.outcome.scale_max = 0, 20
+    entity_save(instance=small.outcome)
+    url = f"/reviews/{small.review.slug}/extraction/studies/{small.study.pk}/"
+    client = _client(extractors.first)
+    form = _form_data(client.get(url))
+    form[cell(small.intervention, "sd")] = "6100"
+    assert client.post(url, form).status_code == 302
+    page = client.get(url).content.decode()
+    assert ("Awaiting check: Only 2020 · Peer group · Self-stigma: SD 6100 is larger than the range of the scale "
+            "(0 to 20).") in page
+    assert f'<a href="/reviews/{small.review.slug}/extraction/awaiting-check/">1 value awaiting check</a>' in page
+    row = OutcomeData.objects.get(arm=small.intervention)
+    assert (row.sd, row.confirmed_sd, row.check_state) == (6100, 6.1, "awaiting_check")

@@ -9,7 +9,6 @@ from studies.models import OutcomeData, Provenance, Review
 from studies.services import entity_save
 from studies.services.extraction import (
     ExtractionConflict,
-    NeedsConfirmation,
     conversion_apply,
     entry_token,
     extraction_layout,
@@ -97,31 +96,41 @@ def test_impossible_values_are_refused_with_the_field_named_and_nothing_written(
         extraction_save(study=small.study, user=extractors.first, entry=entry, token=token, base=base)
     errors = refused.value.message_dict
     assert errors[cell(small.intervention, "sd")] == ["Self-stigma · End of intervention · Peer group: SD must be "
-                                                      "greater than 0."]
+                                                      "greater than 0 (got -3)."]
     assert errors[cell(small.control, "n")] == ["Self-stigma · End of intervention · Usual care: n: enter a number."]
     assert OutcomeData.objects.get(pk=small.data.pk).sd == 6.1
     assert Review.objects.get(pk=small.review.pk).data_version == version
 
 
-def test_implausible_values_are_warned_and_saved_only_when_confirmed(small, extractors, cell):
+def test_impossible_values_against_the_arm_and_the_scale_are_refused(small, extractors, cell):
+    small.outcome.scale_min, small.outcome.scale_max = 0, 10
+    entity_save(instance=small.outcome)
+    entry, token, base = _form(small)
+    entry[cell(small.intervention, "n")] = "45"  # 40 randomised
+    entry[cell(small.control, "value_type")] = "final"
+    entry[cell(small.control, "mean")] = "11"  # a final value off the scale
+    with pytest.raises(ValidationError) as refused:
+        extraction_save(study=small.study, user=extractors.first, entry=entry, token=token, base=base)
+    assert refused.value.message_dict == {
+        cell(small.intervention, "n"): ["Self-stigma · End of intervention · Peer group: n 45 is above the 40 "
+                                        "randomised to Peer group."],
+        cell(small.control, "mean"): ["Self-stigma · End of intervention · Usual care: Mean 11 is outside the scale "
+                                      "of Self-stigma for a final value (0 to 10)."],
+    }
+    assert OutcomeData.objects.get(pk=small.data.pk).n == 38
+
+
+def test_an_sd_larger_than_the_scale_is_saved_but_held_for_a_check(small, extractors, cell):
     small.outcome.scale_min, small.outcome.scale_max = 0, 10
     entity_save(instance=small.outcome)
     entry, token, base = _form(small)
     entry[cell(small.intervention, "sd")] = "12"  # larger than the scale's range
-    entry[cell(small.intervention, "n")] = "45"  # 40 randomised
-    entry[cell(small.control, "value_type")] = "final"
-    entry[cell(small.control, "mean")] = "11"  # a final value off the scale
-    with pytest.raises(NeedsConfirmation) as pending:
-        extraction_save(study=small.study, user=extractors.first, entry=entry, token=token, base=base)
-    messages = [c.message for c in pending.value.checks]
-    assert messages == [
-        "Self-stigma · End of intervention · Peer group: SD 12 is larger than the range of the scale (0 to 10).",
-        "Self-stigma · End of intervention · Peer group: n 45 is larger than the 40 randomised to Peer group.",
-        "Self-stigma · End of intervention · Usual care: mean 11 is outside the scale (0 to 10).",
-    ]
-    assert OutcomeData.objects.get(pk=small.data.pk).sd == 6.1
-    extraction_save(study=small.study, user=extractors.first, entry=entry, token=token, base=base, confirm=True)
-    assert OutcomeData.objects.get(pk=small.data.pk).sd == 12
+    saved = extraction_save(study=small.study, user=extractors.first, entry=entry, token=token, base=base)
+    assert [(c.name, c.level, c.message) for c in saved.checks] == [(
+        cell(small.intervention, "sd"), "held", "Awaiting check: Only 2020 · Peer group · Self-stigma: SD 12 is "
+        "larger than the range of the scale (0 to 10).")]
+    row = OutcomeData.objects.get(pk=small.data.pk)
+    assert (row.sd, row.confirmed_sd, row.check_state, row.entered_by) == (12, 6.1, "awaiting_check", extractors.first)
 
 
 def test_an_imputed_change_sd_is_flagged_for_the_sensitivity_analysis(small, extractors, cell):

@@ -1,0 +1,66 @@
+"""The "awaiting check" page: outcome values held by the plausibility rules, each with why, who
+entered it, the number the analysis uses → the number entered, and the confirm / correct actions for
+those allowed (a manager, or an extractor who did not enter it; ``access.may_check_value``)."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from studies import access, selectors
+from studies.models import CHECKED_NUMBERS, DataType
+from studies.services.value_checks import outcome_value_confirm, outcome_value_correct
+
+_LABELS = {"n": "n", "mean": "Mean", "sd": "SD", "events": "Events", "total": "Total"}
+
+
+def _shown(value) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+@login_required
+def values_awaiting_check(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: the held values. POST ``row`` with ``action`` confirm, or correct with the numbers."""
+    review, _ = access.review_for(request, slug, access.VALUE_CHECKERS, action="check extracted values")
+    errors: dict[int, str] = {}
+    if request.method == "POST":
+        try:
+            row_id = int(request.POST.get("row", ""))
+        except ValueError:
+            row_id = 0
+        held = selectors.values_awaiting_check(review=review).filter(pk=row_id).first()
+        if held is None:
+            messages.warning(request, "That value is no longer awaiting check: someone has confirmed or corrected it.")
+            return redirect("studies:values-awaiting-check", slug=review.slug)
+        try:
+            if request.POST.get("action") == "correct":
+                values = {name: request.POST.get(name, "").strip() for name in CHECKED_NUMBERS
+                          if request.POST.get(name, "").strip() != ""}
+                outcome_value_correct(row_id=held.pk, user=request.user, values=values)
+                messages.success(request, f"Corrected and confirmed: {held.study} · {held.arm.label} · {held.outcome}. "
+                                          "The analysis is being updated.")
+            else:
+                outcome_value_confirm(row_id=held.pk, user=request.user)
+                messages.success(request, f"Confirmed: {held.study} · {held.arm.label} · {held.outcome}. "
+                                          "The analysis is being updated.")
+            return redirect("studies:values-awaiting-check", slug=review.slug)
+        except PermissionDenied as refused:
+            errors[held.pk] = str(refused)
+        except ValidationError as invalid:
+            errors[held.pk] = " ".join(
+                f"{_LABELS.get(k, k)}: {' '.join(v)}" if k != "__all__" else " ".join(v)
+                for k, v in invalid.message_dict.items()) if hasattr(invalid, "error_dict") else " ".join(
+                invalid.messages)
+    items = []
+    for row in selectors.values_awaiting_check(review=review):
+        names = ("n", "mean", "sd") if row.outcome.data_type == DataType.CONTINUOUS else ("events", "total")
+        numbers = [{"name": name, "label": _LABELS[name], "analysed": _shown(getattr(row, f"confirmed_{name}")),
+                    "entered": _shown(getattr(row, name)), "value": getattr(row, name),
+                    "changed": getattr(row, name) != getattr(row, f"confirmed_{name}")} for name in names]
+        items.append({"row": row, "numbers": numbers, "flags": row.check_flags, "error": errors.get(row.pk),
+                      "new": row.confirmed_n is None and row.confirmed_events is None,
+                      "may_check": access.may_check_value(request.user, review, row.entered_by_id)})
+    return render(request, "studies/value_checks.html", {"review": review, "items": items},
+                  status=400 if errors else 200)

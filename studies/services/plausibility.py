@@ -1,0 +1,283 @@
+"""Plausibility at entry: the soft rules that hold an outcome value "awaiting check".
+
+Impossible values (SD ≤ 0, n < 1, events < 0 or above the total, n above the arm's randomised number,
+a mean outside the outcome's scale or outside its own CI) are refused by ``OutcomeData.clean()``,
+which every door runs before a save. Values that are possible but implausible are saved and *held*:
+the published analysis keeps the row's last confirmed numbers (or leaves a new row out) until a second
+team member confirms or corrects them (``studies.services.value_checks``). The rules:
+
+- an SD more than 5× or less than 1/5 of the median SD of the other studies (same outcome and time point);
+- an SD that looks like a standard error: SD·√n close to the other studies' median SD;
+- an SD larger than the range of the outcome's scale;
+- a number changed more than tenfold from its confirmed value;
+- a study whose effect lies far from all the others: studentized deleted residual |z| > 3.5
+  (``analysis.engine.outliers``, as metafor's ``rstudent``).
+
+The other studies are read as confirmed (what the analysis uses); the studies being entered as entered,
+so a study whose two arms change in one save is judged as a whole, and rows created in bulk (an
+import, the demo) are judged against each other. Each flag is a sentence saying why,
+with the numbers.
+
+Every save of an outcome value, whichever door (extraction page, API, admin, commands, bulk creates),
+passes here from ``studies.services.entities``, which stores it.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from analysis.engine.arms import combine_continuous_groups, combine_dichotomous_groups
+from analysis.engine.effect_sizes import ContinuousArms, DichotomousArms, study_effects
+from analysis.engine.options import Measure
+from analysis.engine.outliers import studentized_deleted_residuals
+from studies.models import (
+    CHECKED_NUMBERS,
+    ArmRole,
+    CheckState,
+    DataType,
+    Outcome,
+    OutcomeData,
+    ValueType,
+)
+
+# Thresholds of the soft rules (issue 20).
+SD_RATIO_LIMIT = 5.0
+CHANGE_RATIO_LIMIT = 10.0
+OUTLIER_Z_LIMIT = 3.5
+# SD·√n within 30% of the others' median, while the SD itself is under half of it: an SE typed as the SD.
+SE_PATTERN_TOLERANCE = 0.3
+# A median of fewer studies says too little about what an SD should be; the leave-one-out fit needs 3
+# other studies to estimate a spread at all.
+MIN_STUDIES_FOR_MEDIAN_SD = 2
+MIN_STUDIES_FOR_OUTLIER = 3
+
+_LABELS = {"n": "n", "mean": "Mean", "sd": "SD", "events": "Events", "total": "Total"}
+
+
+def _times(ratio: float) -> str:
+    """A ratio as a reader says it: 1017, 12, 6.3."""
+    return f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.2g}"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Why an entry is held: the rule, the field it is about and a sentence with the numbers."""
+
+    rule: str
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "field": self.field, "message": self.message}
+
+
+def _entered(row: OutcomeData) -> tuple:
+    return tuple(getattr(row, name) for name in CHECKED_NUMBERS)
+
+
+def _key(row) -> tuple[int, int, int]:
+    return (row.outcome_id, row.time_point_id, row.arm_id)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """One stored row of an outcome × time point, as the rules read it."""
+
+    pk: int
+    study_id: int
+    role: str
+    entered: tuple
+    confirmed: tuple
+    counts: bool  # its study is included and the row is analysed
+    check_state: str
+    check_flags: list
+    entered_by_id: int | None
+
+
+def _stored_rows(rows: Sequence[OutcomeData]) -> dict[tuple[int, int], list[_Stored]]:
+    """Every stored row of the outcomes × time points of ``rows`` (one query)."""
+    condition = Q(pk__in=[])
+    for outcome_id, time_point_id in {(r.outcome_id, r.time_point_id) for r in rows}:
+        condition |= Q(outcome_id=outcome_id, time_point_id=time_point_id)
+    confirmed = [f"confirmed_{name}" for name in CHECKED_NUMBERS]
+    grouped: dict[tuple[int, int], list[_Stored]] = defaultdict(list)
+    for values in OutcomeData.objects.filter(condition).values(
+            "pk", "outcome_id", "time_point_id", "arm_id", "study_id", "arm__role", "study__is_included",
+            "include_in_analysis", "check_state", "check_flags", "entered_by_id", *CHECKED_NUMBERS, *confirmed):
+        grouped[(values["outcome_id"], values["time_point_id"])].append(_Stored(
+            values["pk"], values["study_id"], values["arm__role"], tuple(values[n] for n in CHECKED_NUMBERS),
+            tuple(values[n] for n in confirmed), values["study__is_included"] and values["include_in_analysis"],
+            values["check_state"], values["check_flags"], values["entered_by_id"]))
+    return grouped
+
+
+def outcome_data_hold(*, rows: Sequence[OutcomeData], user=None, along: Sequence[OutcomeData] = ()) -> None:
+    """Decide, for outcome values about to be saved, whether each is confirmed or held "awaiting check".
+
+    Sets on each (unsaved) row its check state, flags, who entered it, and the confirmed numbers,
+    which come from the database, never from the caller: only a confirm or a correction moves them
+    (``studies.services.value_checks``). ``along`` are other rows saved in the same operation (a
+    study's other arms): the rules read their new numbers. Rows must have passed ``full_clean()``.
+    """
+    if not rows:
+        return
+    # Lock the rows being changed first (in one order), then read them: a confirm committed meanwhile
+    # is seen, so its confirmed numbers are kept, never overwritten by a stale copy.
+    list(OutcomeData.objects.select_for_update().filter(pk__in=[r.pk for r in rows if r.pk is not None])
+         .order_by("pk").values_list("pk", flat=True))
+    stored = _stored_rows(rows)
+    pending: dict[tuple[int, int], dict[tuple, OutcomeData]] = defaultdict(dict)
+    for r in (*along, *rows):
+        pending[(r.outcome_id, r.time_point_id)][_key(r)] = r
+    contexts: dict[tuple[int, int], _Context] = {}
+    entered_by_id = user.pk if user is not None and user.is_authenticated else None
+    for row in rows:
+        before = next((s for s in stored.get((row.outcome_id, row.time_point_id), ())
+                       if row.pk is not None and s.pk == row.pk), None)
+        confirmed = before.confirmed if before is not None else (None,) * len(CHECKED_NUMBERS)
+        for name, value in zip(CHECKED_NUMBERS, confirmed):
+            setattr(row, f"confirmed_{name}", value)
+        numbers = _entered(row)
+        if before is not None and numbers == before.entered:
+            # The numbers are untouched (a note, a provenance changed): the row stays as it was, and
+            # whoever edited the note does not become the person who entered the numbers.
+            row.check_state, row.check_flags, row.entered_by_id = (
+                before.check_state, before.check_flags, before.entered_by_id)
+            continue
+        row.entered_by_id, row.checked_by, row.checked_at = entered_by_id, None, None
+        if numbers == confirmed:  # back to what the analysis already uses
+            row.check_state, row.check_flags = CheckState.CONFIRMED, []
+            continue
+        pair = (row.outcome_id, row.time_point_id)
+        if pair not in contexts:
+            contexts[pair] = _context(row.outcome, stored.get(pair, []), list(pending[pair].values()))
+        flags = outcome_data_flags(row=row, context=contexts[pair], previous=confirmed if before is not None else None)
+        if flags:
+            row.check_state, row.check_flags = CheckState.AWAITING_CHECK, [f.as_dict() for f in flags]
+        else:
+            row.check_state, row.check_flags = CheckState.CONFIRMED, []
+            for name, value in zip(CHECKED_NUMBERS, numbers):
+                setattr(row, f"confirmed_{name}", value)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """One outcome × time point as the rules read it: each study's arm numbers (entered for the studies
+    being saved, confirmed for the others, which is what the analysis uses) and each study's
+    studentized deleted residual, computed once for all the rows saved together."""
+
+    sds: tuple[tuple[int, float], ...]  # (study id, SD) per continuous arm
+    residuals: dict[int, tuple[float, float]]  # study id → (z, effect on the analysis scale)
+    k: int  # studies with an effect
+
+
+def _context(outcome: Outcome, stored: list[_Stored], pending: list[OutcomeData]) -> _Context:
+    entering = {p.study_id for p in pending}
+    arm_numbers: dict[object, tuple[int, str, tuple]] = {}
+    for s in stored:
+        if s.study_id in entering:
+            arm_numbers[s.pk] = (s.study_id, s.role, s.entered)
+        elif s.counts and s.confirmed != (None,) * len(CHECKED_NUMBERS):
+            arm_numbers[s.pk] = (s.study_id, s.role, s.confirmed)
+    for p in pending:
+        arm_numbers[p.pk if p.pk is not None else -id(p)] = (p.study_id, p.arm.role, _entered(p))
+    arms: dict[int, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
+    for study_id, role, numbers in arm_numbers.values():
+        arms[study_id][role].append(numbers)
+    sds = tuple((study_id, numbers[2]) for study_id, _, numbers in arm_numbers.values() if numbers[2] is not None)
+    ids, y, v = _effects(outcome, arms)
+    residuals = {}
+    if len(ids) - 1 >= MIN_STUDIES_FOR_OUTLIER:
+        residuals = {study_id: (float(z), effect)
+                     for study_id, z, effect in zip(ids, studentized_deleted_residuals(y, v), y, strict=True)}
+    return _Context(sds, residuals, len(ids))
+
+
+def _effects(outcome: Outcome, arms: dict[int, dict[str, list[tuple]]]) -> tuple[list[int], list[float], list[float]]:
+    """Each study's effect and variance on the analysis scale (studies with both arms, estimable)."""
+    ids, groups1, groups2 = [], [], []
+    for study_id, roles in arms.items():
+        intervention, control = roles.get(ArmRole.INTERVENTION), roles.get(ArmRole.CONTROL)
+        if intervention and control:
+            ids.append(study_id)
+            groups1.append(intervention)
+            groups2.append(control)
+    if not ids:
+        return [], [], []
+    measure = Measure(outcome.effect_measure)
+    if outcome.data_type == DataType.CONTINUOUS:
+        one = [combine_continuous_groups([(n, m, sd) for n, m, sd, *_ in g]) for g in groups1]
+        two = [combine_continuous_groups([(n, m, sd) for n, m, sd, *_ in g]) for g in groups2]
+        data = ContinuousArms(*zip(*[(a[0], a[1], a[2], b[0], b[1], b[2]) for a, b in zip(one, two)]))
+    else:
+        one = [combine_dichotomous_groups([(e, t) for *_, e, t in g]) for g in groups1]
+        two = [combine_dichotomous_groups([(e, t) for *_, e, t in g]) for g in groups2]
+        data = DichotomousArms(*zip(*[(a[0], a[1], b[0], b[1]) for a, b in zip(one, two)]))
+    effects = study_effects(data, measure)
+    keep = [i for i, ok in enumerate(effects.estimable) if ok]
+    return ([ids[i] for i in keep], [float(effects.effect[i]) for i in keep],
+            [float(effects.se[i]) ** 2 for i in keep])
+
+
+def outcome_data_flags(*, row: OutcomeData, context: _Context, previous: tuple | None) -> list[Flag]:
+    """The soft rules for one row's new numbers (see the module's docstring). ``previous`` is the
+    row's confirmed numbers, if it had any."""
+    outcome = row.outcome
+    flags: list[Flag] = []
+    where = f"{row.study} · {row.arm.label} · {outcome}"
+    if outcome.data_type == DataType.CONTINUOUS and row.sd is not None:
+        others = [(study, sd) for study, sd in context.sds if study != row.study_id]
+        if len({study for study, _ in others}) >= MIN_STUDIES_FOR_MEDIAN_SD:
+            median = statistics.median(sd for _, sd in others)
+            k = len({study for study, _ in others})
+            if row.sd > SD_RATIO_LIMIT * median:
+                flags.append(Flag("sd_far_from_median", "sd", (
+                    f"{where}: SD {row.sd:g} is {_times(row.sd / median)} times the median SD of the other {k} "
+                    f"studies ({median:.3g}); more than {SD_RATIO_LIMIT:g} times is held for a check.")))
+            elif row.sd < median / SD_RATIO_LIMIT:
+                flags.append(Flag("sd_far_from_median", "sd", (
+                    f"{where}: SD {row.sd:g} is 1/{_times(median / row.sd)} of the median SD of the other {k} "
+                    f"studies ({median:.3g}); less than 1/{SD_RATIO_LIMIT:g} is held for a check.")))
+            if row.n is not None and row.n >= 4 and row.sd < median / 2 \
+                    and abs(row.sd * math.sqrt(row.n) / median - 1) <= SE_PATTERN_TOLERANCE:
+                flags.append(Flag("sd_looks_like_se", "sd", (
+                    f"{where}: SD {row.sd:g} looks like a standard error: SD × √n = {row.sd:g} × √{row.n} = "
+                    f"{row.sd * math.sqrt(row.n):.3g}, close to the median SD of the other {k} studies "
+                    f"({median:.3g}).")))
+        low, high = outcome.scale_min, outcome.scale_max
+        if low is not None and high is not None and row.sd > high - low:
+            flags.append(Flag("sd_above_scale_range", "sd", (
+                f"{where}: SD {row.sd:g} is larger than the range of the scale ({low:g} to {high:g}).")))
+    if previous is not None:
+        for name, old, new in zip(CHECKED_NUMBERS, previous, _entered(row)):
+            # A change from baseline near 0 may move by any factor without being a slip.
+            if name == "mean" and row.value_type == ValueType.CHANGE:
+                continue
+            if old in (None, 0) or new in (None, 0):
+                continue
+            ratio = max(abs(new) / abs(old), abs(old) / abs(new))
+            if ratio > CHANGE_RATIO_LIMIT:
+                flags.append(Flag("changed_tenfold", name, (
+                    f"{where}: {_LABELS[name]} changed from {old:g} to {new:g} ({_times(ratio)}-fold); more than "
+                    f"{CHANGE_RATIO_LIMIT:g}-fold is held for a check, and the analysis keeps {old:g} until then.")))
+    flags += _outlier_flags(row, context, where)
+    return flags
+
+
+def _outlier_flags(row: OutcomeData, context: _Context, where: str) -> list[Flag]:
+    if row.study_id not in context.residuals:
+        return []
+    z, effect = context.residuals[row.study_id]
+    if not abs(z) > OUTLIER_Z_LIMIT:
+        return []
+    outcome = row.outcome
+    measure = Measure(outcome.effect_measure)
+    shown = f"{measure.value} {math.exp(effect) if measure.is_ratio else effect:.2f}"
+    return [Flag("outlying_study", "mean" if outcome.data_type == DataType.CONTINUOUS else "events", (
+        f"{where}: the study's effect ({shown}) lies far from the other {context.k - 1} studies: studentized "
+        f"deleted residual z = {z:.2f} (beyond ±{OUTLIER_Z_LIMIT:g} is held for a check)."))]

@@ -1,0 +1,86 @@
+"""The second look at an outcome value held "awaiting check" (``studies.services.plausibility``).
+
+A second team member — a manager, or an extractor other than the one who entered it (asked through
+``studies.access``) — confirms the held numbers or corrects them. Either way the row's confirmed
+numbers, which the published analysis reads, become the checked ones in the same transaction that
+moves the review's data version, so the automatic recompute runs once it commits. The change is
+recorded in the audit trail (OutcomeData is tracked by pghistory), with who checked it and when.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from studies import access
+from studies.models import CHECKED_NUMBERS, CheckState, DataType, OutcomeData
+from studies.services.entities import review_data_version_bump
+
+
+def _held_row(row_id: int, user) -> OutcomeData:
+    """The row, locked; refuses a row that is not held and a person who may not check it."""
+    row = (OutcomeData.objects.select_for_update(of=("self",))
+           .select_related("study", "outcome", "arm", "time_point").get(pk=row_id))
+    access.require_value_checker(user, row.study.review_id, row.entered_by_id)
+    if row.check_state != CheckState.AWAITING_CHECK:
+        raise ValidationError("This value is not awaiting a check: someone may have confirmed or corrected it "
+                              "already.")
+    return row
+
+
+def _store_checked(row: OutcomeData, user) -> OutcomeData:
+    for name in CHECKED_NUMBERS:
+        setattr(row, f"confirmed_{name}", getattr(row, name))
+    row.check_state, row.checked_by, row.checked_at = CheckState.CONFIRMED, user, timezone.now()
+    row.save()
+    review_data_version_bump(review_ids=[row.study.review_id])
+    return row
+
+
+@transaction.atomic
+def outcome_value_confirm(*, row_id: int, user) -> OutcomeData:
+    """Confirm a held value as entered: the published analysis uses it from the next recompute.
+
+    Raises ``PermissionDenied`` for the person who entered it or anyone without a manager or extractor
+    role, ``ValidationError`` if it is no longer held.
+    """
+    row = _held_row(row_id, user)
+    return _store_checked(row, user)
+
+
+@transaction.atomic
+def outcome_value_correct(*, row_id: int, user, values: Mapping[str, object]) -> OutcomeData:
+    """Correct a held value: the checker's numbers replace the entered ones and are confirmed.
+
+    ``values`` holds the numbers of the outcome's data type (n, mean, SD or events, total); numbers
+    not given keep their entered value. The correction is refused, field by field, if impossible
+    (``OutcomeData.clean``); it is not held again, since it is itself the second look.
+    """
+    row = _held_row(row_id, user)
+    allowed = ("n", "mean", "sd") if row.outcome.data_type == DataType.CONTINUOUS else ("events", "total")
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ValidationError({name: f"{row.outcome} is {row.outcome.get_data_type_display().split(' ')[0].lower()}:"
+                                     f" {name} cannot be given." for name in unknown})
+    errors: dict[str, str] = {}
+    for name in allowed:
+        if name not in values or values[name] in (None, ""):
+            continue
+        raw = values[name]
+        try:
+            number = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            errors[name] = f"{name}: enter a number (got {raw!r})."
+            continue
+        if name in ("n", "events", "total"):
+            if number != int(number):
+                errors[name] = f"{name}: enter a whole number (got {raw!r})."
+                continue
+            number = int(number)
+        setattr(row, name, number)
+    if errors:
+        raise ValidationError(errors)
+    row.full_clean()
+    return _store_checked(row, user)

@@ -1,0 +1,404 @@
+"""Plausibility at entry (issue 20, item 1): impossible outcome values refused at every door, with the
+field and the value named; implausible ones held "awaiting check", out of the published analysis,
+until a second team member confirms or corrects them."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from rest_framework.test import APIClient
+
+from analysis.services import analysis_inputs_load
+from studies.models import (
+    Arm,
+    ArmRole,
+    CheckState,
+    DataType,
+    EffectMeasure,
+    Outcome,
+    OutcomeData,
+    Review,
+    Role,
+    Study,
+)
+from studies.models.audit import EVENT_MODELS
+from studies.services import entity_save, membership_add
+from studies.services.value_checks import outcome_value_confirm, outcome_value_correct
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a-long-test-password"
+
+
+@dataclass
+class Team:
+    first: object  # extractor who enters
+    second: object  # another extractor
+    screener: object
+
+
+@pytest.fixture
+def team(small) -> Team:
+    users = get_user_model().objects
+    first, second, screener = (users.create_user(name, password=PASSWORD)
+                               for name in ("extractor-one", "extractor-two", "screener-only"))
+    membership_add(review=small.review, user=first, role=Role.EXTRACTOR)
+    membership_add(review=small.review, user=second, role=Role.EXTRACTOR)
+    membership_add(review=small.review, user=screener, role=Role.SCREENER)
+    return Team(first, second, screener)
+
+
+# Five more trials like the small review's one: every arm's SD is 6, so the median SD the rules
+# compare the small study's arms with is 6, and the effects agree (SMD about -0.5).
+OTHER_TRIALS = [(-4.0, -1.0), (-3.5, -1.2), (-4.5, -0.8), (-3.8, -1.1), (-4.1, -0.9)]
+
+
+@pytest.fixture
+def trials(small) -> list[Study]:
+    studies = []
+    for number, means in enumerate(OTHER_TRIALS, start=1):
+        study = entity_save(instance=Study(review=small.review, label=f"Trial {number} 2021", year=2021))
+        for role, mean in zip((ArmRole.INTERVENTION, ArmRole.CONTROL), means):
+            arm = entity_save(instance=Arm(study=study, role=role, label=role.label, randomised=40))
+            entity_save(instance=OutcomeData(study=study, outcome=small.outcome, time_point=small.time_point, arm=arm,
+                                             n=40, mean=mean, sd=6.0))
+        studies.append(study)
+    assert not OutcomeData.objects.filter(study__review=small.review, check_state=CheckState.AWAITING_CHECK).exists()
+    return studies
+
+
+def analysed_sd(small, arm) -> float | None:
+    """The SD of ``arm`` as the published analysis reads it (None: the study is not analysed)."""
+    inputs = analysis_inputs_load(small.review.pk)
+    rows = [r for r in inputs.outcomes[0].rows if r.study_id == small.study.pk]
+    if not rows:
+        return None
+    return (rows[0].intervention if arm.role == ArmRole.INTERVENTION else rows[0].control).sd
+
+
+def held(row: OutcomeData) -> OutcomeData:
+    row.refresh_from_db()
+    assert row.check_state == CheckState.AWAITING_CHECK, row.check_flags
+    return row
+
+
+def save_as(user, row: OutcomeData, **numbers) -> OutcomeData:
+    for name, value in numbers.items():
+        setattr(row, name, value)
+    return entity_save(instance=row, user=user)
+
+
+# --- Hard errors: refused, field and value named, nothing written ------------------------------------
+
+
+def _dichotomous(small) -> Outcome:
+    return entity_save(instance=Outcome(review=small.review, domain=small.outcome.domain, name="Relapse",
+                                        data_type=DataType.DICHOTOMOUS, effect_measure=EffectMeasure.RR,
+                                        direction="lower"))
+
+
+HARD_ERRORS = [
+    # (changes to the small study's intervention row, the outcome's scale, field, message)
+    ({"sd": 0.0}, None, "sd", "SD must be greater than 0 (got 0)."),
+    ({"sd": -2.5}, None, "sd", "SD must be greater than 0 (got -2.5)."),
+    ({"n": 0}, None, "n", "n must be at least 1 (got 0)."),
+    ({"n": 41}, None, "n", "n 41 is above the 40 randomised to Peer group."),
+    ({"mean": 25.0}, (0, 20), "mean",
+     "Mean 25 is outside the scale of Self-stigma for a change from baseline (-20 to 20)."),
+    ({"mean": 12.0, "value_type": "final"}, (0, 10), "mean",
+     "Mean 12 is outside the scale of Self-stigma for a final value (0 to 10)."),
+    ({"mean": -6.0, "derivation": {"sd": {"method": "sd_from_ci", "inputs": {"lower": -5.0, "upper": -3.0, "n": 38}}}},
+     None, "mean", "Mean -6 is not inside its confidence interval (-5 to -3): check the mean and the CI."),
+]
+
+
+def _with_scale(small, low=0.0, high=10.0):
+    small.outcome.scale_min, small.outcome.scale_max = low, high
+    return entity_save(instance=small.outcome)
+
+
+@pytest.mark.parametrize(("changes", "scale", "field", "message"), HARD_ERRORS)
+def test_the_service_refuses_impossible_values_naming_field_and_value(small, changes, scale, field, message):
+    if scale:
+        _with_scale(small, *scale)
+    version = Review.objects.get(pk=small.review.pk).data_version
+    row = OutcomeData.objects.get(pk=small.data.pk)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    with pytest.raises(ValidationError) as refused:
+        entity_save(instance=row)
+    assert message in refused.value.message_dict[field]
+    stored = OutcomeData.objects.get(pk=small.data.pk)
+    assert (stored.n, stored.mean, stored.sd) == (38, -4.2, 6.1)
+    assert Review.objects.get(pk=small.review.pk).data_version == version
+
+
+def test_the_service_refuses_impossible_events(small):
+    relapse = _dichotomous(small)
+    row = {"study": small.study, "outcome": relapse, "time_point": small.time_point, "arm": small.control}
+    for values, field, message in [
+        ({"events": -1, "total": 30}, "events", "Events cannot be negative (got -1)."),
+        ({"events": 31, "total": 30}, "events", "Events (31) cannot exceed the total (30)."),
+        ({"events": 3, "total": 41}, "total", "Total 41 is above the 40 randomised to Usual care."),
+    ]:
+        with pytest.raises(ValidationError) as refused:
+            entity_save(instance=OutcomeData(**row, **values))
+        assert message in refused.value.message_dict[field]
+    assert not OutcomeData.objects.filter(outcome=relapse).exists()
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"sd": 0}, "sd", "SD must be greater than 0 (got 0)."),
+    ({"n": 45}, "n", "n 45 is above the 40 randomised to Peer group."),
+    ({"mean": 11, "value_type": "final"}, "mean", "Mean 11 is outside the scale of Self-stigma for a final value (0 to 10)."),
+])
+def test_the_api_refuses_impossible_values_naming_field_and_value(small, team, changes, field, message):
+    _with_scale(small)
+    response = client_for(team.first).patch(
+        f"/api/reviews/{small.review.slug}/outcome-data/{small.data.pk}/", changes, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()[field] == [message]
+    assert OutcomeData.objects.get(pk=small.data.pk).n == 38
+
+
+def test_the_api_refuses_impossible_events(small, team):
+    relapse = _dichotomous(small)
+    response = client_for(team.first).post(f"/api/reviews/{small.review.slug}/outcome-data/", {
+        "study": small.study.pk, "outcome": relapse.pk, "time_point": small.time_point.pk, "arm": small.control.pk,
+        "events": 12, "total": 10}, format="json")
+    assert response.status_code == 400
+    assert response.json()["events"] == ["Events (12) cannot exceed the total (10)."]
+
+
+def _admin_form(row: OutcomeData, **changes) -> dict:
+    form = {"study": row.study_id, "outcome": row.outcome_id, "time_point": row.time_point_id, "arm": row.arm_id,
+            "n": row.n, "mean": row.mean, "sd": row.sd, "value_type": row.value_type, "provenance": row.provenance,
+            "include_in_analysis": "on", "derivation": "{}"}
+    form.update(changes)
+    return form
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"sd": "0"}, "SD must be greater than 0 (got 0)."),
+    ({"n": "45"}, "n 45 is above the 40 randomised to Peer group."),
+    ({"mean": "11", "value_type": "final"}, "Mean 11 is outside the scale of Self-stigma for a final value (0 to 10)."),
+    ({"mean": "-6", "derivation": json.dumps({"sd": {"method": "sd_from_ci", "inputs": {"lower": -5, "upper": -3, "n": 38}}})},
+     "Mean -6 is not inside its confidence interval (-5 to -3): check the mean and the CI."),
+])
+def test_the_admin_form_refuses_impossible_values_naming_field_and_value(small, client, changes, message):
+    _with_scale(small)
+    client.force_login(small.manager)
+    response = client.post(f"/admin/studies/outcomedata/{small.data.pk}/change/", _admin_form(small.data, **changes))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert OutcomeData.objects.get(pk=small.data.pk).n == 38
+
+
+# --- Soft flags: held, with a sentence saying why --------------------------------------------------
+
+
+def test_an_sd_a_thousand_times_too_large_is_held_and_the_analysis_keeps_the_confirmed_one(small, trials, team):
+    save_as(team.first, small.data, sd=6100.0)
+    row = held(small.data)
+    assert (row.sd, row.confirmed_sd, row.entered_by) == (6100.0, 6.1, team.first)
+    assert [f["message"] for f in row.check_flags] == [
+        ("Only 2020 · Peer group · Self-stigma: SD 6100 is 1017 times the median SD of the other 5 studies (6); "
+        "more than 5 times is held for a check."),
+        ("Only 2020 · Peer group · Self-stigma: SD changed from 6.1 to 6100 (1000-fold); more than 10-fold is held "
+        "for a check, and the analysis keeps 6.1 until then."),
+    ]
+    assert analysed_sd(small, small.intervention) == 6.1
+
+
+def test_an_sd_one_fifth_of_the_others_and_an_se_typed_as_the_sd_are_held(small, trials, team):
+    save_as(team.first, small.data, sd=1.0)  # 1 × √38 = 6.16: an SE
+    assert [(f["rule"], f["message"]) for f in held(small.data).check_flags] == [
+        ("sd_far_from_median", ("Only 2020 · Peer group · Self-stigma: SD 1 is 1/6 of the median SD of the other 5 "
+                               "studies (6); less than 1/5 is held for a check.")),
+        ("sd_looks_like_se", ("Only 2020 · Peer group · Self-stigma: SD 1 looks like a standard error: "
+                             "SD × √n = 1 × √38 = 6.16, close to the median SD of the other 5 studies (6).")),
+    ]
+    # An SE of a group of 9 (2 × 3 = 6): within 1/5 of the median, but the SE pattern holds it.
+    save_as(team.first, small.data, n=9, sd=2.0)
+    assert [f["rule"] for f in held(small.data).check_flags] == ["sd_looks_like_se"]
+
+
+def test_a_tenfold_change_is_held(small, team):
+    save_as(team.first, small.data, n=3)
+    assert [f["message"] for f in held(small.data).check_flags] == [
+        ("Only 2020 · Peer group · Self-stigma: n changed from 38 to 3 (13-fold); more than 10-fold is held for a "
+        "check, and the analysis keeps 38 until then.")]
+
+
+def test_an_sd_larger_than_the_scale_is_held(small, team):
+    _with_scale(small, 0, 5)
+    save_as(team.first, small.data, sd=5.5)
+    assert [f["message"] for f in held(small.data).check_flags] == [
+        "Only 2020 · Peer group · Self-stigma: SD 5.5 is larger than the range of the scale (0 to 5)."]
+
+
+def test_a_study_far_from_all_others_is_held(small, trials, team):
+    save_as(team.first, small.data, mean=-40.0)
+    (flag,) = held(small.data).check_flags
+    assert flag["rule"] == "outlying_study"
+    assert flag["message"].startswith("Only 2020 · Peer group · Self-stigma: the study's effect (SMD -6.")
+    assert "from the other 5 studies: studentized deleted residual z = -" in flag["message"]
+    # One trial of six a little off (SMD about -1.3 instead of -0.5) is not held.
+    save_as(team.first, OutcomeData.objects.get(pk=small.data.pk), mean=-8.0)
+    assert OutcomeData.objects.get(pk=small.data.pk).check_state == CheckState.CONFIRMED
+
+
+def test_a_plausible_edit_is_confirmed_at_once_and_analysed(small, trials, team):
+    save_as(team.first, small.data, sd=6.4, mean=-4.4)
+    row = OutcomeData.objects.get(pk=small.data.pk)
+    assert (row.check_state, row.confirmed_sd, row.check_flags) == (CheckState.CONFIRMED, 6.4, [])
+    assert analysed_sd(small, small.intervention) == 6.4
+
+
+def test_a_new_held_row_is_left_out_until_confirmed(small, trials, team):
+    study = entity_save(instance=Study(review=small.review, label="New 2023", year=2023))
+    arms = [entity_save(instance=Arm(study=study, role=role, label=role.label, randomised=40))
+            for role in (ArmRole.INTERVENTION, ArmRole.CONTROL)]
+    new = entity_save(instance=OutcomeData(study=study, outcome=small.outcome, time_point=small.time_point,
+                                           arm=arms[0], n=40, mean=-4.0, sd=6000.0), user=team.first)
+    entity_save(instance=OutcomeData(study=study, outcome=small.outcome, time_point=small.time_point, arm=arms[1],
+                                     n=40, mean=-1.0, sd=6.0), user=team.first)
+    assert held(new).confirmed_sd is None
+    analysed = [r.label for r in analysis_inputs_load(small.review.pk).outcomes[0].rows]
+    assert "New 2023" not in analysed and len(analysed) == 6
+    outcome_value_confirm(row_id=new.pk, user=team.second)
+    assert "New 2023" in [r.label for r in analysis_inputs_load(small.review.pk).outcomes[0].rows]
+
+
+def test_a_held_value_entered_back_to_its_confirmed_numbers_is_confirmed(small, trials, team):
+    save_as(team.first, small.data, sd=6100.0)
+    save_as(team.first, held(small.data), sd=6.1)
+    row = OutcomeData.objects.get(pk=small.data.pk)
+    assert (row.check_state, row.check_flags) == (CheckState.CONFIRMED, [])
+
+
+# --- The second look -------------------------------------------------------------------------------
+
+
+def test_only_a_second_team_member_confirms(small, trials, team):
+    save_as(team.first, small.data, sd=6100.0)
+    with pytest.raises(PermissionDenied, match="You entered this value"):
+        outcome_value_confirm(row_id=small.data.pk, user=team.first)
+    with pytest.raises(PermissionDenied, match="Only the review's extractor or managers can confirm"):
+        outcome_value_confirm(row_id=small.data.pk, user=team.screener)
+    version = Review.objects.get(pk=small.review.pk).data_version
+    outcome_value_confirm(row_id=small.data.pk, user=team.second)
+    row = OutcomeData.objects.get(pk=small.data.pk)
+    assert (row.check_state, row.confirmed_sd, row.checked_by) == (CheckState.CONFIRMED, 6100.0, team.second)
+    assert Review.objects.get(pk=small.review.pk).data_version == version + 1
+    assert analysed_sd(small, small.intervention) == 6100.0
+    with pytest.raises(ValidationError, match="not awaiting a check"):
+        outcome_value_confirm(row_id=small.data.pk, user=small.manager)
+    # Audited: the trail holds the held entry and its confirmation, with who checked it.
+    events = EVENT_MODELS[OutcomeData].objects.filter(pgh_obj_id=small.data.pk).order_by("pgh_id")
+    assert [(e.check_state, e.sd, e.confirmed_sd, e.checked_by_id) for e in events][-2:] == [
+        (CheckState.AWAITING_CHECK, 6100.0, 6.1, None), (CheckState.CONFIRMED, 6100.0, 6100.0, team.second.pk)]
+
+
+def test_a_manager_confirms_an_extractors_value(small, trials, team):
+    save_as(team.first, small.data, sd=6100.0)
+    outcome_value_confirm(row_id=small.data.pk, user=small.manager)
+    assert OutcomeData.objects.get(pk=small.data.pk).check_state == CheckState.CONFIRMED
+
+
+def test_a_correction_replaces_the_entry_and_is_confirmed(small, trials, team):
+    save_as(team.first, small.data, sd=6100.0)
+    with pytest.raises(ValidationError) as refused:
+        outcome_value_correct(row_id=small.data.pk, user=team.second, values={"sd": "-1"})
+    assert refused.value.message_dict == {"sd": ["SD must be greater than 0 (got -1)."]}
+    assert held(small.data).sd == 6100.0
+    with pytest.raises(ValidationError, match="cannot be given"):
+        outcome_value_correct(row_id=small.data.pk, user=team.second, values={"events": 3})
+    outcome_value_correct(row_id=small.data.pk, user=team.second, values={"sd": "6.0"})
+    row = OutcomeData.objects.get(pk=small.data.pk)
+    assert (row.sd, row.confirmed_sd, row.check_state, row.checked_by) == (6.0, 6.0, CheckState.CONFIRMED, team.second)
+
+
+# --- API -------------------------------------------------------------------------------------------
+
+
+def test_the_api_shows_the_check_and_a_second_person_confirms_through_it(small, trials, team):
+    _with_scale(small, -20, 20)
+    url = f"/api/reviews/{small.review.slug}/outcome-data/{small.data.pk}/"
+    response = client_for(team.first).patch(url, {"sd": 6100}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["sd"], body["confirmed_sd"], body["check_state"], body["entered_by"]) == (
+        6100.0, 6.1, "awaiting_check", team.first.pk)
+    assert [f["rule"] for f in body["check_flags"]] == ["sd_far_from_median", "sd_above_scale_range",
+                                                        "changed_tenfold"]
+    # The public sees the numbers the analysis uses, not the held entry.
+    small.review.is_public = True
+    entity_save(instance=small.review)
+    public = APIClient().get(url).json()
+    assert (public["sd"], public["check_flags"], public["entered_by"]) == (6.1, [], None)
+
+    assert client_for(team.first).post(url + "confirm/").status_code == 403
+    assert client_for(team.screener).post(url + "confirm/").status_code == 403
+    assert APIClient().post(url + "confirm/").status_code in (401, 403)
+    assert held(small.data).check_state == CheckState.AWAITING_CHECK
+    response = client_for(team.second).post(url + "correct/", {"sd": 0}, format="json")
+    assert response.status_code == 400 and response.json() == {"sd": ["SD must be greater than 0 (got 0)."]}
+    response = client_for(team.second).post(url + "correct/", {"sd": 6.2}, format="json")
+    assert response.status_code == 200
+    assert (response.json()["sd"], response.json()["confirmed_sd"], response.json()["check_state"]) == (
+        6.2, 6.2, "confirmed")
+    assert client_for(team.second).post(url + "confirm/").status_code == 400  # nothing held any more
+
+
+# --- Pages -----------------------------------------------------------------------------------------
+
+
+def test_the_team_sees_the_count_and_a_checker_confirms_on_the_page(small, trials, team, client):
+    save_as(team.first, small.data, sd=6100.0)
+    page = f"/reviews/{small.review.slug}/extraction/awaiting-check/"
+    client.force_login(team.second)
+    home = client.get("/").content.decode()
+    assert f'href="{page}">Extracted values awaiting check</a>: <strong>1</strong>' in home
+    listing = client.get(f"/reviews/{small.review.slug}/extraction/").content.decode()
+    assert "1 value awaiting check" in listing
+    text = client.get(page).content.decode()
+    assert "Entered by extractor-one" in text and "SD 6100 is 1017 times the median SD" in text
+    assert "<td>6.1</td><td><strong>6100</strong></td>" in text and "Confirm as entered" in text
+
+    client.force_login(team.first)  # the person who entered it sees it, without the actions
+    text = client.get(page).content.decode()
+    assert "You entered this value: another team member checks it." in text and "Confirm as entered" not in text
+    response = client.post(page, {"row": small.data.pk, "action": "confirm"})
+    assert response.status_code == 400 and "You entered this value" in response.content.decode()
+    client.force_login(team.screener)
+    assert client.get(page).status_code == 403
+
+    client.force_login(team.second)
+    response = client.post(page, {"row": small.data.pk, "action": "correct", "n": "38", "mean": "-4.2", "sd": "6.3"})
+    assert response.status_code == 302
+    assert OutcomeData.objects.get(pk=small.data.pk).confirmed_sd == 6.3
+    assert "No values are awaiting check." in client.get(page).content.decode()
+
+
+def test_the_public_data_download_has_the_confirmed_numbers_only(small, trials, team):
+    from analysis.selectors import EXTRACTED_DATA_COLUMNS, extracted_data_rows
+
+    save_as(team.first, small.data, sd=6100.0)
+    study = entity_save(instance=Study(review=small.review, label="New 2023", year=2023))
+    arm = entity_save(instance=Arm(study=study, role=ArmRole.INTERVENTION, label="Peer group", randomised=40))
+    entity_save(instance=OutcomeData(study=study, outcome=small.outcome, time_point=small.time_point, arm=arm,
+                                     n=40, mean=-4.0, sd=6000.0), user=team.first)
+    rows = [dict(zip(EXTRACTED_DATA_COLUMNS, r, strict=True)) for r in extracted_data_rows(small.review)]
+    ours = [r for r in rows if r["study"] == "Only 2020" and r["arm"] == "Peer group"]
+    assert [r["sd"] for r in ours] == [6.1]
+    assert "New 2023" not in {r["study"] for r in rows}
