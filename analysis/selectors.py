@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from analysis.services import risk_of_bias_load
-from analysis.models import ConclusionChange, OutcomeResult, RunStatus
+from analysis.models import ConclusionChange, OutcomeResult, Release, RunStatus
 from studies import access
 from studies.models import (
     Arm, CharacteristicField, Outcome, OutcomeData, Review, Study, StudyCharacteristic,
@@ -196,3 +196,23 @@ def rob_labels(review: Review) -> tuple[dict[int, tuple[int, str]], dict[int, tu
     outcomes = {pk: ((domain_order, order, name), name) for pk, domain_order, order, name in
                 Outcome.objects.filter(review=review).values_list("pk", "domain__order", "order", "name")}
     return studies, outcomes
+
+
+# --- Releases (issue 20) --------------------------------------------------------------------------
+
+
+def releases_of(review: Review) -> QuerySet:
+    """A review's releases, newest first, without their (large) snapshots."""
+    return (Release.objects.filter(review=review).defer("snapshot_gz").select_related("created_by")
+            .order_by("-major", "-minor", "-patch"))
+
+
+def release_of(review: Review, version: str, *, with_snapshot: bool = True):
+    """One release of a review by its version ("1.2.0"), or None."""
+    parts = version.split(".")
+    if len(parts) != 3 or not all(part.isdigit() and len(part) < 10 for part in parts):
+        return None
+    queryset = Release.objects.filter(review=review, major=int(parts[0]), minor=int(parts[1]), patch=int(parts[2]))
+    if not with_snapshot:
+        queryset = queryset.defer("snapshot_gz")
+    return queryset.select_related("created_by").first()

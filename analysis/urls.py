@@ -1,7 +1,9 @@
 from django.urls import path
 
 from analysis.pages import reader as pages
+from analysis.api import releases as release_api
 from analysis.api import views
+from analysis.pages import releases as release_pages
 
 urlpatterns = [
     path("api/reviews/<slug:slug>/analysis/", views.AnalysisResultsView.as_view(), name="api-analysis"),
@@ -11,6 +13,9 @@ urlpatterns = [
          name="api-analysis-changes"),
     path("api/reviews/<slug:slug>/analysis/outcomes/<int:pk>/history/", views.OutcomeHistoryView.as_view(),
          name="api-analysis-outcome-history"),
+    path("api/reviews/<slug:slug>/releases/", release_api.ReleaseListView.as_view(), name="api-releases"),
+    path("api/reviews/<slug:slug>/releases/<str:version>/analysis/", release_api.ReleaseAnalysisView.as_view(),
+         name="api-release-analysis"),
     # Public reader pages.
     path("reviews/<slug:slug>/", pages.review_page, name="review"),
     path("reviews/<slug:slug>/data.csv", pages.data_csv, name="review-data-csv"),
@@ -19,4 +24,11 @@ urlpatterns = [
     path("reviews/<slug:slug>/outcomes/<int:outcome_id>/analysis.R", pages.outcome_r_script, name="review-outcome-r"),
     path("reviews/<slug:slug>/outcomes/<int:outcome_id>/<str:figure>.svg", pages.outcome_figure,
          name="review-outcome-figure"),
+    # Releases: citable, immutable versions (issue 20).
+    path("reviews/<slug:slug>/releases/", release_pages.releases_page, name="review-releases"),
+    path("reviews/<slug:slug>/releases.atom", release_pages.releases_feed, name="review-releases-feed"),
+    path("reviews/<slug:slug>/releases/compare/", release_pages.release_compare, name="review-releases-compare"),
+    path("reviews/<slug:slug>/releases/<str:version>/", release_pages.release_page, name="review-release"),
+    path("reviews/<slug:slug>/releases/<str:version>/<path:rest>", release_pages.release_page,
+         name="review-release-file"),
 ]

@@ -209,7 +209,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analysis.tasks.reconcile_reviews",
         "schedule": float(os.environ.get("RECONCILE_INTERVAL_SECONDS", "30")),
     },
+    # Releases a manager scheduled ("every N days, if the data changed"): checked hourly.
+    "cut-scheduled-releases": {
+        "task": "analysis.tasks.cut_scheduled_releases",
+        "schedule": float(os.environ.get("RELEASE_SCHEDULE_CHECK_SECONDS", "3600")),
+    },
 }
+# The site's public address (e.g. https://reviews.example.org), for absolute URLs where no request
+# gives one: release URLs printed by `release_create`, citations, the R scripts kept in releases.
+SITE_URL = env("SITE_URL", "")
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".data" / "celerybeat-schedule"))
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
