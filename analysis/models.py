@@ -215,7 +215,7 @@ class Release(models.Model):
     risk_of_bias = models.JSONField(null=True, blank=True, help_text="The consensus risk-of-bias table.")
     headline = models.JSONField(help_text="Each outcome's overall pooled result (what versions are compared on).")
     studies = models.JSONField(help_text="The included studies: [[id, label], ...].")
-    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of what \"nothing changed\" is judged on (data version, review fields, PRISMA counts).")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of what \"nothing changed\" is judged on (data version, review fields, PRISMA counts, searches).")
     # Pages, figures, downloads and the analysis API's JSON as zlib-compressed JSON: large, and never
     # queried inside.
     snapshot_gz = models.BinaryField(editable=False)

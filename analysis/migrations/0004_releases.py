@@ -92,7 +92,7 @@ class Migration(migrations.Migration):
                 ('risk_of_bias', models.JSONField(blank=True, help_text='The consensus risk-of-bias table.', null=True)),
                 ('headline', models.JSONField(help_text="Each outcome's overall pooled result (what versions are compared on).")),
                 ('studies', models.JSONField(help_text='The included studies: [[id, label], ...].')),
-                ('fingerprint', models.CharField(help_text='SHA-256 of what "nothing changed" is judged on (data version, review fields, PRISMA counts).', max_length=64)),
+                ('fingerprint', models.CharField(help_text='SHA-256 of what "nothing changed" is judged on (data version, review fields, PRISMA counts, searches).', max_length=64)),
                 ('snapshot_gz', models.BinaryField()),
                 ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('review', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='releases', to='studies.review')),

@@ -34,10 +34,18 @@ def absolute(path: str) -> str:
     return site_origin() + path
 
 
+class _InternalRequest(HttpRequest):
+    """A request made by the site to itself: its host is ours, not a client's header, so it is not
+    checked against ``ALLOWED_HOSTS`` (the site's own address need not be listed there)."""
+
+    def get_host(self) -> str:
+        return self.META["HTTP_HOST"]
+
+
 def _internal_request(path: str, query: str, viewer) -> HttpRequest:
     """A GET of one of this site's views, from inside the cut (no network, no middleware): the
     reader views only need the viewer and the host."""
-    request = HttpRequest()
+    request = _InternalRequest()
     request.method = "GET"
     request.path = request.path_info = path
     request.GET = QueryDict(query)

@@ -274,10 +274,12 @@ def citation_text(release: Release, url: str) -> str:
 _LOCK_NAMESPACE = 7_311_002  # first key of PostgreSQL's two-key advisory locks: "cut a release"
 
 
-def _fingerprint(review: Review, prisma: dict) -> str:
+def _fingerprint(review: Review, prisma: dict, searches: list[list[str]]) -> str:
     """What "nothing changed" is judged on: every analysis input moves ``data_version``, every
-    review field ``updated_at``, and screening moves the PRISMA counts."""
-    basis = {"data_version": review.data_version, "updated_at": review.updated_at.isoformat(), "prisma": prisma}
+    review field ``updated_at``, screening moves the PRISMA counts, and a search run again (even one
+    that found nothing new) is news for a living review's readers (PRISMA-LSR: dates of searches)."""
+    basis = {"data_version": review.data_version, "updated_at": review.updated_at.isoformat(), "prisma": prisma,
+             "searches": searches}
     return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -343,7 +345,8 @@ def _release_create(review_id: int, user, capture: Capture, trigger: str, note: 
             "when the page no longer says “Updating”.", code="stale")
     previous = Release.objects.filter(review=review).order_by("-major", "-minor", "-patch").first()
     prisma = study_selectors.prisma_counts(review).as_json()
-    fingerprint = _fingerprint(review, prisma)
+    searches = _searches(review)
+    fingerprint = _fingerprint(review, prisma, searches)
     if previous is not None and previous.fingerprint == fingerprint:
         raise ReleaseRefused(
             f"Nothing changed since release {previous.version} (data version {previous.data_version}): "
@@ -351,7 +354,7 @@ def _release_create(review_id: int, user, capture: Capture, trigger: str, note: 
     headline = current_headline(review)
     studies = [[pk, label] for pk, label in Study.objects.filter(review=review, is_included=True)
                .order_by("year", "label").values_list("pk", "label")]
-    notes = release_notes(previous=previous, headline=headline, studies=studies, searches=_searches(review),
+    notes = release_notes(previous=previous, headline=headline, studies=studies, searches=searches,
                           trigger=trigger, note=note, alpha=1 - review.confidence_level)
     level, (major, minor, patch) = _level(previous, notes)
     version = f"{major}.{minor}.{patch}"
