@@ -237,6 +237,14 @@ class Release(models.Model):
     def snapshot(self) -> dict:
         return json.loads(zlib.decompress(self.snapshot_gz))
 
+    @staticmethod
+    def parse_version(version: str) -> tuple[int, int, int] | None:
+        """``"1.2.0"`` → ``(1, 2, 0)``; None for anything that is not a version."""
+        parts = version.split(".")
+        if len(parts) != 3 or not all(part.isdigit() and len(part) < 10 for part in parts):
+            return None
+        return int(parts[0]), int(parts[1]), int(parts[2])
+
 
 class ReleaseSchedule(models.Model):
     """A manager's standing order: cut a release every ``every_days`` days if the data changed."""

@@ -209,10 +209,10 @@ def releases_of(review: Review) -> QuerySet:
 
 def release_of(review: Review, version: str, *, with_snapshot: bool = True):
     """One release of a review by its version ("1.2.0"), or None."""
-    parts = version.split(".")
-    if len(parts) != 3 or not all(part.isdigit() and len(part) < 10 for part in parts):
+    parts = Release.parse_version(version)
+    if parts is None:
         return None
-    queryset = Release.objects.filter(review=review, major=int(parts[0]), minor=int(parts[1]), patch=int(parts[2]))
+    queryset = Release.objects.filter(review=review, major=parts[0], minor=parts[1], patch=parts[2])
     if not with_snapshot:
         queryset = queryset.defer("snapshot_gz")
     return queryset.select_related("created_by").first()

@@ -92,14 +92,6 @@ def release_path(slug: str, version: str) -> str:
     return f"/reviews/{slug}/releases/{version}/"
 
 
-def parse_version(version: str) -> tuple[int, int, int] | None:
-    """``"1.2.0"`` → ``(1, 2, 0)``; None for anything that is not a version."""
-    parts = version.split(".")
-    if len(parts) != 3 or not all(part.isdigit() and len(part) < 10 for part in parts):
-        return None
-    return int(parts[0]), int(parts[1]), int(parts[2])
-
-
 # --- What versions are compared on --------------------------------------------------------------
 
 

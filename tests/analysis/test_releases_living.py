@@ -8,11 +8,16 @@ from io import StringIO
 import json
 import shutil
 import subprocess
+import threading
+import time
 
 from django.core.management import call_command
+from django.db import connection as thread_connection
 import pytest
 
-from analysis import selectors
+from analysis import selectors, services
+from analysis.pages.release_capture import snapshot_capture
+from analysis.services.releases import ReleaseRefused, release_create
 from analysis.models import OutcomeResult, Release, ReviewAnalysisState
 from studies.models import Arm, ArmRole, OutcomeData, Review, Study
 from studies.services import entity_save
@@ -96,3 +101,33 @@ def test_a_release_stays_put_while_the_living_analysis_moves_and_its_downloads_r
     call_command("release_create", review=small.review.slug, stdout=out)
     following = selectors.release_of(small.review, json.loads(out.getvalue())["version"])
     assert following.version != "1.0.0" and following.headline[0]["estimate"] == living.estimate
+
+
+def test_two_managers_cutting_at_once_get_one_release_and_a_clear_refusal(small):
+    """Each cut runs in its own connection; the second waits for the first and then finds nothing new
+    (without the lock both would read "no release yet" and one would fail on the unique version)."""
+    services.review_recompute(small.review.pk)
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def slow_capture(*args):
+        time.sleep(0.5)  # a long cut: the other manager presses the button meanwhile
+        return snapshot_capture(*args)
+
+    def press() -> None:
+        try:
+            start.wait()
+            release = release_create(review=small.review, user=small.manager, capture=slow_capture)
+            outcomes.append(release.version)
+        except ReleaseRefused as refused:
+            outcomes.append(refused.code)
+        finally:
+            thread_connection.close()
+
+    threads = [threading.Thread(target=press) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes) == ["1.0.0", "unchanged"]
+    assert Release.objects.filter(review=small.review).count() == 1
