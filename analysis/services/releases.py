@@ -30,6 +30,7 @@ from django.utils import timezone
 from analysis.engine.formatting import format_effect_ci
 from analysis.engine.options import Measure
 from analysis.models import (
+    AnalysisRun,
     AnalysisSet,
     ChangeKind,
     OutcomeResult,
@@ -37,6 +38,7 @@ from analysis.models import (
     ReleaseLevel,
     ReleaseSchedule,
     ReleaseTrigger,
+    RunStatus,
 )
 from analysis.services.store import conclusion_changes_detect
 from studies import access
@@ -50,7 +52,7 @@ class ReleaseRefused(Exception):
     def __init__(self, reason: str, *, code: str):
         super().__init__(reason)
         self.reason = reason
-        self.code = code  # "stale", "unchanged", "no_results", "concurrent"
+        self.code = code  # "stale", "failed", "unchanged", "no_manager", "concurrent"
 
 
 @dataclass(frozen=True)
@@ -330,6 +332,12 @@ def _release_create(review_id: int, user, capture: Capture, trigger: str, note: 
     review = Review.objects.select_related("analysis_state").get(pk=review_id)
     state = getattr(review, "analysis_state", None)
     computed = state.computed_version if state else 0
+    if computed < review.data_version and AnalysisRun.objects.filter(
+            review=review, data_version=review.data_version, status=RunStatus.FAILED).exists():
+        raise ReleaseRefused(
+            f"The analysis of the current data (version {review.data_version}) failed, so there are no results "
+            "of it to release; correct the data (the failure is in the back office's analysis runs) and try "
+            "again.", code="failed")
     if computed < review.data_version or state is None or state.current_run_id is None:
         raise ReleaseRefused(
             f"The analysis is being recomputed: the data are at version {review.data_version}, the results "

@@ -13,10 +13,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 import pytest
 
 from analysis import services
-from analysis.models import Release, ReleaseSchedule, ReleaseScheduleEvent, ReleaseTrigger
+from analysis.models import AnalysisRun, Release, ReleaseSchedule, ReleaseScheduleEvent, ReleaseTrigger, RunStatus
 from analysis.pages.release_capture import snapshot_capture
 from analysis.services import releases as release_services
 from studies.models import Arm, ArmRole, OutcomeData, Review, Role, SearchSource, Study
@@ -91,6 +92,12 @@ def test_nothing_changed_and_stale_analyses_are_refused_with_clear_messages(smal
         release_services.release_create(review=small.review, user=small.manager, capture=snapshot_capture)
     assert refused.value.code == "stale"
     assert Release.objects.filter(review=small.review).count() == 1
+    # When the current data failed to compute, waiting would not help: say so.
+    AnalysisRun.objects.create(review=small.review, data_version=Review.objects.get(pk=small.review.pk).data_version,
+                               status=RunStatus.FAILED, started_at=timezone.now(), finished_at=timezone.now(),
+                               error="ValueError('synthetic')")
+    with pytest.raises(CommandError, match="failed, so there are no results"):
+        call_command("release_create", review=small.review.slug, wait=30, stdout=StringIO())
     with pytest.raises(CommandError, match="No review with the slug"):
         cut("no-such-review")
 
