@@ -203,7 +203,7 @@ def rob_labels(review: Review) -> tuple[dict[int, tuple[int, str]], dict[int, tu
 
 def releases_of(review: Review) -> QuerySet:
     """A review's releases, newest first, without their (large) snapshots."""
-    return (Release.objects.filter(review=review).defer("snapshot_gz").select_related("created_by")
+    return (Release.objects.filter(review=review).defer("snapshot_gz").select_related("review", "created_by")
             .order_by("-major", "-minor", "-patch"))
 
 
@@ -215,4 +215,4 @@ def release_of(review: Review, version: str, *, with_snapshot: bool = True):
     queryset = Release.objects.filter(review=review, major=parts[0], minor=parts[1], patch=parts[2])
     if not with_snapshot:
         queryset = queryset.defer("snapshot_gz")
-    return queryset.select_related("created_by").first()
+    return queryset.select_related("review", "created_by").first()

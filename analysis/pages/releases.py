@@ -159,30 +159,31 @@ class ReleasesFeed(Feed):
         return "Each citable release of the living review, and each change of a conclusion as the analysis updates."
 
     def items(self, review: Review) -> list:
-        entries = [("release", r.created_at, r) for r in selectors.releases_of(review)[:30]]
-        entries += [("change", c.created_at, c) for c in selectors.conclusion_changes(review)[:30]]
+        # (kind, when, row, review slug): the slug rides along so that links cost no query per entry.
+        entries = [("release", r.created_at, r, review.slug) for r in selectors.releases_of(review)[:30]]
+        entries += [("change", c.created_at, c, review.slug) for c in selectors.conclusion_changes(review)[:30]]
         return sorted(entries, key=lambda entry: entry[1], reverse=True)[:50]
 
     def item_title(self, item) -> str:
-        kind, _, row = item
+        kind, _, row, _ = item
         if kind == "release":
             return f"Release {row.version}: {row.get_level_display().lower()}"
         return f"{row.outcome.name}: {row.get_kind_display()}"
 
     def item_description(self, item) -> str:
-        kind, _, row = item
+        kind, _, row, _ = item
         if kind == "release":
             return row.notes.get("summary", "") + (f" Note: {row.note}" if row.note else "")
         return f"{row.description} (data version {row.run.data_version})"
 
     def item_link(self, item) -> str:
-        kind, _, row = item
+        kind, _, row, slug = item
         if kind == "release":
-            return reverse("review-release", args=[row.review.slug, row.version])
-        return reverse("review", args=[row.review.slug]) + "#changes"
+            return reverse("review-release", args=[slug, row.version])
+        return reverse("review", args=[slug]) + "#changes"
 
     def item_guid(self, item) -> str:
-        kind, _, row = item
+        kind, _, row, _ = item
         return f"{self.item_link(item)}#{kind}-{row.pk}"
 
     item_guid_is_permalink = False

@@ -260,7 +260,7 @@ def citation_text(release: Release, url: str) -> str:
     authors = release.authors
     who = ", ".join(authors) if len(authors) <= 6 else ", ".join(authors[:6]) + ", et al."
     return (f"{who + '. ' if who else ''}{release.title}. Living systematic review, version {release.version} "
-            f"({release.created_at:%-d %B %Y}). {url}")
+            f"({release.created_at.day} {release.created_at:%B %Y}). {url}")
 
 
 # --- Cutting a release ----------------------------------------------------------------------------

@@ -192,6 +192,29 @@ def test_a_release_answers_the_living_apis_json_then_and_never_changes(small, cl
     assert ",-8," in client.get("/reviews/small-review/data.csv").getvalue().decode()
 
 
+def test_the_releases_page_reads_in_a_constant_number_of_queries(small, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Review.objects.filter(pk=small.review.pk).update(is_public=True)
+    recompute(small.review)
+    counts = []
+    for mean in (-4.0, -3.9, -3.8):
+        small.data.mean = mean
+        entity_save(instance=small.data)
+        recompute(small.review)
+        cut(small.review.slug)
+        for path in ("/reviews/small-review/releases/", "/api/reviews/small-review/releases/",
+                     "/reviews/small-review/releases.atom"):
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(path).status_code == 200
+            counts.append((path, len(captured)))
+    by_path = {}
+    for path, count in counts:
+        by_path.setdefault(path, []).append(count)
+    assert all(len(set(found)) == 1 for found in by_path.values()), by_path
+
+
 def test_releases_list_in_the_api(small, client):
     recompute(small.review)
     cut(small.review.slug, "Baseline")
@@ -223,7 +246,9 @@ def test_a_release_cannot_be_updated_or_deleted_but_goes_with_its_review(small):
         release.note = "saved over"
         release.save()
     assert Release.objects.get(pk=release.pk).note == ""
+    release_services.release_schedule_set(review=small.review, user=small.manager, every_days=30)
     Review.objects.filter(pk=small.review.pk).delete()
+    assert not ReleaseSchedule.objects.exists()
     assert not Release.objects.filter(pk=release.pk).exists()
 
 
