@@ -20,7 +20,7 @@ from analysis import services
 from analysis.models import AnalysisRun, Release, ReleaseSchedule, ReleaseScheduleEvent, ReleaseTrigger, RunStatus
 from analysis.pages.release_capture import snapshot_capture
 from analysis.services import releases as release_services
-from studies.models import Arm, ArmRole, OutcomeData, Review, Role, SearchSource, Study
+from studies.models import Arm, ArmRole, OutcomeData, Record, Review, Role, SearchSource, Study
 from studies.services import entity_save, membership_add
 
 pytestmark = pytest.mark.django_db
@@ -400,3 +400,22 @@ def test_the_feed_is_atom_with_releases_and_conclusion_changes(small, client):
     ids = [entry.findtext(f"{ATOM}id") for entry in entries]
     assert len(ids) == len(set(ids))
     assert all(entry.find(f"{ATOM}updated") is not None for entry in entries)
+
+
+def test_each_release_keeps_its_own_prisma_while_screening_goes_on(small, client):
+    Review.objects.filter(pk=small.review.pk).update(is_public=True)
+    recompute(small.review)
+    cut(small.review.slug)
+    release = Release.objects.get(review=small.review)
+    diagram = client.get("/reviews/small-review/releases/1.0.0/prisma.svg").content
+    counts = release.prisma
+    # New records arrive (no analysis input changes): the living flow moves, the release's does not.
+    for title in ("Peer support: a new trial", "Stigma and peers, again"):
+        entity_save(instance=Record(review=small.review, title=title))
+    assert client.get("/reviews/small-review/prisma.svg").content != diagram
+    assert client.get("/reviews/small-review/releases/1.0.0/prisma.svg").content == diagram
+    assert Release.objects.get(pk=release.pk).prisma == counts
+    # Screening progress alone is worth a (patch) release: its flow diagram is part of what readers cite.
+    assert cut(small.review.slug)["version"] == "1.0.1"
+    assert Release.objects.get(review=small.review, patch=1).prisma != counts
+    assert client.get("/reviews/small-review/releases/1.0.1/prisma.svg").content != diagram
