@@ -194,8 +194,9 @@ def release_notes(*, previous: Release | None, headline: list[dict], studies: li
     estimates = estimate_changes(before_headline, headline)
     what_changed = []
     if previous is None:
-        what_changed.append(f"First release: {len(studies)} included stud{'y' if len(studies) == 1 else 'ies'}, "
-                            f"{sum(1 for r in headline if r['estimate'] is not None)} pooled outcome(s).")
+        pooled = sum(1 for r in headline if r["estimate"] is not None)
+        what_changed.append(f"first release: {len(studies)} included stud{'y' if len(studies) == 1 else 'ies'}, "
+                            f"{pooled} pooled outcome{'' if pooled == 1 else 's'}")
     else:
         if added:
             what_changed.append(f"{len(added)} stud{'y' if len(added) == 1 else 'ies'} added")
@@ -223,8 +224,12 @@ def release_notes(*, previous: Release | None, headline: list[dict], studies: li
         "triggered_by": trigger_text,
         "what_changed": what_changed,
         "note": note,
-        "summary": "; ".join(what_changed) + ".",
+        "summary": _sentence("; ".join(what_changed)),
     }
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "." if text else ""
 
 
 def _level(previous: Release | None, notes: dict) -> tuple[str, tuple[int, int, int]]:
@@ -259,7 +264,8 @@ def citation_text(release: Release, url: str) -> str:
     """"A, B, C. Title. Living systematic review, version 1.2.0 (6 December 2026). URL"."""
     authors = release.authors
     who = ", ".join(authors) if len(authors) <= 6 else ", ".join(authors[:6]) + ", et al."
-    return (f"{who + '. ' if who else ''}{release.title}. Living systematic review, version {release.version} "
+    who = who if not who or who.endswith(".") else who + "."
+    return (f"{who + ' ' if who else ''}{release.title}. Living systematic review, version {release.version} "
             f"({release.created_at.day} {release.created_at:%B %Y}). {url}")
 
 
