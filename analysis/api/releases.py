@@ -43,7 +43,7 @@ class ReleaseListView(APIView):
              "analysis_url": request.build_absolute_uri(f"/api/reviews/{review.slug}/releases/{release.version}/analysis/"),
              "note": release.note, "notes_summary": release.notes.get("summary", ""), "notes": release.notes,
              "level": release.level, "trigger": release.trigger, "data_version": release.data_version,
-             "citation": citation(release)}
+             "citation": citation(release, request)}
             for release in selectors.releases_of(review)
         ])
 

@@ -27,8 +27,12 @@ def release_url(release: Release) -> str:
     return absolute(reverse("review-release", args=[release.review.slug, release.version]))
 
 
-def citation(release: Release) -> str:
-    return release_services.citation_text(release, release_url(release))
+def citation(release: Release, request: HttpRequest | None = None) -> str:
+    """The release's citation line; its URL absolute from the site's address, else from the request."""
+    url = release_url(release)
+    if url.startswith("/") and request is not None:
+        url = request.build_absolute_uri(url)
+    return release_services.citation_text(release, url)
 
 
 @lru_cache(maxsize=16)
@@ -85,7 +89,8 @@ def releases_page(request: HttpRequest, slug: str) -> HttpResponse:
     schedule = ReleaseSchedule.objects.filter(review=review).first()
     return render(request, "analysis/releases.html", {
         "review": review, "is_manager": is_manager, "schedule": schedule,
-        "releases": [(r, citation(r), release_url(r)) for r in releases],
+        "releases": [(r, citation(r, request), release_url(r)) for r in releases],
+        "versions": [(r.version, r.created_at) for r in releases],
         "status": selectors.analysis_status(review),
     })
 
@@ -101,7 +106,7 @@ def release_page(request: HttpRequest, slug: str, version: str, rest: str = "") 
     if page is not None:
         return render(request, "analysis/release_page.html", {
             "review": review, "release": release, "page": page, "is_front": rest == "",
-            "citation": citation(release), "versions": _versions(review),
+            "citation": citation(release, request), "versions": _versions(review),
             "level": release.get_level_display(),
         })
     item = snapshot["files"].get(rest)

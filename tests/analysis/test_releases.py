@@ -333,6 +333,7 @@ def test_release_pages_show_the_snapshot_under_a_banner_with_switcher_and_citati
     page = client.get("/reviews/small-review/releases/1.0.0/").content.decode()
     assert "Release 1.0.0 of " in page and "See the living version" in page
     assert "Cite as:" in page and "Small review. Living systematic review, version 1.0.0" in page
+    assert "http://testserver/reviews/small-review/releases/1.0.0/" in page  # a citation's URL is absolute
     assert "Baseline note" in page and "Release notes: 1.0.0" in page
     assert 'href="/reviews/small-review/releases/1.0.1/"' in page  # the switcher
     assert 'type="application/atom+xml"' in page
@@ -360,6 +361,7 @@ def test_release_pages_show_the_snapshot_under_a_banner_with_switcher_and_citati
     assert 'href="/reviews/small-review/releases/"' in living and "releases.atom" in living
     releases = client.get("/reviews/small-review/releases/").content.decode()
     assert releases.index("Release 1.0.1") < releases.index("Release 1.0.0")
+    assert 'href="/reviews/small-review/releases/1.0.0/">1.0.0</a>' in releases  # the switcher there too
 
 
 def test_the_difference_view_shows_estimates_before_and_after(small, client):
