@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -288,7 +289,6 @@ def _viewer(review: Review, user):
     review the cutting manager, or its first manager. Reader pages are the same for every viewer
     who may read them (analysis/pages/reader.py), so this only has to be someone who may."""
     if review.is_public:
-        from django.contrib.auth.models import AnonymousUser
         return AnonymousUser()
     if user is not None:
         return user
