@@ -3,7 +3,7 @@ the pipeline from the data (editing them by hand would break the ledger)."""
 from django.contrib import admin
 from django.db.models import Count
 
-from analysis.models import AnalysisRun, ConclusionChange
+from analysis.models import AnalysisRun, ConclusionChange, Release, ReleaseSchedule
 from studies import access
 
 
@@ -49,3 +49,28 @@ class ConclusionChangeAdmin(ReadOnlyAdmin):
     list_filter = ["kind", ("review", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["review", "outcome"]
     search_fields = ["outcome__name", "description"]
+
+
+@admin.register(Release)
+class ReleaseAdmin(ReadOnlyAdmin):
+    """Releases are immutable (a database trigger refuses changes): managers cut them on the review's
+    releases page or with ``release_create``; here they are only listed."""
+
+    list_display = ["review", "version", "level", "created_at", "created_by", "trigger", "data_version"]
+    list_filter = ["level", "trigger", ("review", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["review", "created_by"]
+    exclude = ["snapshot_gz"]
+    readonly_fields = ["review", "title", "major", "minor", "patch", "level", "data_version", "run_id_at_cut",
+                       "created_at", "created_by", "trigger", "note", "notes", "authors", "prisma", "headline",
+                       "studies", "fingerprint"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("snapshot_gz")
+
+
+@admin.register(ReleaseSchedule)
+class ReleaseScheduleAdmin(ReadOnlyAdmin):
+    """Set on the review's releases page (a service checks the manager role and audits it)."""
+
+    list_display = ["review", "every_days", "set_by", "set_at"]
+    list_select_related = ["review", "set_by"]

@@ -3,9 +3,11 @@ estimate moved over time is itself a result of a living review."""
 import json
 import zlib
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.functional import cached_property
+import pghistory
 
 from studies.models import CharacteristicField, Outcome, Review, TimePoint
 
@@ -160,3 +162,113 @@ class ConclusionChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome}: {self.get_kind_display()}"
+
+
+# --- Releases: citable, immutable versions of a review's analysis (issue 20) ------------------
+
+
+class ReleaseLevel(models.TextChoices):
+    """Which part of the semantic version a release moved, and why."""
+
+    FIRST = "first", "First release"
+    MAJOR = "major", "A conclusion changed"
+    MINOR = "minor", "Studies added or removed"
+    PATCH = "patch", "Corrections"
+
+
+class ReleaseTrigger(models.TextChoices):
+    MANAGER = "manager", "Cut by a manager"
+    SCHEDULE = "schedule", "Cut by the manager's schedule"
+    COMMAND = "command", "Cut from the command line"
+
+
+class Release(models.Model):
+    """A numbered, immutable snapshot of a review's published analysis: what a reader saw (pages,
+    figures, downloads, the analysis API's JSON) at one data version, with generated notes.
+
+    Never updated: a database trigger refuses every UPDATE, and a DELETE unless it cascades from the
+    review's own deletion (migration ``0004_releases``). A correction is a new release.
+    """
+
+    review = models.ForeignKey(
+        # The database's own key cascades (ON DELETE CASCADE, created in the migration), so that
+        # deleting a review deletes its releases while a direct DELETE of a release stays refused.
+        Review, on_delete=models.DO_NOTHING, db_constraint=False, related_name="releases",
+    )
+    title = models.CharField(max_length=300, help_text="The review's title when the release was cut.")
+    major = models.PositiveIntegerField()
+    minor = models.PositiveIntegerField()
+    patch = models.PositiveIntegerField()
+    level = models.CharField(max_length=8, choices=ReleaseLevel.choices)
+    data_version = models.PositiveBigIntegerField(help_text="The review's data version the release was cut from.")
+    # The run whose results the release holds. A plain number, not a foreign key: runs are never
+    # deleted while the review lives, and a key's ON DELETE SET NULL would be an UPDATE.
+    run_id_at_cut = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    trigger = models.CharField(max_length=10, choices=ReleaseTrigger.choices)
+    note = models.TextField(blank=True, help_text="The manager's note, shown with the generated notes.")
+    notes = models.JSONField(help_text="The generated release notes (studies, estimates, conclusions, searches).")
+    authors = models.JSONField(help_text="The citation's authors as the review had them when the release was cut.")
+    prisma = models.JSONField(help_text="The PRISMA counts as studies.selectors.prisma_counts gave them.")
+    risk_of_bias = models.JSONField(null=True, blank=True, help_text="The consensus risk-of-bias table.")
+    headline = models.JSONField(help_text="Each outcome's overall pooled result (what versions are compared on).")
+    studies = models.JSONField(help_text="The included studies: [[id, label], ...].")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of what \"nothing changed\" is judged on (data version, review fields, PRISMA counts, searches).")
+    # Pages, figures, downloads and the analysis API's JSON as zlib-compressed JSON: large, and never
+    # queried inside.
+    snapshot_gz = models.BinaryField(editable=False)
+
+    class Meta:
+        ordering = ["review", "-major", "-minor", "-patch"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "major", "minor", "patch"], name="release_version_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.review} {self.version}"
+
+    @property
+    def version(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+    @cached_property
+    def snapshot(self) -> dict:
+        return json.loads(zlib.decompress(self.snapshot_gz))
+
+    @staticmethod
+    def parse_version(version: str) -> tuple[int, int, int] | None:
+        """``"1.2.0"`` → ``(1, 2, 0)``; None for anything that is not a version."""
+        parts = version.split(".")
+        if len(parts) != 3 or not all(part.isdigit() and len(part) < 10 for part in parts):
+            return None
+        return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+class ReleaseSchedule(models.Model):
+    """A manager's standing order: cut a release every ``every_days`` days if the data changed."""
+
+    review = models.OneToOneField(Review, on_delete=models.CASCADE, primary_key=True, related_name="release_schedule")
+    every_days = models.PositiveIntegerField(null=True, blank=True,
+                                             help_text="Empty: no scheduled releases.")
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    set_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(every_days__isnull=True) | Q(every_days__gte=1),
+                                   name="release_schedule_at_least_daily",
+                                   violation_error_message="A schedule cuts a release at most once a day."),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.review}: every {self.every_days} days" if self.every_days else f"{self.review}: no schedule"
+
+
+# Who set which schedule, and when: the same append-only trail as the review's other settings.
+ReleaseScheduleEvent = pghistory.create_event_model(
+    ReleaseSchedule, pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(),
+    model_name="ReleaseScheduleEvent", abstract=False,
+    obj_field=pghistory.ObjForeignKey(related_name="audit_events"),
+)

@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from analysis.services import risk_of_bias_load
-from analysis.models import ConclusionChange, OutcomeResult, RunStatus
+from analysis.models import ConclusionChange, OutcomeResult, Release, RunStatus
 from studies import access
 from studies.models import (
     Arm, CharacteristicField, Outcome, OutcomeData, Review, Study, StudyCharacteristic,
@@ -204,3 +204,23 @@ def rob_labels(review: Review) -> tuple[dict[int, tuple[int, str]], dict[int, tu
     outcomes = {pk: ((domain_order, order, name), name) for pk, domain_order, order, name in
                 Outcome.objects.filter(review=review).values_list("pk", "domain__order", "order", "name")}
     return studies, outcomes
+
+
+# --- Releases (issue 20) --------------------------------------------------------------------------
+
+
+def releases_of(review: Review) -> QuerySet:
+    """A review's releases, newest first, without their (large) snapshots."""
+    return (Release.objects.filter(review=review).defer("snapshot_gz").select_related("review", "created_by")
+            .order_by("-major", "-minor", "-patch"))
+
+
+def release_of(review: Review, version: str, *, with_snapshot: bool = True):
+    """One release of a review by its version ("1.2.0"), or None."""
+    parts = Release.parse_version(version)
+    if parts is None:
+        return None
+    queryset = Release.objects.filter(review=review, major=parts[0], minor=parts[1], patch=parts[2])
+    if not with_snapshot:
+        queryset = queryset.defer("snapshot_gz")
+    return queryset.select_related("review", "created_by").first()

@@ -5,6 +5,8 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from analysis import services
+from analysis.pages.release_capture import snapshot_capture
+from analysis.services.releases import releases_due, scheduled_release_cut
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,19 @@ def reconcile_reviews() -> list[int]:
     if behind:
         logger.info("Reconciler queued recomputes for reviews %s", behind)
     return behind
+
+
+@shared_task(acks_late=True)
+def cut_scheduled_releases() -> list[str]:
+    """Periodic (Celery beat): cut the releases managers scheduled, where due and the data changed."""
+    cut = []
+    for review_id in releases_due():
+        release = scheduled_release_cut(review_id, snapshot_capture)
+        if release is not None:
+            cut.append(f"{release.review.slug} {release.version}")
+    if cut:
+        logger.info("Scheduled releases cut: %s", ", ".join(cut))
+    return cut
 
 
 def recompute_request(review_ids: list[int]) -> None:

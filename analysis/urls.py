@@ -2,7 +2,9 @@ from django.urls import path
 
 from analysis.pages import reader as pages
 from analysis.pages import revman as revman_pages
+from analysis.api import releases as release_api
 from analysis.api import views
+from analysis.pages import releases as release_pages
 
 urlpatterns = [
     path("api/reviews/<slug:slug>/analysis/", views.AnalysisResultsView.as_view(), name="api-analysis"),
@@ -12,6 +14,9 @@ urlpatterns = [
          name="api-analysis-changes"),
     path("api/reviews/<slug:slug>/analysis/outcomes/<int:pk>/history/", views.OutcomeHistoryView.as_view(),
          name="api-analysis-outcome-history"),
+    path("api/reviews/<slug:slug>/releases/", release_api.ReleaseListView.as_view(), name="api-releases"),
+    path("api/reviews/<slug:slug>/releases/<str:version>/analysis/", release_api.ReleaseAnalysisView.as_view(),
+         name="api-release-analysis"),
     # Public reader pages.
     path("reviews/<slug:slug>/", pages.review_page, name="review"),
     path("reviews/<slug:slug>/data.csv", pages.data_csv, name="review-data-csv"),
@@ -24,4 +29,11 @@ urlpatterns = [
     path("reviews/<slug:slug>/revman/parity/", revman_pages.parity_page, name="revman-parity"),
     path("reviews/<slug:slug>/revman/export.rm5", revman_pages.export_rm5, name="revman-export"),
     path("reviews/<slug:slug>/revman/study-data.csv", revman_pages.export_csv, name="revman-export-csv"),
+    # Releases: citable, immutable versions (issue 20).
+    path("reviews/<slug:slug>/releases/", release_pages.releases_page, name="review-releases"),
+    path("reviews/<slug:slug>/releases.atom", release_pages.releases_feed, name="review-releases-feed"),
+    path("reviews/<slug:slug>/releases/compare/", release_pages.release_compare, name="review-releases-compare"),
+    path("reviews/<slug:slug>/releases/<str:version>/", release_pages.release_page, name="review-release"),
+    path("reviews/<slug:slug>/releases/<str:version>/<path:rest>", release_pages.release_page,
+         name="review-release-file"),
 ]

@@ -209,6 +209,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analysis.tasks.reconcile_reviews",
         "schedule": float(os.environ.get("RECONCILE_INTERVAL_SECONDS", "30")),
     },
+    # Releases a manager scheduled ("every N days, if the data changed"): checked hourly.
+    "cut-scheduled-releases": {
+        "task": "analysis.tasks.cut_scheduled_releases",
+        "schedule": float(os.environ.get("RELEASE_SCHEDULE_CHECK_SECONDS", "3600")),
+    },
 }
 # Living searches (issue 21): each service's base URL (a self-hosted mirror, or a test's stand-in).
 PUBMED_EUTILS_URL = os.environ.get("PUBMED_EUTILS_URL", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils")
@@ -241,6 +246,10 @@ CELERY_BEAT_SCHEDULE["run-due-searches"] = {
     "task": "studies.tasks.searches_schedule",
     "schedule": float(os.environ.get("SEARCH_SCHEDULE_INTERVAL_SECONDS", "300")),
 }
+
+# The site's public address (e.g. https://reviews.example.org), for absolute URLs where no request
+# gives one: release URLs printed by `release_create`, citations, the R scripts kept in releases.
+SITE_URL = env("SITE_URL", "")
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".data" / "celerybeat-schedule"))
 
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

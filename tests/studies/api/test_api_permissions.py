@@ -12,6 +12,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 import pytest
 from rest_framework.test import APIClient
 
+from analysis import services
+from analysis.models import ReleaseTrigger
+from analysis.pages.release_capture import snapshot_capture
+from analysis.services.releases import release_create
 from studies.models import Review
 from tests.studies.api.conftest import ROLES
 
@@ -38,6 +42,9 @@ MATRIX: dict[str, dict[str, object]] = {
     # A held value's second look (the matrix's row is not held: the allowed get a 400 saying so).
     "api/reviews/<slug:slug>/outcome-data/<int:pk>/confirm/": {"POST": EXTRACTION},
     "api/reviews/<slug:slug>/outcome-data/<int:pk>/correct/": {"POST": EXTRACTION},
+    # Releases (issue 20): read like the living analysis; cut by managers on the page or the command line.
+    "api/reviews/<slug:slug>/releases/": {"GET": TEAM | {PUBLIC}},
+    "api/reviews/<slug:slug>/releases/<str:version>/analysis/": {"GET": TEAM | {PUBLIC}},
 }
 # Writable resources whose rows are created and read but never changed or removed through the API.
 CREATE_ONLY = {"resolutions", "imports"}
@@ -101,7 +108,11 @@ def _expected(allowed, identity: str, published: bool, review_level: bool) -> se
 def test_permission_matrix(api_review, route, method):
     review = api_review.review
     segment = route.removeprefix("api/reviews/<slug:slug>/").split("/")[0]
+    if "<str:version>" in route:  # a release of the review to read
+        services.review_recompute(review.pk)
+        release_create(review=review, user=None, capture=snapshot_capture, trigger=ReleaseTrigger.COMMAND)
     path = "/" + route.replace("<slug:slug>", review.slug).replace("<int:pk>", str(api_review.ids.get(segment, 0)))
+    path = path.replace("<str:version>", "1.0.0")
     body = {} if method in ("POST", "PUT") else {"notes": "matrix"} if method == "PATCH" else None
     answers = {}
     for identity, published in VIEWERS:

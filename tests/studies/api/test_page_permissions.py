@@ -55,6 +55,13 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "reviews/<slug:slug>/outcomes/<int:outcome_id>/": ("GET", READERS, OK),
     "reviews/<slug:slug>/outcomes/<int:outcome_id>/analysis.R": ("GET", READERS, OK),
     "reviews/<slug:slug>/outcomes/<int:outcome_id>/<str:figure>.svg": ("GET", READERS, OK),
+    # Releases (issue 20): read like the living pages; the review has none here, so a release's own
+    # pages and the differences answer their 404 past the gate.
+    "reviews/<slug:slug>/releases/": ("GET", READERS, OK),
+    "reviews/<slug:slug>/releases.atom": ("GET", READERS, OK),
+    "reviews/<slug:slug>/releases/compare/": ("GET", READERS, MISSING),
+    "reviews/<slug:slug>/releases/<str:version>/": ("GET", READERS, MISSING),
+    "reviews/<slug:slug>/releases/<str:version>/<path:rest>": ("GET", READERS, MISSING),
     "reviews/<slug:slug>/imports/": ("GET", MANAGER, OK),
     "reviews/<slug:slug>/imports/<int:batch_id>/undo/": ("POST", MANAGER, FORM),
     "reviews/<slug:slug>/duplicates/": ("GET", MANAGER, OK),
@@ -162,6 +169,7 @@ def test_page_permission_matrix(page_review, route):
                   .replace("<uidb64>/<token>", "MQ/made-up-token"))
     path = path.replace("risk-of-bias/<str:figure>.svg", "risk-of-bias/traffic-light.svg")
     path = path.replace("<str:figure>.svg", "forest.svg")
+    path = path.replace("<str:version>", "1.0.0").replace("<path:rest>", "data.csv")
     answers, bodies = {}, {}
     for identity, published in VIEWERS:
         with transaction.atomic():
