@@ -313,12 +313,15 @@ class PrismaCounts:
 def prisma_previous_version_at(review: Review) -> datetime | None:
     """The cut-off of the review's previous version for its PRISMA diagram, or ``None`` (a new review).
 
-    Until the review has releases (whose latest release time becomes this cut-off), the data give
-    one defensible boundary: the review as it stood when its first study was included. A search
+    The previous version is the review's latest release (PRISMA 2020's flow for updated reviews
+    counts what was identified since it). Before a first release the data give one defensible
+    boundary: the review as it stood when its first study was included. A search
     imported after that is an update of a review that already had results (the demo's 2022 PubMed
     batch of 40 records); a review that never imported anything after including a study has no
     previous version.
     """
+    if review.latest_release_at is not None:
+        return review.latest_release_at
     first_included = (Study.objects.filter(review=review, is_included=True)
                       .order_by("created_at").values_list("created_at", flat=True).first())
     if first_included is None or not Record.objects.filter(review=review, created_at__gt=first_included).exists():

@@ -350,9 +350,11 @@ def _release_create(review_id: int, user, capture: Capture, trigger: str, note: 
             f"at version {computed}. A release snapshots the results of the current data; try again "
             "when the page no longer says “Updating”.", code="stale")
     previous = Release.objects.filter(review=review).order_by("-major", "-minor", "-patch").first()
-    prisma = study_selectors.prisma_counts(review).as_json()
+    # The release's own diagram: the flow since the previous release (PRISMA 2020 for updated reviews).
+    prisma = study_selectors.prisma_counts(review, study_selectors.prisma_previous_version_at(review)).as_json()
     searches = _searches(review)
-    fingerprint = _fingerprint(review, prisma, searches)
+    # Judged on the whole review's counts: the release's own flow depends on the previous release.
+    fingerprint = _fingerprint(review, study_selectors.prisma_counts(review).as_json(), searches)
     if previous is not None and previous.fingerprint == fingerprint:
         raise ReleaseRefused(
             f"Nothing changed since release {previous.version} (data version {previous.data_version}): "
@@ -369,7 +371,7 @@ def _release_create(review_id: int, user, capture: Capture, trigger: str, note: 
             "pages": {path: vars(page) for path, page in snapshot.pages.items()},
             "files": {path: vars(item) for path, item in snapshot.files.items()},
             }
-    return Release.objects.create(
+    release = Release.objects.create(
         review=review, title=review.title, major=major, minor=minor, patch=patch, level=level, data_version=review.data_version,
         run_id_at_cut=state.current_run_id, created_at=timezone.now(),
         created_by=user if getattr(user, "is_authenticated", False) else None, trigger=trigger, note=note,
@@ -377,6 +379,10 @@ def _release_create(review_id: int, user, capture: Capture, trigger: str, note: 
         headline=headline, studies=studies, fingerprint=fingerprint,
         snapshot_gz=zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 6),
     )
+    # The living PRISMA diagram now counts what is identified after this release.
+    Review.objects.filter(pk=review.pk).update(latest_release_at=release.created_at)
+    review.latest_release_at = release.created_at
+    return release
 
 
 # --- The schedule --------------------------------------------------------------------------------

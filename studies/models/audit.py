@@ -30,7 +30,7 @@ from studies.models.team import Invitation
 # per edit of anything, and the edit itself is already in the trail).
 # Invitation: the secret half of its link never enters the trail (the trail is readable by every
 # manager, and an old key must not help anyone rebuild a link).
-_UNTRACKED = {Review: ["data_version", "updated_at"], Invitation: ["link_key"]}
+_UNTRACKED = {Review: ["data_version", "updated_at", "latest_release_at"], Invitation: ["link_key"]}
 
 AUDITED_MODELS = (
     Review, Study, Report, ScreeningDecision, ScreeningResolution, OutcomeData, RiskOfBiasAssessment,

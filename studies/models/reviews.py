@@ -160,6 +160,9 @@ class Review(models.Model):
     # Bumped in the same transaction as any change to an analysis input (DESIGN.md, "Living
     # analysis"); results record the version they were computed from.
     data_version = models.PositiveBigIntegerField(default=1, editable=False)
+    # When the review's latest release was cut (written by the releases service in analysis): the
+    # cut-off of PRISMA's flow for updated reviews on the living pages (``prisma_previous_version_at``).
+    latest_release_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

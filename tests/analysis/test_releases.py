@@ -421,3 +421,12 @@ def test_each_release_keeps_its_own_prisma_while_screening_goes_on(small, client
     assert cut(small.review.slug)["version"] == "1.0.1"
     assert Release.objects.get(review=small.review, patch=1).prisma != counts
     assert client.get("/reviews/small-review/releases/1.0.1/prisma.svg").content != diagram
+    # The second release's diagram is PRISMA 2020's flow for updated reviews, counted since the first:
+    # the two records that came after 1.0.0 are its identification; the living diagram counts from 1.0.1.
+    second = Release.objects.get(review=small.review, patch=1)
+    assert second.prisma["update"]["previous_version_at"] == release.created_at.isoformat()
+    assert second.prisma["identified"]["total"] == 2
+    small.review.refresh_from_db()
+    assert small.review.latest_release_at == second.created_at
+    assert client.get("/api/reviews/small-review/prisma/").json()["update"]["previous_version_at"] == (
+        second.created_at.isoformat())
