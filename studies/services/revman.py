@@ -34,6 +34,7 @@ from studies.models import (
     Arm,
     ArmRole,
     CharacteristicField,
+    CheckState,
     CharacteristicType,
     DataType,
     Direction,
@@ -299,6 +300,13 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
     if parsed.excluded_study_names:
         warnings.append(f"Excluded studies: {len(parsed.excluded_study_names)} not imported (only included "
                         f"studies are).")
+    held = OutcomeData.objects.filter(outcome__review=review, check_state=CheckState.AWAITING_CHECK).count()
+    if held:
+        # The plausibility rules apply to imported numbers like any others (issue 20): a flagged value
+        # waits for a second team member; the parity report compares the file's numbers regardless.
+        warnings.append(f"{held} imported value{'s' if held != 1 else ''} held awaiting check by the plausibility "
+                        f"rules: the living analysis leaves {'them' if held != 1 else 'it'} out until a second "
+                        f"team member confirms (Extraction › values awaiting check).")
     revman_import = entity_save(instance=RevManImport(
         review=review, file_name=file_name[:255], sha256=hashlib.sha256(content).hexdigest(),
         revman_version=parsed.revman_version[:20], imported_by=created_by, warnings=warnings, analyses=stored))
