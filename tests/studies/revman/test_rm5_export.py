@@ -33,12 +33,21 @@ def _data(review) -> dict:
     return {"outcomes": outcomes, "studies": studies}
 
 
+def rm5_import_warnings_held(review) -> list[str]:
+    return [w for w in review.revman_import.warnings if "held awaiting check" in w]
+
+
 @pytest.mark.parametrize("content", [FLEISS.read_bytes(), HAND_MADE], ids=["fleiss", "hand-made"])
 def test_round_trip_reproduces_every_number(content):
     first = rm5_import(content=content, file_name="in.rm5", slug="round-1").review
     exported = rm5_export(first)
     second = rm5_import(content=exported, file_name="out.rm5", slug="round-2")
-    assert second.warnings == ()
+    # Nothing is lost on the way; the only warning is the plausibility rules' (issue 20), which hold the
+    # same values in both reviews (Fleiss's continuous analysis 1.2: Gruen's SD far from the others',
+    # Wilson's SD that looks like an SE).
+    first_held = [w for w in rm5_import_warnings_held(first)]
+    assert [w for w in second.warnings if "held awaiting check" not in w] == []
+    assert len(second.warnings) == len(first_held)
     assert _data(second.review) == _data(first)
     # The export stores our results where RevMan stores its own: the re-import's parity compares
     # them with a fresh computation, and every number is equal.
