@@ -104,6 +104,12 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "reviews/<slug:slug>/team/roles/<int:membership_id>/remove/": ("POST", MANAGER, FORM),
     "reviews/<slug:slug>/screening/<str:stage>/conflicts/withdraw/": ("POST", frozenset({"tutor"}), MISSING),
     # Living searches (issue 21): managers; the digest choice is every team member's own.
+    # RevMan interchange (issue 23): the parity report for the team, the review as .rm5 / CSV for managers.
+    "reviews/<slug:slug>/revman/parity/": ("GET", TEAM, OK),
+    "reviews/<slug:slug>/revman/export.rm5": ("GET", MANAGER, OK),
+    "reviews/<slug:slug>/revman/study-data.csv": ("GET", MANAGER, OK),
+    # Prioritised screening and the stopping rule (issue 22): the manager's page.
+    "reviews/<slug:slug>/screening/prioritisation/": ("GET", MANAGER, OK),
     "reviews/<slug:slug>/searches/": ("GET", MANAGER, OK),
     "reviews/<slug:slug>/searches/digest/": ("GET", TEAM, OK),
     "reviews/<slug:slug>/searches/<int:search_id>/": ("GET", MANAGER, MISSING),
