@@ -101,8 +101,11 @@ _ENTRIES = (
            count=_paired(_rob, "to_enter")),
     _Entry("Risk-of-bias assessments to agree", "studies:rob-list", access.RISK_OF_BIAS,
            count=_paired(_rob, "to_agree")),
+    _Entry("Prioritised screening and the stopping rule", "studies:prioritisation", access.MANAGER),
     _Entry("Audit trail: who changed what", "studies:audit", access.MANAGER),
+    _Entry("RevMan 5: parity report and export", "revman-parity", access.TEAM),
     _Entry("The review's analysis pages", "review", access.READERS),
+    _Entry("Releases: citable versions of the review", "review-releases", access.READERS),
 )
 
 
@@ -136,6 +139,7 @@ def review_menu(request: HttpRequest, review: Review) -> list[Task]:
 
 _MENU_LABELS = {
     "review": "Analysis",
+    "review-releases": "Releases",
     "studies:team": "Team",
     "studies:screening": "Screening",
     "studies:extraction-list": "Extraction",
