@@ -123,15 +123,20 @@ def harvest(*, query: str, window: SearchWindow, service: ServiceClient | None =
         raise SearchServiceError(f"{SERVICE}'s esearch answer has no count: {str(result)[:200]}") from None
     builder = HarvestBuilder(ImportFormat.PUBMED_XML)
     web_env, query_key = result["webenv"], result["querykey"]
-    for start in range(0, count, FETCH_BATCH):
-        expected = min(FETCH_BATCH, count - start)
-        if web_env and query_key:
+    if web_env and query_key:
+        for start in range(0, count, FETCH_BATCH):
             _read(service, builder, {"query_key": query_key, "WebEnv": web_env, "retstart": start,
-                                     "retmax": FETCH_BATCH}, start=start, expected=expected, count=count)
-            continue
-        ids = result["ids"] if start == 0 else _esearch(service, query, window, retstart=start)["ids"]
+                                     "retmax": FETCH_BATCH}, start=start, expected=min(FETCH_BATCH, count - start),
+                  count=count)
+        return builder.build(reported=count, requests=service.requests_made)
+    # By ids: the next page starts after the ids actually listed (a service may list fewer than asked).
+    start, ids = 0, result["ids"]
+    while start < count:
+        if start:
+            ids = _esearch(service, query, window, retstart=start)["ids"]
         if not ids:
             raise SearchServiceError(f"{SERVICE} counted {count} records but listed none from record {start + 1} "
                                      "and kept no history (no WebEnv).")
         _read(service, builder, {"id": ",".join(ids)}, start=start, expected=len(ids), count=count)
+        start += len(ids)
     return builder.build(reported=count, requests=service.requests_made)

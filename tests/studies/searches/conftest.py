@@ -202,6 +202,7 @@ class PubmedStandIn(StandIn):
         # ``retmode`` says, and no history server (ids in ``IdList``, fetched with efetch's ``id``).
         self.esearch_xml = False
         self.history = True
+        self.esearch_cap: int | None = None  # a mirror that lists at most this many ids per esearch page
 
     def _esearch_xml(self, matched: list[str], start: int, size: int, web_env: str) -> Answer:
         # The eSearchResult of NBK25499 (esearch's default retmode), as PubMed sends it.
@@ -224,6 +225,7 @@ class PubmedStandIn(StandIn):
             web_env = f"MCID_{uuid.uuid4().hex[:20]}"
             self.histories[web_env] = matched
             start, size = int(params.get("retstart", 0)), int(params.get("retmax", 20))
+            size = min(size, self.esearch_cap or size)
             if self.esearch_xml or params.get("retmode") != "json":
                 return self._esearch_xml(matched, start, size, web_env)
             history = {"querykey": "1", "webenv": web_env} if self.history else {}

@@ -313,3 +313,14 @@ def test_without_a_history_server_the_records_are_fetched_by_id_page_by_page(tea
     assert all(stored[r.pmid].doi == r.doi and stored[r.pmid].abstract == r.abstract_text for r in pubmed.records)
     assert [s.params["retstart"] for s in pubmed.of("esearch.fcgi")] == ["0", "3", "6"]
     assert [len(s.params["id"].split(",")) for s in pubmed.of("efetch.fcgi")] == [3, 3, 1]
+
+
+def test_without_a_history_server_a_page_shorter_than_asked_skips_no_record(team, pubmed):
+    # A service may list fewer ids than retmax asked (NBK25499: retmax is a maximum); the next page
+    # starts after the ids it listed, not after the ones asked for.
+    pubmed.history, pubmed.esearch_cap = False, 2
+    pubmed.records = _records(5)
+    run = search_run(search=_search(team))
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert (run.found, run.new) == (5, 5)
+    assert [s.params["retstart"] for s in pubmed.of("esearch.fcgi")] == ["0", "2", "4"]
