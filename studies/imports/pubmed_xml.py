@@ -64,8 +64,12 @@ def _year(pub_date: Element | None) -> list[str]:
 
 def _article_ids(article: Element) -> dict[str, list[str]]:
     ids: dict[str, list[str]] = {}
-    for element in article.findall("PubmedData/ArticleIdList/ArticleId") + article.findall(
-            "BookDocument/ArticleIdList/ArticleId"):
+    # The article's own ids only: PubmedData's (journal articles), BookDocument's and PubmedBookData's
+    # (books: the DTD puts a book's DOI in PubmedBookData), never a cited reference's
+    # (ReferenceList/Reference/ArticleIdList).
+    for element in (article.findall("PubmedData/ArticleIdList/ArticleId")
+                    + article.findall("BookDocument/ArticleIdList/ArticleId")
+                    + article.findall("PubmedBookData/ArticleIdList/ArticleId")):
         if text := _text(element):
             ids.setdefault(element.get("IdType", ""), []).append(text)
     return ids

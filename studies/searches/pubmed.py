@@ -8,7 +8,10 @@ with ``query_key``, ``WebEnv``, ``retstart``, ``retmax``, ``retmode=xml``. Every
 requests a second, with one 10 (shared by every worker through Redis).
 """
 import hashlib
+from xml.etree.ElementTree import ParseError
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
 from django.conf import settings
 
 from studies.imports import ImportFileError
@@ -20,8 +23,9 @@ from studies.searches.http import ServiceClient, looks_like_html, service_words
 from studies.searches.ratelimit import RateLimit
 
 SERVICE = "PubMed"
-# Records per efetch request (NCBI allows up to 10,000; smaller batches keep each answer modest).
-FETCH_BATCH = 500
+# Records per efetch request, and ids per esearch page when there is no history (NCBI allows up to
+# 10,000; 200 ids keep a GET's address short, as NCBI advises POST only beyond about 200).
+FETCH_BATCH = 200
 EARLIEST = "1800/01/01"
 
 
@@ -40,42 +44,99 @@ def _date(day) -> str:
     return day.strftime("%Y/%m/%d")
 
 
-def harvest(*, query: str, window: SearchWindow, service: ServiceClient | None = None) -> Harvest:
-    """Every PubMed record ``query`` finds with an Entrez date in ``window``."""
-    service = service or client()
-    found = service.get_json("esearch.fcgi", {
-        "db": "pubmed", "term": query, "usehistory": "y", "retmax": 0, "retmode": "json", "datetype": "edat",
+def _esearch(service: ServiceClient, query: str, window: SearchWindow, *, retstart: int = 0) -> dict:
+    """One esearch answer as ``{"count", "webenv", "querykey", "ids", "error"}``.
+
+    Asked for JSON (``retmode=json``), but XML (``eSearchResult``, esearch's documented default) is read
+    as well: an E-utilities mirror that answers only in the default format still works.
+    """
+    response = service.get("esearch.fcgi", {
+        "db": "pubmed", "term": query, "usehistory": "y", "retstart": retstart, "retmax": FETCH_BATCH,
+        "retmode": "json", "datetype": "edat",
         "mindate": _date(window.start) if window.start else EARLIEST, "maxdate": _date(window.end)})
-    result = found.get("esearchresult")
+    if looks_like_html(response):
+        raise SearchServiceError(f"{SERVICE} sent an HTML page instead of a search result: "
+                                 f"{service_words(response.text)}")
+    text = response.text.lstrip()
+    if text.startswith("<"):
+        return _esearch_xml(response.content)
+    try:
+        found = response.json()
+    except ValueError as error:
+        raise SearchServiceError(f"{SERVICE} sent an answer that is not complete JSON ({error}); "
+                                 f"it began: {response.text[:120]!r}") from None
+    result = found.get("esearchresult") if isinstance(found, dict) else None
     if not isinstance(result, dict):
-        raise SearchServiceError(f"{SERVICE}'s esearch answer has no result: {service_words(str(found))}")
-    if result.get("ERROR") or found.get("error"):
-        raise SearchServiceError(f"{SERVICE} refused the search: {result.get('ERROR') or found.get('error')}")
+        raise SearchServiceError(f"{SERVICE}'s esearch answer has no result: {service_words(response.text)}")
+    return {"count": result.get("count"), "webenv": result.get("webenv"), "querykey": result.get("querykey"),
+            "ids": [str(i) for i in result.get("idlist") or []],
+            "error": result.get("ERROR") or found.get("error")}
+
+
+def _esearch_xml(content: bytes) -> dict:
+    try:
+        root = fromstring(content)
+    except (ParseError, DefusedXmlException):
+        raise SearchServiceError(f"{SERVICE} sent an esearch answer that is not well-formed XML; "
+                                 f"it began: {content[:120]!r}") from None
+    if root.tag != "eSearchResult":
+        raise SearchServiceError(f"{SERVICE}'s esearch answer is <{root.tag}>, not an <eSearchResult>.")
+    return {"count": root.findtext("Count"), "webenv": root.findtext("WebEnv"), "querykey": root.findtext("QueryKey"),
+            "ids": [(e.text or "").strip() for e in root.findall("IdList/Id") if (e.text or "").strip()],
+            "error": root.findtext("ERROR")}
+
+
+def _read(service: ServiceClient, builder: HarvestBuilder, params: dict, *, start: int, expected: int,
+          count: int) -> None:
+    """One efetch answer's records into ``builder``."""
+    response = service.get("efetch.fcgi", {"db": "pubmed", "retmode": "xml", **params})
+    if looks_like_html(response):
+        raise SearchServiceError(f"{SERVICE} sent an HTML page instead of XML (records {start + 1}–"
+                                 f"{start + expected}): {service_words(response.text)}")
+    builder.answer(response.content)
+    try:
+        records = pubmed_xml_parse(response.content.decode("utf-8"))
+    except (ImportFileError, UnicodeDecodeError) as error:
+        raise SearchServiceError(f"{SERVICE}'s records {start + 1}–{start + expected} could not be read: "
+                                 f"{error}; it began: {response.text[:120]!r}") from None
+    if len(records) < expected:
+        raise SearchServiceError(f"{SERVICE} sent {len(records)} of the records {start + 1}–"
+                                 f"{start + expected} of {count}: the answer was cut short.")
+    for record in records:
+        builder.add(record.pmid or f"record-{start}-{record.record}", record)
+
+
+def harvest(*, query: str, window: SearchWindow, service: ServiceClient | None = None) -> Harvest:
+    """Every PubMed record ``query`` finds with an Entrez date in ``window``.
+
+    On the history server when esearch keeps the search there (``WebEnv``, ``QueryKey``): efetch by
+    ``retstart``/``retmax``. Otherwise by ids (NBK25499's other way): esearch's ``IdList``, page by page,
+    each page fetched with efetch's ``id``.
+    """
+    service = service or client()
+    result = _esearch(service, query, window)
+    if result["error"]:
+        raise SearchServiceError(f"{SERVICE} refused the search: {result['error']}")
     try:
         count = int(result["count"])
-    except (KeyError, TypeError, ValueError):
+    except (TypeError, ValueError):
         raise SearchServiceError(f"{SERVICE}'s esearch answer has no count: {str(result)[:200]}") from None
     builder = HarvestBuilder(ImportFormat.PUBMED_XML)
-    if count:
-        web_env, query_key = result.get("webenv"), result.get("querykey")
-        if not web_env or not query_key:
-            raise SearchServiceError(f"{SERVICE} did not keep the search on its history server (no WebEnv).")
+    web_env, query_key = result["webenv"], result["querykey"]
+    if web_env and query_key:
         for start in range(0, count, FETCH_BATCH):
-            expected = min(FETCH_BATCH, count - start)
-            response = service.get("efetch.fcgi", {"db": "pubmed", "query_key": query_key, "WebEnv": web_env,
-                                                   "retstart": start, "retmax": FETCH_BATCH, "retmode": "xml"})
-            if looks_like_html(response):
-                raise SearchServiceError(f"{SERVICE} sent an HTML page instead of XML (records {start + 1}–"
-                                         f"{start + expected}): {service_words(response.text)}")
-            builder.answer(response.content)
-            try:
-                records = pubmed_xml_parse(response.content.decode("utf-8"))
-            except (ImportFileError, UnicodeDecodeError) as error:
-                raise SearchServiceError(f"{SERVICE}'s records {start + 1}–{start + expected} could not be read: "
-                                         f"{error}; it began: {response.text[:120]!r}") from None
-            if len(records) < expected:
-                raise SearchServiceError(f"{SERVICE} sent {len(records)} of the records {start + 1}–"
-                                         f"{start + expected} of {count}: the answer was cut short.")
-            for record in records:
-                builder.add(record.pmid or f"record-{start}-{record.record}", record)
+            _read(service, builder, {"query_key": query_key, "WebEnv": web_env, "retstart": start,
+                                     "retmax": FETCH_BATCH}, start=start, expected=min(FETCH_BATCH, count - start),
+                  count=count)
+        return builder.build(reported=count, requests=service.requests_made)
+    # By ids: the next page starts after the ids actually listed (a service may list fewer than asked).
+    start, ids = 0, result["ids"]
+    while start < count:
+        if start:
+            ids = _esearch(service, query, window, retstart=start)["ids"]
+        if not ids:
+            raise SearchServiceError(f"{SERVICE} counted {count} records but listed none from record {start + 1} "
+                                     "and kept no history (no WebEnv).")
+        _read(service, builder, {"id": ",".join(ids)}, start=start, expected=len(ids), count=count)
+        start += len(ids)
     return builder.build(reported=count, requests=service.requests_made)

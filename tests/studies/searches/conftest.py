@@ -198,6 +198,21 @@ class PubmedStandIn(StandIn):
         super().__init__()
         self.records: list[PubmedRecord] = []
         self.histories: dict[str, list[str]] = {}
+        # How a mirror may differ and still follow NBK25499: esearch's default XML answer whatever
+        # ``retmode`` says, and no history server (ids in ``IdList``, fetched with efetch's ``id``).
+        self.esearch_xml = False
+        self.history = True
+        self.esearch_cap: int | None = None  # a mirror that lists at most this many ids per esearch page
+
+    def _esearch_xml(self, matched: list[str], start: int, size: int, web_env: str) -> Answer:
+        # The eSearchResult of NBK25499 (esearch's default retmode), as PubMed sends it.
+        ids = "".join(f"<Id>{pmid}</Id>" for pmid in matched[start:start + size])
+        history = f"<QueryKey>1</QueryKey><WebEnv>{web_env}</WebEnv>" if self.history else ""
+        return Answer(200, '<?xml version="1.0" encoding="UTF-8" ?>\n<!DOCTYPE eSearchResult PUBLIC '
+                           '"-//NLM//DTD esearch 20060628//EN" "https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20060628/esearch.dtd">\n'
+                           f"<eSearchResult><Count>{len(matched)}</Count><RetMax>{len(matched[start:start + size])}</RetMax>"
+                           f"<RetStart>{start}</RetStart>{history}<IdList>{ids}</IdList><TranslationSet/>"
+                           "<QueryTranslation>stigma[tiab]</QueryTranslation></eSearchResult>", "text/xml; charset=UTF-8")
 
     def answer(self, path: str, params: dict[str, str]) -> Answer:
         if path.endswith("/esearch.fcgi"):
@@ -209,9 +224,19 @@ class PubmedStandIn(StandIn):
                        if low <= r.entered <= high]
             web_env = f"MCID_{uuid.uuid4().hex[:20]}"
             self.histories[web_env] = matched
+            start, size = int(params.get("retstart", 0)), int(params.get("retmax", 20))
+            size = min(size, self.esearch_cap or size)
+            if self.esearch_xml or params.get("retmode") != "json":
+                return self._esearch_xml(matched, start, size, web_env)
+            history = {"querykey": "1", "webenv": web_env} if self.history else {}
             return Answer(200, json.dumps({"header": {"type": "esearch", "version": "0.3"}, "esearchresult": {
-                "count": str(len(matched)), "retmax": "0", "retstart": "0", "querykey": "1", "webenv": web_env,
-                "idlist": [], "translationset": [], "querytranslation": params.get("term", "")}}))
+                "count": str(len(matched)), "retmax": str(len(matched[start:start + size])), "retstart": str(start),
+                **history, "idlist": matched[start:start + size], "translationset": [],
+                "querytranslation": params.get("term", "")}}))
+        if path.endswith("/efetch.fcgi") and "id" in params:
+            by_pmid = {r.pmid: r for r in self.records}
+            body = "\n".join(by_pmid[p].xml() for p in params["id"].split(",") if p in by_pmid)
+            return Answer(200, f"{PUBMED_HEAD}<PubmedArticleSet>\n{body}\n</PubmedArticleSet>", "text/xml; charset=UTF-8")
         if path.endswith("/efetch.fcgi"):
             pmids = self.histories.get(params.get("WebEnv", ""))
             if pmids is None or params.get("query_key") != "1":

@@ -282,3 +282,45 @@ def test_with_the_shared_rate_limit_unreachable_the_run_fails_clearly_and_asks_n
     assert "PubMed was not asked" in run.error and "Redis is unavailable" in run.error
     assert pubmed.requests == []
     _nothing_written(team)
+
+
+# NCBI's E-utilities reference (NBK25499, "ESearch"): esearch's default answer is XML (an
+# <eSearchResult> with <Count>, <QueryKey>, <WebEnv>, <IdList>); retmode=json is optional. A mirror
+# (or stand-in) that answers only the default must still work.
+def test_an_esearch_answer_in_its_default_xml_is_read(team, pubmed):
+    pubmed.esearch_xml = True
+    pubmed.records = _records(4)
+    run = search_run(search=_search(team))
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert (run.found, run.new) == (4, 4)
+    assert set(Record.objects.filter(review=team.review).values_list("pmid", flat=True)) == {
+        r.pmid for r in pubmed.records}
+
+
+# NBK25499 gives two ways to fetch a search's records: the history server (WebEnv + query_key), or
+# the UIDs of esearch's IdList paged with retstart/retmax and passed to efetch's ``id``. Without a
+# WebEnv in the answer, the run takes the second way and still stores every record.
+@pytest.mark.parametrize("xml", [False, True], ids=["json", "xml"])
+def test_without_a_history_server_the_records_are_fetched_by_id_page_by_page(team, pubmed, monkeypatch, xml):
+    monkeypatch.setattr(pubmed_connector, "FETCH_BATCH", 3)
+    pubmed.history, pubmed.esearch_xml = False, xml
+    pubmed.records = _records(7)
+    run = search_run(search=_search(team))
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert (run.found, run.new) == (7, 7)
+    stored = {r.pmid: r for r in Record.objects.filter(review=team.review)}
+    assert set(stored) == {r.pmid for r in pubmed.records}
+    assert all(stored[r.pmid].doi == r.doi and stored[r.pmid].abstract == r.abstract_text for r in pubmed.records)
+    assert [s.params["retstart"] for s in pubmed.of("esearch.fcgi")] == ["0", "3", "6"]
+    assert [len(s.params["id"].split(",")) for s in pubmed.of("efetch.fcgi")] == [3, 3, 1]
+
+
+def test_without_a_history_server_a_page_shorter_than_asked_skips_no_record(team, pubmed):
+    # A service may list fewer ids than retmax asked (NBK25499: retmax is a maximum); the next page
+    # starts after the ids it listed, not after the ones asked for.
+    pubmed.history, pubmed.esearch_cap = False, 2
+    pubmed.records = _records(5)
+    run = search_run(search=_search(team))
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert (run.found, run.new) == (5, 5)
+    assert [s.params["retstart"] for s in pubmed.of("esearch.fcgi")] == ["0", "2", "4"]

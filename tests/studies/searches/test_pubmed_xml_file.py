@@ -58,3 +58,26 @@ def test_an_upload_of_pubmed_xml_imports_and_a_broken_one_is_refused(team):
         import_file(review=team.review, database="PubMed", date_searched=date(2026, 1, 6), query="stigma",
                     file_name="a.json", content=b"{}", file_format="search_api")
     assert Record.objects.filter(review=team.review).count() == 2
+
+
+# The PubMed DTD (pubmed_250101.dtd): PubmedBookArticle is (BookDocument, PubmedBookData?) and
+# PubmedBookData holds the book's ArticleIdList (pubmed, doi...); a journal article's DOI is its
+# ELocationID EIdType="doi" or PubmedData/ArticleIdList, never a cited reference's
+# (PubmedData/ReferenceList/Reference/ArticleIdList); ArticleTitle carries inline <i>, <sup>, <sub>.
+def test_the_dois_are_the_articles_own_and_inline_markup_keeps_its_text():
+    book = BOOK.replace('<ArticleId IdType="pubmed">29000001</ArticleId>',
+                        '<ArticleId IdType="pubmed">29000001</ArticleId><ArticleId IdType="doi">10.5555/synth.book.4</ArticleId>')
+    article = PubmedRecord(pmid="38100901", title="T", doi="10.5555/synth.2024.0901",
+                           abstract=[("OBJECTIVE", "One."), ("CONCLUSIONS", "Two.")], entered=date(2024, 3, 2)).xml()
+    article = (article.replace('<ELocationID EIdType="doi" ValidYN="Y">10.5555/synth.2024.0901</ELocationID>', "")
+               .replace('<ArticleId IdType="doi">10.5555/synth.2024.0901</ArticleId>', "")
+               .replace("<ArticleTitle>T</ArticleTitle>",
+                        "<ArticleTitle>CD4<sup>+</sup> counts, <i>Lactobacillus</i> and H<sub>2</sub>O intake.</ArticleTitle>")
+               .replace("</PubmedData>", '<ReferenceList><Reference><Citation>Cited work.</Citation><ArticleIdList>'
+                                         '<ArticleId IdType="doi">10.9999/cited.1</ArticleId></ArticleIdList></Reference>'
+                                         "</ReferenceList></PubmedData>"))
+    parsed, parsed_book = file_parse(content=f"{PUBMED_HEAD}<PubmedArticleSet>{article}{book}</PubmedArticleSet>".encode()).records
+    assert parsed.doi in (None, "")
+    assert parsed.title == "CD4+ counts, Lactobacillus and H2O intake."
+    assert parsed.abstract == "OBJECTIVE: One. CONCLUSIONS: Two."
+    assert parsed_book.doi == "10.5555/synth.book.4"
