@@ -3,12 +3,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from analysis.services import risk_of_bias_load
 from analysis.models import ConclusionChange, OutcomeResult, Release, RunStatus
 from studies import access
 from studies.models import (
+    HAS_CONFIRMED_NUMBERS,
     Arm, CharacteristicField, Outcome, OutcomeData, Review, Study, StudyCharacteristic,
 )
 
@@ -182,7 +183,7 @@ def extracted_data_rows(review: Review):
     """The extracted arm-level data of the included studies, as CSV rows (one query, streamed): the
     confirmed numbers the analysis uses, not an entry still awaiting its check."""
     return (OutcomeData.objects.filter(study__review=review, study__is_included=True)
-            .filter(Q(confirmed_n__isnull=False) | Q(confirmed_events__isnull=False))
+            .filter(HAS_CONFIRMED_NUMBERS)
             .order_by("outcome__domain__order", "outcome__order", "outcome__name", "time_point__order",
                       "study__year", "study__label", "-arm__role", "arm__label")
             .values_list("study__label", "study__year", "outcome__name", "time_point__label", "arm__label",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from django.db import connection, transaction
-from django.db.models import Q
 
 from analysis.engine.arms import combine_continuous_groups, combine_dichotomous_groups
 from studies import rob1, rob2
 from studies.models import (
+    HAS_CONFIRMED_NUMBERS,
     ArmRole,
     CharacteristicField,
     DataType,
@@ -164,7 +164,7 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
         data_rows = list(
             OutcomeData.objects.filter(study__review=review, study__is_included=True, time_point=time_point,
                                        include_in_analysis=True)
-            .filter(Q(confirmed_n__isnull=False) | Q(confirmed_events__isnull=False))
+            .filter(HAS_CONFIRMED_NUMBERS)
             .values_list("outcome_id", "study_id", "arm__role", "confirmed_n", "confirmed_mean", "confirmed_sd",
                          "confirmed_events", "confirmed_total", "provenance", "subgroup_id")
             .order_by("outcome_id", "study_id", "arm_id")

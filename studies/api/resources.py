@@ -7,7 +7,7 @@ only that review's rows, so lists, details, counts and filters all obey the same
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
-from django.db.models import ProtectedError, Q, RestrictedError
+from django.db.models import ProtectedError, RestrictedError
 from django_filters.rest_framework import DjangoFilterBackend
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -24,6 +24,7 @@ from studies import access
 from studies.api import serializers as s
 from studies.api.access import EXTRACTION, MANAGER, PUBLIC, TEAM, ReviewRoleAccess, request_review, request_roles
 from studies.models import (
+    HAS_CONFIRMED_NUMBERS,
     Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, Role,
     SearchSource, Study, StudyCharacteristic, TimePoint,
 )
@@ -305,7 +306,7 @@ class OutcomeDataViewSet(ReviewScopedViewSet):
     def get_queryset(self):
         queryset = super().get_queryset()
         if self._reader():
-            queryset = queryset.filter(Q(confirmed_n__isnull=False) | Q(confirmed_events__isnull=False))
+            queryset = queryset.filter(HAS_CONFIRMED_NUMBERS)
         return queryset
 
     def get_serializer_context(self) -> dict:

@@ -4,6 +4,7 @@ from studies.models.dedup import CandidateStatus, DuplicateCandidate, MatchMetho
 from studies.models.extraction import StudyExtraction
 from studies.models.outcomes import (
     CHECKED_NUMBERS,
+    HAS_CONFIRMED_NUMBERS,
     CheckState,
     DataType,
     Direction,
@@ -82,6 +83,7 @@ from studies.models.team import INVITATION_VALID_FOR, Invitation, InvitationStat
 __all__ = [
     "AUDITED_MODELS",
     "CHECKED_NUMBERS",
+    "HAS_CONFIRMED_NUMBERS",
     "CONTINUOUS_MEASURES",
     "DICHOTOMOUS_MEASURES",
     "EVENT_MODELS",

@@ -209,6 +209,9 @@ class CheckState(models.TextChoices):
 
 # The numbers a row holds twice: as entered, and as last confirmed (what the analysis reads).
 CHECKED_NUMBERS = ("n", "mean", "sd", "events", "total")
+# The rows the published analysis (and anything public) uses: those with confirmed numbers. A new row
+# held for its check has none; the constraints below make the numbers a whole set or none.
+HAS_CONFIRMED_NUMBERS = Q(confirmed_n__isnull=False) | Q(confirmed_events__isnull=False)
 
 _FINITE = float("inf")
 
