@@ -148,8 +148,10 @@ def analyse_batch(
     overall = pool_sets(SegmentSets(layout.analysis, n_analyses), y, v, options, mh_terms)
 
     z = normal_quantile(options.level)
+    # Study CIs at their own level when the analysis keeps one (RevMan's CI_STUDY).
+    z_study = normal_quantile(options.study_level) if options.study_level is not None else z
     studies = _study_arrays(
-        effects, analysis_ids, subgroup, rows, layout, v, mh_terms, overall, z, n_rows
+        effects, analysis_ids, subgroup, rows, layout, v, mh_terms, overall, z_study, n_rows
     )
 
     if options.model_rule is ModelRule.FIXED:

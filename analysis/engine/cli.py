@@ -45,7 +45,8 @@ def run_csv_analysis(
     """Parse CSV text and analyse it.
 
     ``measure`` defaults to MD (continuous), RR (dichotomous) or GENERIC; ``method``
-    to MH for dichotomous data and IV otherwise.
+    to MH for dichotomous data, PETO for the Peto odds ratio and IV otherwise (the
+    Peto odds ratio is analysed with the fixed-effect model only).
 
     Raises
     ------
@@ -56,7 +57,9 @@ def run_csv_analysis(
     table = read_study_csv(text, chosen)
     chosen = chosen or DEFAULT_MEASURE[table.kind]
     if method is None:
-        method = "MH" if chosen.is_dichotomous else "IV"
+        method = "PETO" if chosen is Measure.PETO_OR else "MH" if chosen.is_dichotomous else "IV"
+    if chosen is Measure.PETO_OR and model.lower() == "auto":
+        model = "fixed"  # the Peto method is fixed-effect only (Cochrane Handbook 5.1, Table 9.4.a)
     try:
         options = AnalysisOptions(
             measure=chosen,

@@ -210,6 +210,12 @@ def study_effects(data: StudyData, measure: Measure | str) -> StudyEffects:
       weight K = n1 n2/N and the variance term J use the corrected cells of such a
       study, the RD in ΣK·RD/ΣK the observed counts (R ``meta`` ``metabin`` with
       MH.exact = FALSE, as in RevMan 5); without zero cells it is Greenland–Robins.
+    * Peto OR (Deeks & Higgins 2010, section 2.2.3; Yusuf et al. 1985): O = a,
+      E = n1(a + c)/N, V = n1 n2 (a + c)(b + d)/(N²(N − 1)); ln OR = (O − E)/V,
+      SE = 1/sqrt(V). No zero-cell correction is needed; a study with V = 0 (no events,
+      or only events, in both arms) is not estimable. Pooled by inverse variance these
+      weights are V, so the pooled ln OR is Σ(O − E)/ΣV with SE 1/sqrt(ΣV) and Q is
+      Σ(O − E)²/V − (Σ(O − E))²/ΣV: exactly Peto's method.
     * OR/RR: studies with no events, or only events, in both arms are not estimable:
       they "provide no information about the relative probability of the event and are
       omitted from the meta-analysis" (Cochrane Handbook v6, section 10.4.4.1; v5.1,
@@ -226,6 +232,8 @@ def study_effects(data: StudyData, measure: Measure | str) -> StudyEffects:
     if measure.is_dichotomous:
         if not isinstance(data, DichotomousArms):
             raise TypeError(f"{measure} needs DichotomousArms, got {type(data).__name__}")
+        if measure is Measure.PETO_OR:
+            return _peto(data)
         return _dichotomous(data, measure)
     if not isinstance(data, GenericEstimates):
         raise TypeError(f"{measure} needs GenericEstimates, got {type(data).__name__}")
@@ -342,3 +350,21 @@ def _generic(data: GenericEstimates) -> StudyEffects:
     status = np.where(valid, StudyStatus.ESTIMABLE, StudyStatus.INVALID).astype(np.int8)
     corrected = np.zeros(len(data.effect), dtype=bool)
     return _finish(data.effect.copy(), data.se.copy(), status, corrected, None)
+
+
+def _peto(data: DichotomousArms) -> StudyEffects:
+    a, n1, c, n2 = data.events1, data.total1, data.events2, data.total2
+    finite = np.isfinite(a) & np.isfinite(n1) & np.isfinite(c) & np.isfinite(n2)
+    valid = finite & (n1 >= 1) & (n2 >= 1) & (a >= 0) & (c >= 0) & (a <= n1) & (c <= n2)
+    status = np.where(valid, StudyStatus.ESTIMABLE, StudyStatus.INVALID).astype(np.int8)
+    status[valid & (a == 0) & (c == 0)] = StudyStatus.NO_EVENTS
+    status[valid & (a == n1) & (c == n2)] = StudyStatus.ALL_EVENTS
+    total = n1 + n2
+    events = a + c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed_minus_expected = a - n1 * events / total
+        variance = n1 * n2 * events * (total - events) / (total * total * (total - 1.0))
+        effect = observed_minus_expected / variance
+        se = 1.0 / np.sqrt(variance)
+    corrected = np.zeros(len(a), dtype=bool)
+    return _finish(effect, se, status, corrected, None)

@@ -18,8 +18,9 @@ class Measure(StrEnum):
     Continuous outcomes: ``MD`` (mean difference), ``SMD`` (Hedges' adjusted g with
     RevMan's standard error), ``SMD_EXACT`` (Hedges' g with the exact gamma-function
     correction and metafor's large-sample variance). Dichotomous outcomes: ``OR``,
-    ``RR`` (analysed on the log scale) and ``RD``. ``GENERIC``: effect and standard
-    error entered directly (generic inverse variance).
+    ``RR`` (analysed on the log scale), ``RD`` and ``PETO_OR`` (Peto's one-step odds
+    ratio from O − E and V, pooled by the Peto method only). ``GENERIC``: effect and
+    standard error entered directly (generic inverse variance).
     """
 
     MD = "MD"
@@ -28,17 +29,18 @@ class Measure(StrEnum):
     OR = "OR"
     RR = "RR"
     RD = "RD"
+    PETO_OR = "PETO_OR"
     GENERIC = "GENERIC"
 
     @property
     def is_ratio(self) -> bool:
         """True when the analysis scale is the log of a ratio (OR, RR)."""
-        return self in (Measure.OR, Measure.RR)
+        return self in (Measure.OR, Measure.RR, Measure.PETO_OR)
 
     @property
     def is_dichotomous(self) -> bool:
         """True for measures computed from 2x2 tables."""
-        return self in (Measure.OR, Measure.RR, Measure.RD)
+        return self in (Measure.OR, Measure.RR, Measure.RD, Measure.PETO_OR)
 
     @property
     def is_continuous(self) -> bool:
@@ -58,15 +60,23 @@ _MEASURE_LABELS = {
     Measure.OR: "Odds Ratio",
     Measure.RR: "Risk Ratio",
     Measure.RD: "Risk Difference",
+    Measure.PETO_OR: "Peto Odds Ratio",
     Measure.GENERIC: "Generic Inverse Variance",
 }
 
 
 class PoolingMethod(StrEnum):
-    """Fixed-effect weighting: inverse variance or Mantel–Haenszel (OR/RR/RD only)."""
+    """Fixed-effect weighting: inverse variance, Mantel–Haenszel (OR/RR/RD only) or Peto
+    (the Peto odds ratio only)."""
 
     IV = "IV"
     MH = "MH"
+    PETO = "PETO"
+
+    @property
+    def label(self) -> str:
+        """RevMan's abbreviation, as in "M-H, Fixed, 95% CI"."""
+        return {PoolingMethod.IV: "IV", PoolingMethod.MH: "M-H", PoolingMethod.PETO: "Peto"}[self]
 
 
 class Tau2Method(StrEnum):
@@ -106,7 +116,11 @@ class AnalysisOptions:
     measure
         Effect measure; must match the kind of study data passed.
     method
-        ``IV`` or ``MH``. Mantel–Haenszel is only defined for OR, RR and RD.
+        ``IV``, ``MH`` or ``PETO``. Mantel–Haenszel is only defined for OR, RR and RD;
+        the Peto method is the only method of ``PETO_OR`` and a fixed-effect method
+        (Cochrane Handbook 5.1, section 9.4.4.2 and Table 9.4.a), so it needs
+        ``model_rule`` fixed (the random-effects arrays are still computed, DerSimonian–
+        Laird over the Peto log odds ratios, but never reported).
     tau2_method
         Between-study variance estimator for the random-effects model.
     model_rule
@@ -118,7 +132,10 @@ class AnalysisOptions:
         Use the Hartung–Knapp–Sidik–Jonkman confidence interval and t test (k − 1
         df) for the random-effects estimate, as metafor ``rma(test="knha")``.
     level
-        Confidence level of every interval (study, pooled, prediction).
+        Confidence level of the pooled intervals (overall, subgroups, prediction).
+    study_level
+        Confidence level of each study's interval; ``None`` means ``level``. RevMan
+        keeps the two apart (an analysis's CI_STUDY and CI_TOTAL).
     max_iter, tol
         Iteration cap and convergence tolerance for REML and Paule–Mandel: an
         iteration stops when the change in τ² is at most ``tol * τ²`` (relative, since
@@ -136,6 +153,7 @@ class AnalysisOptions:
     i2_threshold: float = 50.0
     hksj: bool = False
     level: float = 0.95
+    study_level: float | None = None
     max_iter: int = 100
     tol: float = 1e-10
     egger_min_k: int = 3
@@ -146,12 +164,23 @@ class AnalysisOptions:
         object.__setattr__(self, "method", PoolingMethod(self.method))
         object.__setattr__(self, "tau2_method", Tau2Method(self.tau2_method))
         object.__setattr__(self, "model_rule", ModelRule(self.model_rule))
-        if self.method is PoolingMethod.MH and not self.measure.is_dichotomous:
+        if self.method is PoolingMethod.MH and self.measure not in (Measure.OR, Measure.RR, Measure.RD):
             raise ValueError(
                 f"Mantel–Haenszel pooling needs OR, RR or RD, not {self.measure}"
             )
-        if not (0.0 < self.level < 1.0) or not math.isfinite(self.level):
-            raise ValueError(f"level must be between 0 and 1, got {self.level}")
+        if (self.method is PoolingMethod.PETO) != (self.measure is Measure.PETO_OR):
+            raise ValueError(
+                "the Peto method pools Peto odds ratios and nothing else "
+                f"(got method {self.method} with measure {self.measure})"
+            )
+        if self.method is PoolingMethod.PETO and self.model_rule is not ModelRule.FIXED:
+            raise ValueError(
+                f"the Peto method is a fixed-effect method; model_rule must be fixed, not {self.model_rule}"
+            )
+        for name in ("level", "study_level"):
+            value = getattr(self, name)
+            if value is not None and (not math.isfinite(value) or not (0.0 < value < 1.0)):
+                raise ValueError(f"{name} must be between 0 and 1, got {value}")
         if not (0.0 <= self.i2_threshold <= 100.0):
             raise ValueError(
                 f"i2_threshold is a percentage in [0, 100], got {self.i2_threshold}"

@@ -278,6 +278,7 @@ def _payload(
         "tau2_method": options.tau2_method.value,
         "hksj": options.hksj,
         "level": options.level,
+        "study_level": options.study_level if options.study_level is not None else options.level,
         "model_rule": options.model_rule.value,
         "i2_threshold": options.i2_threshold,
         "chosen_model": chosen_model.value,
@@ -537,7 +538,8 @@ def text_summary(result: AnalysisResult, table: StudyTable) -> str:
     model = result.chosen_model
     weight_of = (lambda s: s.weight_fixed) if model is Model.FIXED else (lambda s: s.weight_random)
     level = f"{options.level:.0%}"
-    method = "M-H" if options.method.value == "MH" else "IV"
+    study_level = f"{options.study_level:.0%}" if options.study_level is not None else level
+    method = options.method.label
     model_name = "Fixed" if model is Model.FIXED else "Random"
     if options.hksj and model is Model.RANDOM:
         model_name += " (HKSJ)"
@@ -545,7 +547,7 @@ def text_summary(result: AnalysisResult, table: StudyTable) -> str:
     head1, head2 = _arm_headers(table.kind)
     rows: list[list[str]] = [
         ["Study or Subgroup", *head1, "Weight", measure.label],
-        ["", *head2, "", f"{method}, {model_name}, {level} CI"],
+        ["", *head2, "", f"{method}, {model_name}, {study_level} CI"],
     ]
     notes: list[str] = []
 

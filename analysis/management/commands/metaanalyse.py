@@ -29,10 +29,10 @@ class Command(BaseCommand):
         parser.add_argument("--format", dest="output_format", choices=["json", "text"],
                             default="json")
         parser.add_argument("--measure", type=str.upper,
-                            choices=["SMD", "SMD_EXACT", "MD", "OR", "RR", "RD", "GENERIC"],
+                            choices=["SMD", "SMD_EXACT", "MD", "OR", "RR", "RD", "PETO_OR", "GENERIC"],
                             help="effect measure (default: MD, RR or GENERIC by columns)")
-        parser.add_argument("--method", type=str.upper, choices=["IV", "MH"],
-                            help="fixed-effect method (default: MH for OR/RR/RD, else IV)")
+        parser.add_argument("--method", type=str.upper, choices=["IV", "MH", "PETO"],
+                            help="fixed-effect method (default: MH for OR/RR/RD, PETO for PETO_OR, else IV)")
         parser.add_argument("--model", type=str.lower, choices=["fixed", "random", "auto"],
                             default="auto", help="reported model (auto: by I² threshold)")
         parser.add_argument("--i2-threshold", type=float, default=50.0,
