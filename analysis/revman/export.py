@@ -102,10 +102,12 @@ def _analysis_element(parent: Element, analysis: OutcomeAnalysis, number: int, s
     options, result = analysis.options, analysis.result
     random, ratio = reported_model_is_random(analysis), _is_ratio(outcome)
     level = round(options.level * 100, 6)
+    study_level = round((options.study_level or options.level) * 100, 6)
     measure = (outcome.generic_measure or "Generic") if kind == "IV" else outcome.effect_measure
     if measure == "SMD_EXACT":
         measure = "SMD"
-    _set(element, CI_STUDY=f"{level:g}", CI_TOTAL=f"{level:g}", EFFECT_MEASURE=measure,
+    # METHOD is the engine's own code, RevMan's too: IV, MH or PETO (with EFFECT_MEASURE="PETO_OR").
+    _set(element, CI_STUDY=f"{study_level:g}", CI_TOTAL=f"{level:g}", EFFECT_MEASURE=measure,
          ID=f"CMP-{parent.get('NO').zfill(3)}.{number:02d}", METHOD=options.method.value, NO=str(number),
          RANDOM="YES" if random else "NO", SCALE="100.0", SORT_BY="STUDY",
          STUDIES=str(len(analysis.rows)), SUBGROUPS="YES" if analysis.subgroup_ids else "NO",

@@ -158,8 +158,6 @@ def analysis_parity(analysis: OutcomeAnalysis, stored: dict) -> ParityAnalysis:
     """Our results for one imported analysis beside the ones RevMan stored."""
     outcome = analysis.outcome
     number, name = outcome.revman_number, stored.get("name", outcome.name)
-    if stored.get("method") == "PETO":
-        return ParityAnalysis(number, name, (), "Peto method: not available here.")
     if analysis.result is None:
         return ParityAnalysis(number, name, (), "No estimable rows.")
     overall = stored.get("stored", {})
@@ -197,10 +195,23 @@ def analysis_parity(analysis: OutcomeAnalysis, stored: dict) -> ParityAnalysis:
         study = studies.get(row["key"])
         if study is None:
             continue
-        checks.append(_check(f"Study {row['study']}", "WEIGHT", row.get("weight"), weights.get(row["key"], 0.0)))
+        scope = f"Study {row['study']}"
+        checks.append(_check(scope, "WEIGHT", row.get("weight"), weights.get(row["key"], 0.0)))
+        if not study.estimable:
+            continue
         if outcome.data_type != DataType.GENERIC:  # a generic row's effect is its input, not a result
+            on_ratio_scale = ratio
             effect = math.exp(study.effect) if ratio else study.effect
-            checks.append(_check(f"Study {row['study']}", "EFFECT_SIZE", row.get("effect"), effect))
+            checks.append(_check(scope, "EFFECT_SIZE", row.get("effect"), effect))
+        else:
+            # A generic row's CI may be stored on either scale (RevMan shows ratios, files hold either;
+            # its EFFECT_SIZE is the entered log): read it on the scale it is nearer to.
+            low = row.get("ci_start")
+            on_ratio_scale = ratio and low is not None and abs(low - math.exp(study.ci_low)) < abs(low - study.ci_low)
+        # The study's CI, at the analysis's own study level (RevMan's CI_STUDY).
+        scale = math.exp if on_ratio_scale else (lambda x: x)
+        checks.append(_check(scope, "CI_START", row.get("ci_start"), scale(study.ci_low)))
+        checks.append(_check(scope, "CI_END", row.get("ci_end"), scale(study.ci_high)))
     return ParityAnalysis(number, name, tuple(c for c in checks if c is not None), "")
 
 

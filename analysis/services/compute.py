@@ -36,18 +36,23 @@ class ComputedResult:
 
 def analysis_options(review: Review, measure: str, outcome: Outcome | None = None) -> AnalysisOptions:
     """The engine options for one measure under a review's settings (RevMan defaults: MH for
-    dichotomous measures, inverse variance for continuous ones); with ``outcome``, that outcome's
-    own settings where it has them (method, model, confidence level: RevMan keeps them per analysis)."""
+    dichotomous measures, Peto for the Peto odds ratio, inverse variance for the rest); with
+    ``outcome``, that outcome's own settings where it has them (method, model, the totals' and the
+    studies' confidence levels: RevMan keeps them per analysis)."""
     measure = Measure(outcome.effect_measure if outcome is not None else measure)
-    default_method = "MH" if measure.is_dichotomous else "IV"
+    peto = measure is Measure.PETO_OR
+    default_method = "PETO" if peto else "MH" if measure.is_dichotomous else "IV"
+    level = (outcome.confidence_level if outcome is not None else None) or review.confidence_level
     return AnalysisOptions(
         measure=measure,
         method=(outcome.pooling_method if outcome is not None else "") or default_method,
         tau2_method=review.tau2_estimator,
-        model_rule=(outcome.model_rule if outcome is not None else "") or review.model_rule,
+        # The Peto method is fixed-effect only (Cochrane Handbook 5.1, Table 9.4.a), whatever the review's rule.
+        model_rule="fixed" if peto else (outcome.model_rule if outcome is not None else "") or review.model_rule,
         i2_threshold=review.i2_threshold,
         hksj=review.hartung_knapp,
-        level=(outcome.confidence_level if outcome is not None else None) or review.confidence_level,
+        level=level,
+        study_level=(outcome.study_confidence_level if outcome is not None else None) or level,
     )
 
 

@@ -86,6 +86,11 @@ class Outcome(models.Model):
     confidence_level = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(0.5), MaxValueValidator(0.999)],
         help_text="Empty follows the review's confidence level.")
+    # RevMan keeps the studies' CI level (CI_STUDY) apart from the totals' (CI_TOTAL, above).
+    study_confidence_level = models.FloatField(
+        "study confidence level", null=True, blank=True,
+        validators=[MinValueValidator(0.5), MaxValueValidator(0.999)],
+        help_text="Confidence level of each study's interval; empty follows the outcome's confidence level.")
     swap_events = models.BooleanField(
         default=False, help_text="Analyse the non-events (RevMan's 'swap event and non-event').")
     totals = models.CharField(max_length=3, choices=Totals.choices, default=Totals.YES)
@@ -108,7 +113,7 @@ class Outcome(models.Model):
                 name="outcome_measure_fits_data_type",
                 violation_error_message=(
                     "The effect measure must fit the data type: SMD or MD for continuous data, "
-                    "OR, RR or RD for dichotomous data, generic inverse variance for effects with SEs."
+                    "OR, RR, RD or Peto OR for dichotomous data, generic inverse variance for effects with SEs."
                 ),
             ),
             models.UniqueConstraint(
@@ -118,9 +123,26 @@ class Outcome(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(pooling_method="") | Q(pooling_method="IV")
-                | Q(data_type=DataType.DICHOTOMOUS, pooling_method="MH"),
+                | Q(data_type=DataType.DICHOTOMOUS, pooling_method__in=["MH", "PETO"]),
                 name="outcome_mantel_haenszel_dichotomous",
                 violation_error_message="Mantel–Haenszel pooling is for dichotomous outcomes only.",
+            ),
+            # The Peto method pools Peto odds ratios and nothing else, with the fixed-effect model only
+            # (Cochrane Handbook 5.1, section 9.4.4.2 and Table 9.4.a; RevMan offers no other model).
+            models.CheckConstraint(
+                condition=Q(effect_measure=EffectMeasure.PETO_OR, pooling_method__in=["", "PETO"],
+                            model_rule__in=["", ModelRule.FIXED])
+                | (~Q(effect_measure=EffectMeasure.PETO_OR) & ~Q(pooling_method="PETO")),
+                name="outcome_peto_method_peto_odds_ratio",
+                violation_error_message=(
+                    "The Peto method pools Peto odds ratios only, and a Peto odds ratio is pooled by the Peto "
+                    "method with the fixed-effect model only."),
+            ),
+            models.CheckConstraint(
+                condition=Q(study_confidence_level__isnull=True)
+                | Q(study_confidence_level__gte=0.5, study_confidence_level__lt=1),
+                name="outcome_study_confidence_level_range",
+                violation_error_message="The study confidence level must be at least 0.5 and below 1.",
             ),
         ]
 

@@ -20,12 +20,13 @@ class EffectMeasure(models.TextChoices):
     OR = Measure.OR.value, "Odds ratio"
     RR = Measure.RR.value, "Risk ratio"
     RD = Measure.RD.value, "Risk difference"
+    PETO_OR = Measure.PETO_OR.value, "Peto odds ratio"
     # Effects and standard errors entered per study (RevMan's generic inverse variance).
     GENERIC = Measure.GENERIC.value, "Generic inverse variance"
 
 
 CONTINUOUS_MEASURES = (EffectMeasure.SMD, EffectMeasure.SMD_EXACT, EffectMeasure.MD)
-DICHOTOMOUS_MEASURES = (EffectMeasure.OR, EffectMeasure.RR, EffectMeasure.RD)
+DICHOTOMOUS_MEASURES = (EffectMeasure.OR, EffectMeasure.RR, EffectMeasure.RD, EffectMeasure.PETO_OR)
 GENERIC_MEASURES = (EffectMeasure.GENERIC,)
 
 
@@ -38,6 +39,7 @@ class ModelRule(models.TextChoices):
 class PoolingMethod(models.TextChoices):
     IV = EnginePoolingMethod.IV.value, "Inverse variance"
     MH = EnginePoolingMethod.MH.value, "Mantel–Haenszel"
+    PETO = EnginePoolingMethod.PETO.value, "Peto (Peto odds ratio, fixed effect only)"
 
 
 class Tau2Estimator(models.TextChoices):

@@ -68,7 +68,7 @@ from studies.services.reviews import review_create
 __all__ = ["Rm5FormatError", "Rm5ImportResult", "rm5_import"]
 
 EXPERIMENTAL, CONTROL = "Experimental", "Control"
-_MEASURES = {"OR": EffectMeasure.OR, "PETO_OR": EffectMeasure.OR, "RR": EffectMeasure.RR,
+_MEASURES = {"OR": EffectMeasure.OR, "PETO_OR": EffectMeasure.PETO_OR, "RR": EffectMeasure.RR,
              "RD": EffectMeasure.RD, "MD": EffectMeasure.MD, "SMD": EffectMeasure.SMD}
 
 
@@ -161,12 +161,9 @@ def _usable(row: Rm5Row, analysis: Rm5Analysis) -> str | None:
 def _analysis_warnings(analysis: Rm5Analysis) -> list[str]:
     where = f"Analysis {analysis.number} ({analysis.name})"
     warnings = []
-    if analysis.method == "PETO":
-        warnings.append(f"{where}: the Peto method is not available here; imported as odds ratios pooled by "
-                        f"Mantel–Haenszel, so its results differ from RevMan's (not checked for parity).")
-    if analysis.ci_study != analysis.ci_total:
-        warnings.append(f"{where}: study CIs at {analysis.ci_study:g}% and totals at {analysis.ci_total:g}%; "
-                        f"one level per outcome is kept here ({analysis.ci_total:g}%).")
+    if analysis.method == "PETO" and analysis.random:
+        warnings.append(f"{where}: RANDOM=YES with the Peto method, which is fixed-effect only; analysed with the "
+                        f"fixed-effect model.")
     if analysis.data_type == DataType.CONTINUOUS and analysis.effect_measure == "SMD" and analysis.method != "IV":
         warnings.append(f"{where}: METHOD={analysis.method} for SMD; analysed by inverse variance.")
     return warnings
@@ -317,15 +314,19 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
 def _outcome(review: Review, analysis: Rm5Analysis, domain: OutcomeDomain, name: str, order: int) -> Outcome:
     generic = analysis.data_type == DataType.GENERIC
     measure = EffectMeasure.GENERIC if generic else _MEASURES[analysis.effect_measure]
-    if generic or analysis.method == "IV" or analysis.data_type == DataType.CONTINUOUS:
+    peto = analysis.data_type == DataType.DICHOTOMOUS and (analysis.method == "PETO" or analysis.effect_measure == "PETO_OR")
+    if peto:
+        measure, method = EffectMeasure.PETO_OR, PoolingMethod.PETO
+    elif generic or analysis.method == "IV" or analysis.data_type == DataType.CONTINUOUS:
         method = PoolingMethod.IV
     else:
         method = PoolingMethod.MH
     return Outcome(
         review=review, domain=domain, name=name, data_type=analysis.data_type, effect_measure=measure,
         direction=_direction(analysis), order=order, revman_number=analysis.number, pooling_method=method,
-        model_rule=ModelRule.RANDOM if analysis.random else ModelRule.FIXED,
-        confidence_level=analysis.ci_total / 100, swap_events=analysis.swap_events, totals=analysis.totals,
+        model_rule=ModelRule.RANDOM if analysis.random and not peto else ModelRule.FIXED,
+        confidence_level=analysis.ci_total / 100, study_confidence_level=analysis.ci_study / 100,
+        swap_events=analysis.swap_events, totals=analysis.totals,
         generic_measure=analysis.effect_measure[:100] if generic else "",
         log_scale=generic and analysis.log_data,
     )
@@ -344,7 +345,8 @@ def _stored_results(analysis: Rm5Analysis, rows: list[tuple[Rm5Row, int, str]]) 
         "units": analysis.units,
         "stored": analysis.stored,
         "subgroups": [{"number": s.number, "name": s.name, "stored": s.stored} for s in analysis.subgroups],
-        "rows": [{"key": key, "study": label, "weight": row.stored_weight, "effect": row.stored_effect}
+        "rows": [{"key": key, "study": label, "weight": row.stored_weight, "effect": row.stored_effect,
+                  "ci_start": row.stored_ci_start, "ci_end": row.stored_ci_end}
                  for row, key, label in rows],
     }
 

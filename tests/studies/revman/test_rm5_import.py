@@ -64,8 +64,11 @@ def test_fleiss_every_stored_number_equals_ours():
     report = rm5_parity(review)
     by_number = {a.number: a for a in report.analyses}
     aspirin = by_number["1.1"]
-    # 9 overall statistics (estimate, CI, Z, P, Chi², df, P, I²) + weight and OR of 7 studies.
-    assert len(aspirin.checks) == 9 + 2 * 7
+    # 9 overall statistics (estimate, CI, Z, P, Chi², df, P, I²) + weight, OR and its CI (at RevMan's
+    # CI_STUDY level) of 7 studies.
+    assert len(aspirin.checks) == 9 + 4 * 7
+    assert {c.statistic for c in aspirin.checks if c.scope == "Study ISIS-2"} == {
+        "WEIGHT", "EFFECT_SIZE", "CI_START", "CI_END"}
     assert aspirin.different == 0, [c for c in aspirin.checks if not c.equal]
     # RevMan's P for Chi² is its own approximation: equal at its precision only, and said so.
     p_chi2 = next(c for c in aspirin.checks if c.statistic == "P_CHI2")
@@ -74,7 +77,7 @@ def test_fleiss_every_stored_number_equals_ours():
     assert abs(estimate.difference) <= 1e-10 * estimate.revman
     # RevMan never calculated analysis 1.2 (its results are empty in the file): nothing to compare.
     assert by_number["1.2"].checks == () and "no results" in by_number["1.2"].not_checked
-    assert report.counts() == {"checked": 23, "equal": 23, "different": 0}
+    assert report.counts() == {"checked": 37, "equal": 37, "different": 0}
 
 
 def test_a_changed_number_shows_as_different():
@@ -95,7 +98,7 @@ def test_command_prints_one_json_line_with_parity_counts():
     assert len(lines) == 1
     summary = json.loads(lines[0])
     assert summary["review"] == "fleiss-cli" and summary["studies"] == 12 and summary["analyses"] == 2
-    assert summary["parity"] == {"checked": 23, "equal": 23, "different": 0}
+    assert summary["parity"] == {"checked": 37, "equal": 37, "different": 0}
     assert isinstance(summary["warnings"], list)
 
 
@@ -399,3 +402,66 @@ def test_imported_values_meet_the_plausibility_rules_and_the_import_says_which_a
     assert sorted((d.study.label, d.arm.label) for d in held) == [("Gruen", "Control"), ("Wilson", "Experimental")]
     assert any(w.startswith("2 imported values held awaiting check") for w in result.warnings)
     assert rm5_parity(result.review).different == 0
+
+
+# --------------------------------------------------------------------------- the Peto method, CI levels
+
+# R (metafor 3.8-1): ai <- c(15,0,5,3); n1i <- c(100,50,60,40); ci <- c(25,2,10,0); n2i <- c(100,50,60,45)
+# r <- rma.peto(ai=ai, n1i=n1i, ci=ci, n2i=n2i, level=90)
+# exp(c(r$beta, r$ci.lb, r$ci.ub)); r$zval; r$pval; r$QE; r$QEp; r$I2; weights(r)
+# rows: e <- escalc("PETO", ai=ai, n1i=n1i, ci=ci, n2i=n2i, add=0); exp(e$yi); exp(e$yi ± qnorm(0.995)*sqrt(e$vi))
+_PETO = [("Adams 2001", 15, 100, 25, 100, 63.945183106165629, 0.53693673678891463, 0.21647318460539952,
+          1.3318095718832839),
+         ("Baker 2005", 0, 50, 2, 50, 3.9364234878044262, 0.13260133104084862, 0.003407694547651201,
+          5.1598266065026621),
+         ("Chen 2012", 5, 60, 10, 60, 26.315676227744174, 0.4697495702414265, 0.11399381788147125,
+          1.9357598757807031),
+         ("Diaz 2015", 3, 40, 0, 45, 5.8027171782857749, 8.8183014163568476, 0.43224721762673812,
+          179.90269618547771)]
+PETO_CI_LEVELS = analysis(
+    "DICH", 1, "Stroke", {"EFFECT_MEASURE": "PETO_OR", "METHOD": "PETO", "RANDOM": "NO", "CI_STUDY": "99",
+                          "CI_TOTAL": "90"},
+    _results(0.57711989904416794, (0.36291857918535908, 0.91774683627491527), -1.9492134962743219,
+             0.051269933872997615, 6.6765558712669595, 0.082953674354790258, 55.066653258894803, df=3),
+    [{"STUDY_ID": s, "EVENTS_1": str(e1), "TOTAL_1": str(n1), "EVENTS_2": str(e2), "TOTAL_2": str(n2), "WEIGHT": w,
+      "EFFECT_SIZE": effect, "CI_START": low, "CI_END": high} for s, e1, n1, e2, n2, w, effect, low, high in _PETO])
+PETO_FILE = rm5(studies=STUDIES, comparisons=[("Drug versus placebo", [PETO_CI_LEVELS])])
+
+
+def test_peto_analysis_with_its_own_study_and_total_ci_levels_equals_metafor():
+    result = _import(PETO_FILE, "peto")
+    assert not [w for w in result.warnings if "Peto" in w or "CI" in w]
+    stroke = Outcome.objects.get(review=result.review, revman_number="1.1")
+    assert (stroke.effect_measure, stroke.pooling_method, stroke.model_rule) == ("PETO_OR", "PETO", "fixed")
+    assert (stroke.confidence_level, stroke.study_confidence_level) == (0.90, 0.99)
+    report = rm5_parity(result.review)
+    (peto,) = report.analyses
+    assert peto.not_checked == "" and peto.different == 0, [c for c in peto.checks if not c.equal]
+    # 9 overall statistics (no τ² in a fixed-effect analysis) + weight, Peto OR and its 99 % CI of 4 studies.
+    assert len(peto.checks) == 9 + 4 * 4
+
+
+def test_peto_and_ci_levels_survive_export_and_reimport():
+    from analysis.revman.export import rm5_export
+
+    first = _import(PETO_FILE, "peto-1").review
+    exported = rm5_export(first)
+    assert b'METHOD="PETO"' in exported and b'EFFECT_MEASURE="PETO_OR"' in exported
+    assert b'CI_STUDY="99"' in exported and b'CI_TOTAL="90"' in exported
+    second = _import(exported, "peto-2").review
+    stroke = Outcome.objects.get(review=second, revman_number="1.1")
+    assert (stroke.effect_measure, stroke.pooling_method, stroke.confidence_level, stroke.study_confidence_level) == (
+        "PETO_OR", "PETO", 0.90, 0.99)
+    report = rm5_parity(second)
+    assert report.checked == 9 + 4 * 4 and report.different == 0
+
+
+def test_peto_outcome_refuses_another_method_or_random_effects():
+    review = _import(PETO_FILE, "peto-3").review
+    stroke = Outcome.objects.get(review=review, revman_number="1.1")
+    for changes in ({"pooling_method": "MH"}, {"model_rule": "random"}, {"effect_measure": "OR", "pooling_method": "PETO"}):
+        for name, value in changes.items():
+            setattr(stroke, name, value)
+        with pytest.raises(ValidationError, match="Peto"):
+            stroke.full_clean()
+        stroke.refresh_from_db()
