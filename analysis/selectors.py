@@ -5,12 +5,13 @@ from functools import lru_cache
 from django.db import connection
 from django.db.models import QuerySet
 
+from analysis.engine.options import Measure
 from analysis.services import risk_of_bias_load
 from analysis.models import ConclusionChange, OutcomeResult, Release, RunStatus
 from studies import access
 from studies.models import (
     HAS_CONFIRMED_NUMBERS,
-    Arm, CharacteristicField, Outcome, OutcomeData, Review, Study, StudyCharacteristic,
+    Arm, CharacteristicField, Outcome, OutcomeData, Review, Study, StudyCharacteristic, StudyEstimate,
 )
 
 
@@ -93,7 +94,7 @@ def review_for_reader(user, slug: str) -> Review | None:
 class ResultDigest:
     """What the summary table needs from a result's payload beyond the headline columns."""
 
-    participants: int
+    participants: int | None  # None when a study's group sizes are not known (generic data without them)
     measure: str
     favours: str
     model_rule: str
@@ -113,9 +114,10 @@ def run_digests(run_id: int) -> dict[int, ResultDigest]:
         payload = result.payload
         if payload is None:
             continue
-        size = "total" if payload["measure"] in ("OR", "RR", "RD") else "n"
-        participants = sum(a["intervention"][size] + a["control"][size] for a in payload["arms"])
-        digests[result.pk] = ResultDigest(int(participants), payload["measure"], payload["favours"],
+        size = "total" if Measure(payload["measure"]).is_dichotomous else "n"
+        sizes = [a[arm].get(size) for a in payload["arms"] for arm in ("intervention", "control")]
+        participants = None if None in sizes else int(sum(sizes))
+        digests[result.pk] = ResultDigest(participants, payload["measure"], payload["favours"],
                                           payload["model_rule"], payload["i2_threshold"],
                                           payload["heterogeneity"]["df"])
     return digests
@@ -175,22 +177,34 @@ def included_studies_table(review: Review) -> StudyTable:
 
 
 EXTRACTED_DATA_COLUMNS = ("study", "year", "outcome", "time_point", "arm", "arm_role", "n", "mean", "sd", "events",
-                          "total", "value_type", "provenance", "instrument", "included_in_analysis", "source_location",
-                          "derivation")
+                          "total", "estimate", "se", "value_type", "provenance", "instrument", "included_in_analysis",
+                          "source_location", "derivation")
 
 
 def extracted_data_rows(review: Review):
-    """The extracted arm-level data of the included studies, as CSV rows (one query, streamed): the
-    confirmed numbers the analysis uses, not an entry still awaiting its check."""
-    return (OutcomeData.objects.filter(study__review=review, study__is_included=True)
-            .filter(HAS_CONFIRMED_NUMBERS)
-            .order_by("outcome__domain__order", "outcome__order", "outcome__name", "time_point__order",
-                      "study__year", "study__label", "-arm__role", "arm__label")
-            .values_list("study__label", "study__year", "outcome__name", "time_point__label", "arm__label",
-                         "arm__role", "confirmed_n", "confirmed_mean", "confirmed_sd", "confirmed_events",
-                         "confirmed_total", "value_type", "provenance", "instrument",
-                         "include_in_analysis", "source_location", "derivation")
-            .iterator(chunk_size=2000))
+    """The extracted data of the included studies, as CSV rows (two queries, streamed): the arm-level
+    rows with the confirmed numbers the analysis uses (not an entry still awaiting its check), then the
+    generic inverse-variance rows, one per study (and subgroup) with its estimate and SE, no arm."""
+    arm_rows = (OutcomeData.objects.filter(study__review=review, study__is_included=True)
+                .filter(HAS_CONFIRMED_NUMBERS)
+                .order_by("outcome__domain__order", "outcome__order", "outcome__name", "time_point__order",
+                          "study__year", "study__label", "-arm__role", "arm__label")
+                .values_list("study__label", "study__year", "outcome__name", "time_point__label", "arm__label",
+                             "arm__role", "confirmed_n", "confirmed_mean", "confirmed_sd", "confirmed_events",
+                             "confirmed_total", "value_type", "provenance", "instrument",
+                             "include_in_analysis", "source_location", "derivation")
+                .iterator(chunk_size=2000))
+    for row in arm_rows:
+        yield (*row[:11], None, None, *row[11:])
+    estimates = (StudyEstimate.objects.filter(study__review=review, study__is_included=True)
+                 .order_by("outcome__domain__order", "outcome__order", "outcome__name", "time_point__order",
+                           "study__year", "study__label", "order", "pk")
+                 .values_list("study__label", "study__year", "outcome__name", "time_point__label", "estimate", "se",
+                              "include_in_analysis", "source_location")
+                 .iterator(chunk_size=2000))
+    for label, year, outcome, time_point, estimate, se, included, source_location in estimates:
+        yield (label, year, outcome, time_point, "", "", None, None, None, None, None, estimate, se, "", "reported",
+               "", included, source_location, None)
 
 
 def risk_of_bias_consensus(review: Review):

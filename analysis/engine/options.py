@@ -20,7 +20,9 @@ class Measure(StrEnum):
     correction and metafor's large-sample variance). Dichotomous outcomes: ``OR``,
     ``RR`` (analysed on the log scale), ``RD`` and ``PETO_OR`` (Peto's one-step odds
     ratio from O − E and V, pooled by the Peto method only). ``GENERIC``: effect and
-    standard error entered directly (generic inverse variance).
+    standard error entered directly (generic inverse variance); ``GENERIC_RATIO``: the
+    same with the effects entered as natural logs of a ratio (a log hazard ratio), so
+    results are shown exponentiated.
     """
 
     MD = "MD"
@@ -31,11 +33,12 @@ class Measure(StrEnum):
     RD = "RD"
     PETO_OR = "PETO_OR"
     GENERIC = "GENERIC"
+    GENERIC_RATIO = "GENERIC_RATIO"
 
     @property
     def is_ratio(self) -> bool:
         """True when the analysis scale is the log of a ratio (OR, RR)."""
-        return self in (Measure.OR, Measure.RR, Measure.PETO_OR)
+        return self in (Measure.OR, Measure.RR, Measure.PETO_OR, Measure.GENERIC_RATIO)
 
     @property
     def is_dichotomous(self) -> bool:
@@ -62,6 +65,7 @@ _MEASURE_LABELS = {
     Measure.RD: "Risk Difference",
     Measure.PETO_OR: "Peto Odds Ratio",
     Measure.GENERIC: "Generic Inverse Variance",
+    Measure.GENERIC_RATIO: "Generic Inverse Variance (ratio)",
 }
 
 

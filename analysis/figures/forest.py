@@ -20,7 +20,7 @@ from analysis.engine.formatting import (
     overall_effect_line,
     subgroup_test_line,
 )
-from analysis.engine.options import Measure
+from analysis.engine.options import Measure, PoolingMethod
 from analysis.figures import svg
 from analysis.figures.risk_of_bias import LABELS as ROB_LABELS, SYMBOLS as ROB_SYMBOLS, judgment_key, judgment_mark
 from studies import judgments
@@ -81,13 +81,15 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def method_text(payload: dict[str, Any]) -> str:
-    """"IV, Random, 95% CI" as in RevMan's column header."""
-    method = "M-H" if payload["method"] == "MH" else "IV"
+def method_text(payload: dict[str, Any], *, study_level: bool = False) -> str:
+    """"IV, Random, 95% CI" as in RevMan's column header ("Peto, Fixed, 95% CI" for the Peto method);
+    with ``study_level``, at the studies' CI level (RevMan's CI_STUDY), which the header describes."""
+    method = PoolingMethod(payload["method"]).label
     model = "Random" if payload["chosen_model"] == "random" else "Fixed"
     if payload.get("hksj") and payload["chosen_model"] == "random":
         model += " (HKSJ)"
-    return f"{method}, {model}, {payload['level']:.0%} CI"
+    level = payload.get("study_level", payload["level"]) if study_level else payload["level"]
+    return f"{method}, {model}, {level:.0%} CI"
 
 
 def _arm_cells(arm: dict[str, Any] | None, dichotomous: bool) -> tuple[str, ...]:
@@ -151,6 +153,10 @@ def forest_layout(payload: dict[str, Any], *, title: str) -> ForestLayout:
     """
     measure = Measure(payload["measure"])
     dichotomous = measure.is_dichotomous
+    # Generic inverse variance: RevMan lists each study's entered estimate (the log for ratios) and
+    # SE instead of the groups' numbers.
+    generic = not (dichotomous or measure.is_continuous)
+    measure_label = payload.get("measure_name") or measure.label
     random = payload["chosen_model"] == "random"
     weight_key = "weight_random" if random else "weight_fixed"
     level = f"{payload['level']:.0%}"
@@ -179,7 +185,11 @@ def forest_layout(payload: dict[str, Any], *, title: str) -> ForestLayout:
 
     def study_row(study: dict[str, Any]) -> ForestRow:
         arm = arms.get(study["study"])
-        cells = (*_arm_cells(arm and arm["intervention"], dichotomous), *_arm_cells(arm and arm["control"], dichotomous))
+        if generic:
+            cells = (f"{arm['effect']:.4g}", f"{arm['se']:.4g}") if arm else ("", "")
+        else:
+            cells = (*_arm_cells(arm and arm["intervention"], dichotomous),
+                     *_arm_cells(arm and arm["control"], dichotomous))
         if not study["estimable"]:
             return ForestRow("study", study["study"], cells, effect_text="Not estimable", rob=rob_of(study["study"]))
         return ForestRow("study", study["study"], cells, weight=study[weight_key], effect=study["effect"],
@@ -190,7 +200,7 @@ def forest_layout(payload: dict[str, Any], *, title: str) -> ForestLayout:
     def pooled_row(kind: str, label: str, pooled: dict[str, Any], members: list[dict[str, Any]]) -> ForestRow:
         weight = sum(s[weight_key] or 0.0 for s in members if s["estimable"])
         member_arms = [arms[s["study"]] for s in members if s["study"] in arms]
-        cells = _total_cells(member_arms, dichotomous)
+        cells = ("", "") if generic else _total_cells(member_arms, dichotomous)
         if not _finite(pooled["estimate"]):
             return ForestRow(kind, label, cells, weight=weight, effect_text="Not estimable")
         return ForestRow(kind, label, cells, weight=weight, effect=pooled["estimate"], ci_low=pooled["ci_low"],
@@ -237,17 +247,23 @@ def forest_layout(payload: dict[str, Any], *, title: str) -> ForestLayout:
     cap = 4 * max((abs(v) for v in pooled_values), default=0.0)
     limit, ticks = _axis([min(abs(v), cap) if cap else abs(v) for v in values], measure.is_ratio)
 
-    arm_columns = ("Events", "Total", "Events", "Total") if dichotomous else ("Mean", "SD", "Total", "Mean", "SD", "Total")
+    if generic:
+        arm_groups = ("", "")
+        arm_columns = (f"log[{measure_label}]" if measure.is_ratio else measure_label, "SE")
+    else:
+        arm_groups = ("Experimental", "Control")
+        arm_columns = (("Events", "Total", "Events", "Total") if dichotomous
+                       else ("Mean", "SD", "Total", "Mean", "SD", "Total"))
     n_studies = sum(1 for s in studies if s["estimable"])
     description = (f"Forest plot of {title}: {n_studies} stud{'y' if n_studies == 1 else 'ies'}"
                    f"{' in ' + str(len([r for r in rows if r.kind == 'heading'])) + ' subgroups' if subgroups else ''}. "
-                   f"Pooled {measure.label} ({method_text(payload)}): {total.effect_text}. "
+                   f"Pooled {measure_label} ({method_text(payload)}): {total.effect_text}. "
                    + " ".join(r.label for r in rows if r.kind == "note")
                    + f" Left of the line: {payload['labels']['left']}; right: {payload['labels']['right']}."
                    + (" " + " ".join(rob_key) if rob_key else ""))
     return ForestLayout(
-        title=f"Forest plot: {title}", measure_label=measure.label, method_text=method_text(payload),
-        arm_groups=("Experimental", "Control"), arm_columns=arm_columns, rows=tuple(rows),
+        title=f"Forest plot: {title}", measure_label=measure_label, method_text=method_text(payload, study_level=True),
+        arm_groups=arm_groups, arm_columns=arm_columns, rows=tuple(rows),
         is_ratio=measure.is_ratio, limit=limit, ticks=ticks,
         left_label=payload["labels"]["left"], right_label=payload["labels"]["right"], description=description,
         rob_columns=rob_columns, rob_key=rob_key,

@@ -42,6 +42,7 @@ from analysis.figures import (
 from analysis.figures.forest import method_text
 from analysis.figures.history import HistoryPoint
 from analysis.models import AnalysisSet, OutcomeResult
+from analysis.services.compute import analysis_options
 from studies import judgments
 from studies.models import Outcome, Review
 
@@ -96,6 +97,10 @@ class SummaryRow:
     low_risk_only: str = ""  # the sensitivity analysis restricted to studies at low risk of bias
 
 
+# The summary table's narrow measure column (the full name is its tooltip).
+_MEASURE_CODES = {Measure.PETO_OR: "Peto OR", Measure.GENERIC: "IV", Measure.GENERIC_RATIO: "IV"}
+
+
 def summary_rows(review: Review) -> list[tuple[str, list[SummaryRow]]]:
     """The summary-of-findings table, grouped by outcome domain."""
     results, sensitivity = {}, {}
@@ -117,8 +122,9 @@ def summary_rows(review: Review) -> list[tuple[str, list[SummaryRow]]]:
         else:
             measure = Measure(digest.measure)
             row = SummaryRow(
-                outcome, k=result.k, participants=digest.participants, measure=measure.label,
-                measure_code=measure.value.removesuffix("_EXACT"),
+                outcome, k=result.k, participants=digest.participants,
+                measure=outcome.generic_measure or measure.label,
+                measure_code=_MEASURE_CODES.get(measure, measure.value.removesuffix("_EXACT")),
                 effect=format_effect_ci(result.estimate, result.ci_low, result.ci_high, measure),
                 p=format_p(result.p_value), i2=format_i2(result.i2) if result.i2 is not None else "–",
                 model=model_reason(result.chosen_model, digest.model_rule, result.i2, digest.i2_threshold, result.k),
@@ -330,7 +336,7 @@ def outcome_context(review: Review, outcome_id: int) -> dict:
     context["direction"] = plain_direction(payload["favours"], overall.p_value, alpha)
     context["effect"] = (format_effect_ci(overall.estimate, overall.ci_low, overall.ci_high, measure)
                          if overall.estimate is not None else "Not estimable")
-    context["measure"] = measure.label
+    context["measure"] = payload.get("measure_name") or measure.label
     context["incomplete"] = payload.get("incomplete") or []
     context["warnings"] = payload.get("warnings") or []
     significant = overall.p_value is not None and overall.p_value < alpha
@@ -536,6 +542,12 @@ class _Echo:
         return value
 
 
+def _csv_float(value: float) -> str:
+    """A number as short as it is exact: "8.1", "-8", or every digit of an entered log hazard ratio."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
+
+
 @require_GET
 def data_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     """``/reviews/<slug>/data.csv``: every extracted arm-level number of the included studies."""
@@ -546,7 +558,7 @@ def data_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
         yield writer.writerow(selectors.EXTRACTED_DATA_COLUMNS)
         for row in selectors.extracted_data_rows(review):
             *values, included, source_location, derivation = row
-            yield writer.writerow([("" if v is None else f"{v:g}" if isinstance(v, float) else v) for v in values]
+            yield writer.writerow([("" if v is None else _csv_float(v) if isinstance(v, float) else v) for v in values]
                                   + ["yes" if included else "no", source_location, derivation_text(derivation)])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
@@ -555,7 +567,8 @@ def data_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
 
 
 # metafor's names for the review's settings.
-_R_MEASURES = {"MD": "MD", "SMD": "SMD", "SMD_EXACT": "SMD", "OR": "OR", "RR": "RR", "RD": "RD"}
+_R_MEASURES = {"MD": "MD", "SMD": "SMD", "SMD_EXACT": "SMD", "OR": "OR", "RR": "RR", "RD": "RD", "PETO_OR": "PETO",
+               "GENERIC": "GENERIC"}
 
 
 @require_GET
@@ -566,12 +579,16 @@ def outcome_r_script(request: HttpRequest, slug: str, outcome_id: int) -> HttpRe
     outcome = results[0].outcome if results else Outcome.objects.get(pk=outcome_id)
     time_point = results[0].time_point.label if results else ""
     payload = overall.payload if overall is not None else None
+    # The outcome's own settings where it has them (RevMan keeps them per analysis; Peto: fixed effect only).
+    options = analysis_options(review, outcome.effect_measure, outcome)
     context = {
         "review": review, "outcome": outcome, "time_point": time_point, "payload": payload,
         "r_measure": _R_MEASURES[outcome.effect_measure],
         "dichotomous": outcome.data_type == "dichotomous",
+        "generic": outcome.data_type == "generic",
+        "model_rule": options.model_rule.value,
         "csv_url": request.build_absolute_uri(reverse("review-data-csv", args=[review.slug])),
-        "level": round(review.confidence_level * 100, 3),
+        "level": round(options.level * 100, 3),
         "computed_version": _status_context(review)["computed_version"],
         "expected": overall and {
             "effect": format_effect_ci(overall.estimate, overall.ci_low, overall.ci_high, Measure(payload["measure"]))

@@ -12,6 +12,7 @@ from analysis.engine import (
     ContinuousArms,
     DichotomousArms,
     Direction,
+    GenericEstimates,
     Measure,
     analyse_batch,
     batch_to_dicts,
@@ -40,6 +41,8 @@ def analysis_options(review: Review, measure: str, outcome: Outcome | None = Non
     ``outcome``, that outcome's own settings where it has them (method, model, the totals' and the
     studies' confidence levels: RevMan keeps them per analysis)."""
     measure = Measure(outcome.effect_measure if outcome is not None else measure)
+    if measure is Measure.GENERIC and outcome is not None and outcome.log_scale:
+        measure = Measure.GENERIC_RATIO  # entered as logs of a ratio: shown exponentiated
     peto = measure is Measure.PETO_OR
     default_method = "PETO" if peto else "MH" if measure.is_dichotomous else "IV"
     level = (outcome.confidence_level if outcome is not None else None) or review.confidence_level
@@ -57,6 +60,8 @@ def analysis_options(review: Review, measure: str, outcome: Outcome | None = Non
 
 
 def _arm_arrays(rows: list[StudyRow], measure: Measure):
+    if not (measure.is_dichotomous or measure.is_continuous):
+        return GenericEstimates(effect=[r.effect for r in rows], se=[r.se for r in rows])
     if measure.is_dichotomous:
         return DichotomousArms(
             events1=[r.intervention.events for r in rows], total1=[r.intervention.total for r in rows],
@@ -70,6 +75,10 @@ def _arm_arrays(rows: list[StudyRow], measure: Measure):
 
 
 def _arm_payload(row: StudyRow, measure: Measure) -> dict:
+    if not (measure.is_dichotomous or measure.is_continuous):
+        # Generic inverse variance: the entered effect and SE, and the group sizes when entered.
+        return {"study": row.label, "year": row.year, "effect": row.effect, "se": row.se,
+                "intervention": {"n": row.intervention.n}, "control": {"n": row.control.n}}
     keys = ("events", "total") if measure.is_dichotomous else ("n", "mean", "sd")
     return {
         "study": row.label, "year": row.year,
@@ -112,6 +121,8 @@ def review_results_compute(inputs: ReviewInputs) -> list[ComputedResult]:
                     for key in ("leave_one_out", "cumulative", "egger", "funnel"):
                         payload.pop(key)
                 payload["outcome"] = item.outcome.name
+                if item.outcome.generic_measure:
+                    payload["measure_name"] = item.outcome.generic_measure  # e.g. "Hazard Ratio", as RevMan shows it
                 payload["arms"] = [_arm_payload(row, options.measure) for row in item.rows]
                 payload["incomplete"] = list(item.incomplete)
                 if split_field is None:

@@ -22,6 +22,7 @@ from studies.models import (
     Rob2DomainJudgment,
     Study,
     StudyCharacteristic,
+    StudyEstimate,
     TimePoint,
 )
 
@@ -53,6 +54,10 @@ class StudyRow:
     intervention: ArmSummary
     control: ArmSummary
     imputed: bool = False  # some of its numbers rest on an assumed value (provenance "imputed")
+    # Generic inverse variance: the study's effect (analysis scale, the log for ratios) and its SE;
+    # the arms then hold only the group sizes, when entered.
+    effect: float | None = None
+    se: float | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,13 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
                          "confirmed_events", "confirmed_total", "provenance", "subgroup_id")
             .order_by("outcome_id", "study_id", "arm_id")
         )
+        # Generic inverse-variance outcomes: each study's entered effect and SE (one row per subgroup).
+        estimate_rows = list(
+            StudyEstimate.objects.filter(study__review=review, study__is_included=True, time_point=time_point,
+                                         include_in_analysis=True)
+            .values_list("outcome_id", "study_id", "estimate", "se", "n_intervention", "n_control")
+            .order_by("outcome_id", "study_id", "order", "subgroup_id", "pk")
+        )
         subgroup_fields = tuple(CharacteristicField.objects.filter(review=review, is_subgroup_variable=True)
                                 .order_by("order", "name"))
         subgroup_values = {
@@ -190,9 +202,19 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
             subgroups_of[(outcome_id, study_id)].append(subgroup_id)
         if provenance == Provenance.IMPUTED:
             imputed.add((outcome_id, study_id))
+    estimates: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+    for outcome_id, study_id, estimate, se, n_intervention, n_control in estimate_rows:
+        estimates[(outcome_id, study_id)].append((estimate, se, n_intervention, n_control))
     ordered_studies = sorted(studies.values(), key=lambda s: ((s.year or 0), s.label))
     outcome_inputs = []
     for outcome in outcomes:
+        if outcome.data_type == DataType.GENERIC:
+            rows = [StudyRow(study.pk, study.label, study.year, ArmSummary(n=n_intervention), ArmSummary(n=n_control),
+                             effect=estimate, se=se)
+                    for study in ordered_studies
+                    for estimate, se, n_intervention, n_control in estimates.get((outcome.pk, study.pk), ())]
+            outcome_inputs.append(OutcomeInputs(outcome, tuple(rows), ()))
+            continue
         combine = combine_continuous if outcome.data_type == DataType.CONTINUOUS else combine_dichotomous
         rows, incomplete = [], []
         for study in ordered_studies:

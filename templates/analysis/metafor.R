@@ -4,7 +4,7 @@
 # {{ computed_version }}) with metafor, from the review's extracted data (data.csv).
 {% if expected %}# The site reports: {{ expected.effect }}, I² = {{ expected.i2 }}, {{ expected.model }} effect(s) model.
 {% endif %}#
-# Review settings: model rule "{{ review.model_rule }}" (random effects when I² >= {{ review.i2_threshold|floatformat:"-1" }}%),
+# Settings: model rule "{{ model_rule }}" (random effects when I² >= {{ review.i2_threshold|floatformat:"-1" }}%),
 # tau² estimator {{ review.tau2_estimator }}, Hartung-Knapp {{ review.hartung_knapp|yesno:"on,off" }}, {{ level|floatformat:"-1" }}% CIs.
 {% if r_measure == "SMD" %}#
 # NOTE: RevMan's SMD differs from metafor's escalc(measure = "SMD") by design. RevMan (and this
@@ -21,7 +21,10 @@ d <- read.csv(csv, stringsAsFactors = FALSE)
 d <- d[d$outcome == "{{ outcome.name|escapejs }}" & d$time_point == "{{ time_point|escapejs }}" &
        d$included_in_analysis == "yes", ]
 
-# Several arms of one role are combined first, as the site does
+{% if generic %}# Generic inverse variance: each study's entered estimate{% if outcome.log_scale %} (the natural log of the ratio){% endif %} and SE.
+d <- d[d$arm_role == "", ]
+dat <- data.frame(study = d$study, yi = d$estimate, vi = d$se^2, stringsAsFactors = FALSE)
+{% else %}# Several arms of one role are combined first, as the site does
 {% if dichotomous %}# (events and totals added: Cochrane Handbook 23.3.4).
 combine <- function(x) data.frame(study = x$study[1], events = sum(x$events), total = sum(x$total))
 {% else %}# (Cochrane Handbook 6.5.2.10, Table 6.5.a).
@@ -40,8 +43,13 @@ combine <- function(x) {
   do.call(rbind, lapply(split(rows, rows$study), combine))
 }
 dat <- merge(arm("intervention"), arm("control"), by = "study", suffixes = c("1", "2"))
-
-{% if dichotomous %}dat <- escalc(measure = "{{ r_measure }}", ai = events1, n1i = total1, ci = events2, n2i = total2, data = dat)
+{% endif %}
+{% if generic %}# Fixed effect: inverse variance.
+fe <- rma(yi, vi, data = dat, method = "FE", level = {{ level|floatformat:"-1" }})
+{% elif r_measure == "PETO" %}# Peto's one-step odds ratio (no zero-cell correction), fixed effect only, as RevMan.
+dat <- escalc(measure = "PETO", ai = events1, n1i = total1, ci = events2, n2i = total2, data = dat, add = 0)
+fe <- rma.peto(ai = events1, n1i = total1, ci = events2, n2i = total2, data = dat, level = {{ level|floatformat:"-1" }})
+{% elif dichotomous %}dat <- escalc(measure = "{{ r_measure }}", ai = events1, n1i = total1, ci = events2, n2i = total2, data = dat)
 # Fixed effect: Mantel-Haenszel, as RevMan.
 fe <- rma.mh(measure = "{{ r_measure }}", ai = events1, n1i = total1, ci = events2, n2i = total2, data = dat,
              level = {{ level|floatformat:"-1" }})
@@ -61,11 +69,11 @@ fe <- rma(yi, vi, data = dat, method = "FE", level = {{ level|floatformat:"-1" }
 
 # I² from Cochran's Q of the fixed-effect analysis, as RevMan reports it.
 i2 <- if (fe$k > 1) max(0, (fe$QE - (fe$k - 1)) / fe$QE) * 100 else NA
-rule <- "{{ review.model_rule }}"
+rule <- "{{ model_rule }}"
 res <- if (rule == "random" || (rule == "auto" && !is.na(i2) && i2 >= {{ review.i2_threshold|floatformat:"-1" }})) re else fe
 cat(sprintf("Model: %s; I2 = %.0f%%\n", if (identical(res, re)) "random" else "fixed", i2))
 print(res)
-{% if r_measure == "OR" or r_measure == "RR" %}predict(res, transf = exp)  # on the ratio scale, as the site shows it
+{% if r_measure == "OR" or r_measure == "RR" or r_measure == "PETO" or outcome.log_scale %}predict(res, transf = exp)  # on the ratio scale, as the site shows it
 {% endif %}{% if subgroups %}
 # Subgroups: each subgroup pooled with the model chosen above (random effects use each subgroup's
 # own tau²); the test for subgroup differences is Cochran's Q of the subgroup
@@ -74,7 +82,8 @@ random_model <- identical(res, re)
 pool <- function(x) {
   if (random_model) return(rma(yi, vi, data = x, method = "{{ review.tau2_estimator }}",
                                test = "{% if review.hartung_knapp %}knha{% else %}z{% endif %}", level = {{ level|floatformat:"-1" }}))
-{% if dichotomous %}  rma.mh(measure = "{{ r_measure }}", ai = events1, n1i = total1, ci = events2, n2i = total2, data = x,
+{% if r_measure == "PETO" %}  rma.peto(ai = events1, n1i = total1, ci = events2, n2i = total2, data = x, level = {{ level|floatformat:"-1" }})
+{% elif dichotomous %}  rma.mh(measure = "{{ r_measure }}", ai = events1, n1i = total1, ci = events2, n2i = total2, data = x,
          level = {{ level|floatformat:"-1" }})
 {% else %}  rma(yi, vi, data = x, method = "FE", level = {{ level|floatformat:"-1" }})
 {% endif %}}

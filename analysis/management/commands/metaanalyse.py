@@ -29,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", dest="output_format", choices=["json", "text"],
                             default="json")
         parser.add_argument("--measure", type=str.upper,
-                            choices=["SMD", "SMD_EXACT", "MD", "OR", "RR", "RD", "PETO_OR", "GENERIC"],
+                            choices=["SMD", "SMD_EXACT", "MD", "OR", "RR", "RD", "PETO_OR", "GENERIC", "GENERIC_RATIO"],
                             help="effect measure (default: MD, RR or GENERIC by columns)")
         parser.add_argument("--method", type=str.upper, choices=["IV", "MH", "PETO"],
                             help="fixed-effect method (default: MH for OR/RR/RD, PETO for PETO_OR, else IV)")
