@@ -174,13 +174,14 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
                          "confirmed_events", "confirmed_total", "provenance", "subgroup_id")
             .order_by("outcome_id", "study_id", "arm_id")
         )
-        # Generic inverse-variance outcomes: each study's entered effect and SE (one row per subgroup).
+        # Generic inverse-variance outcomes: each study's entered effect and SE (one row per subgroup);
+        # the query only when the review has such an outcome.
         estimate_rows = list(
             StudyEstimate.objects.filter(study__review=review, study__is_included=True, time_point=time_point,
                                          include_in_analysis=True)
             .values_list("outcome_id", "study_id", "estimate", "se", "n_intervention", "n_control")
             .order_by("outcome_id", "study_id", "order", "subgroup_id", "pk")
-        )
+        ) if any(outcome.data_type == DataType.GENERIC for outcome in outcomes) else []
         subgroup_fields = tuple(CharacteristicField.objects.filter(review=review, is_subgroup_variable=True)
                                 .order_by("order", "name"))
         subgroup_values = {
