@@ -84,6 +84,8 @@ def test_reader_pages_and_forest_plots_show_peto_and_generic_outcomes(client, im
     assert "Total (90% CI)" in texts and "0.58 [0.36, 0.92]" in texts
     assert "Peto Odds Ratio" in page
 
+    page = client.get(f"/reviews/{imported.slug}/outcomes/{generic.outcome_id}/").content.decode()
+    assert "Hazard Ratio" in page and "0.82 [0.73, 0.93]" in page
     forest = ET.fromstring(client.get(f"/reviews/{imported.slug}/outcomes/{generic.outcome_id}/forest.svg").content)
     texts = [t.text for t in forest.iter(f"{SVG}text") if t.text]
     assert "Hazard Ratio" in texts and "log[Hazard Ratio]" in texts and "SE" in texts
