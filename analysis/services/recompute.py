@@ -64,6 +64,19 @@ def _wait_for_quiet(review_id: int, deadline: float) -> None:
         time.sleep(min(0.1, max(0.0, deadline - now)))
 
 
+def _wait_after_last_run(review_id: int) -> None:
+    """A quiet period is ``ANALYSIS_COALESCE_SECONDS`` without a run: when the last run started less
+    than that ago (an earlier task caught up between two edits of a burst), wait out the rest of
+    its window, or less if the edits pause. Without it, edits that come a little slower than a run
+    takes would each start a run of their own."""
+    last = AnalysisRun.objects.filter(review_id=review_id).values_list("started_at", flat=True).first()
+    if last is None:
+        return
+    left = settings.ANALYSIS_COALESCE_SECONDS - (timezone.now() - last).total_seconds()
+    if left > 0:
+        _wait_for_quiet(review_id, time.monotonic() + left)
+
+
 def review_recompute(review_id: int) -> int:
     """Bring a review's results up to date; returns how many runs stored results.
 
@@ -84,6 +97,8 @@ def review_recompute(review_id: int) -> int:
             if not cursor.fetchone()[0]:
                 return stored
         try:
+            if not rounds:
+                _wait_after_last_run(review_id)
             while rounds < MAX_ROUNDS and review_is_behind(review_id):
                 if rounds:
                     # Data changed during the last run: wait out the rest of the coalescing window,

@@ -28,26 +28,32 @@ def released_demo(db):
     return review
 
 
-@pytest.mark.parametrize("width,height", [(390, 844), (1440, 900)])
-def test_release_pages_pass_an_automated_accessibility_audit(live_server, browser, released_demo,  # noqa: F811
-                                                             width, height):
+# A phone and a wide window, in one test: the released demo (the costly part) is built once.
+WINDOWS = [(390, 844), (1440, 900)]
+
+
+def test_release_pages_pass_an_automated_accessibility_audit(live_server, browser, released_demo):  # noqa: F811
     from axe_playwright_python.sync_playwright import Axe
 
     outcome = released_demo.outcomes.get(name="Self-stigma")
     slug = released_demo.slug
     versions = sorted(Release.objects.filter(review=released_demo).values_list("patch", flat=True))
     assert versions == [0, 1]
-    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
-    for path in (f"/reviews/{slug}/releases/", f"/reviews/{slug}/releases/1.0.0/",
-                 f"/reviews/{slug}/releases/1.0.0/outcomes/{outcome.pk}/",
-                 f"/reviews/{slug}/releases/compare/?from=1.0.0&to=living"):
-        page.goto(live_server.url + path)
-        results = Axe().run(page, options=WCAG)
-        assert results.violations_count == 0, f"{path} at {width}px:\n{results.generate_report()}"
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), f"{path} at {width}px"
-    # The release's figures are drawn from the snapshot (the PRISMA image loads from the release).
-    page.goto(f"{live_server.url}/reviews/{slug}/releases/1.0.0/")
-    assert page.locator(f"img[src='/reviews/{slug}/releases/1.0.0/prisma.svg']").evaluate("img => img.naturalWidth") > 0
+    for width, height in WINDOWS:
+        page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+        for path in (f"/reviews/{slug}/releases/", f"/reviews/{slug}/releases/1.0.0/",
+                     f"/reviews/{slug}/releases/1.0.0/outcomes/{outcome.pk}/",
+                     f"/reviews/{slug}/releases/compare/?from=1.0.0&to=living"):
+            page.goto(live_server.url + path)
+            results = Axe().run(page, options=WCAG)
+            assert results.violations_count == 0, f"{path} at {width}px:\n{results.generate_report()}"
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), \
+                f"{path} at {width}px"
+        # The release's figures are drawn from the snapshot (the PRISMA image loads from the release).
+        page.goto(f"{live_server.url}/reviews/{slug}/releases/1.0.0/")
+        assert page.locator(f"img[src='/reviews/{slug}/releases/1.0.0/prisma.svg']").evaluate(
+            "img => img.naturalWidth") > 0, f"at {width}px"
+        page.context.close()
 
 
 def test_a_manager_cuts_a_release_from_the_releases_page(live_server, browser, released_demo):  # noqa: F811
