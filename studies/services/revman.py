@@ -218,7 +218,7 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
             warnings.append(f"Study {item.name!r} ({item.id}): label changed to {label!r} (labels are unique "
                             f"and at most 100 characters).")
         year = _year(item.year)
-        studies[item.id] = Study(review=review, label=label, year=year)
+        studies[item.id] = Study(review=review, label=label, year=year, revman_import=revman_import)
     entities_create(instances=list(studies.values()))
     pairs_needed: dict[str, int] = defaultdict(lambda: 1)
     for analysis in parsed.analyses:
