@@ -23,7 +23,8 @@ from studies.models import RiskOfBiasAssessment, RiskOfBiasJudgment, Role, Study
 from studies.revman.parse import rm5_parse
 from studies.services import membership_add
 from studies.services.revman import rm5_import
-from studies.services.risk_of_bias import Rob1Entry, rob1_consensus_import
+from studies.services.risk_of_bias import Rob1Entry, rob1_assessment_save, rob1_consensus_import, rob1_consensus_save
+from tests.rob_entries import rob1_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -171,6 +172,11 @@ def test_imported_judgments_are_settled_work_and_say_where_they_come_from():
     client.force_login(assessor)
     html = client.get(f"/reviews/{review.slug}/risk-of-bias/").content.decode()
     assert html.count("imported from RevMan file Fleiss1993.rm5") == 12
+    # The API says the same: the consensus is nobody's here, and names its file.
+    listed = client.get(f"/api/reviews/{review.slug}/rob1-assessments/?page_size=100").json()["results"]
+    assert len(listed) == 12
+    assert {(a["is_consensus"], a["assessor"], a["imported_from"]) for a in listed} == {
+        (True, None, "RevMan file Fleiss1993.rm5")}
 
 
 def test_an_import_never_replaces_a_consensus_and_every_assessment_is_someone_s():
@@ -183,3 +189,17 @@ def test_an_import_never_replaces_a_consensus_and_every_assessment_is_someone_s(
     # The database refuses an assessment that is nobody's and not imported.
     with pytest.raises(IntegrityError), transaction.atomic():
         RiskOfBiasAssessment.objects.create(study=study, is_consensus=False)
+
+
+def test_a_consensus_the_team_records_later_replaces_the_imported_one():
+    review = rm5_import(content=FLEISS.read_bytes(), file_name="Fleiss1993.rm5", slug="fleiss-rob-again").review
+    study = Study.objects.get(review=review, label="ISIS-2")
+    users = get_user_model().objects
+    first, second = (users.create_user(name, password="a-long-test-password") for name in ("rob-a", "rob-b"))
+    for user in (first, second):
+        membership_add(review=review, user=user, role=Role.ASSESSOR)
+        rob1_assessment_save(study=study, assessor=user, entry=rob1_entry(), submit=True)
+    consensus = rob1_consensus_save(study=study, recorded_by=first, entry=rob1_entry())
+    consensus.refresh_from_db()
+    assert (consensus.imported_from, consensus.assessor, consensus.recorded_by) == ("", first, "rob-a")
+    assert _judgments(review)["ISIS-2"] == rob1_entry().judgments
