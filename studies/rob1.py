@@ -28,3 +28,38 @@ def summary_judgment(judgments: Mapping[str, str], key_domains: Iterable[str]) -
     if not values or None in values:
         return None
     return LOW if all(value == LOW for value in values) else UNCLEAR
+
+
+def revman_item_domains(name: str) -> tuple[str, ...]:
+    """The RoB 1 domains a RevMan risk-of-bias item judges, read from its name; () if none.
+
+    RevMan's names changed with the tool: RevMan 5.0 (Cochrane Handbook 5.0, 2008) asked questions
+    ("Adequate sequence generation?", "Blinding?", "Free of selective reporting?"), RevMan 5.1 on
+    names the domain and the bias ("Random sequence generation (selection bias)"), and teams edit
+    them. So the name is matched on its words. The 2008 tool judged blinding as one domain
+    ("Blinding of participants, personnel and outcome assessors"; "Blinding?"): such an item judges
+    both blinding domains of the 2011 tool. An item that matches none (e.g. "Baseline imbalance")
+    is the caller's to place; the tool's "other bias" domain is where such items belong.
+    """
+    words = " ".join(name.lower().replace("-", " ").split())
+    if "blind" in words or "mask" in words:
+        outcome = any(w in words for w in ("outcome", "assessor", "assessment", "detection"))
+        people = any(w in words for w in ("participant", "personnel", "performance", "patient", "provider",
+                                          "caregiver", "care giver", "investigator"))
+        if outcome and not people:
+            return ("blinding_outcome",)
+        if people and not outcome:
+            return ("blinding_participants",)
+        return ("blinding_participants", "blinding_outcome")
+    if "sequence" in words or ("random" in words and "generat" in words):
+        return ("random_sequence",)
+    if "allocation" in words or "conceal" in words:
+        return ("allocation_concealment",)
+    if "selective" in words or "reporting bias" in words:
+        return ("selective_reporting",)
+    if any(w in words for w in ("incomplete", "attrition", "outcome data", "missing", "withdraw", "drop out",
+                                "dropout", "loss to follow")):
+        return ("incomplete_data",)
+    if "other bias" in words or "other source" in words or "other problem" in words:
+        return ("other",)
+    return ()

@@ -32,6 +32,7 @@ from studies.models import (
     Report,
     Review,
     ReviewMembership,
+    RevManImport,
     RiskOfBiasAssessment,
     RiskOfBiasTool,
     Rob2Assessment,
@@ -109,8 +110,10 @@ FINAL = PASSED + EXCLUDED
 
 def screening_records(*, review: Review, stage: str) -> QuerySet[Record]:
     """The records that reach a stage: every non-duplicate at title/abstract; at full text, those
-    that passed title/abstract (agreed or resolved include). Duplicates never reach screening."""
-    records = Record.objects.filter(review=review, duplicate_of__isnull=True)
+    that passed title/abstract (agreed or resolved include). Duplicates never reach screening, nor
+    do the references an imported RevMan review brought (its included studies' reports, which that
+    review had screened)."""
+    records = Record.objects.filter(review=review, duplicate_of__isnull=True, revman_import__isnull=True)
     if stage == Stage.FULL_TEXT:
         records = records.filter(_passed(Stage.TITLE_ABSTRACT))
     return records
@@ -318,10 +321,14 @@ def prisma_previous_version_at(review: Review) -> datetime | None:
     boundary: the review as it stood when its first study was included. A search
     imported after that is an update of a review that already had results (the demo's 2022 PubMed
     batch of 40 records); a review that never imported anything after including a study has no
-    previous version.
+    previous version. A review imported from RevMan is an update of the review in the file: its
+    previous version is the import.
     """
     if review.latest_release_at is not None:
         return review.latest_release_at
+    imported_at = RevManImport.objects.filter(review=review).values_list("imported_at", flat=True).first()
+    if imported_at is not None:
+        return imported_at
     first_included = (Study.objects.filter(review=review, is_included=True)
                       .order_by("created_at").values_list("created_at", flat=True).first())
     if first_included is None or not Record.objects.filter(review=review, created_at__gt=first_included).exists():
@@ -401,7 +408,12 @@ def prisma_counts(review: Review, previous_version_at: datetime | None = None) -
     excluded (with the same reason, or different ones where the review does not count that as a
     conflict) under the first of their reasons in the review's order, the usual hierarchy of reasons.
     """
-    records = Record.objects.filter(review=review)
+    # The references an imported RevMan review brought were not identified by any search here: they
+    # are the reports of the previous version's included studies, whatever the cut-off.
+    records = Record.objects.filter(review=review, revman_import__isnull=True)
+    carried = Record.objects.filter(review=review, revman_import__isnull=False).values("pk")
+    if previous_version_at is None and RevManImport.objects.filter(review=review).exists():
+        previous_version_at = prisma_previous_version_at(review)
     if previous_version_at is None:
         flow = _prisma_flow(review, records)
         return PrismaCounts(**flow, studies_included_total=flow["studies_included"],
@@ -410,10 +422,14 @@ def prisma_counts(review: Review, previous_version_at: datetime | None = None) -
     new = records.filter(created_at__gt=previous_version_at)
     flow = _prisma_flow(review, new)
     before = _prisma_flow(review, records.filter(created_at__lte=previous_version_at))
+    before["reports_included"] += carried.count()
     included = _included_records(review)
     old_included = included.filter(created_at__lte=previous_version_at)
     new_included = included.filter(created_at__gt=previous_version_at)
-    previous_studies = Study.objects.filter(review=review, reports__record__in=old_included)
+    # The previous version's studies: those its included records report, and those a RevMan review
+    # brought (some RevMan files hold studies without references).
+    previous_studies = Study.objects.filter(Q(reports__record__in=old_included)
+                                            | Q(revman_import__isnull=False, is_included=True), review=review)
     new_studies = (Study.objects.filter(review=review, reports__record__in=new_included)
                    .exclude(pk__in=previous_studies.values("pk")))
     reports_of_previous = Report.objects.filter(study__in=previous_studies.values("pk"), record__in=new_included)
@@ -425,7 +441,8 @@ def prisma_counts(review: Review, previous_version_at: datetime | None = None) -
     )
     return PrismaCounts(
         **flow, reports_of_previous_studies=reports_of_previous.count(), previous=previous,
-        studies_included_total=Study.objects.filter(review=review, reports__record__in=included).distinct().count(),
+        studies_included_total=Study.objects.filter(
+            Q(reports__record__in=included) | Q(pk__in=previous_studies.values("pk")), review=review).distinct().count(),
         reports_included_total=before["reports_included"] + flow["reports_included"],
         not_screened_after_stopping_rule=records_not_screened_after_stopping_rule(
             review, created_after=previous_version_at),
@@ -564,7 +581,12 @@ def rob_work(*, review: Review, assessor) -> PairedWork:
             "study_id", "outcome_id", "assessor_id", "is_consensus", "submitted_at")
         keyed = [((s, o), a, c, t) for s, o, a, c, t in rows]
     else:
-        items = {(pk,) for pk in Study.objects.filter(review=review, is_included=True).values_list("pk", flat=True)}
+        # A study whose consensus came with an imported review (RevMan) is settled: nobody here is asked
+        # to assess it again (the team may still, and a new consensus replaces the imported one).
+        imported = RiskOfBiasAssessment.objects.filter(study__review=review, is_consensus=True).exclude(
+            imported_from="").values("study_id")
+        items = {(pk,) for pk in Study.objects.filter(review=review, is_included=True).exclude(pk__in=imported)
+                 .values_list("pk", flat=True)}
         rows = RiskOfBiasAssessment.objects.filter(study__review=review).values_list(
             "study_id", "assessor_id", "is_consensus", "submitted_at")
         keyed = [((s,), a, c, t) for s, a, c, t in rows]

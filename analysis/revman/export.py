@@ -20,7 +20,7 @@ from analysis.revman.analyse import (
     reported_model_is_random,
 )
 from analysis.revman.parity import _is_ratio
-from studies.models import DataType, Outcome, Review, StudyCharacteristic
+from studies.models import DataType, Judgment, Outcome, Review, RiskOfBiasJudgment, RobDomain, StudyCharacteristic
 
 REVMAN_SUB_VERSION = "5.4.1"
 _EMPTY_MAIN_TEXT = {
@@ -245,7 +245,7 @@ def rm5_export(review: Review) -> bytes:
     for tag in ("CHARACTERISTICS_OF_EXCLUDED_STUDIES", "CHARACTERISTICS_OF_AWAITING_STUDIES",
                 "CHARACTERISTICS_OF_ONGOING_STUDIES"):
         _set(SubElement(characteristics, tag), SORT_BY="STUDY")
-    SubElement(root, "QUALITY_ITEMS")
+    _quality_items(SubElement(root, "QUALITY_ITEMS"), review)
     SubElement(root, "SOF_TABLES")
     SubElement(root, "ADDITIONAL_TABLES")
 
@@ -269,6 +269,42 @@ def rm5_export(review: Review) -> bytes:
         SubElement(root, tag)
     return b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n' + tostring(root, encoding="utf-8",
                                                                                    xml_declaration=False)
+
+
+# RevMan's words for RoB 1 judgments: its items are questions, YES is low risk of bias (the reading
+# ``studies.services.revman`` imports).
+_ROB_RESULTS = {Judgment.LOW: "YES", Judgment.HIGH: "NO", Judgment.UNCLEAR: "UNKNOWN"}
+
+
+def _quality_items(parent: Element, review: Review) -> None:
+    """The review's consensus RoB 1 judgments as RevMan's risk-of-bias table: one QUALITY_ITEM per
+    domain, named as RevMan 5.1+ names it, with each judged study's RESULT and support.
+
+    Every item is written at study level, as judgments are stored here (RevMan's own template puts
+    the blinding and incomplete-data items at outcome level, one group "All outcomes"; a study-level
+    item is one RevMan accepts, and it is what was judged). Only the consensus, the assessment that
+    feeds the analyses, is exported; nothing is written when no study has one.
+    """
+    rows = (RiskOfBiasJudgment.objects.filter(assessment__study__review=review, assessment__is_consensus=True,
+                                              assessment__study__is_included=True)
+            .select_related("assessment__study").order_by("assessment__study__label"))
+    by_domain: dict[str, list[RiskOfBiasJudgment]] = {}
+    for row in rows:
+        by_domain.setdefault(row.domain, []).append(row)
+    if not by_domain:
+        return
+    for number, domain in enumerate(RobDomain, start=1):
+        item = SubElement(parent, "QUALITY_ITEM")
+        _set(item, CORE_ITEM="YES", ID=f"QIT-{number:02d}", LEVEL="STUDY", NO=str(number))
+        _text_child(item, "NAME", domain.label)
+        SubElement(item, "DESCRIPTION")
+        data = SubElement(item, "QUALITY_ITEM_DATA")
+        for row in by_domain.get(domain.value, []):
+            entry = SubElement(data, "QUALITY_ITEM_DATA_ENTRY")
+            _set(entry, RESULT=_ROB_RESULTS[row.judgment], STUDY_ID=study_id(row.assessment.study.label))
+            description = SubElement(entry, "DESCRIPTION")
+            if row.support:
+                _text_child(description, "P", row.support)
 
 
 CSV_COLUMNS = ["Comparison", "Outcome", "Analysis number", "Data type", "Effect measure", "Subgroup", "Study",

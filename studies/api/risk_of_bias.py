@@ -35,15 +35,17 @@ class Rob1AssessmentSerializer(_ServiceSerializer):
     """One assessor's RoB 1 judgments of a study, or the consensus. ``submit`` (write-only) submits
     a complete assessment; after that it no longer changes."""
 
-    assessor = serializers.CharField(source="assessor.username", read_only=True)
+    # Null for a consensus imported by a command (``imported_from`` names its file).
+    assessor = serializers.CharField(source="assessor.username", read_only=True, allow_null=True)
     judgments = Rob1JudgmentSerializer(many=True, required=False)
     submit = serializers.BooleanField(write_only=True, required=False, default=False)
 
     class Meta:
         model = RiskOfBiasAssessment
-        fields = ["id", "study", "assessor", "is_consensus", "submitted_at", "judgments", "submit", "created_at",
-                  "updated_at"]
-        read_only_fields = ["id", "assessor", "submitted_at", "created_at", "updated_at"]
+        # ``imported_from``: where an imported consensus came from (a RevMan file); its assessor may be null.
+        fields = ["id", "study", "assessor", "is_consensus", "imported_from", "submitted_at", "judgments", "submit",
+                  "created_at", "updated_at"]
+        read_only_fields = ["id", "assessor", "imported_from", "submitted_at", "created_at", "updated_at"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

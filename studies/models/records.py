@@ -107,6 +107,14 @@ class Record(models.Model):
     import_batch = models.ForeignKey(
         ImportBatch, null=True, blank=True, on_delete=models.RESTRICT, related_name="records"
     )
+    # A reference that came with a RevMan review (``studies.services.revman``): a report of a study
+    # that review had already included. It was neither searched nor screened here, so it stays out of
+    # the screening queues and PRISMA counts it in the updated-review template's "studies included in
+    # previous version of review" box, not as identified by a search.
+    revman_import = models.ForeignKey(
+        "studies.RevManImport", null=True, blank=True, on_delete=models.CASCADE, related_name="records",
+        help_text="The RevMan review this record came with (included there; not screened here).",
+    )
     # Bibliographic text is stored whole: exports carry 140-character issues and 600-character keywords,
     # and one such record must not cost the import. Only identifiers whose standard fixes their shape
     # (DOI, PMID, NCT id, year) are checked; a value breaking it is left out and stays in ``raw_entry``.

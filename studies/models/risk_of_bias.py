@@ -32,8 +32,15 @@ class RiskOfBiasAssessment(models.Model):
     """One assessor's judgments of one study, or the team's consensus (only that feeds analyses)."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="rob_assessments")
-    assessor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="rob_assessments")
+    # For the consensus: who recorded it. Empty only for a consensus imported by a command (nobody here
+    # judged it); ``imported_from`` then says where the judgments come from.
+    assessor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="rob_assessments",
+                                 null=True, blank=True)
     is_consensus = models.BooleanField(default=False)
+    imported_from = models.CharField(
+        max_length=300, blank=True,
+        help_text="Where an imported consensus comes from (e.g. the RevMan file); empty when judged here.",
+    )
     # Empty while a draft; the other assessor's judgments stay hidden until both submitted.
     submitted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -51,7 +58,24 @@ class RiskOfBiasAssessment(models.Model):
                 fields=["study"], condition=Q(is_consensus=True), name="rob_one_consensus",
                 violation_error_message="This study already has a consensus assessment.",
             ),
+            # Every assessment is someone's, except a consensus that says which file it was imported from.
+            models.CheckConstraint(
+                condition=Q(assessor__isnull=False) | (Q(is_consensus=True) & ~Q(imported_from="")),
+                name="rob_assessor_or_imported",
+                violation_error_message="An assessment needs its assessor (only an imported consensus has none).",
+            ),
+            models.CheckConstraint(
+                condition=Q(imported_from="") | Q(is_consensus=True), name="rob_imported_is_consensus",
+                violation_error_message="Only a consensus can be imported; each assessor's own is entered here.",
+            ),
         ]
+
+    @property
+    def recorded_by(self) -> str:
+        """Who this assessment is attributed to, in words: the assessor, or the file it came from."""
+        if self.imported_from:
+            return f"{self.imported_from} (imported by {self.assessor})" if self.assessor else self.imported_from
+        return str(self.assessor)
 
     def __str__(self) -> str:
         who = "consensus" if self.is_consensus else str(self.assessor)

@@ -20,6 +20,12 @@ class Study(models.Model):
         default=True, help_text="Included in the review's analyses. Excluding keeps the data."
     )
     notes = models.TextField(blank=True)
+    # A study an imported RevMan review had included (``studies.services.revman``): PRISMA counts it
+    # among the "studies included in previous version of review", with or without a reference.
+    revman_import = models.ForeignKey(
+        "studies.RevManImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="studies",
+        help_text="The RevMan review this study came with (included there).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

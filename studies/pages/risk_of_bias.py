@@ -89,6 +89,9 @@ def rob_list(request: HttpRequest, slug: str) -> HttpResponse:
     counts = {tuple(row[k] for k in keys): row for row in model.objects.filter(study__review=review).values(*keys)
               .annotate(submitted=Count("pk", filter=Q(is_consensus=False, submitted_at__isnull=False)),
                         consensus=Count("pk", filter=Q(is_consensus=True)))}
+    # Where a consensus came with an imported review, the list says so (it was not recorded here).
+    imported = {} if rob2_tool else dict(RiskOfBiasAssessment.objects.filter(
+        study__review=review, is_consensus=True).exclude(imported_from="").values_list("study_id", "imported_from"))
     items = []
     for study_id, outcome_id in pairs:
         key = (study_id, outcome_id) if rob2_tool else (study_id,)
@@ -96,6 +99,7 @@ def rob_list(request: HttpRequest, slug: str) -> HttpResponse:
         items.append({
             "study": studies[study_id], "outcome": outcomes[outcome_id] if rob2_tool else None,
             "mine": _status(mine.get(key)), "submitted": row["submitted"], "consensus": bool(row["consensus"]),
+            "imported": imported.get(study_id, ""),
         })
     return render(request, "studies/rob/list.html", {
         "review": review, "items": items, "rob2": rob2_tool, "is_assessor": Role.ASSESSOR in roles,

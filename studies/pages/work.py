@@ -147,4 +147,5 @@ _MENU_LABELS = {
     "studies:import-upload": "Imports",
     "studies:searches": "Searches",
     "studies:duplicate-queue": "Duplicates",
+    "revman-parity": "RevMan 5",
 }

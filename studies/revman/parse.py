@@ -144,12 +144,28 @@ class Rm5Analysis:
 
 
 @dataclass(frozen=True)
+class Rm5RiskOfBiasEntry:
+    """One study's judgment of a risk-of-bias item (RevMan's QUALITY_ITEM_DATA_ENTRY).
+
+    ``result`` is RevMan's word: YES (low risk of bias), NO (high risk) or UNKNOWN (unclear), as the
+    items are phrased as questions ("Adequate sequence generation?"); ``group`` names the outcomes
+    judged by an outcome-level item (LEVEL="GROUP"), empty when the judgment is the study's.
+    """
+
+    study_id: str
+    result: str
+    support: str
+    group: str = ""
+
+
+@dataclass(frozen=True)
 class Rm5RiskOfBiasItem:
-    """A risk-of-bias item (RevMan's QUALITY_ITEM) and each study's judgment of it."""
+    """A risk-of-bias item (RevMan's QUALITY_ITEM): a domain of the review's tool and its judgments."""
 
     name: str
-    level: str
-    judgments: dict[str, tuple[str, str]]  # study id → (YES/NO/UNKNOWN or LOW/HIGH/UNCLEAR, support)
+    level: str  # STUDY, or GROUP for an item judged per group of outcomes (e.g. blinding of outcome assessment)
+    entries: tuple[Rm5RiskOfBiasEntry, ...]
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -353,6 +369,25 @@ def _analysis(element: Element, comparison_number: int, comparison_name: str) ->
     )
 
 
+def _quality_item(item: Element) -> Rm5RiskOfBiasItem:
+    """A QUALITY_ITEM with its entries. An outcome-level item names its groups of outcomes in
+    QUALITY_ITEM_DATA_ENTRY_GROUP elements (ID, NAME), which each entry's GROUP_ID refers to."""
+    name = _text(item.find("NAME")) or f"Item {item.get('NO') or item.get('ID') or '?'}"
+    groups = {group.get("ID"): _text(group.find("NAME")) for group in item.iter("QUALITY_ITEM_DATA_ENTRY_GROUP")}
+    entries = []
+    for entry in item.findall("QUALITY_ITEM_DATA/QUALITY_ITEM_DATA_ENTRY"):
+        study_id = entry.get("STUDY_ID") or ""
+        if not study_id:
+            raise Rm5FormatError(f"Risk-of-bias item {name!r}: an entry has no STUDY_ID.")
+        group_id = entry.get("GROUP_ID") or ""
+        entries.append(Rm5RiskOfBiasEntry(
+            study_id=study_id, result=(entry.get("RESULT") or "").strip().upper(),
+            support=_text(entry.find("DESCRIPTION")),
+            group=groups.get(group_id) or group_id if group_id else ""))
+    return Rm5RiskOfBiasItem(name=name, level=(item.get("LEVEL") or "STUDY").upper(), entries=tuple(entries),
+                             description=_text(item.find("DESCRIPTION")))
+
+
 def rm5_parse(content: bytes) -> Rm5File:
     """Parse the bytes of a .rm5 file; raise :class:`Rm5FormatError` naming what is wrong."""
     if not content.strip():
@@ -396,14 +431,7 @@ def rm5_parse(content: bytes) -> Rm5File:
         values = {label: text for label, text in values.items() if text}
         if values and char.get("STUDY_ID") in seen:
             characteristics[char.get("STUDY_ID")] = values
-    risk_of_bias = []
-    for item in root.iter("QUALITY_ITEM"):
-        judgments = {}
-        for entry in item.findall("QUALITY_ITEM_DATA/QUALITY_ITEM_DATA_ENTRY"):
-            judgments[entry.get("STUDY_ID") or ""] = ((entry.get("RESULT") or "").upper(),
-                                                      _text(entry.find("DESCRIPTION")))
-        risk_of_bias.append(Rm5RiskOfBiasItem(name=_text(item.find("NAME")), level=item.get("LEVEL") or "STUDY",
-                                              judgments=judgments))
+    risk_of_bias = [_quality_item(item) for item in root.iter("QUALITY_ITEM")]
     return Rm5File(
         title=_text(root.find("COVER_SHEET/TITLE")) or "Imported RevMan review",
         revman_version=root.get("REVMAN_SUB_VERSION") or root.get("REVMAN_VERSION") or "",

@@ -865,7 +865,8 @@ def duplicate_keep_both(*, candidate: DuplicateCandidate, user) -> DuplicateCand
 
 def import_counts(*, review: Review) -> dict[str, int]:
     """PRISMA counts of the identification stage: per database and duplicates removed."""
-    by_source = (Record.objects.filter(review=review).values("import_batch__source__database")
+    # The references an imported RevMan review brought were not identified by a search (see prisma_counts).
+    by_source = (Record.objects.filter(review=review, revman_import__isnull=True).values("import_batch__source__database")
                  .annotate(n=Count("id")))
     counts = {row["import_batch__source__database"] or "unknown": row["n"] for row in by_source}
     counts["duplicates removed"] = Record.objects.filter(review=review, duplicate_of__isnull=False).count()

@@ -6,18 +6,28 @@ The import maps RevMan's structure onto the review database:
 RevMan 5                                here
 =====================================  =====================================================
 included STUDY (NAME, YEAR)            ``Study`` (label, year) with arms "Experimental"/"Control"
-REFERENCE (+ IDENTIFIERS)              ``Record`` + ``Report`` (DOI, PubMed id, NCT id kept)
+REFERENCE (+ IDENTIFIERS)              ``Record`` + ``Report`` (DOI, PubMed id, NCT id kept), each
+                                       record marked as carried by the import (``revman_import``)
 INCLUDED_CHAR (methods, participants…) text ``CharacteristicField`` values
 COMPARISON                             ``OutcomeDomain`` (one per comparison)
 DICH/CONT/IV_OUTCOME "1.2"             ``Outcome`` with ``revman_number`` "1.2" and its settings
 *_SUBGROUP                             ``OutcomeSubgroup`` of that outcome
 DICH_DATA / CONT_DATA                  two ``OutcomeData`` rows (group 1 = intervention arm)
 IV_DATA                                ``StudyEstimate`` (effect and SE, log scale for ratios)
+QUALITY_ITEM (risk of bias)            the study's consensus RoB 1 assessment, imported from the file
 stored results (EFFECT_SIZE, CHI2…)    ``RevManImport.analyses`` (for the parity report)
 =====================================  =====================================================
 
 A study that appears twice in one analysis (e.g. two doses against one control, in two subgroups)
 gets a second pair of arms, "Experimental (2)" and "Control (2)", so each row keeps its numbers.
+
+The references come with a review that has already screened and included their studies: they are
+reports of the previous version's included studies, not search results. So they are never put in
+a screening queue, and PRISMA counts them in the box "studies included in previous version of
+review" of its flow diagram for updated reviews (``studies.selectors.prisma_counts``).
+
+The risk-of-bias table was judged by the review's authors: it enters as each study's consensus
+(``studies.services.risk_of_bias.rob1_consensus_import``), attributed to the file.
 """
 from __future__ import annotations
 
@@ -32,6 +42,7 @@ from django.db import transaction
 
 from studies.models import (
     Arm,
+    RobDomain,
     ArmRole,
     CharacteristicField,
     CheckState,
@@ -61,9 +72,11 @@ from studies.models.validators import (
     YEAR_MIN,
     year_max,
 )
+from studies import judgments, rob1
 from studies.revman.parse import Rm5Analysis, Rm5File, Rm5FormatError, Rm5Row, rm5_parse
 from studies.services.entities import entities_create, entity_save
 from studies.services.reviews import review_create
+from studies.services.risk_of_bias import Rob1Entry, rob1_consensus_import
 
 __all__ = ["Rm5FormatError", "Rm5ImportResult", "rm5_import"]
 
@@ -81,6 +94,7 @@ class Rm5ImportResult:
     studies: int
     analyses: int
     warnings: tuple[str, ...]
+    rob_studies: int = 0  # studies whose risk of bias came with the file
 
 
 def arm_labels(occurrence: int) -> tuple[str, str]:
@@ -121,7 +135,8 @@ def _year(raw: str) -> int | None:
     return year if YEAR_MIN <= year <= year_max() else None
 
 
-def _record(review: Review, reference, study_label: str, warnings: list[str]) -> Record:
+def _record(review: Review, revman_import: RevManImport, reference, study_label: str,
+            warnings: list[str]) -> Record:
     identifiers = reference.identifiers
     doi = identifiers.get("DOI", "")
     pmid = identifiers.get("PUBMED", "") or identifiers.get("MEDLINE", "")
@@ -138,7 +153,7 @@ def _record(review: Review, reference, study_label: str, warnings: list[str]) ->
     raw = "\n".join(f"{key}: {value}" for key, value in (
         ("AU", reference.authors), ("TI", reference.title), ("SO", reference.source), ("YR", reference.year),
         ("VL", reference.volume), ("NO", reference.issue), ("PG", reference.pages)) if value)
-    return Record(review=review, title=reference.title, authors=authors, year=_year(reference.year),
+    return Record(review=review, revman_import=revman_import, title=reference.title, authors=authors, year=_year(reference.year),
                   journal=reference.source, volume=reference.volume, issue=reference.issue,
                   pages=reference.pages, raw_entry=raw, **checked)
 
@@ -184,6 +199,11 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
                                        f"review."})
     warnings: list[str] = []
     review = review_create(title=(title or parsed.title)[:300], slug=slug, created_by=created_by)
+    # First, so the records can name the import that carried them; its warnings and RevMan's stored
+    # results are filled in at the end.
+    revman_import = entity_save(instance=RevManImport(
+        review=review, file_name=file_name[:255], sha256=hashlib.sha256(content).hexdigest(),
+        revman_version=parsed.revman_version[:20], imported_by=created_by))
     time_point = TimePoint.objects.get(review=review, is_analysis_default=True)
 
     # Studies, with as many arm pairs as their most repeated appearance in one analysis needs.
@@ -195,7 +215,7 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
             warnings.append(f"Study {item.name!r} ({item.id}): label changed to {label!r} (labels are unique "
                             f"and at most 100 characters).")
         year = _year(item.year)
-        studies[item.id] = Study(review=review, label=label, year=year)
+        studies[item.id] = Study(review=review, label=label, year=year, revman_import=revman_import)
     entities_create(instances=list(studies.values()))
     pairs_needed: dict[str, int] = defaultdict(lambda: 1)
     for analysis in parsed.analyses:
@@ -217,7 +237,7 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
         for reference in item.references:
             if not (reference.title or reference.authors or reference.source or reference.identifiers):
                 continue
-            records.append(_record(review, reference, study.label, warnings))
+            records.append(_record(review, revman_import, reference, study.label, warnings))
             primary = reference.primary and not has_primary
             has_primary = has_primary or primary
             report_of.append((study, primary))
@@ -286,11 +306,7 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
         created = entities_create(instances=estimates if analysis.data_type == DataType.GENERIC else arm_rows)
         stored[analysis.number] = _stored_results(analysis, [(row, created[i].pk, created[i].study.label)
                                                              for row, i in keyed])
-    if any(item.judgments for item in parsed.risk_of_bias):
-        judged = sum(len(item.judgments) for item in parsed.risk_of_bias)
-        warnings.append(f"Risk of bias: {len(parsed.risk_of_bias)} RevMan items with {judged} study judgments "
-                        f"not imported; risk of bias is assessed here by two assessors and a consensus "
-                        f"(RoB 1 or RoB 2), which a file cannot stand in for.")
+    rob_studies = _risk_of_bias_import(parsed, studies, f"RevMan file {file_name}"[:300], created_by, warnings)
     for skipped in parsed.skipped_analyses:
         warnings.append(f"{skipped}: not imported (only dichotomous, continuous and generic inverse-variance "
                         f"analyses can be analysed here).")
@@ -304,11 +320,10 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
         warnings.append(f"{held} imported value{'s' if held != 1 else ''} held awaiting check by the plausibility "
                         f"rules: the living analysis leaves {'them' if held != 1 else 'it'} out until a second "
                         f"team member confirms (Extraction › values awaiting check).")
-    revman_import = entity_save(instance=RevManImport(
-        review=review, file_name=file_name[:255], sha256=hashlib.sha256(content).hexdigest(),
-        revman_version=parsed.revman_version[:20], imported_by=created_by, warnings=warnings, analyses=stored))
+    revman_import.warnings, revman_import.analyses = warnings, stored
+    entity_save(instance=revman_import)
     return Rm5ImportResult(review=review, revman_import=revman_import, studies=len(studies),
-                           analyses=len(parsed.analyses), warnings=tuple(warnings))
+                           analyses=len(parsed.analyses), warnings=tuple(warnings), rob_studies=rob_studies)
 
 
 def _outcome(review: Review, analysis: Rm5Analysis, domain: OutcomeDomain, name: str, order: int) -> Outcome:
@@ -372,3 +387,75 @@ def _characteristics_import(review: Review, parsed: Rm5File, studies: dict[str, 
                 entity_save(instance=study)
             values.append(StudyCharacteristic(study=study, field=fields[label], value_text=text[:500]))
     entities_create(instances=values)
+
+
+# RevMan's items are questions ("Adequate sequence generation?"): YES is low risk of bias, NO high,
+# UNKNOWN unclear (RevMan 5 User Guide, risk of bias tables); some tools write the judgment itself.
+_ROB_RESULTS = {"YES": judgments.LOW, "LOW": judgments.LOW, "NO": judgments.HIGH, "HIGH": judgments.HIGH,
+                "UNKNOWN": judgments.UNCLEAR, "UNCLEAR": judgments.UNCLEAR}
+_ROB_SEVERITY = {judgments.LOW: 0, judgments.UNCLEAR: 1, judgments.HIGH: 2}
+
+
+def _risk_of_bias_import(parsed: Rm5File, studies: dict[str, Study], imported_from: str,
+                         imported_by: AbstractBaseUser | None, warnings: list[str]) -> int:
+    """Each study's RevMan risk-of-bias judgments as its consensus RoB 1 assessment; the number of
+    studies that had any.
+
+    RoB 1 here is judged per study and domain. Where the file holds several judgments of one domain
+    for a study (an outcome-level item judged per group of outcomes, or two items of one domain), the
+    study's judgment is the most severe of them, as a study's risk of bias in a domain is that of its
+    most biased result (Cochrane Handbook 5.1, section 8.7), and each judgment with its group stays in
+    the support; a warning names every such study where they differ. An item that is no domain of
+    the tool is imported under "Other bias", the tool's domain for other sources of bias.
+    """
+    found: dict[str, dict[str, list[tuple[str, str, str]]]] = defaultdict(lambda: defaultdict(list))
+    labelled: set[str] = set()  # domains whose support names the item each judgment came from
+    not_included = unreadable = 0
+    for item in parsed.risk_of_bias:
+        if not item.entries:
+            continue
+        domains = rob1.revman_item_domains(item.name)
+        if not domains:
+            domains = (RobDomain.OTHER.value,)
+            labelled.add(RobDomain.OTHER.value)
+            warnings.append(f"Risk of bias: item {item.name!r} is not a domain of the Cochrane RoB 1 tool; its "
+                            f"judgments are imported under 'Other bias'.")
+        elif len(domains) > 1:
+            warnings.append(f"Risk of bias: item {item.name!r} judges blinding as one domain (the 2008 tool); its "
+                            f"judgments are imported for both blinding domains.")
+        for entry in item.entries:
+            if entry.study_id not in studies:
+                not_included += 1
+                continue
+            judgment = _ROB_RESULTS.get(entry.result)
+            if judgment is None:
+                if entry.result:
+                    unreadable += 1
+                    warnings.append(f"Risk of bias: item {item.name!r}, study {studies[entry.study_id].label}: "
+                                    f"RESULT={entry.result!r} is not YES, NO or UNKNOWN; not imported.")
+                continue
+            source = f"{item.name} ({entry.group})" if entry.group else item.name
+            for domain in domains:
+                found[entry.study_id][domain].append((judgment, source, entry.support))
+    if not_included:
+        warnings.append(f"Risk of bias: {not_included} judgment{'s' if not_included != 1 else ''} of studies not "
+                        f"among the included studies not imported.")
+    for study_id, by_domain in found.items():
+        study = studies[study_id]
+        entry_judgments, support = {}, {}
+        for domain, values in by_domain.items():
+            worst = max((judgment for judgment, _, _ in values), key=_ROB_SEVERITY.__getitem__)
+            entry_judgments[domain] = worst
+            if len(values) == 1 and domain not in labelled:
+                support[domain] = values[0][2]
+                continue
+            support[domain] = "\n".join(f"{source}: {judgments.LABELS[judgment]}. {text}".strip()
+                                        for judgment, source, text in values)
+            if len({judgment for judgment, _, _ in values}) > 1:
+                said = "; ".join(f"{source}: {judgments.LABELS[judgment].lower()}" for judgment, source, _ in values)
+                warnings.append(f"Risk of bias: study {study.label}, {RobDomain(domain).label}: judged differently "
+                                f"in the file ({said}); here the study's judgment is the most severe, "
+                                f"{judgments.LABELS[worst].lower()}.")
+        rob1_consensus_import(study=study, entry=Rob1Entry(judgments=entry_judgments, support=support),
+                              imported_from=imported_from, imported_by=imported_by)
+    return len(found)

@@ -281,7 +281,35 @@ def rob1_consensus_save(*, study: Study, recorded_by, entry: Rob1Entry) -> RiskO
     if assessment is None:
         assessment = RiskOfBiasAssessment(study=study, is_consensus=True)
     assessment.assessor = recorded_by
+    assessment.imported_from = ""  # judged here now, whatever it was imported from before
     assessment.submitted_at = timezone.now()
+    _write_rob1(assessment, entry)
+    review_data_version_bump(review_ids=[study.review_id])
+    return assessment
+
+
+@transaction.atomic
+def rob1_consensus_import(*, study: Study, entry: Rob1Entry, imported_from: str,
+                          imported_by=None) -> RiskOfBiasAssessment:
+    """Record judgments a review brings with it (a RevMan file) as the study's consensus.
+
+    They were settled by the review's own authors, so they enter as the consensus (the only
+    assessment that feeds figures and analyses) and are attributed to where they came from
+    (``imported_from``, e.g. "RevMan file X.rm5") and to whoever imported them, never to an
+    assessor here. Domains the file does not judge stay unjudged (RevMan allows that). A study that
+    already has a consensus keeps it: an import never overwrites a judgment made here. The team
+    can still assess the study and record a new consensus, which then replaces the imported one.
+    """
+    if not imported_from.strip():
+        raise ValidationError("Say where imported judgments come from.")
+    _validate_rob1(entry, complete=False)
+    if not any(entry.judgments.values()):
+        raise ValidationError(f"{study.label}: no domain is judged; nothing to import.")
+    if RiskOfBiasAssessment.objects.select_for_update().filter(study=study, is_consensus=True).exists():
+        raise ValidationError(f"{study.label} already has a consensus risk-of-bias assessment; an import does "
+                              f"not replace it.")
+    assessment = RiskOfBiasAssessment(study=study, is_consensus=True, assessor=imported_by,
+                                      imported_from=imported_from.strip()[:300], submitted_at=timezone.now())
     _write_rob1(assessment, entry)
     review_data_version_bump(review_ids=[study.review_id])
     return assessment

@@ -37,7 +37,7 @@ class Command(BaseCommand):
         report = rm5_parity(result.review)
         self.stdout.write(json.dumps({
             "review": result.review.slug, "studies": result.studies, "analyses": result.analyses,
-            "parity": report.counts(), "warnings": list(result.warnings),
+            "risk_of_bias_studies": result.rob_studies, "parity": report.counts(), "warnings": list(result.warnings),
         }))
         if options["parity"]:
             self.stdout.write(json.dumps([

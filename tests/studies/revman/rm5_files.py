@@ -16,8 +16,9 @@ def study_id(name: str) -> str:
 
 
 def rm5(*, studies: list[tuple[str, str]], comparisons: list[tuple[str, list[str]]], title: str = "Test review",
-        characteristics: str = "", encoding: str = "UTF-8") -> bytes:
-    """A .rm5 file: ``studies`` as (name, year); each comparison a name and its analyses' XML."""
+        characteristics: str = "", encoding: str = "UTF-8", quality_items: str = "") -> bytes:
+    """A .rm5 file: ``studies`` as (name, year); each comparison a name and its analyses' XML;
+    ``quality_items`` the QUALITY_ITEM elements of its risk-of-bias table."""
     study_xml = "".join(
         f'<STUDY DATA_SOURCE="PUB" ID="{study_id(name)}" NAME={quoteattr(name)} YEAR="{year}">'
         f'<REFERENCE PRIMARY="YES" TYPE="JOURNAL_ARTICLE"><AU>{escape(name.split()[0])} A, Other B</AU>'
@@ -35,6 +36,7 @@ def rm5(*, studies: list[tuple[str, str]], comparisons: list[tuple[str, list[str
             f'<EXCLUDED_STUDIES/></STUDIES></STUDIES_AND_REFERENCES>'
             f'<CHARACTERISTICS_OF_STUDIES><CHARACTERISTICS_OF_INCLUDED_STUDIES>{characteristics}'
             f'</CHARACTERISTICS_OF_INCLUDED_STUDIES></CHARACTERISTICS_OF_STUDIES>'
+            f'<QUALITY_ITEMS>{quality_items}</QUALITY_ITEMS>'
             f'<ANALYSES_AND_DATA CALCULATED_DATA="YES">{comparison_xml}</ANALYSES_AND_DATA></COCHRANE_REVIEW>')
     return text.encode(encoding)
 

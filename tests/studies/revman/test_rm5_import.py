@@ -56,7 +56,8 @@ def test_fleiss_imports_studies_analyses_and_settings():
     assert (mental.data_type, mental.effect_measure, mental.pooling_method) == (DataType.CONTINUOUS, "SMD", "IV")
     wilson = OutcomeData.objects.get(outcome=mental, study__label="Wilson", arm__label="Control")
     assert (wilson.n, wilson.mean, wilson.sd) == (8, 7.38, 1.41)
-    assert any("Risk of bias" in w for w in result.warnings)
+    # Its one judged risk-of-bias item becomes each study's consensus (test_rm5_risk_of_bias.py).
+    assert result.rob_studies == 12
 
 
 def test_fleiss_every_stored_number_equals_ours():
@@ -99,6 +100,7 @@ def test_command_prints_one_json_line_with_parity_counts():
     summary = json.loads(lines[0])
     assert summary["review"] == "fleiss-cli" and summary["studies"] == 12 and summary["analyses"] == 2
     assert summary["parity"] == {"checked": 37, "equal": 37, "different": 0}
+    assert summary["risk_of_bias_studies"] == 12
     assert isinstance(summary["warnings"], list)
 
 
