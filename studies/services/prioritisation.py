@@ -209,17 +209,14 @@ def ranking_retrain(*, review_id: int, screener_id: int) -> ScreenerRanking | No
     candidates = np.flatnonzero(unlabelled)
     ranked = candidates[np.argsort(-scores[candidates], kind="stable")]
     ids = record_ids[ranked].tolist()
-    rows = [
-        (ids[i], i + 1, top_terms(features, model.coefficients, vocabulary, row) if i < TERMS_FOR_TOP else [])
-        for i, row in enumerate(ranked.tolist())
-    ]
+    terms = [top_terms(features, model.coefficients, vocabulary, row) for row in ranked[:TERMS_FOR_TOP].tolist()]
     with transaction.atomic():
         ranking, _ = ScreenerRanking.objects.select_for_update().get_or_create(
             review=review, screener=screener,
             defaults={"trained_at": timezone.now(), "labels_used": 0, "relevant_used": 0,
                       "decisions_at_training": 0})
         RankedRecord.objects.filter(ranking=ranking).delete()
-        _store_ranked(ranking.pk, rows)
+        _store_ranked(ranking.pk, ids, terms)
         ranking.trained_at = timezone.now()
         ranking.labels_used, ranking.relevant_used = len(values), int(values.sum())
         ranking.decisions_at_training = decisions
@@ -227,14 +224,20 @@ def ranking_retrain(*, review_id: int, screener_id: int) -> ScreenerRanking | No
     return ranking
 
 
-def _store_ranked(ranking_id: int, rows: list[tuple[int, int, list[str]]]) -> None:
-    """Write a ranking's rows with COPY: at 100,000 records, bulk_create's INSERTs take seconds of a
-    worker's time (and hold the ranking's row lock meanwhile); COPY a fraction of it."""
+def _store_ranked(ranking_id: int, record_ids: list[int], terms: list[list[str]]) -> None:
+    """Write a ranking's rows (``record_ids`` in ranked order; ``terms`` of the first few) with COPY:
+    at 100,000 records, bulk_create's INSERTs take seconds of a worker's time (and hold the ranking's
+    row lock meanwhile); COPY a fraction of it. The rows without terms (most of them: plain integers)
+    go as one block of COPY text rather than one ``write_row`` each, a third of a retraining's time
+    at 10,000 records otherwise."""
     table = RankedRecord._meta.db_table
     with connection.cursor() as cursor, cursor.connection.cursor().copy(
             f'COPY "{table}" (ranking_id, record_id, position, top_terms) FROM STDIN') as copy:
-        for record_id, position, terms in rows:
-            copy.write_row((ranking_id, record_id, position, terms))
+        for position, (record_id, record_terms) in enumerate(zip(record_ids, terms, strict=False), start=1):
+            copy.write_row((ranking_id, record_id, position, record_terms))
+        start = len(terms)
+        copy.write("".join(f"{ranking_id}\t{record_id}\t{position}\t{{}}\n"
+                           for position, record_id in enumerate(record_ids[start:], start=start + 1)))
 
 
 def stopping_now(*, review: Review, with_missed_bound: bool = False) -> StoppingEstimate:
