@@ -127,8 +127,12 @@ class ReviewFeatures:
 # records) and depends only on the records, not on the labels: each worker process keeps the features
 # of the reviews it ranked last and refits only when the records changed (an import, a living
 # search's new records, a record removed, merged as a duplicate or its title or abstract edited: the
-# key below covers all of them). A cache, not a ledger: a worker that has none fits again.
-FEATURES_CACHED_REVIEWS = 4
+# key below covers all of them). A cache, not a ledger: a worker that has none fits again. Its size
+# is bounded by memory: real abstracts give about 340 non-zero 1-2-gram weights per record (12 bytes
+# each) and a vocabulary of about 300,000 terms per 3,000 records (SYNERGY's four development
+# reviews), so a 100,000-record review holds some 0.5 GB; the least recently ranked go first.
+FEATURES_CACHED_REVIEWS = 3
+FEATURES_CACHED_WEIGHTS = 60_000_000  # non-zero weights kept in all, about 0.7 GB
 _features_cache: OrderedDict[int, ReviewFeatures] = OrderedDict()
 _features_lock = threading.Lock()
 
@@ -164,7 +168,9 @@ def review_features(review: Review) -> ReviewFeatures:
     with _features_lock:
         _features_cache[review.pk] = known
         _features_cache.move_to_end(review.pk)
-        while len(_features_cache) > FEATURES_CACHED_REVIEWS:
+        while len(_features_cache) > 1 and (
+                len(_features_cache) > FEATURES_CACHED_REVIEWS
+                or sum(cached.features.nnz for cached in _features_cache.values()) > FEATURES_CACHED_WEIGHTS):
             _features_cache.popitem(last=False)
     return known
 

@@ -143,6 +143,18 @@ def test_the_features_are_fitted_once_and_refitted_only_when_the_records_change(
     assert list(vocabulary) == list(third.vocabulary) and (fresh != third.features).nnz == 0
 
 
+def test_the_features_cache_keeps_the_reviews_ranked_last_within_its_memory_bound(ranked, monkeypatch):
+    other = build_screening_review(slug="other-ranked-review", n_records=3).review
+    mine = ranking_services.review_features(ranked.review)
+    ranking_services.review_features(other)
+    assert ranking_services.review_features(ranked.review) is mine
+    # Past the bound, the review ranked least recently is dropped (and fitted again when next needed).
+    monkeypatch.setattr(ranking_services, "FEATURES_CACHED_WEIGHTS", mine.features.nnz)
+    entity_save(instance=Record(review=other, title="Grazing and soil carbon", abstract="Meadows."))
+    ranking_services.review_features(other)
+    assert ranking_services.review_features(ranked.review) is not mine
+
+
 def test_imported_records_ask_every_screeners_ranking_after_the_commit(ranked, django_capture_on_commit_callbacks,
                                                                         monkeypatch):
     from datetime import date
