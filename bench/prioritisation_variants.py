@@ -7,7 +7,7 @@ measured; rerun one with
 
     .venv/bin/python bench/prioritisation_variants.py VARIANT [--seeds 0] [--reviews Sep_2021,...]
 
-VARIANT: product (the product's model), nb-ensemble, word-char, logistic, undersampling, lsa.
+VARIANT: product (the product's model), nb-ensemble, word-char, logistic, undersampling, lsa, dynamic-resampling.
 """
 from __future__ import annotations
 
@@ -70,6 +70,28 @@ def undersampling(features, labelled, labels, settings=DEFAULT_SETTINGS):
     return fit_relevance(features, labelled[keep], labels[keep], settings).scores(features)
 
 
+def dynamic_resampling(features, labelled, labels, settings=DEFAULT_SETTINGS):
+    """ASReview's earlier default balance, "double" dynamic resampling (van de Schoot et al. 2021, Nat
+    Mach Intell 3:125; constants a = 2.155, alpha = 0.94, b = 0.789, beta = 1 from its documentation):
+    a training set as large as the labels, relevant records repeated to a share that shrinks as they
+    get commoner, irrelevant ones drawn without replacement; unweighted SVM."""
+    from sklearn.svm import LinearSVC
+
+    rng = np.random.default_rng(len(labels))
+    relevant, irrelevant = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    n = len(labels)
+    one_weight = 2.155 * (len(relevant) / len(irrelevant)) ** -0.94
+    zero_weight = 1 - (1 - 0.789) * (1 + math.log(n)) ** -1.0
+    share = one_weight * len(relevant) / (one_weight * len(relevant) + zero_weight * len(irrelevant))
+    n_one = int(min(max(1, np.floor(share * n + rng.random())), max(1, n - 2)))
+    ones = np.concatenate([np.tile(relevant, n_one // len(relevant)),
+                           rng.choice(relevant, n_one % len(relevant), replace=False)])
+    zeros = rng.choice(irrelevant, min(len(irrelevant), n - n_one), replace=False)
+    rows = np.concatenate([ones, zeros])
+    model = LinearSVC(C=settings.regularisation_c).fit(features[labelled[rows]], labels[rows])
+    return np.asarray(features @ model.coef_.ravel() + model.intercept_[0])
+
+
 def word_char_features(texts, settings=DEFAULT_SETTINGS):
     """The product's word 1-2-gram TF-IDF beside character 3-5-grams within word boundaries."""
     words, vocabulary = _product_features(texts, settings)
@@ -92,7 +114,7 @@ def lsa_features(texts, settings=DEFAULT_SETTINGS):
 
 
 _product_features = session.text_features
-VARIANTS = {"lsa": (product, lsa_features), "product": (product, None), "nb-ensemble": (nb_ensemble, None), "logistic": (logistic, None),
+VARIANTS = {"lsa": (product, lsa_features), "dynamic-resampling": (dynamic_resampling, None), "product": (product, None), "nb-ensemble": (nb_ensemble, None), "logistic": (logistic, None),
             "undersampling": (undersampling, None), "word-char": (product, word_char_features)}
 
 
