@@ -51,7 +51,8 @@ def ensure_asreview(venv: Path) -> Path:
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    probe = subprocess.run([str(python), "-c", "import asreview"], check=False, capture_output=True)
+    # Run where importing asreview may leave its dataset cache file (synergy_cache.sqlite): the venv.
+    probe = subprocess.run([str(python), "-c", "import asreview"], check=False, capture_output=True, cwd=venv)
     if probe.returncode != 0:
         print(f"installing asreview=={ASREVIEW_VERSION} into {venv} ...", file=sys.stderr)
         subprocess.run([str(python), "-m", "pip", "install", "-q", f"asreview=={ASREVIEW_VERSION}"],

@@ -45,6 +45,7 @@ from studies.models import (
     SearchSource,
 )
 from studies.models.validators import DOI_PATTERN, NCT_PATTERN, PMID_PATTERN, YEAR_MIN, year_max
+from studies.services import prioritisation
 from studies.services.entities import entity_save
 
 # Rows fetched per round trip when reading the review's records for dedup.
@@ -557,6 +558,9 @@ def stream_import(*, review: Review, source: SearchSource, stream: ParsedStream,
         ]
         _rows_copy(DuplicateCandidate, ["review", "import_batch", "duplicate", "primary", "method", "score",
                                         "reason", "status", "automatic", "decided_at", "created_at"], pairs)
+        if len(new) > len(plan.merges):
+            # Records that reach screening arrived: a ranked queue places them after the commit.
+            prioritisation.ranking_after_import(review=review)
     return ImportSummary(
         imported=len(new), duplicates=len(plan.merges), queued=len(plan.queued), batch_id=batch.pk,
         file_format=stream.file_format, encoding=stream.encoding,

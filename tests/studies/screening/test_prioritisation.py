@@ -6,8 +6,9 @@ import pytest
 from analysis.figures.prisma import prisma_layout
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from studies import selectors
+from studies import access, selectors
 from studies.models import Decision, Record, ScreeningOrder, Stage, StoppingDecision
+from studies.prioritisation.ranking import record_text, text_features
 from studies.services import entity_save
 from studies.services import prioritisation as ranking_services
 from studies.services import screening as services
@@ -116,6 +117,74 @@ def test_a_ranking_never_learns_the_other_screeners_unsettled_votes(ranked):
     assert order_of(ranked, ranked.s1) != s1_second
     # A settled record is what both may learn from: once s1 agrees with s2 on record 4, both see it.
     assert ranked.records[4].pk in s1_second
+
+
+def test_the_features_are_fitted_once_and_refitted_only_when_the_records_change(ranked):
+    first = ranking_services.review_features(ranked.review)
+    assert len(first.record_ids) == len(TOPICS)
+    decide(ranked, ranked.s1, 0, Decision.INCLUDE)
+    decide(ranked, ranked.s1, 1, Decision.EXCLUDE)
+    order_of(ranked, ranked.s1)
+    # Decisions change the labels, not the records: the same fitted features serve every retraining.
+    assert ranking_services.review_features(ranked.review) is first
+    added = entity_save(instance=Record(review=ranked.review, title="Peer support online", abstract="Stigma fell."))
+    second = ranking_services.review_features(ranked.review)
+    assert second is not first and added.pk in second.record_ids.tolist()
+    assert added.pk in order_of(ranked, ranked.s1)
+    added.abstract = "Volcanic basalt weathered."
+    entity_save(instance=added)
+    third = ranking_services.review_features(ranked.review)
+    assert third is not second and "volcanic basalt" not in set(second.vocabulary)
+    assert "volcanic basalt" in set(third.vocabulary)
+    # What is cached is exactly a fresh fit of the records as they are now.
+    texts = [record_text(title, abstract) for title, abstract in
+             Record.objects.filter(pk__in=third.record_ids.tolist()).order_by("pk").values_list("title", "abstract")]
+    fresh, vocabulary = text_features(texts)
+    assert list(vocabulary) == list(third.vocabulary) and (fresh != third.features).nnz == 0
+
+
+def test_the_features_cache_keeps_the_reviews_ranked_last_within_its_memory_bound(ranked, monkeypatch):
+    other = build_screening_review(slug="other-ranked-review", n_records=3).review
+    mine = ranking_services.review_features(ranked.review)
+    ranking_services.review_features(other)
+    assert ranking_services.review_features(ranked.review) is mine
+    # Past the bound, the review ranked least recently is dropped (and fitted again when next needed).
+    monkeypatch.setattr(ranking_services, "FEATURES_CACHED_WEIGHTS", mine.features.nnz)
+    entity_save(instance=Record(review=other, title="Grazing and soil carbon", abstract="Meadows."))
+    ranking_services.review_features(other)
+    assert ranking_services.review_features(ranked.review) is not mine
+
+
+def test_imported_records_ask_every_screeners_ranking_after_the_commit(ranked, django_capture_on_commit_callbacks,
+                                                                        monkeypatch):
+    from datetime import date
+
+    from studies.services.imports import import_file
+    from studies.tasks import retrain_screener_ranking
+
+    asked = []
+    # The broker is the doorbell, not the component under test (the worker test rings it for real).
+    monkeypatch.setattr(retrain_screener_ranking, "apply_async", lambda args, **_: asked.append(tuple(args)))
+    content = ("TY  - JOUR\nTI  - Peer support and stigma in schizophrenia\nAB  - Peer-led groups.\nPY  - 2024\n"
+               "ER  - \n").encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        import_file(review=ranked.review, database="Embase", date_searched=date(2024, 1, 2), query="stigma",
+                    file_name="update.ris", content=content, imported_by=ranked.manager)
+    assert sorted(asked) == sorted((ranked.review.pk, s) for s in access.screener_ids(ranked.review))
+    assert {ranked.s1.pk, ranked.s2.pk} <= {s for _, s in asked}
+    # The same file again imports nothing, and asks for nothing.
+    asked.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        import_file(review=ranked.review, database="Embase", date_searched=date(2024, 1, 2), query="stigma",
+                    file_name="update.ris", content=content, imported_by=ranked.manager)
+    assert asked == []
+    # In order, an import asks for no ranking.
+    ranking_services.prioritisation_set(review=ranked.review, user=ranked.manager, order=ScreeningOrder.IN_ORDER)
+    with django_capture_on_commit_callbacks(execute=True):
+        import_file(review=ranked.review, database="Embase", date_searched=date(2024, 2, 2), query="stigma",
+                    file_name="later.ris", content=content.replace(b"schizophrenia", b"bipolar disorder"),
+                    imported_by=ranked.manager)
+    assert asked == []
 
 
 def test_the_stopping_decision_is_the_managers_with_its_evidence(ranked):

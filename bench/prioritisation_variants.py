@@ -1,0 +1,160 @@
+"""Ranking variants measured against the product's model, in process (no subprocess, no ASReview):
+WSS@95 and share screened at STOP per review and seed, with the same shuffles and priors as
+bench/prioritisation.py, so a variant's numbers sit beside the product's ("ours") there.
+
+It is how the changes named "measured and not kept" in studies/prioritisation/ranking.py were
+measured; rerun one with
+
+    .venv/bin/python bench/prioritisation_variants.py VARIANT [--seeds 0] [--reviews Sep_2021,...]
+
+VARIANT: product (the product's model), nb-ensemble, word-char, logistic, undersampling, lsa, dynamic-resampling.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import MultinomialNB
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from bench.prioritisation import REVIEWS, load_review
+from studies.prioritisation import session
+from studies.prioritisation.ranking import DEFAULT_SETTINGS, fit_relevance, record_text, sample_weights
+
+
+def _unit_ranks(scores: np.ndarray) -> np.ndarray:
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(scores, kind="stable")] = np.arange(len(scores))
+    return ranks / max(1, len(scores) - 1)
+
+
+def product(features, labelled, labels, settings=DEFAULT_SETTINGS):
+    return fit_relevance(features, labelled, labels, settings).scores(features)
+
+
+def nb_ensemble(features, labelled, labels, settings=DEFAULT_SETTINGS):
+    """The product's SVM and ASReview's earlier default, naive Bayes (alpha 3.822), rank-averaged."""
+    nb = MultinomialNB(alpha=3.822).fit(features[labelled], labels,
+                                        sample_weight=sample_weights(labels, settings.balance_ratio))
+    joint = nb.predict_joint_log_proba(features)
+    return (_unit_ranks(product(features, labelled, labels)) + _unit_ranks(joint[:, 1] - joint[:, 0])) / 2
+
+
+def logistic(features, labelled, labels, settings=DEFAULT_SETTINGS):
+    """Logistic regression (C = 1, scikit-learn's default) with the same balanced weights."""
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(
+        features[labelled], labels, sample_weight=sample_weights(labels, settings.balance_ratio))
+    return model.decision_function(features)
+
+
+def undersampling(features, labelled, labels, settings=DEFAULT_SETTINGS):
+    """FASTREAD's aggressive undersampling (Yu, Kraft & Menzies 2018, Empir Softw Eng 23:3161): once
+    30 relevant records are known, train on them and as many irrelevant ones, those farthest from the
+    first model's hyperplane."""
+    model = fit_relevance(features, labelled, labels, settings)
+    relevant = int(labels.sum())
+    if relevant < 30:
+        return model.scores(features)
+    irrelevant = np.flatnonzero(labels == 0)
+    farthest = irrelevant[np.argsort(model.scores(features[labelled[irrelevant]]))[:relevant]]
+    keep = np.concatenate([np.flatnonzero(labels == 1), farthest])
+    return fit_relevance(features, labelled[keep], labels[keep], settings).scores(features)
+
+
+def dynamic_resampling(features, labelled, labels, settings=DEFAULT_SETTINGS):
+    """ASReview's earlier default balance, "double" dynamic resampling (van de Schoot et al. 2021, Nat
+    Mach Intell 3:125; constants a = 2.155, alpha = 0.94, b = 0.789, beta = 1 from its documentation):
+    a training set as large as the labels, relevant records repeated to a share that shrinks as they
+    get commoner, irrelevant ones drawn without replacement; unweighted SVM."""
+    from sklearn.svm import LinearSVC
+
+    rng = np.random.default_rng(len(labels))
+    relevant, irrelevant = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    n = len(labels)
+    one_weight = 2.155 * (len(relevant) / len(irrelevant)) ** -0.94
+    zero_weight = 1 - (1 - 0.789) * (1 + math.log(n)) ** -1.0
+    share = one_weight * len(relevant) / (one_weight * len(relevant) + zero_weight * len(irrelevant))
+    n_one = int(min(max(1, np.floor(share * n + rng.random())), max(1, n - 2)))
+    ones = np.concatenate([np.tile(relevant, n_one // len(relevant)),
+                           rng.choice(relevant, n_one % len(relevant), replace=False)])
+    zeros = rng.choice(irrelevant, min(len(irrelevant), n - n_one), replace=False)
+    rows = np.concatenate([ones, zeros])
+    model = LinearSVC(C=settings.regularisation_c).fit(features[labelled[rows]], labels[rows])
+    return np.asarray(features @ model.coef_.ravel() + model.intercept_[0])
+
+
+def word_char_features(texts, settings=DEFAULT_SETTINGS):
+    """The product's word 1-2-gram TF-IDF beside character 3-5-grams within word boundaries."""
+    words, vocabulary = _product_features(texts, settings)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                            max_df=settings.max_df).fit_transform(texts)
+    return sparse.hstack([words, chars]).tocsr() / np.sqrt(2), vocabulary
+
+
+def lsa_features(texts, settings=DEFAULT_SETTINGS):
+    """The product's TF-IDF beside its latent semantic analysis (Deerwester et al. 1990, J Am Soc Inf
+    Sci 41:391): 300 dimensions (Landauer & Dumais 1997's), each part of unit length, so records
+    sharing no term but related ones still score alike."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import normalize
+
+    words, vocabulary = _product_features(texts, settings)
+    dimensions = min(300, words.shape[0] - 1, words.shape[1] - 1)
+    latent = normalize(TruncatedSVD(n_components=dimensions, random_state=0).fit_transform(words))
+    return sparse.hstack([words, sparse.csr_matrix(latent)]).tocsr() / np.sqrt(2), vocabulary
+
+
+_product_features = session.text_features
+VARIANTS = {"lsa": (product, lsa_features), "dynamic-resampling": (dynamic_resampling, None), "product": (product, None), "nb-ensemble": (nb_ensemble, None), "logistic": (logistic, None),
+            "undersampling": (undersampling, None), "word-char": (product, word_char_features)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("variant", choices=sorted(VARIANTS))
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--reviews", default=",".join(REVIEWS))
+    args = parser.parse_args()
+    scores, features = VARIANTS[args.variant]
+    # The variant replaces the product's functions inside the simulation loop only (this process).
+    session.relevance_scores = scores
+    if features is not None:
+        session.text_features = features
+    wss = []
+    for review in args.reviews.split(","):
+        records = load_review(review)
+        for seed in (int(s) for s in args.seeds.split(",")):
+            rng = np.random.default_rng(seed)  # the same draws as bench/prioritisation.py
+            shuffled = [records[i] for i in rng.permutation(len(records))]
+            labels = [int(r["label_included"]) for r in shuffled]
+            ids = [r["record_id"] for r in shuffled]
+            included = ids.index(str(rng.choice([i for i, v in zip(ids, labels, strict=True) if v == 1])))
+            excluded = ids.index(str(rng.choice([i for i, v in zip(ids, labels, strict=True) if v == 0])))
+            screening = session.PrioritisedScreening([record_text(r["title"], r["abstract"]) for r in shuffled],
+                                                     {included: 1, excluded: 0})
+            asked, stop = [], None
+            while (index := screening.next_record()) is not None:
+                asked.append(labels[index])
+                screening.record_decision(index, labels[index] == 1)
+                if stop is None and screening.stopping().can_stop:
+                    stop = len(asked)
+            total, relevant = len(ids), sum(labels)
+            found = 1 + np.cumsum(asked)
+            screened_at_95 = 2 + int(np.argmax(found >= math.ceil(0.95 * relevant))) + 1
+            wss.append((total - screened_at_95) / total - 0.05)
+            print(f"{args.variant:14} {review:18} seed {seed} WSS@95 {wss[-1]:.3f}  STOP at "
+                  f"{(stop + 2) / total:.3f} recall {found[stop - 1] / relevant:.3f}", flush=True)
+    print(f"{args.variant:14} median WSS@95 {statistics.median(wss):.3f}")
+
+
+if __name__ == "__main__":
+    main()
