@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 
 from analysis.engine.arms import combine_continuous_groups, combine_dichotomous_groups
+from analysis.engine.grade import GradeSettings
+from analysis.models import SummaryOfFindingsOutcome
 from studies import rob1, rob2
 from studies.models import (
     HAS_CONFIRMED_NUMBERS,
@@ -91,6 +93,8 @@ class ReviewInputs:
     subgroup_fields: tuple[CharacteristicField, ...]
     subgroup_values: dict[tuple[int, int], str]  # (field id, study id) → value
     risk_of_bias: RiskOfBiasInputs = field(default_factory=RiskOfBiasInputs)
+    # What people give the GRADE rules per outcome (thresholds, control risk; issue 24), by outcome id.
+    grade_settings: dict[int, GradeSettings] = field(default_factory=dict)
 
 
 def risk_of_bias_load(review: Review) -> RiskOfBiasInputs:
@@ -177,6 +181,11 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
             .only("field_id", "study_id", "value_text")
         }
         risk_of_bias = risk_of_bias_load(review)
+        grade_settings = {
+            row.outcome_id: GradeSettings(threshold=row.decision_threshold, control_risk=row.control_risk,
+                                          familiar_scale=row.familiar_scale, familiar_sd=row.familiar_sd)
+            for row in SummaryOfFindingsOutcome.objects.filter(review=review)
+        }
 
     grouped: dict[tuple[int, int, int | None], dict[str, list[ArmSummary]]] = defaultdict(lambda: defaultdict(list))
     # A study's rows in an outcome's own subgroups (RevMan's per-analysis subgroups, e.g. each dose
@@ -210,4 +219,4 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
                                      (outcome.pk, study.pk) in imputed))
         outcome_inputs.append(OutcomeInputs(outcome, tuple(rows), tuple(incomplete)))
     return ReviewInputs(review, review.data_version, time_point, tuple(outcome_inputs), subgroup_fields,
-                        subgroup_values, risk_of_bias)
+                        subgroup_values, risk_of_bias, grade_settings)
