@@ -147,6 +147,14 @@ def combine_dichotomous(arms: list[ArmSummary]) -> ArmSummary:
     return ArmSummary(events=events, total=total)
 
 
+def _sof_settings(outcome: Outcome) -> SummaryOfFindingsOutcome | None:
+    """An outcome's summary-of-findings settings, loaded with it (select_related), or None."""
+    try:
+        return outcome.sof_settings
+    except SummaryOfFindingsOutcome.DoesNotExist:
+        return None
+
+
 def analysis_inputs_load(review_id: int) -> ReviewInputs:
     """Read a review's analysis inputs in a constant number of queries, from one snapshot.
 
@@ -160,7 +168,8 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         review = Review.objects.get(pk=review_id)
         time_point = TimePoint.objects.filter(review=review, is_analysis_default=True).first()
-        outcomes = list(Outcome.objects.filter(review=review).select_related("domain")
+        # With each outcome's summary-of-findings settings (issue 24), in the same query.
+        outcomes = list(Outcome.objects.filter(review=review).select_related("domain", "sof_settings")
                         .order_by("domain__order", "domain__name", "order", "name"))
         studies = {s.pk: s for s in Study.objects.filter(review=review, is_included=True)}
         # The confirmed numbers only: an entry held "awaiting check" leaves the last confirmed numbers
@@ -182,9 +191,9 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
         }
         risk_of_bias = risk_of_bias_load(review)
         grade_settings = {
-            row.outcome_id: GradeSettings(threshold=row.decision_threshold, control_risk=row.control_risk,
-                                          familiar_scale=row.familiar_scale, familiar_sd=row.familiar_sd)
-            for row in SummaryOfFindingsOutcome.objects.filter(review=review)
+            outcome.pk: GradeSettings(threshold=row.decision_threshold, control_risk=row.control_risk,
+                                      familiar_scale=row.familiar_scale, familiar_sd=row.familiar_sd)
+            for outcome in outcomes if (row := _sof_settings(outcome)) is not None
         }
 
     grouped: dict[tuple[int, int, int | None], dict[str, list[ArmSummary]]] = defaultdict(lambda: defaultdict(list))
