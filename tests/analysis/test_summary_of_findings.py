@@ -4,6 +4,8 @@ pooled relative effect and the stated control risk; overrides are people's, audi
 a second look when the data change the rule's judgment; access is the analysis API's."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 import pytest
@@ -13,6 +15,7 @@ from analysis.models import GradeOverrideEvent, SummaryOfFindingsOutcomeEvent
 from analysis.services import summary_of_findings as sof
 from studies.models import Arm, ArmRole, DataType, EffectMeasure, Outcome, OutcomeData, Role, Study
 from studies.services import entity_save, membership_add
+from studies.services.revman import rm5_import
 
 pytestmark = pytest.mark.django_db
 
@@ -204,3 +207,40 @@ def test_readers_see_the_table_as_they_see_the_analysis(client, small):
     assert client.get("/reviews/small-review/summary-of-findings/assess/").status_code == 403
     page = client.get("/reviews/small-review/summary-of-findings/").content.decode()
     assert "Self-stigma" in page and "⊕" in page and "Download the table (CSV)" in page
+
+
+FLEISS = Path("/work/shared/data/rm5/Fleiss1993.rm5")
+if not FLEISS.exists():  # the same file as the RevMan import tests read
+    FLEISS = Path(__file__).resolve().parents[3] / "shared" / "data" / "rm5" / "Fleiss1993.rm5"
+
+
+def test_a_real_dichotomous_review_absolute_effects_match_metafor(client, small):
+    """Fleiss 1993 (aspirin after myocardial infarction, 7 trials, imported from its RevMan file): the
+    per-1,000 cells from the pooled MH odds ratio and the median control risk, as metafor gives them:
+    Rscript -e 'library(metafor); xt=c(49,44,32,102,246,85,1570); nt=c(615,758,317,832,2267,810,8587);
+      xc=c(67,64,38,126,219,52,1720); nc=c(624,771,309,850,2257,406,8600); acr<-median(xc/nc);
+      m<-rma.mh(ai=xt,n1i=nt,ci=xc,n2i=nc,measure="OR"); or<-exp(c(m$b,m$ci.lb,m$ci.ub));
+      print(acr); print(or); print(1000*or*acr/(1-acr+or*acr))'
+    → ACR 0.1229773463; OR 0.896866 (0.840514 to 0.956995); 111.7110 (105.4321 to 118.3144) per 1,000;
+    OIS (25% RRR from the ACR) 3182: z<-qnorm(.975)+qnorm(.8); p2<-acr*.75;
+      2*ceiling(z^2*(acr*(1-acr)+p2*(1-p2))/(acr-p2)^2)."""
+    review = rm5_import(content=FLEISS.read_bytes(), file_name="Fleiss1993.rm5", slug="fleiss-sof",
+                        created_by=small.manager).review
+    recompute(review)
+    client.force_login(small.manager)
+    entry = next(e for e in api(client, "fleiss-sof") if e["measure"] == "OR")
+    assert entry["outcome"] == "Aspirin for Preventing Death after Myocardial Infarction"
+    assert (entry["k"], entry["participants"]) == (7, 28003)
+    ratio = entry["relative_effect"]
+    assert (ratio["estimate"], ratio["ci_low"], ratio["ci_high"]) == pytest.approx((0.896866, 0.840514, 0.956995), abs=1e-6)
+    assert ratio["text"] == "OR 0.90 (0.84 to 0.96)"
+    absolute = entry["absolute_effect"]
+    assert absolute["control_risk"] == pytest.approx(0.1229773463, abs=1e-10)
+    assert absolute["exact"]["intervention_per_1000"] == pytest.approx(111.7110, abs=1e-4)
+    assert absolute["exact"]["intervention_low_per_1000"] == pytest.approx(105.4321, abs=1e-4)
+    assert absolute["exact"]["intervention_high_per_1000"] == pytest.approx(118.3144, abs=1e-4)
+    assert (absolute["risk_with_control_per_1000"], absolute["risk_with_intervention_per_1000"],
+            absolute["risk_with_intervention_ci_per_1000"]) == (123, 112, [105, 118])
+    assert (absolute["difference_per_1000"], absolute["difference_ci_per_1000"]) == (-11, [-18, -5])
+    assert entry["optimal_information_size"] == 3182
+    assert next(d for d in entry["domains"] if d["domain"] == "imprecision")["levels"] == 0
