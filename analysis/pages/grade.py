@@ -5,6 +5,7 @@ Every write goes through ``analysis.services.summary_of_findings``."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -62,6 +63,7 @@ def _post(request: HttpRequest, review, roles: frozenset[str]) -> str:
     raise ValidationError({"action": "Unknown action."})
 
 
+@login_required
 @require_http_methods(["GET", "POST"])
 def grade_assessment_page(request: HttpRequest, slug: str) -> HttpResponse:
     """``/reviews/<slug>/summary-of-findings/assess/``: each outcome's domains (the rule's judgment,

@@ -199,7 +199,7 @@ def test_readers_see_the_table_as_they_see_the_analysis(client, small):
     recompute(small.review)
     assert client.get("/api/reviews/small-review/summary-of-findings/").status_code == 404  # unpublished
     assert client.get("/reviews/small-review/summary-of-findings/").status_code == 404
-    assert client.get("/reviews/small-review/summary-of-findings/assess/").status_code == 404
+    assert client.get("/reviews/small-review/summary-of-findings/assess/").status_code == 302  # sign in first
     screener = get_user_model().objects.create_user("screener", password="a-long-test-password")
     membership_add(review=small.review, user=screener, role=Role.SCREENER)
     client.force_login(screener)
@@ -244,3 +244,25 @@ def test_a_real_dichotomous_review_absolute_effects_match_metafor(client, small)
     assert (absolute["difference_per_1000"], absolute["difference_ci_per_1000"]) == (-11, [-18, -5])
     assert entry["optimal_information_size"] == 3182
     assert next(d for d in entry["domains"] if d["domain"] == "imprecision")["levels"] == 0
+
+
+def test_the_assessment_page_overrides_through_the_service(client, small):
+    recompute(small.review)
+    client.force_login(small.manager)
+    page = "/reviews/small-review/summary-of-findings/assess/"
+    assert "Rule says" in client.get(page).content.decode()
+    response = client.post(page, {"action": "override", "outcome": small.outcome.pk, "domain": "indirectness",
+                                  "levels": "1", "reason": "Only adolescents; the question is about adults."})
+    assert response.status_code == 302
+    refused = client.post(page, {"action": "override", "outcome": small.outcome.pk, "domain": "indirectness",
+                                 "levels": "1", "reason": ""}, follow=True)
+    assert "written reason" in refused.content.decode()
+    client.post(page, {"action": "table", "outcome": small.outcome.pk, "position": "2", "decision_threshold": "0.3",
+                       "familiar_scale": "ISMI", "familiar_sd": "0.5"})
+    recompute(small.review)
+    entry = api(client, "small-review")[0]
+    indirectness = next(d for d in entry["domains"] if d["domain"] == "indirectness")
+    assert (indirectness["levels"], indirectness["automatic"]) == (1, False)
+    assert entry["position"] == 2 and entry["decision_threshold"] == 0.3
+    assert entry["back_translation"]["mean_difference"] == pytest.approx(entry["estimate"] * 0.5)
+    assert "Indirectness: rated down 1 level (assessor's judgment; the rule said 0)" in " ".join(entry["footnotes"])
