@@ -302,6 +302,8 @@ def sof_entry(result: OutcomeResult, overrides: dict[str, GradeOverride],
                                                    _per_1000(effect.intervention_high_per_1000)],
             "difference_per_1000": difference[0], "difference_ci_per_1000": difference[1:],
             "exact": asdict(effect),
+            "difference_text": (f"{_difference_words(difference[0])} per 1,000 ({_difference_words(difference[1])} to "
+                                f"{_difference_words(difference[2])})"),
             "text": (f"{_per_1000(effect.intervention_per_1000)} per 1,000 with the intervention "
                      f"({_per_1000(effect.intervention_low_per_1000)} to {_per_1000(effect.intervention_high_per_1000)}) "
                      f"against {_per_1000(effect.control_per_1000)} per 1,000 with control: "

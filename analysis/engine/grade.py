@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 import math
 from statistics import median
 
@@ -183,6 +184,12 @@ def inconsistency_judgment(*, k: int, i2: float | None, tau2: float | None, pred
     return DomainJudgment(INCONSISTENCY, 0, reason + ".", numbers, rule)
 
 
+@lru_cache(maxsize=8)
+def _z_sum(alpha: float, power: float) -> float:
+    """z₁₋α/₂ + z_power (cached: the recompute asks for the same pair for every outcome)."""
+    return float(norm.ppf(1 - alpha / 2) + norm.ppf(power))
+
+
 def optimal_information_size_dichotomous(control_risk: float, *, relative_risk_reduction: float = OIS_RELATIVE_RISK_REDUCTION,
                                           alpha: float = OIS_ALPHA, power: float = OIS_POWER) -> int:
     """Total participants (both arms) a single trial needs to detect a relative risk reduction from
@@ -191,7 +198,7 @@ def optimal_information_size_dichotomous(control_risk: float, *, relative_risk_r
     if not 0 < control_risk < 1:
         raise ValueError("the control risk must be between 0 and 1")
     p1, p2 = control_risk, control_risk * (1 - relative_risk_reduction)
-    z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
+    z = _z_sum(alpha, power)
     per_arm = z ** 2 * (p1 * (1 - p1) + p2 * (1 - p2)) / (p1 - p2) ** 2
     return 2 * math.ceil(per_arm)
 
@@ -202,7 +209,7 @@ def optimal_information_size_continuous(standardised_difference: float, *, alpha
     5.2.1): n per arm = 2 (z₁₋α/₂ + z_power)² / δ²."""
     if not standardised_difference > 0:
         raise ValueError("the standardised difference must be positive")
-    z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
+    z = _z_sum(alpha, power)
     return 2 * math.ceil(2 * z ** 2 / standardised_difference ** 2)
 
 

@@ -608,20 +608,10 @@ def sof_context(review: Review) -> dict:
         for note in entry["footnotes"]:
             footnotes.append(f"{entry['outcome']}. {note}")
             numbers.append(len(footnotes))
-        absolute = entry["absolute_effect"]
-        difference_text = ""
-        if absolute:
-            low, high = absolute["difference_ci_per_1000"]
-            difference_text = (f"{_difference(absolute['difference_per_1000'])} per 1,000 "
-                               f"({_difference(low)} to {_difference(high)})")
-        shown.append({**entry, "footnote_numbers": numbers, "difference_text": difference_text,
+        shown.append({**entry, "footnote_numbers": numbers,
                       "domain_rows": [{**d, "label": DOMAIN_LABELS[d["domain"]]} for d in entry["domains"]]})
     return {"review": review, **_status_context(review), "level": level_text(review), "rows": shown,
             "chosen": chosen, "footnotes": footnotes, "time_point": rows[0]["time_point"] if rows else ""}
-
-
-def _difference(value: int) -> str:
-    return "no difference" if value == 0 else f"{abs(value)} {'more' if value > 0 else 'fewer'}"
 
 
 @require_GET
