@@ -243,6 +243,11 @@ def _ratio_text(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _side(value: float) -> str:
+    """"0.34 lower" / "0.12 higher" (a difference in means, as GRADE tables word it)."""
+    return f"{abs(value):.2f} {'lower' if value < 0 else 'higher'}"
+
+
 def _difference_words(value: int) -> str:
     if value == 0:
         return "0 fewer"
@@ -318,9 +323,14 @@ def sof_entry(result: OutcomeResult, overrides: dict[str, GradeOverride],
         if setting is not None and setting.familiar_sd and setting.familiar_scale:
             back = grade_rules.back_translate(estimate, low, high, setting.familiar_scale, setting.familiar_sd)
             back_translation = {**asdict(back), "text": (
-                f"{back.mean_difference:.1f} points on {back.scale} ({back.ci_low:.1f} to {back.ci_high:.1f}; "
+                f"{_side(back.mean_difference)} on {back.scale} ({_side(back.ci_low)} to {_side(back.ci_high)}; "
                 f"SMD × SD {back.sd:g})")}
     heterogeneity = payload["heterogeneity"]
+    # GRADE's wording for a difference in means (GRADE guidelines 13): the intervention group's mean
+    # was so much higher or lower, with its CI.
+    unit = " SD" if measure in grade_rules.SMD_MEASURES else ""
+    difference_text = "" if absolute or is_ratio else (
+        f"{name} {abs(estimate):.2f}{unit} {'lower' if estimate < 0 else 'higher'} ({_side(low)} to {_side(high)})")
     return {
         "outcome": result.outcome.name,
         "outcome_id": result.outcome_id,
@@ -344,6 +354,7 @@ def sof_entry(result: OutcomeResult, overrides: dict[str, GradeOverride],
         "decision_threshold": grade["threshold"], "decision_threshold_source": grade["threshold_source"],
         "optimal_information_size": grade["optimal_information_size"],
         "relative_effect": relative,
+        "difference_text": difference_text,
         "absolute_effect": absolute,
         "interpretation": interpretation,
         "back_translation": back_translation,

@@ -188,7 +188,7 @@ def test_a_release_answers_the_living_apis_json_then_and_never_changes(small, cl
     assert client.get("/api/reviews/small-review/summary-of-findings/").json()[0]["estimate"] != sof_then[0]["estimate"]
     assert client.get("/reviews/small-review/releases/1.0.0/api/summary-of-findings/").json() == sof_then
     sof_page = client.get("/reviews/small-review/releases/1.0.0/summary-of-findings/").content.decode()
-    assert sof_then[0]["certainty_symbols"] in sof_page and sof_then[0]["relative_effect"]["text"] in sof_page
+    assert sof_then[0]["certainty_symbols"] in sof_page and sof_then[0]["difference_text"] in sof_page
     for download in ("summary-of-findings.csv", "summary-of-findings.html"):
         assert client.get(f"/reviews/small-review/releases/1.0.0/{download}").status_code == 200
     # The release's pages and downloads kept their numbers too.
