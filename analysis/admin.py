@@ -3,7 +3,9 @@ the pipeline from the data (editing them by hand would break the ledger)."""
 from django.contrib import admin
 from django.db.models import Count
 
-from analysis.models import AnalysisRun, ConclusionChange, Release, ReleaseSchedule
+from analysis.models import (
+    AnalysisRun, ConclusionChange, GradeOverride, Release, ReleaseSchedule, SummaryOfFindingsOutcome,
+)
 from studies import access
 
 
@@ -74,3 +76,24 @@ class ReleaseScheduleAdmin(ReadOnlyAdmin):
 
     list_display = ["review", "every_days", "set_by", "set_at"]
     list_select_related = ["review", "set_by"]
+
+
+@admin.register(SummaryOfFindingsOutcome)
+class SummaryOfFindingsOutcomeAdmin(ReadOnlyAdmin):
+    """Chosen on the review's GRADE assessment page (a service checks the manager role, moves the data
+    version so the judgments are recomputed, and the trigger audits it)."""
+
+    list_display = ["review", "position", "outcome", "decision_threshold", "control_risk", "familiar_scale",
+                    "familiar_sd", "set_by", "set_at"]
+    list_filter = [("review", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["review", "outcome", "set_by"]
+
+
+@admin.register(GradeOverride)
+class GradeOverrideAdmin(ReadOnlyAdmin):
+    """Made on the review's GRADE assessment page by risk-of-bias assessors or managers (audited)."""
+
+    list_display = ["review", "outcome", "domain", "levels", "automatic_levels", "made_by", "made_at"]
+    list_filter = ["domain", ("review", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["review", "outcome", "made_by"]
+    search_fields = ["outcome__name", "reason"]

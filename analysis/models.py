@@ -272,3 +272,102 @@ ReleaseScheduleEvent = pghistory.create_event_model(
     model_name="ReleaseScheduleEvent", abstract=False,
     obj_field=pghistory.ObjForeignKey(related_name="audit_events"),
 )
+
+
+# --- GRADE summary of findings (issue 24) -------------------------------------------------------
+
+
+class SummaryOfFindingsOutcome(models.Model):
+    """An outcome the manager puts in the summary-of-findings table (GRADE: up to seven), with what
+    the GRADE rules need from people. Changing it moves the review's data version: the automatic
+    judgments are recomputed with the analysis."""
+
+    MAX_OUTCOMES = 7
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="sof_outcomes")
+    outcome = models.OneToOneField(Outcome, on_delete=models.CASCADE, related_name="sof_settings")
+    position = models.PositiveSmallIntegerField(help_text="The row of the table, 1 to 7.")
+    decision_threshold = models.FloatField(
+        null=True, blank=True,
+        help_text="The smallest effect that would matter: for RR/OR a ratio above 1 (1.25 also means 0.8); "
+                  "otherwise a positive difference on the measure's scale. Empty: GRADE's defaults.")
+    control_risk = models.FloatField(
+        null=True, blank=True,
+        help_text="Assumed risk with control, as a proportion (0.03 = 30 per 1,000). Empty: the median "
+                  "control-group risk of the included studies.")
+    familiar_scale = models.CharField(max_length=200, blank=True,
+                                      help_text="A familiar instrument to re-express an SMD on.")
+    familiar_sd = models.FloatField(null=True, blank=True, help_text="That instrument's SD in this population.")
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    set_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["review", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "position"], name="sof_one_outcome_per_row"),
+            models.CheckConstraint(condition=Q(position__gte=1, position__lte=7), name="sof_at_most_seven_rows",
+                                   violation_error_message="A summary of findings has rows 1 to 7 (GRADE: up to seven outcomes)."),
+            models.CheckConstraint(condition=Q(decision_threshold__isnull=True) | Q(decision_threshold__gt=0),
+                                   name="sof_threshold_positive",
+                                   violation_error_message="The decision threshold must be positive."),
+            models.CheckConstraint(condition=Q(control_risk__isnull=True) | Q(control_risk__gt=0, control_risk__lt=1),
+                                   name="sof_control_risk_proportion",
+                                   violation_error_message="The control risk is a proportion between 0 and 1."),
+            models.CheckConstraint(condition=Q(familiar_sd__isnull=True) | Q(familiar_sd__gt=0),
+                                   name="sof_familiar_sd_positive",
+                                   violation_error_message="The familiar scale's SD must be positive."),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.review}: row {self.position}, {self.outcome}"
+
+
+class GradeDomain(models.TextChoices):
+    RISK_OF_BIAS = "risk_of_bias", "Risk of bias"
+    INCONSISTENCY = "inconsistency", "Inconsistency"
+    INDIRECTNESS = "indirectness", "Indirectness"
+    IMPRECISION = "imprecision", "Imprecision"
+    PUBLICATION_BIAS = "publication_bias", "Publication bias"
+
+
+class GradeOverride(models.Model):
+    """A person's judgment of one GRADE domain of one outcome, replacing the automatic one, with a
+    written reason. It keeps the automatic judgment it overrode: when a recompute yields a different
+    one, the override is still applied but flagged for a second look. Audited (pghistory)."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="grade_overrides")
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="grade_overrides")
+    domain = models.CharField(max_length=20, choices=GradeDomain.choices)
+    levels = models.PositiveSmallIntegerField(help_text="Levels down: 0 (not serious), 1 (serious), 2 (very serious).")
+    reason = models.TextField()
+    automatic_levels = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The automatic judgment when the override was made (empty: none yet).")
+    automatic_reason = models.TextField(blank=True)
+    made_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    made_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["review", "outcome", "domain"]
+        constraints = [
+            models.UniqueConstraint(fields=["outcome", "domain"], name="grade_override_once_per_domain"),
+            models.CheckConstraint(condition=Q(levels__lte=2), name="grade_override_levels_0_to_2",
+                                   violation_error_message="A domain is rated down 0, 1 or 2 levels."),
+            models.CheckConstraint(condition=~Q(reason=""), name="grade_override_has_reason",
+                                   violation_error_message="An override needs a written reason."),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome}: {self.get_domain_display()} −{self.levels}"
+
+
+# Who chose which outcomes and thresholds, and who overrode which judgment: append-only trails.
+SummaryOfFindingsOutcomeEvent = pghistory.create_event_model(
+    SummaryOfFindingsOutcome, pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(),
+    model_name="SummaryOfFindingsOutcomeEvent", abstract=False,
+    obj_field=pghistory.ObjForeignKey(related_name="audit_events"),
+)
+GradeOverrideEvent = pghistory.create_event_model(
+    GradeOverride, pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(),
+    model_name="GradeOverrideEvent", abstract=False,
+    obj_field=pghistory.ObjForeignKey(related_name="audit_events"),
+)

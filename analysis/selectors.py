@@ -1,13 +1,17 @@
 """Reads of analysis results for pages and the API."""
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
+import math
 
 from django.db import connection
 from django.db.models import QuerySet
 
 from analysis.engine.options import Measure
 from analysis.services import risk_of_bias_load
-from analysis.models import ConclusionChange, OutcomeResult, Release, RunStatus
+from analysis.engine import grade as grade_rules
+from analysis.models import (
+    ConclusionChange, GradeOverride, OutcomeResult, Release, RunStatus, SummaryOfFindingsOutcome,
+)
 from studies import access
 from studies.models import (
     HAS_CONFIRMED_NUMBERS,
@@ -239,3 +243,155 @@ def release_of(review: Review, version: str, *, with_snapshot: bool = True):
     if not with_snapshot:
         queryset = queryset.defer("snapshot_gz")
     return queryset.select_related("review", "created_by").first()
+
+
+# --- GRADE summary of findings (issue 24) ---------------------------------------------------------
+
+
+def _per_1000(value: float) -> int:
+    """GRADE tables show whole numbers per 1,000 (half away from zero, as people round)."""
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
+def _ratio_text(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _side(value: float) -> str:
+    """"0.34 lower" / "0.12 higher" (a difference in means, as GRADE tables word it)."""
+    return f"{abs(value):.2f} {'lower' if value < 0 else 'higher'}"
+
+
+def _difference_words(value: int) -> str:
+    if value == 0:
+        return "0 fewer"
+    return f"{abs(value)} {'more' if value > 0 else 'fewer'}"
+
+
+def sof_entry(result: OutcomeResult, overrides: dict[str, GradeOverride],
+              setting: SummaryOfFindingsOutcome | None) -> dict | None:
+    """One outcome's row of the summary of findings, as the API answers it: the automatic judgments
+    stored with the analysis, people's overrides applied (flagged when the automatic judgment has
+    changed since), the certainty, and the table's cells. None without a pooled result."""
+    payload = result.payload or {}
+    grade = payload.get("grade")
+    chosen = payload.get(payload.get("chosen_model", ""), {})
+    if not grade or chosen.get("estimate") is None:
+        return None
+    measure = payload["measure"]
+    domains, footnotes = [], []
+    for automatic in grade["domains"]:
+        override = overrides.get(automatic["domain"])
+        entry = {
+            "domain": automatic["domain"], "levels": automatic["levels"], "automatic": override is None,
+            "reason": automatic["reason"], "numbers": automatic["numbers"], "rule": automatic["rule"],
+            "automatic_levels": automatic["levels"], "automatic_reason": automatic["reason"],
+            "override": None, "needs_second_look": False,
+        }
+        if override is not None:
+            second_look = override.automatic_levels != automatic["levels"]
+            entry.update(levels=override.levels, reason=override.reason, needs_second_look=second_look, override={
+                "by": override.made_by.get_username() if override.made_by else None,
+                "at": override.made_at.isoformat(), "automatic_levels_then": override.automatic_levels,
+                "automatic_reason_then": override.automatic_reason})
+        domains.append(entry)
+        if entry["levels"]:
+            label = grade_rules.DOMAIN_LABELS[entry["domain"]]
+            whose = f" (assessor's judgment; the rule said {automatic['levels']})" if override is not None else ""
+            footnotes.append(f"{label}: rated down {entry['levels']} level{'s' if entry['levels'] > 1 else ''}"
+                             f"{whose}. {entry['reason']}")
+    downgrades = sum(d["levels"] for d in domains)
+    certainty = grade_rules.certainty_from_levels(downgrades)
+    is_ratio = measure in grade_rules.RATIO_MEASURES
+    estimate, low, high = chosen["estimate"], chosen["ci_low"], chosen["ci_high"]
+    shown = (chosen["ratio"], chosen["ratio_ci_low"], chosen["ratio_ci_high"]) if is_ratio else (estimate, low, high)
+    name = measure.removesuffix("_EXACT")
+    relative = {"measure": name, "estimate": shown[0], "ci_low": shown[1], "ci_high": shown[2],
+                "text": f"{name} {_ratio_text(shown[0])} ({_ratio_text(shown[1])} to {_ratio_text(shown[2])})"}
+    absolute = None
+    if measure in grade_rules.DICHOTOMOUS_MEASURES and grade["control_risk"] is not None:
+        effect = grade_rules.absolute_effect(measure, *shown, grade["control_risk"])
+        difference = [_per_1000(v) for v in (effect.difference_per_1000, effect.difference_low_per_1000,
+                                              effect.difference_high_per_1000)]
+        absolute = {
+            "control_risk": grade["control_risk"], "control_risk_source": grade["control_risk_source"],
+            "risk_with_control_per_1000": _per_1000(effect.control_per_1000),
+            "risk_with_intervention_per_1000": _per_1000(effect.intervention_per_1000),
+            "risk_with_intervention_ci_per_1000": [_per_1000(effect.intervention_low_per_1000),
+                                                   _per_1000(effect.intervention_high_per_1000)],
+            "difference_per_1000": difference[0], "difference_ci_per_1000": difference[1:],
+            "exact": asdict(effect),
+            "difference_text": (f"{_difference_words(difference[0])} per 1,000 ({_difference_words(difference[1])} to "
+                                f"{_difference_words(difference[2])})"),
+            "text": (f"{_per_1000(effect.intervention_per_1000)} per 1,000 with the intervention "
+                     f"({_per_1000(effect.intervention_low_per_1000)} to {_per_1000(effect.intervention_high_per_1000)}) "
+                     f"against {_per_1000(effect.control_per_1000)} per 1,000 with control: "
+                     f"{_difference_words(difference[0])} per 1,000 ({_difference_words(difference[1])} to "
+                     f"{_difference_words(difference[2])})"),
+        }
+    interpretation = back_translation = None
+    if measure in grade_rules.SMD_MEASURES:
+        size = grade_rules.smd_size(estimate)
+        interpretation = {"size": size, "statement": grade_rules.plain_statement(certainty, size, payload["favours"]),
+                          "rule": "Cohen's 0.2 / 0.5 / 0.8 (Cochrane Handbook 15.5.3.1); GRADE guidelines 26"}
+        if setting is not None and setting.familiar_sd and setting.familiar_scale:
+            back = grade_rules.back_translate(estimate, low, high, setting.familiar_scale, setting.familiar_sd)
+            back_translation = {**asdict(back), "text": (
+                f"{_side(back.mean_difference)} on {back.scale} ({_side(back.ci_low)} to {_side(back.ci_high)}; "
+                f"SMD × SD {back.sd:g})")}
+    heterogeneity = payload["heterogeneity"]
+    # GRADE's wording for a difference in means (GRADE guidelines 13): the intervention group's mean
+    # was so much higher or lower, with its CI.
+    unit = " SD" if measure in grade_rules.SMD_MEASURES else ""
+    difference_text = "" if absolute or is_ratio else (
+        f"{name} {abs(estimate):.2f}{unit} {'lower' if estimate < 0 else 'higher'} ({_side(low)} to {_side(high)})")
+    return {
+        "outcome": result.outcome.name,
+        "outcome_id": result.outcome_id,
+        "domain": result.outcome.domain.name,
+        "time_point": result.time_point.label,
+        "in_table": setting is not None,
+        "position": setting.position if setting is not None else None,
+        "certainty": certainty,
+        "certainty_symbols": grade_rules.CERTAINTY_SYMBOLS[certainty],
+        "downgrades": downgrades,
+        "needs_second_look": any(d["needs_second_look"] for d in domains),
+        "domains": domains,
+        "k": result.k,
+        "participants": grade["participants"],
+        "measure": measure,
+        "chosen_model": result.chosen_model,
+        "estimate": estimate, "ci_low": low, "ci_high": high, "p": result.p_value,
+        "i2": heterogeneity["i2"], "tau2": heterogeneity["tau2"],
+        "prediction_low": payload["random"].get("prediction_low"),
+        "prediction_high": payload["random"].get("prediction_high"),
+        "decision_threshold": grade["threshold"], "decision_threshold_source": grade["threshold_source"],
+        "optimal_information_size": grade["optimal_information_size"],
+        "relative_effect": relative,
+        "difference_text": difference_text,
+        "absolute_effect": absolute,
+        "interpretation": interpretation,
+        "back_translation": back_translation,
+        "footnotes": footnotes,
+    }
+
+
+def summary_of_findings(review: Review) -> list[dict]:
+    """Every outcome of the main analysis with a pooled result, in the review's outcome order (the
+    API's answer); each says whether the manager put it in the table (``in_table``, ``position``)."""
+    results = list(current_results(review).filter(subgroup_field__isnull=True, analysis_set="main"))
+    overrides: dict[int, dict[str, GradeOverride]] = {}
+    for override in GradeOverride.objects.filter(review=review).select_related("made_by"):
+        overrides.setdefault(override.outcome_id, {})[override.domain] = override
+    settings = {s.outcome_id: s for s in SummaryOfFindingsOutcome.objects.filter(review=review)}
+    entries = [sof_entry(r, overrides.get(r.outcome_id, {}), settings.get(r.outcome_id)) for r in results]
+    return [e for e in entries if e is not None]
+
+
+def summary_of_findings_table(entries: list[dict]) -> tuple[list[dict], bool]:
+    """The rows of the table: the manager's choice in their order; until there is one, the first
+    seven outcomes (GRADE: at most seven). Returns (rows, chosen by the manager)."""
+    chosen = sorted((e for e in entries if e["in_table"]), key=lambda e: e["position"])
+    if chosen:
+        return chosen, True
+    return entries[:SummaryOfFindingsOutcome.MAX_OUTCOMES], False

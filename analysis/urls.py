@@ -1,5 +1,6 @@
 from django.urls import path
 
+from analysis.pages import grade as grade_pages
 from analysis.pages import reader as pages
 from analysis.pages import revman as revman_pages
 from analysis.api import releases as release_api
@@ -14,6 +15,8 @@ urlpatterns = [
          name="api-analysis-changes"),
     path("api/reviews/<slug:slug>/analysis/outcomes/<int:pk>/history/", views.OutcomeHistoryView.as_view(),
          name="api-analysis-outcome-history"),
+    path("api/reviews/<slug:slug>/summary-of-findings/", views.SummaryOfFindingsView.as_view(),
+         name="api-summary-of-findings"),
     path("api/reviews/<slug:slug>/releases/", release_api.ReleaseListView.as_view(), name="api-releases"),
     path("api/reviews/<slug:slug>/releases/<str:version>/analysis/", release_api.ReleaseAnalysisView.as_view(),
          name="api-release-analysis"),
@@ -21,6 +24,11 @@ urlpatterns = [
     path("reviews/<slug:slug>/", pages.review_page, name="review"),
     path("reviews/<slug:slug>/data.csv", pages.data_csv, name="review-data-csv"),
     path("reviews/<slug:slug>/risk-of-bias/<str:figure>.svg", pages.review_rob_figure, name="review-rob-figure"),
+    path("reviews/<slug:slug>/summary-of-findings/", pages.sof_page, name="review-summary-of-findings"),
+    path("reviews/<slug:slug>/summary-of-findings/assess/", grade_pages.grade_assessment_page,
+         name="review-grade-assessment"),
+    path("reviews/<slug:slug>/summary-of-findings.csv", pages.sof_csv, name="review-summary-of-findings-csv"),
+    path("reviews/<slug:slug>/summary-of-findings.html", pages.sof_html, name="review-summary-of-findings-html"),
     path("reviews/<slug:slug>/outcomes/<int:outcome_id>/", pages.outcome_page, name="review-outcome"),
     path("reviews/<slug:slug>/outcomes/<int:outcome_id>/analysis.R", pages.outcome_r_script, name="review-outcome-r"),
     path("reviews/<slug:slug>/outcomes/<int:outcome_id>/<str:figure>.svg", pages.outcome_figure,

@@ -46,6 +46,9 @@ OVERSEERS = frozenset({Role.TUTOR, Role.MANAGER})
 SCREENING = frozenset({Role.SCREENER, Role.TUTOR, Role.MANAGER})
 EXTRACTION = frozenset({Role.MANAGER, Role.EXTRACTOR})
 RISK_OF_BIAS = frozenset({Role.MANAGER, Role.ASSESSOR})
+# Who overrides a GRADE domain of the summary of findings (issue 24): the people who judge the studies'
+# risk of bias, and managers. Choosing the table's outcomes and thresholds is the managers' alone.
+GRADE_ASSESSORS = RISK_OF_BIAS
 
 
 # --- Roles -----------------------------------------------------------------------------------------

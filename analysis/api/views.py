@@ -139,3 +139,52 @@ class OutcomeHistoryView(APIView):
              "ci_high": high}
             for finished_at, version, estimate, low, high in selectors.outcome_history(review, pk)
         ])
+
+
+class GradeDomainSerializer(serializers.Serializer):
+    domain = serializers.ChoiceField(choices=["risk_of_bias", "inconsistency", "indirectness", "imprecision",
+                                              "publication_bias"])
+    levels = serializers.IntegerField(min_value=0, max_value=2)
+    automatic = serializers.BooleanField(help_text="False when an assessor's override replaces the rule's judgment.")
+    reason = serializers.CharField()
+    numbers = serializers.JSONField(help_text="The numbers the rule used (weights, I², τ², CI, participants, OIS…).")
+    rule = serializers.CharField(help_text="The published rule, cited.")
+    automatic_levels = serializers.IntegerField()
+    automatic_reason = serializers.CharField()
+    override = serializers.JSONField(allow_null=True)
+    needs_second_look = serializers.BooleanField(
+        help_text="The data changed the automatic judgment since the override was made.")
+
+
+class SummaryOfFindingsEntrySerializer(serializers.Serializer):
+    outcome = serializers.CharField()
+    domain = serializers.CharField(help_text="The outcome's domain, as in the analysis API.")
+    time_point = serializers.CharField()
+    in_table = serializers.BooleanField()
+    position = serializers.IntegerField(allow_null=True)
+    certainty = serializers.ChoiceField(choices=["high", "moderate", "low", "very low"])
+    certainty_symbols = serializers.CharField()
+    domains = GradeDomainSerializer(many=True)
+    k = serializers.IntegerField()
+    participants = serializers.IntegerField()
+    measure = serializers.CharField()
+    estimate = serializers.FloatField()
+    ci_low = serializers.FloatField()
+    ci_high = serializers.FloatField()
+    relative_effect = serializers.JSONField()
+    absolute_effect = serializers.JSONField(allow_null=True)
+    interpretation = serializers.JSONField(allow_null=True)
+    back_translation = serializers.JSONField(allow_null=True)
+    footnotes = serializers.ListField(child=serializers.CharField())
+
+
+@extend_schema(responses=SummaryOfFindingsEntrySerializer(many=True))
+class SummaryOfFindingsView(APIView):
+    """``GET /api/reviews/<slug>/summary-of-findings/``: the GRADE certainty and the table's cells of
+    every outcome of the main analysis (current results; readers see what the analysis API shows)."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request, slug: str) -> Response:
+        review = access.review_for(request, slug, access.READERS)[0]
+        return Response(selectors.summary_of_findings(review))

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET
 
 from analysis import selectors
 from reviewsite import shared_cache
+from analysis.engine.grade import DOMAIN_LABELS
 from analysis.engine.formatting import format_effect_ci, format_i2, format_number, format_p
 from analysis.engine.options import Measure
 from analysis.figures import (
@@ -606,4 +607,87 @@ def outcome_r_script(request: HttpRequest, slug: str, outcome_id: int) -> HttpRe
     body = render_to_string("analysis/metafor.R", context)
     response = HttpResponse(body, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{review.slug}-outcome-{outcome_id}.R"'
+    return response
+
+
+# --- GRADE summary of findings (issue 24) ---------------------------------------------------------
+
+
+def sof_context(review: Review) -> dict:
+    """The summary-of-findings table's rows with numbered footnotes (one per downgrade), and every
+    outcome's domain judgments for the page's "how" section."""
+    entries = selectors.summary_of_findings(review)
+    rows, chosen = selectors.summary_of_findings_table(entries)
+    footnotes: list[str] = []
+    shown = []
+    for entry in rows:
+        numbers = []
+        for note in entry["footnotes"]:
+            footnotes.append(f"{entry['outcome']}. {note}")
+            numbers.append(len(footnotes))
+        shown.append({**entry, "footnote_numbers": numbers,
+                      "domain_rows": [{**d, "label": DOMAIN_LABELS[d["domain"]]} for d in entry["domains"]]})
+    return {"review": review, **_status_context(review), "level": level_text(review), "rows": shown,
+            "chosen": chosen, "footnotes": footnotes, "time_point": rows[0]["time_point"] if rows else ""}
+
+
+@require_GET
+def sof_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """``/reviews/<slug>/summary-of-findings/``: the GRADE table and how each judgment was made."""
+    return _reader_page(request, slug, "summary-of-findings", sof_page_build)
+
+
+def sof_page_build(review: Review) -> ReaderPage:
+    context = sof_context(review)
+    return ReaderPage(title=f"Summary of findings — {review.title}", computed_version=context["computed_version"],
+                      body=mark_safe(render_to_string("analysis/sof_body.html", context)))  # noqa: S308
+
+
+SOF_CSV_COLUMNS = ("outcome", "time_point", "participants", "studies", "measure", "relative_effect", "ci_low",
+                   "ci_high", "risk_with_control_per_1000", "risk_with_intervention_per_1000",
+                   "risk_with_intervention_ci_per_1000", "difference_per_1000", "difference_ci_per_1000",
+                   "certainty", "risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias",
+                   "overridden", "needs_second_look", "interpretation", "back_translation", "footnotes")
+
+
+@require_GET
+def sof_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    """``/reviews/<slug>/summary-of-findings.csv``: the table, one line per outcome, with each
+    domain's levels down."""
+    review = _review_or_404(request, slug)
+    context = sof_context(review)
+    writer_target = _Echo()
+    writer = csv.writer(writer_target)
+    lines = [writer.writerow(SOF_CSV_COLUMNS)]
+    for row in context["rows"]:
+        absolute = row["absolute_effect"] or {}
+        levels = {d["domain"]: d["levels"] for d in row["domains"]}
+        lines.append(writer.writerow([
+            row["outcome"], row["time_point"], row["participants"], row["k"], row["relative_effect"]["measure"],
+            f"{row['relative_effect']['estimate']:.4g}", f"{row['relative_effect']['ci_low']:.4g}",
+            f"{row['relative_effect']['ci_high']:.4g}",
+            absolute.get("risk_with_control_per_1000", ""), absolute.get("risk_with_intervention_per_1000", ""),
+            " to ".join(str(v) for v in absolute.get("risk_with_intervention_ci_per_1000", [])),
+            absolute.get("difference_per_1000", ""), " to ".join(str(v) for v in absolute.get("difference_ci_per_1000", [])),
+            row["certainty"], *(levels[d] for d in ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
+                                                    "publication_bias")),
+            "; ".join(d["domain"] for d in row["domains"] if not d["automatic"]),
+            "yes" if row["needs_second_look"] else "no",
+            (row["interpretation"] or {}).get("statement", ""), (row["back_translation"] or {}).get("text", ""),
+            " | ".join(row["footnotes"]),
+        ]))
+    response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{review.slug}-summary-of-findings.csv"'
+    return response
+
+
+@require_GET
+def sof_html(request: HttpRequest, slug: str) -> HttpResponse:
+    """``/reviews/<slug>/summary-of-findings.html``: the table as a standalone HTML file (no styles
+    or scripts it would need from this site)."""
+    review = _review_or_404(request, slug)
+    context = {**sof_context(review), "standalone": True}
+    response = HttpResponse(render_to_string("analysis/sof_download.html", context),
+                            content_type="text/html; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{review.slug}-summary-of-findings.html"'
     return response

@@ -114,9 +114,13 @@ def snapshot_capture(review: Review, viewer, release_path: str) -> ReleaseSnapsh
     for outcome in selectors.review_outcomes(review):
         built = reader.outcome_page_build(review, outcome.pk)
         pages[f"outcomes/{outcome.pk}/"] = CapturedPage(built.title, str(built.body), built.figure_png)
+    # The GRADE summary of findings (issue 24): a release carries its table.
+    built = reader.sof_page_build(review)
+    pages["summary-of-findings/"] = CapturedPage(built.title, str(built.body), built.figure_png)
 
     # What they link to, and the downloads every release has.
-    wanted = {"data.csv": "", "api/analysis/": "", "prisma.svg": ""}
+    wanted = {"data.csv": "", "api/analysis/": "", "prisma.svg": "", "summary-of-findings.csv": "",
+              "summary-of-findings.html": "", "api/summary-of-findings/": ""}
     wanted.update({f"{rel}analysis.R": "" for rel in pages if rel})
     link = re.compile(r'="((?:https?://[^/"]+)?/[^"]*)"')
     for page in pages.values():

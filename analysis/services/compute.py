@@ -17,6 +17,7 @@ from analysis.engine import (
     analyse_batch,
     batch_to_dicts,
 )
+from analysis.engine.grade import GradeSettings, outcome_assess
 from analysis.models import AnalysisSet
 from analysis.services.inputs import NOT_REPORTED, OutcomeInputs, ReviewInputs, RiskOfBiasInputs, StudyRow
 from studies import rob1, rob2
@@ -129,6 +130,11 @@ def review_results_compute(inputs: ReviewInputs) -> list[ComputedResult]:
                     rob_column = _risk_of_bias_payload(inputs.risk_of_bias, item)
                     if rob_column is not None:
                         payload["risk_of_bias"] = rob_column
+                    # The automatic GRADE judgments (issue 24), computed with the analysis so the
+                    # summary of findings is as current as the forest plot; overrides apply on read.
+                    payload["grade"] = outcome_assess(
+                        payload, inputs.grade_settings.get(item.outcome.pk, GradeSettings()),
+                        funnel_min_studies=inputs.review.funnel_min_studies).as_dict()
                 results.append(ComputedResult(item.outcome.pk, split_field.pk if split_field else None, AnalysisSet.MAIN,
                                               payload))
         results += _risk_of_bias_sets_compute(inputs.risk_of_bias, items, options)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 
 from analysis.engine.arms import combine_continuous_groups, combine_dichotomous_groups
+from analysis.engine.grade import GradeSettings
+from analysis.models import SummaryOfFindingsOutcome
 from studies import rob1, rob2
 from studies.models import (
     HAS_CONFIRMED_NUMBERS,
@@ -96,6 +98,8 @@ class ReviewInputs:
     subgroup_fields: tuple[CharacteristicField, ...]
     subgroup_values: dict[tuple[int, int], str]  # (field id, study id) → value
     risk_of_bias: RiskOfBiasInputs = field(default_factory=RiskOfBiasInputs)
+    # What people give the GRADE rules per outcome (thresholds, control risk; issue 24), by outcome id.
+    grade_settings: dict[int, GradeSettings] = field(default_factory=dict)
 
 
 def risk_of_bias_load(review: Review) -> RiskOfBiasInputs:
@@ -148,6 +152,14 @@ def combine_dichotomous(arms: list[ArmSummary]) -> ArmSummary:
     return ArmSummary(events=events, total=total)
 
 
+def _sof_settings(outcome: Outcome) -> SummaryOfFindingsOutcome | None:
+    """An outcome's summary-of-findings settings, loaded with it (select_related), or None."""
+    try:
+        return outcome.sof_settings
+    except SummaryOfFindingsOutcome.DoesNotExist:
+        return None
+
+
 def analysis_inputs_load(review_id: int) -> ReviewInputs:
     """Read a review's analysis inputs in a constant number of queries, from one snapshot.
 
@@ -161,7 +173,8 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         review = Review.objects.get(pk=review_id)
         time_point = TimePoint.objects.filter(review=review, is_analysis_default=True).first()
-        outcomes = list(Outcome.objects.filter(review=review).select_related("domain")
+        # With each outcome's summary-of-findings settings (issue 24), in the same query.
+        outcomes = list(Outcome.objects.filter(review=review).select_related("domain", "sof_settings")
                         .order_by("domain__order", "domain__name", "order", "name"))
         studies = {s.pk: s for s in Study.objects.filter(review=review, is_included=True)}
         # The confirmed numbers only: an entry held "awaiting check" leaves the last confirmed numbers
@@ -190,6 +203,11 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
             .only("field_id", "study_id", "value_text")
         }
         risk_of_bias = risk_of_bias_load(review)
+        grade_settings = {
+            outcome.pk: GradeSettings(threshold=row.decision_threshold, control_risk=row.control_risk,
+                                      familiar_scale=row.familiar_scale, familiar_sd=row.familiar_sd)
+            for outcome in outcomes if (row := _sof_settings(outcome)) is not None
+        }
 
     grouped: dict[tuple[int, int, int | None], dict[str, list[ArmSummary]]] = defaultdict(lambda: defaultdict(list))
     # A study's rows in an outcome's own subgroups (RevMan's per-analysis subgroups, e.g. each dose
@@ -233,4 +251,4 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
                                      (outcome.pk, study.pk) in imputed))
         outcome_inputs.append(OutcomeInputs(outcome, tuple(rows), tuple(incomplete)))
     return ReviewInputs(review, review.data_version, time_point, tuple(outcome_inputs), subgroup_fields,
-                        subgroup_values, risk_of_bias)
+                        subgroup_values, risk_of_bias, grade_settings)

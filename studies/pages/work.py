@@ -101,10 +101,12 @@ _ENTRIES = (
            count=_paired(_rob, "to_enter")),
     _Entry("Risk-of-bias assessments to agree", "studies:rob-list", access.RISK_OF_BIAS,
            count=_paired(_rob, "to_agree")),
+    _Entry("Certainty of evidence (GRADE): judge and override", "review-grade-assessment", access.GRADE_ASSESSORS),
     _Entry("Prioritised screening and the stopping rule", "studies:prioritisation", access.MANAGER),
     _Entry("Audit trail: who changed what", "studies:audit", access.MANAGER),
     _Entry("RevMan 5: parity report and export", "revman-parity", access.TEAM),
     _Entry("The review's analysis pages", "review", access.READERS),
+    _Entry("Summary of findings: certainty of the evidence (GRADE)", "review-summary-of-findings", access.READERS),
     _Entry("Releases: citable versions of the review", "review-releases", access.READERS),
 )
 
@@ -140,6 +142,7 @@ def review_menu(request: HttpRequest, review: Review) -> list[Task]:
 _MENU_LABELS = {
     "review": "Analysis",
     "review-releases": "Releases",
+    "review-summary-of-findings": "Summary of findings",
     "studies:team": "Team",
     "studies:screening": "Screening",
     "studies:extraction-list": "Extraction",

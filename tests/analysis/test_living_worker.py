@@ -52,10 +52,17 @@ def test_every_write_path_leads_to_new_results(worker, small, client):
     client.force_login(manager)
     wait_converged(small.review, 30)
 
+    sof_before = client.get(f"/api/reviews/{small.review.slug}/summary-of-findings/").json()[0]
+
     # A service call.
     small.data.mean = -6.0
     entity_save(instance=small.data)
     wait_converged(small.review)
+    # The GRADE summary of findings is computed in the same run: it moved with the estimate.
+    sof_after = client.get(f"/api/reviews/{small.review.slug}/summary-of-findings/").json()[0]
+    main = next(r for r in client.get(f"/api/reviews/{small.review.slug}/analysis/").json()["results"]
+                if r["analysis_set"] == "main" and r["subgroup_variable"] is None)
+    assert sof_after["estimate"] == main["estimate"] != sof_before["estimate"]
 
     # The admin's change form.
     row = OutcomeData.objects.get(pk=small.data.pk)

@@ -128,7 +128,7 @@ def test_reader_pages_fit_the_window_and_pass_an_automated_accessibility_audit(l
     outcome = computed_demo.outcomes.get(name="Self-stigma")
     page = browser.new_context(viewport={"width": width, "height": height}).new_page()
     for path in (f"/reviews/{computed_demo.slug}/", f"/reviews/{computed_demo.slug}/outcomes/{outcome.pk}/",
-                 f"/reviews/{computed_demo.slug}/prisma/"):
+                 f"/reviews/{computed_demo.slug}/prisma/", f"/reviews/{computed_demo.slug}/summary-of-findings/"):
         page.goto(live_server.url + path)
         results = Axe().run(page, options=WCAG)
         assert results.violations_count == 0, f"{path} at {width}px:\n{results.generate_report()}"

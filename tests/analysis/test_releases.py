@@ -172,6 +172,7 @@ def test_a_release_answers_the_living_apis_json_then_and_never_changes(small, cl
     client.force_login(small.manager)
     recompute(small.review)
     living_then = living_analysis(client, small.review.slug)
+    sof_then = client.get("/api/reviews/small-review/summary-of-findings/").json()
     cut(small.review.slug)
     released = client.get("/api/reviews/small-review/releases/1.0.0/analysis/")
     assert released.status_code == 200
@@ -183,6 +184,13 @@ def test_a_release_answers_the_living_apis_json_then_and_never_changes(small, cl
     living_now = living_analysis(client, small.review.slug)
     assert living_now["results"][0]["estimate"] != living_then["results"][0]["estimate"]
     assert client.get("/api/reviews/small-review/releases/1.0.0/analysis/").json() == living_then
+    # The release carries its GRADE summary of findings: the page, the downloads and the API's answer.
+    assert client.get("/api/reviews/small-review/summary-of-findings/").json()[0]["estimate"] != sof_then[0]["estimate"]
+    assert client.get("/reviews/small-review/releases/1.0.0/api/summary-of-findings/").json() == sof_then
+    sof_page = client.get("/reviews/small-review/releases/1.0.0/summary-of-findings/").content.decode()
+    assert sof_then[0]["certainty_symbols"] in sof_page and sof_then[0]["difference_text"] in sof_page
+    for download in ("summary-of-findings.csv", "summary-of-findings.html"):
+        assert client.get(f"/reviews/small-review/releases/1.0.0/{download}").status_code == 200
     # The release's pages and downloads kept their numbers too.
     page = client.get("/reviews/small-review/releases/1.0.0/outcomes/%d/" % small.outcome.pk).content.decode()
     assert release_services.headline_effect(Release.objects.get().headline[0]) in page

@@ -45,6 +45,8 @@ MATRIX: dict[str, dict[str, object]] = {
     # Releases (issue 20): read like the living analysis; cut by managers on the page or the command line.
     "api/reviews/<slug:slug>/releases/": {"GET": TEAM | {PUBLIC}},
     "api/reviews/<slug:slug>/releases/<str:version>/analysis/": {"GET": TEAM | {PUBLIC}},
+    # The GRADE summary of findings (issue 24): read like the living analysis.
+    "api/reviews/<slug:slug>/summary-of-findings/": {"GET": TEAM | {PUBLIC}},
 }
 # Writable resources whose rows are created and read but never changed or removed through the API.
 CREATE_ONLY = {"resolutions", "imports"}

@@ -62,6 +62,11 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "reviews/<slug:slug>/releases/compare/": ("GET", READERS, MISSING),
     "reviews/<slug:slug>/releases/<str:version>/": ("GET", READERS, MISSING),
     "reviews/<slug:slug>/releases/<str:version>/<path:rest>": ("GET", READERS, MISSING),
+    # The GRADE summary of findings (issue 24): read like the living pages; judged by assessors and managers.
+    "reviews/<slug:slug>/summary-of-findings/": ("GET", READERS, OK),
+    "reviews/<slug:slug>/summary-of-findings.csv": ("GET", READERS, OK),
+    "reviews/<slug:slug>/summary-of-findings.html": ("GET", READERS, OK),
+    "reviews/<slug:slug>/summary-of-findings/assess/": ("GET", RISK_OF_BIAS, OK),
     "reviews/<slug:slug>/imports/": ("GET", MANAGER, OK),
     "reviews/<slug:slug>/imports/<int:batch_id>/undo/": ("POST", MANAGER, FORM),
     "reviews/<slug:slug>/duplicates/": ("GET", MANAGER, OK),
