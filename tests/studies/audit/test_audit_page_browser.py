@@ -25,7 +25,7 @@ def test_the_audit_page_fits_a_phone_and_passes_an_accessibility_audit(live_serv
         audit_page_check(live_server, browser, review, width, height)
 
 
-def audit_page_check(live_server, browser, review, width: int, height: int) -> None:
+def audit_page_check(live_server, browser, review, width: int, height: int) -> None:  # noqa: F811
     """The checks at one window size (a failure names the size in its traceback)."""
     page = browser.new_context(viewport={"width": width, "height": height}).new_page()
     page.goto(f"{live_server.url}/accounts/login/?next=/reviews/{review.slug}/audit/")
