@@ -120,9 +120,17 @@ WIDER_THAN_THE_WINDOW = """() => {
 }"""
 
 
-@pytest.mark.parametrize("width,height", [(360, 740), (768, 1024), (1280, 900)])
-def test_reader_pages_fit_the_window_and_pass_an_automated_accessibility_audit(live_server, browser, computed_demo,
-                                                                              width, height):
+# A phone, a tablet and a wide window, in one test: the computed demo (the costly part) is built once.
+WINDOWS = [(360, 740), (768, 1024), (1280, 900)]
+
+
+def test_reader_pages_fit_the_window_and_pass_an_automated_accessibility_audit(live_server, browser, computed_demo):
+    for width, height in WINDOWS:
+        reader_pages_check(live_server, browser, computed_demo, width, height)
+
+
+def reader_pages_check(live_server, browser, computed_demo, width: int, height: int) -> None:
+    """The checks at one window size (a failure names the size)."""
     from axe_playwright_python.sync_playwright import Axe
 
     outcome = computed_demo.outcomes.get(name="Self-stigma")
@@ -149,6 +157,7 @@ def test_reader_pages_fit_the_window_and_pass_an_automated_accessibility_audit(l
     # The audit does see faults: a page without its language fails it.
     page.evaluate("document.documentElement.removeAttribute('lang')")
     assert Axe().run(page, options=WCAG).violations_count == 1
+    page.context.close()
 
 
 def test_figures_download_as_png_drawn_by_the_browser(live_server, browser, computed_demo):
