@@ -73,10 +73,12 @@ SMD_SMALL, SMD_MODERATE, SMD_LARGE = 0.2, 0.5, 0.8
 # The decision threshold used when the manager sets none: GRADE guidelines 6's 25% relative change for
 # ratios; Cohen's "small" for SMDs. Mean and risk differences have no default (their scale is the
 # outcome's own): only no effect is checked until a threshold is set.
-DEFAULT_THRESHOLDS = {"RR": 1.25, "OR": 1.25, "SMD": SMD_SMALL, "SMD_EXACT": SMD_SMALL}
+DEFAULT_THRESHOLDS = {"RR": 1.25, "OR": 1.25, "PETO_OR": 1.25, "GENERIC_RATIO": 1.25, "SMD": SMD_SMALL,
+                      "SMD_EXACT": SMD_SMALL}
 
-RATIO_MEASURES = ("RR", "OR")
-DICHOTOMOUS_MEASURES = ("RR", "OR", "RD")
+# Ratios (judged on the log scale): a Peto odds ratio and a generic ratio (hazard ratio...) too.
+RATIO_MEASURES = ("RR", "OR", "PETO_OR", "GENERIC_RATIO")
+DICHOTOMOUS_MEASURES = ("RR", "OR", "RD", "PETO_OR")
 SMD_MEASURES = ("SMD", "SMD_EXACT")
 
 
@@ -214,7 +216,8 @@ def optimal_information_size_continuous(standardised_difference: float, *, alpha
 
 
 def imprecision_judgment(*, estimate: float, ci_low: float, ci_high: float, threshold: float | None,
-                         is_ratio: bool, participants: int, optimal_information_size: int | None) -> DomainJudgment:
+                         is_ratio: bool, participants: int | None,
+                         optimal_information_size: int | None) -> DomainJudgment:
     """Imprecision from the CI (analysis scale), the optimal information size and the participants.
 
     CI (GRADE guidelines 6): two levels when it includes appreciable benefit and appreciable harm
@@ -238,10 +241,15 @@ def imprecision_judgment(*, estimate: float, ci_low: float, ci_high: float, thre
     elif distance and ci_low < math.copysign(distance, estimate) < ci_high:
         levels = 1
         reasons.append("the CI crosses the decision threshold")
-    if optimal_information_size is not None and participants < optimal_information_size:
+    if participants is None:  # generic estimates entered without group sizes
+        reasons.append("the number of participants is not known (group sizes not entered): "
+                       "the information size is not judged")
+    elif optimal_information_size is not None and participants < optimal_information_size:
         levels = max(levels, 1)
         reasons.append(f"{participants} participants, fewer than the optimal information size ({optimal_information_size})")
-    if participants < PARTICIPANTS_TWO_LEVELS:
+    if participants is None:
+        pass
+    elif participants < PARTICIPANTS_TWO_LEVELS:
         levels = 2
         reasons.append(f"{participants} participants (< 100)")
     elif participants < PARTICIPANTS_ONE_LEVEL:
@@ -299,7 +307,7 @@ def risk_with_intervention(measure: str, effect: float, control_risk: float) -> 
     ACR + RD. Kept within [0, 1] (an RR can imply a risk above 1 at a high control risk)."""
     if measure == "RR":
         risk = effect * control_risk
-    elif measure == "OR":
+    elif measure in ("OR", "PETO_OR"):  # Peto's is an odds ratio (Cochrane Handbook 10.4.4.2)
         risk = effect * control_risk / (1 - control_risk + effect * control_risk)
     elif measure == "RD":
         risk = control_risk + effect
@@ -374,7 +382,7 @@ class OutcomeAssessment:
     domains: tuple[DomainJudgment, ...]
     measure: str
     k: int
-    participants: int
+    participants: int | None  # None: group sizes not entered (generic inverse-variance data)
     control_risk: float | None
     control_risk_source: str
     threshold: float | None
@@ -385,9 +393,11 @@ class OutcomeAssessment:
         return asdict(self)
 
 
-def _participants(payload: dict) -> int:
+def _participants(payload: dict) -> int | None:
+    """Participants in both arms of every study; None when a study's group sizes are not known."""
     size = "total" if payload["measure"] in DICHOTOMOUS_MEASURES else "n"
-    return int(sum((a["intervention"][size] or 0) + (a["control"][size] or 0) for a in payload["arms"]))
+    counts = [a[group].get(size) for a in payload["arms"] for group in ("intervention", "control")]
+    return None if any(count is None for count in counts) else int(sum(counts))
 
 
 def outcome_assess(payload: dict, settings: GradeSettings, *, funnel_min_studies: int) -> OutcomeAssessment:

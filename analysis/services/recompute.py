@@ -97,7 +97,7 @@ def review_recompute(review_id: int) -> int:
             if not cursor.fetchone()[0]:
                 return stored
         try:
-            if not rounds:
+            if not rounds and review_is_behind(review_id):
                 _wait_after_last_run(review_id)
             while rounds < MAX_ROUNDS and review_is_behind(review_id):
                 if rounds:

@@ -136,3 +136,19 @@ def test_back_translation_multiplies_by_the_familiar_sd_handbook_15_5_3_2():
 def test_median_control_risk():
     assert grade.median_control_risk([(5, 100), (10, 100), (30, 100)]) == pytest.approx(0.10)
     assert grade.median_control_risk([]) is None
+
+
+def test_a_peto_odds_ratio_is_an_odds_ratio_for_absolute_effects():
+    # Peto's method estimates an odds ratio (Cochrane Handbook 10.4.4.2): the same conversion as OR.
+    assert grade.risk_with_intervention("PETO_OR", 0.45, 0.013) == grade.risk_with_intervention("OR", 0.45, 0.013)
+    assert "PETO_OR" in grade.RATIO_MEASURES and "GENERIC_RATIO" in grade.RATIO_MEASURES
+
+
+def test_unknown_participants_are_not_judged_by_their_number():
+    # Generic inverse-variance estimates entered without group sizes: only the CI is judged.
+    judged = grade.imprecision_judgment(estimate=-0.3, ci_low=-0.5, ci_high=-0.1, threshold=None, is_ratio=True,
+                                        participants=None, optimal_information_size=None)
+    assert judged.levels == 0 and "not known" in judged.reason
+    wide = grade.imprecision_judgment(estimate=-0.3, ci_low=-0.7, ci_high=0.1, threshold=None, is_ratio=True,
+                                      participants=None, optimal_information_size=None)
+    assert wide.levels == 1  # the CI includes no effect
