@@ -275,8 +275,8 @@ def sof_entry(result: OutcomeResult, overrides: dict[str, GradeOverride],
     changed since), the certainty, and the table's cells. None without a pooled result."""
     payload = result.payload or {}
     grade = payload.get("grade")
-    chosen = payload.get(payload.get("chosen_model", ""), {})
-    if not grade or chosen.get("estimate") is None:
+    chosen = grade_rules.pooled_result(payload)
+    if not grade or chosen.get("estimate") is None or chosen.get("ci_low") is None:
         return None
     measure = payload["measure"]
     domains, footnotes = [], []
@@ -370,6 +370,7 @@ def sof_entry(result: OutcomeResult, overrides: dict[str, GradeOverride],
         "decision_threshold": grade["threshold"], "decision_threshold_source": grade["threshold_source"],
         "optimal_information_size": grade["optimal_information_size"],
         "relative_effect": relative,
+        "is_ratio": is_ratio,
         "difference_text": difference_text,
         "absolute_effect": absolute,
         "interpretation": interpretation,

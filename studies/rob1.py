@@ -43,9 +43,16 @@ def revman_item_domains(name: str) -> tuple[str, ...]:
     """
     words = " ".join(name.lower().replace("-", " ").split())
     if "blind" in words or "mask" in words:
-        outcome = any(w in words for w in ("outcome", "assessor", "assessment", "detection"))
-        people = any(w in words for w in ("participant", "personnel", "performance", "patient", "provider",
-                                          "caregiver", "care giver", "investigator"))
+        # The bias named decides first ("... (performance bias): all outcomes" is about people); then
+        # who was blinded. "Outcome" alone is no sign (items name the outcomes they cover), nor is
+        # "patient" in "patient reported outcomes".
+        performance, detection = "performance" in words, "detection" in words
+        if performance != detection:
+            return ("blinding_participants",) if performance else ("blinding_outcome",)
+        people_words = words.replace("patient reported", "").replace("self reported", "")
+        outcome = any(w in words for w in ("outcome assess", "assessor", "detection"))
+        people = any(w in people_words for w in ("participant", "personnel", "performance", "patient", "provider",
+                                                 "caregiver", "care giver", "investigator"))
         if outcome and not people:
             return ("blinding_outcome",)
         if people and not outcome:

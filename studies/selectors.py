@@ -35,6 +35,7 @@ from studies.models import (
     RevManImport,
     RiskOfBiasAssessment,
     RiskOfBiasTool,
+    RobDomain,
     Rob2Assessment,
     Role,
     SavedSearch,
@@ -583,8 +584,12 @@ def rob_work(*, review: Review, assessor) -> PairedWork:
     else:
         # A study whose consensus came with an imported review (RevMan) is settled: nobody here is asked
         # to assess it again (the team may still, and a new consensus replaces the imported one).
+        # Only one that judges every domain but "other bias": a file judging a domain or two (Fleiss 1993
+        # judges allocation concealment alone) leaves the rest to the team.
+        key_domains = Count("judgments", filter=~Q(judgments__domain=RobDomain.OTHER))
         imported = RiskOfBiasAssessment.objects.filter(study__review=review, is_consensus=True).exclude(
-            imported_from="").values("study_id")
+            imported_from="").annotate(domains=key_domains).filter(domains__gte=len(RobDomain) - 1).values(
+            "study_id")
         items = {(pk,) for pk in Study.objects.filter(review=review, is_included=True).exclude(pk__in=imported)
                  .values_list("pk", flat=True)}
         rows = RiskOfBiasAssessment.objects.filter(study__review=review).values_list(

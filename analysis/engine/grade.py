@@ -217,12 +217,14 @@ def optimal_information_size_continuous(standardised_difference: float, *, alpha
 
 def imprecision_judgment(*, estimate: float, ci_low: float, ci_high: float, threshold: float | None,
                          is_ratio: bool, participants: int | None,
-                         optimal_information_size: int | None) -> DomainJudgment:
+                         optimal_information_size: int | None, threshold_chosen: bool = True) -> DomainJudgment:
     """Imprecision from the CI (analysis scale), the optimal information size and the participants.
 
     CI (GRADE guidelines 6): two levels when it includes appreciable benefit and appreciable harm
     (beyond the threshold on both sides), one when it includes no effect or crosses the threshold on
-    the side of the estimate. OIS: one level when the participants fall short of it. Participants
+    the side of the estimate — the last only for a threshold the review chose (``threshold_chosen``):
+    with a default threshold a CI that excludes no effect is precise enough once the OIS is met (GRADE
+    handbook 5.2.1). OIS: one level when the participants fall short of it. Participants
     (Pollock et al. 2016): one level under 200, two under 100. The most severe applies, at most two.
     """
     rule = ("GRADE guidelines 6: CI against no effect and the threshold; GRADE handbook 5.2.1: optimal "
@@ -238,7 +240,7 @@ def imprecision_judgment(*, estimate: float, ci_low: float, ci_high: float, thre
     elif includes_null:
         levels = 1
         reasons.append("the CI includes no effect")
-    elif distance and ci_low < math.copysign(distance, estimate) < ci_high:
+    elif threshold_chosen and distance and ci_low < math.copysign(distance, estimate) < ci_high:
         levels = 1
         reasons.append("the CI crosses the decision threshold")
     if participants is None:  # generic estimates entered without group sizes
@@ -393,6 +395,17 @@ class OutcomeAssessment:
         return asdict(self)
 
 
+def pooled_result(payload: dict) -> dict:
+    """The pooled result of the analysis's chosen model; for a single study whose chosen model gives
+    no CI (random effects under Hartung–Knapp: no statistic with k = 1) the fixed-effect one, which
+    is the same study's estimate with its own CI."""
+    chosen = payload.get(payload.get("chosen_model", ""), {}) or {}
+    fixed = payload.get("fixed") or {}
+    if chosen.get("ci_low") is None and chosen.get("k") == 1 and fixed.get("ci_low") is not None:
+        return fixed
+    return chosen
+
+
 def _participants(payload: dict) -> int | None:
     """Participants in both arms of every study; None when a study's group sizes are not known."""
     size = "total" if payload["measure"] in DICHOTOMOUS_MEASURES else "n"
@@ -405,9 +418,12 @@ def outcome_assess(payload: dict, settings: GradeSettings, *, funnel_min_studies
     ``batch_to_dicts`` gives it, with the study arms and risk-of-bias column the recompute adds)."""
     measure = payload["measure"]
     is_ratio = measure in RATIO_MEASURES
-    chosen = payload[payload["chosen_model"]]
+    chosen = pooled_result(payload)
     weight_key = "weight_random" if payload["chosen_model"] == "random" else "weight_fixed"
-    weights = {s["study"]: s[weight_key] or 0.0 for s in payload["studies"] if s["estimable"]}
+    weights: dict[str, float] = {}
+    for s in payload["studies"]:  # a study with several rows (e.g. two doses) counts with all of them
+        if s["estimable"]:
+            weights[s["study"]] = weights.get(s["study"], 0.0) + (s[weight_key] or 0.0)
     rob_studies = (payload.get("risk_of_bias") or {}).get("studies", {})
     overall = {label: entry.get("overall") for label, entry in rob_studies.items()}
     participants = _participants(payload)
@@ -449,7 +465,8 @@ def outcome_assess(payload: dict, settings: GradeSettings, *, funnel_min_studies
         precision = DomainJudgment(IMPRECISION, 0, "Not estimable: no pooled result.", {}, "")
     else:
         precision = imprecision_judgment(estimate=estimate, ci_low=low, ci_high=high, threshold=threshold,
-                                         is_ratio=is_ratio, participants=participants, optimal_information_size=ois)
+                                         is_ratio=is_ratio, participants=participants, optimal_information_size=ois,
+                                         threshold_chosen=settings.threshold is not None)
     domains = (
         risk_of_bias_judgment(weights, overall),
         inconsistency_judgment(k=k, i2=heterogeneity["i2"], tau2=heterogeneity["tau2"],

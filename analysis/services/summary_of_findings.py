@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from analysis.engine import grade as grade_rules
 from analysis.models import (
     AnalysisSet,
     GradeDomain,
@@ -50,10 +51,10 @@ def sof_outcome_set(*, review: Review, user, outcome: Outcome | int, position: i
         taken = SummaryOfFindingsOutcome.objects.filter(review=review, position=position).exclude(outcome=outcome).first()
         if taken is not None:
             errors["position"] = f"Row {position} already shows “{taken.outcome.name}”: remove it first."
-        if (decision_threshold is not None and outcome.effect_measure in ("RR", "OR")
+        if (decision_threshold is not None and outcome.effect_measure in grade_rules.RATIO_MEASURES
                 and not decision_threshold > 1):
             errors["decision_threshold"] = "For a ratio the threshold is a ratio above 1 (1.25 also means 0.8)."
-        if control_risk is not None and outcome.effect_measure not in ("RR", "OR", "RD"):
+        if control_risk is not None and outcome.effect_measure not in grade_rules.DICHOTOMOUS_MEASURES:
             errors["control_risk"] = "A control risk applies to dichotomous outcomes only."
         if familiar_sd is not None and not row.familiar_scale:
             errors["familiar_scale"] = "Name the familiar scale whose SD this is."

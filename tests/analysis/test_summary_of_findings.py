@@ -33,7 +33,8 @@ def api(client, slug: str, what: str = "summary-of-findings/"):
 
 # The rules, written again from the published thresholds (not imported from the code under test):
 # Pollock et al. 2016 Table 2; GRADE guidelines 4, 6, 7; GRADE handbook 5.2.1; Cochrane Handbook 13.3.5.4.
-def expected_levels(detail: dict, funnel_min: int, threshold: float = 0.2) -> dict[str, int]:
+def expected_levels(detail: dict, funnel_min: int, threshold: float = 0.2,
+                    threshold_chosen: bool = False) -> dict[str, int]:
     chosen = detail[detail["chosen_model"]]
     weight = "weight_random" if detail["chosen_model"] == "random" else "weight_fixed"
     weights = {s["study"]: s[weight] for s in detail["studies"] if s["estimable"]}
@@ -52,7 +53,9 @@ def expected_levels(detail: dict, funnel_min: int, threshold: float = 0.2) -> di
     ois = 2 * 393  # 2 × ceil(2 (z.975 + z.8)² / 0.2²), Rscript -e 'z<-qnorm(.975)+qnorm(.8); ceiling(2*z^2/.04)'
     low_ci, high_ci, estimate = chosen["ci_low"], chosen["ci_high"], chosen["estimate"]
     side = threshold if estimate > 0 else -threshold
-    ci = 2 if low_ci <= -threshold and high_ci >= threshold else 1 if low_ci <= 0 <= high_ci or low_ci < side < high_ci else 0
+    # Crossing the threshold on the estimate's side counts only for a threshold the review chose.
+    crosses = threshold_chosen and low_ci < side < high_ci
+    ci = 2 if low_ci <= -threshold and high_ci >= threshold else 1 if low_ci <= 0 <= high_ci or crosses else 0
     imprecision = max(ci, 1 if n < ois else 0, 2 if n < 100 else 1 if n < 200 else 0)
 
     egger = (detail.get("egger") or {}).get("p")

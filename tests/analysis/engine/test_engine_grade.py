@@ -152,3 +152,39 @@ def test_unknown_participants_are_not_judged_by_their_number():
     wide = grade.imprecision_judgment(estimate=-0.3, ci_low=-0.7, ci_high=0.1, threshold=None, is_ratio=True,
                                       participants=None, optimal_information_size=None)
     assert wide.levels == 1  # the CI includes no effect
+
+
+def test_a_study_with_two_rows_counts_with_its_whole_weight():
+    # Study A (high risk) has two rows of 30% (e.g. two doses), B (low risk) 40%: 60% is at high risk,
+    # two levels down (GRADE guidelines 4), not 43%.
+    arm = {"n": 50, "mean": 1.0, "sd": 1.0}
+    payload = {
+        "measure": "MD", "chosen_model": "fixed", "favours": "",
+        "fixed": {"k": 3, "estimate": -0.5, "ci_low": -0.9, "ci_high": -0.1},
+        "random": {}, "heterogeneity": {"i2": 0.0, "tau2": 0.0}, "egger": None,
+        "studies": [{"study": "A", "estimable": True, "weight_fixed": 30.0},
+                    {"study": "A", "estimable": True, "weight_fixed": 30.0},
+                    {"study": "B", "estimable": True, "weight_fixed": 40.0}],
+        "arms": [{"intervention": arm, "control": arm}] * 3,
+        "risk_of_bias": {"studies": {"A": {"overall": "high"}, "B": {"overall": "low"}}},
+    }
+    assessed = grade.outcome_assess(payload, grade.GradeSettings(), funnel_min_studies=10)
+    (rob,) = [d for d in assessed.domains if d.domain == grade.RISK_OF_BIAS]
+    assert rob.levels == 2 and rob.numbers["weight_high"] == pytest.approx(60.0)
+
+
+def test_a_default_threshold_does_not_rate_down_a_ci_that_excludes_no_effect():
+    # RR 0.70 (0.55 to 0.89), 3,000 participants, OIS 1,806 (control risk 0.2): precise enough under the
+    # default 25% threshold (GRADE handbook 5.2.1); a threshold the review chose is judged as given.
+    args = dict(estimate=math.log(0.70), ci_low=math.log(0.55), ci_high=math.log(0.89), threshold=1.25,
+                is_ratio=True, participants=3000, optimal_information_size=1806)
+    assert grade.imprecision_judgment(**args, threshold_chosen=False).levels == 0
+    assert grade.imprecision_judgment(**args, threshold_chosen=True).levels == 1
+
+
+def test_a_single_study_without_a_hksj_ci_is_judged_on_its_own_ci():
+    payload = {"chosen_model": "random", "random": {"k": 1, "estimate": 0.2, "ci_low": None, "ci_high": None},
+               "fixed": {"k": 1, "estimate": 0.2, "ci_low": 0.1, "ci_high": 0.3}}
+    assert grade.pooled_result(payload) is payload["fixed"]
+    payload["random"].update(ci_low=0.05, ci_high=0.35)
+    assert grade.pooled_result(payload) is payload["random"]

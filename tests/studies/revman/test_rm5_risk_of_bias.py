@@ -88,6 +88,10 @@ def _judgments(review) -> dict[str, dict[str, str]]:
     ("Blinding of outcome assessment (detection bias)", ("blinding_outcome",)),
     ("Blinding?", ("blinding_participants", "blinding_outcome")),
     ("Blinding of participants, personnel and outcome assessors", ("blinding_participants", "blinding_outcome")),
+    # The bias named decides; the outcomes an item covers and "patient-reported" do not.
+    ("Blinding of participants and personnel (performance bias): all outcomes", ("blinding_participants",)),
+    ("Blinding of outcome assessment (patient-reported outcomes)", ("blinding_outcome",)),
+    ("Blinding of patients?", ("blinding_participants",)),
     ("Incomplete outcome data addressed?", ("incomplete_data",)),
     ("Incomplete outcome data (attrition bias)", ("incomplete_data",)),
     ("Free of selective reporting?", ("selective_reporting",)),
@@ -166,8 +170,9 @@ def test_imported_judgments_are_settled_work_and_say_where_they_come_from():
     review = rm5_import(content=FLEISS.read_bytes(), file_name="Fleiss1993.rm5", slug="fleiss-rob-list").review
     assessor = get_user_model().objects.create_user("rob-list-assessor", password="a-long-test-password")
     membership_add(review=review, user=assessor, role=Role.ASSESSOR)
-    # 12 studies with an imported consensus: none waits for this assessor.
-    assert selectors.rob_work(review=review, assessor=assessor).to_enter == 0
+    # 12 studies with an imported consensus that judges one domain (allocation concealment): the other
+    # domains are still the team's to assess, so all 12 wait for this assessor.
+    assert selectors.rob_work(review=review, assessor=assessor).to_enter == 12
     client = Client()
     client.force_login(assessor)
     html = client.get(f"/reviews/{review.slug}/risk-of-bias/").content.decode()
