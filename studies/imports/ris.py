@@ -20,6 +20,8 @@ from studies.imports.records import ParsedRecord, parsed_record_build
 Tags = dict[str, list[str]]
 
 _TAG_LINE = re.compile(r"^([A-Z][A-Z0-9])  - ?(.*)", re.MULTILINE)
+# ASCII whitespace that str.split() splits on, but the space and the newline.
+_ODD_SPACES = ("\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
 _BARE_END = re.compile(r"ER[^\S\n]*(?:\n|$)")
 # Lines exports put between records that carry nothing of them: record numbers ("1.", "<1>", "[1]",
 # "Record #1 of 2"), EndNote's and Ovid's headers, Ovid's "Link to the Ovid Full Text or citation:"
@@ -96,8 +98,9 @@ def _stray_text(text: str, start: int, end: int, line: int) -> RecordWarning | N
 _NONE: list[RecordWarning] = []  # the warnings of a record without any (never appended to)
 
 
-def _entries(text: str) -> Iterator[tuple[int, str, Tags, list[RecordWarning]]]:
-    """The file's entries ``(first line number, raw text TY … ER, tags, warnings)``, in order, as read.
+def _entries(text: str) -> Iterator[tuple[int, str, Tags, list[RecordWarning], bool]]:
+    """The file's entries ``(first line number, raw text TY … ER, tags, warnings, spaced)``, in order, as
+    read; ``spaced``: every value's whitespace is single spaces (see ``parsed_record_build``).
 
     Text before the first record is a header (EndNote and Ovid write one). A record without its ``ER``
     line ends where the next begins (or at the end of the file); text between two records is ignored,
@@ -127,7 +130,13 @@ def _entries(text: str) -> Iterator[tuple[int, str, Tags, list[RecordWarning]]]:
         entry = text[start:end]
         found = findall(entry)
         newlines = entry.count("\n")
+        spaced = False
         if len(found) == newlines + 1:  # every line tagged: the common case, read without a Python loop per line
+            # Single spaces only in every value: the one double space of each line is its tag's
+            # ("XX  - "), and no other whitespace but the newlines (checked in ASCII, where it is a
+            # few characters; anything else is squashed value by value).
+            spaced = (entry.isascii() and not any(space in entry for space in _ODD_SPACES)  # one memchr each
+                      and entry.count("  ") == len(found))
             tags: Tags = {}
             for tag, value in found:
                 values = tags.get(tag)
@@ -143,7 +152,7 @@ def _entries(text: str) -> Iterator[tuple[int, str, Tags, list[RecordWarning]]]:
             stray = _stray_text(text, end, following, line + newlines)
             if stray is not None:
                 warnings = [*warnings, stray]
-        yield line, entry, tags, warnings
+        yield line, entry, tags, warnings, spaced
         position, line, start = end, line + newlines, following
 
 
@@ -158,12 +167,12 @@ def _get(tags: Tags, *names: str) -> list[str]:
 
 def ris_records(text: str) -> Iterator[ParsedRecord]:
     """The checked records of RIS text (newlines already ``\\n``), one at a time as they are read."""
-    for index, (line, entry, tags, warnings) in enumerate(_entries(ris_dialect_normalise(text)), start=1):
+    for index, (line, entry, tags, warnings, spaced) in enumerate(_entries(ris_dialect_normalise(text)), start=1):
         get = tags.get
         # T1/TI: title; CT is EBSCO's title in some exports.
         title = _get(tags, "TI", "T1") or get("CT")
         yield parsed_record_build(
-            record=index, line=line, raw_entry=entry, warnings=warnings,
+            record=index, line=line, raw_entry=entry, warnings=warnings, spaced=spaced,
             title=title,
             title_alternatives=() if title else _title_alternatives(tags),
             # N2 and AB: a wrapped abstract arrives as several values; join the first tag's values.

@@ -1,13 +1,14 @@
 """The fast paths of an import give what the plain rules give: records stored as the file is read,
 in file order, and nothing stored when a record far into the file is bad."""
 from dataclasses import replace
+from pathlib import Path
 
 from django.db import DatabaseError, connection, transaction
 from hypothesis import given, settings, strategies as st
 import psycopg
 import pytest
 
-from studies.imports import ImportFileError, file_parse
+from studies.imports import ImportFileError, file_parse, ris
 from studies.imports.records import _squash
 from studies.imports.text import _NON_WORD, title_normalise
 from studies.models import DuplicateCandidate, ImportBatch, Record, SearchSource
@@ -156,3 +157,23 @@ def test_long_text_of_records_is_compressed_with_lz4_where_the_server_has_it(db)
         cursor.execute("SELECT attname, attcompression FROM pg_attribute WHERE attrelid = 'studies_record'::regclass "
                        "AND attname IN ('abstract', 'raw_entry') ORDER BY attname")
         assert cursor.fetchall() == [("abstract", expected), ("raw_entry", expected)]
+
+
+SHARED_EXPORTS = Path("/work/shared/data/exports")
+
+
+@pytest.mark.parametrize("name", sorted(path.name for path in SHARED_EXPORTS.glob("*.ris")))
+def test_ris_values_trimmed_on_the_single_space_path_equal_the_squashed_ones(monkeypatch, name):
+    """RIS entries whose only whitespace is single spaces skip squashing; every record of every real
+    RIS export must come out as it does when every entry is squashed value by value."""
+    content = (SHARED_EXPORTS / name).read_bytes()
+    fast = file_parse(content=content).records
+    monkeypatch.setattr(ris, "_ODD_SPACES", (" ",))  # every entry has a space: none is taken as single-spaced
+    squashed = file_parse(content=content).records
+    assert fast == squashed
+
+
+def test_the_single_space_path_is_taken_only_for_single_spaced_entries():
+    text = "TY  - JOUR\nTI  - A  title\nER  - \n\nTY  - JOUR\nTI  - A title \nAB  - x\ty\nER  - \n\nTY  - JOUR\nTI  - A title\nER  - \n"
+    assert [spaced for *_, spaced in ris._entries(text)] == [False, False, True]
+    assert [record.title for record in ris.ris_records(text)] == ["A title"] * 3
