@@ -20,8 +20,6 @@ from studies.imports.records import ParsedRecord, parsed_record_build
 Tags = dict[str, list[str]]
 
 _TAG_LINE = re.compile(r"^([A-Z][A-Z0-9])  - ?(.*)", re.MULTILINE)
-# ASCII whitespace that str.split() splits on, but the space and the newline.
-_ODD_SPACES = ("\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
 _BARE_END = re.compile(r"ER[^\S\n]*(?:\n|$)")
 # Lines exports put between records that carry nothing of them: record numbers ("1.", "<1>", "[1]",
 # "Record #1 of 2"), EndNote's and Ovid's headers, Ovid's "Link to the Ovid Full Text or citation:"
@@ -133,9 +131,12 @@ def _entries(text: str) -> Iterator[tuple[int, str, Tags, list[RecordWarning], b
         spaced = False
         if len(found) == newlines + 1:  # every line tagged: the common case, read without a Python loop per line
             # Single spaces only in every value: the one double space of each line is its tag's
-            # ("XX  - "), and no other whitespace but the newlines (checked in ASCII, where it is a
-            # few characters; anything else is squashed value by value).
-            spaced = (entry.isascii() and not any(space in entry for space in _ODD_SPACES)  # one memchr each
+            # ("XX  - "), and no other whitespace but the newlines (checked in ASCII, where the
+            # whitespace str.split() takes is these eight characters, the space and the newline;
+            # anything else is squashed value by value).
+            spaced = (entry.isascii() and "\t" not in entry and "\r" not in entry  # a memchr each
+                      and "\x0b" not in entry and "\x0c" not in entry and "\x1c" not in entry
+                      and "\x1d" not in entry and "\x1e" not in entry and "\x1f" not in entry
                       and entry.count("  ") == len(found))
             tags: Tags = {}
             for tag, value in found:
