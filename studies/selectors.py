@@ -780,9 +780,20 @@ def stopping_evidence(*, review: Review) -> StoppingEvidence:
                    .annotate(settled_at=Greatest(Subquery(last_decision), Subquery(resolved)))
                    .order_by("settled_at", "pk").values_list("status", "settled_at"))
     total = screening_records(review=review, stage=stage).count()
-    since = (ScreeningPrioritisation.objects.filter(review=review).values_list("ranked_since", flat=True).first())
-    before = [status for status, at in settled if since is None or at < since]
-    after = [int(status in SETTLED_INCLUDE) for status, at in settled if since is not None and at >= since]
+    since, order, changed_at = (ScreeningPrioritisation.objects.filter(review=review)
+                                .values_list("ranked_since", "order", "changed_at").first() or (None, None, None))
+    # The rule's sample is the records settled while the queue was ranked. Once the manager puts it
+    # back in its ring order (``changed_at``, the setting is saved only when the order changes), the
+    # records settled after are screened but no part of a ranked sample: they count as found
+    # outside the sample, like the ones before ranking began (Callaghan & Müller-Hansen's guarantee
+    # rests on the ranked order).
+    until = changed_at if since is not None and order != ScreeningOrder.RANKED else None
+
+    def sampled(at) -> bool:
+        return since is not None and at >= since and (until is None or at < until)
+
+    before = [status for status, at in settled if not sampled(at)]
+    after = [int(status in SETTLED_INCLUDE) for status, at in settled if sampled(at)]
     return StoppingEvidence(
         records_total=total, known_before=len(before),
         relevant_before=sum(status in SETTLED_INCLUDE for status in before),

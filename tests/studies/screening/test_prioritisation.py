@@ -225,6 +225,24 @@ def test_the_rule_counts_only_settled_records(ranked):
     assert evidence.records_total == 12
 
 
+def test_records_settled_after_the_queue_went_back_in_order_are_outside_the_rules_sample(ranked):
+    settle(ranked, 0, Decision.INCLUDE)
+    settle(ranked, 1, Decision.EXCLUDE)
+    ranking_services.prioritisation_set(review=ranked.review, user=ranked.manager, order=ScreeningOrder.IN_ORDER)
+    settle(ranked, 2, Decision.EXCLUDE)
+    settle(ranked, 3, Decision.INCLUDE)
+    evidence = selectors.stopping_evidence(review=ranked.review)
+    # The two settled while ranked are the sample; the two after count as found, outside it.
+    assert evidence.ranked_labels == [1, 0]
+    assert (evidence.known_before, evidence.relevant_before) == (2, 1)
+    # Ranked again: a new sample starts, and everything settled before it is outside.
+    ranking_services.prioritisation_set(review=ranked.review, user=ranked.manager, order=ScreeningOrder.RANKED)
+    settle(ranked, 4, Decision.EXCLUDE)
+    evidence = selectors.stopping_evidence(review=ranked.review)
+    assert evidence.ranked_labels == [0]
+    assert (evidence.known_before, evidence.relevant_before) == (4, 2)
+
+
 def client_for(user):
     from django.test import Client
     client = Client()
