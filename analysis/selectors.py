@@ -305,9 +305,8 @@ def sof_entry(result: OutcomeResult, overrides: dict[str, GradeOverride],
     is_ratio = measure in grade_rules.RATIO_MEASURES
     estimate, low, high = chosen["estimate"], chosen["ci_low"], chosen["ci_high"]
     shown = (chosen["ratio"], chosen["ratio_ci_low"], chosen["ratio_ci_high"]) if is_ratio else (estimate, low, high)
-    # A generic ratio is named as entered (e.g. "Hazard Ratio"); Peto's odds ratio as RevMan writes it.
-    name = {"PETO_OR": "Peto OR", "GENERIC_RATIO": payload.get("measure_name") or "Ratio"}.get(
-        measure, measure.removesuffix("_EXACT"))
+    # A generic ratio is named as entered (e.g. "Hazard Ratio"); the others by their short code.
+    name = (payload.get("measure_name") or "Ratio") if measure == "GENERIC_RATIO" else Measure(measure).code
     relative = {"measure": name, "estimate": shown[0], "ci_low": shown[1], "ci_high": shown[2],
                 "text": f"{name} {_ratio_text(shown[0])} ({_ratio_text(shown[1])} to {_ratio_text(shown[2])})"}
     absolute = None

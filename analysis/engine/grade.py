@@ -42,6 +42,8 @@ from statistics import median
 
 from scipy.stats import norm
 
+from analysis.engine.options import Measure
+
 RISK_OF_BIAS = "risk_of_bias"
 INCONSISTENCY = "inconsistency"
 IMPRECISION = "imprecision"
@@ -73,13 +75,12 @@ SMD_SMALL, SMD_MODERATE, SMD_LARGE = 0.2, 0.5, 0.8
 # The decision threshold used when the manager sets none: GRADE guidelines 6's 25% relative change for
 # ratios; Cohen's "small" for SMDs. Mean and risk differences have no default (their scale is the
 # outcome's own): only no effect is checked until a threshold is set.
-DEFAULT_THRESHOLDS = {"RR": 1.25, "OR": 1.25, "PETO_OR": 1.25, "GENERIC_RATIO": 1.25, "SMD": SMD_SMALL,
-                      "SMD_EXACT": SMD_SMALL}
-
-# Ratios (judged on the log scale): a Peto odds ratio and a generic ratio (hazard ratio...) too.
-RATIO_MEASURES = ("RR", "OR", "PETO_OR", "GENERIC_RATIO")
-DICHOTOMOUS_MEASURES = ("RR", "OR", "RD", "PETO_OR")
-SMD_MEASURES = ("SMD", "SMD_EXACT")
+# The measures' kinds as the engine defines them (Measure is a StrEnum: "RR" in RATIO_MEASURES holds).
+# Ratios are judged on the log scale: a Peto odds ratio and a generic ratio (hazard ratio...) too.
+RATIO_MEASURES = frozenset(m for m in Measure if m.is_ratio)
+DICHOTOMOUS_MEASURES = frozenset(m for m in Measure if m.is_dichotomous)
+SMD_MEASURES = frozenset({Measure.SMD, Measure.SMD_EXACT})
+DEFAULT_THRESHOLDS = {**dict.fromkeys(RATIO_MEASURES, 1.25), **dict.fromkeys(SMD_MEASURES, SMD_SMALL)}
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,13 @@ class Measure(StrEnum):
         """RevMan's name for the measure, as printed above the forest plot."""
         return _MEASURE_LABELS[self]
 
+    @property
+    def code(self) -> str:
+        """The measure's short name for narrow columns (RevMan's: "SMD", "Peto OR", "IV")."""
+        return _MEASURE_CODES.get(self, self.value.removesuffix("_EXACT"))
 
+
+_MEASURE_CODES = {"PETO_OR": "Peto OR", "GENERIC": "IV", "GENERIC_RATIO": "IV"}
 _MEASURE_LABELS = {
     Measure.MD: "Mean Difference",
     Measure.SMD: "Std. Mean Difference",

@@ -98,10 +98,6 @@ class SummaryRow:
     low_risk_only: str = ""  # the sensitivity analysis restricted to studies at low risk of bias
 
 
-# The summary table's narrow measure column (the full name is its tooltip).
-_MEASURE_CODES = {Measure.PETO_OR: "Peto OR", Measure.GENERIC: "IV", Measure.GENERIC_RATIO: "IV"}
-
-
 def summary_rows(review: Review) -> list[tuple[str, list[SummaryRow]]]:
     """The summary-of-findings table, grouped by outcome domain."""
     results, sensitivity = {}, {}
@@ -125,7 +121,7 @@ def summary_rows(review: Review) -> list[tuple[str, list[SummaryRow]]]:
             row = SummaryRow(
                 outcome, k=result.k, participants=digest.participants,
                 measure=outcome.generic_measure or measure.label,
-                measure_code=_MEASURE_CODES.get(measure, measure.value.removesuffix("_EXACT")),
+                measure_code=measure.code,
                 effect=format_effect_ci(result.estimate, result.ci_low, result.ci_high, measure),
                 p=format_p(result.p_value), i2=format_i2(result.i2) if result.i2 is not None else "–",
                 model=model_reason(result.chosen_model, digest.model_rule, result.i2, digest.i2_threshold, result.k),

@@ -1,11 +1,9 @@
 """EndNote XML (``File → Export → XML``), read with defusedxml so an upload cannot expand entities."""
-from xml.etree.ElementTree import Element, ParseError, tostring
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from xml.etree.ElementTree import Element, tostring
 
 from studies.imports.errors import ImportFileError
 from studies.imports.records import ParsedRecord, parsed_record_build
+from studies.imports.xml_export import xml_root
 
 
 def _texts(record: Element, path: str) -> list[str]:
@@ -15,13 +13,7 @@ def _texts(record: Element, path: str) -> list[str]:
 
 def endnote_xml_parse(text: str) -> list[ParsedRecord]:
     """Parse an EndNote XML export (``<xml><records><record>…``)."""
-    try:
-        root = fromstring(text.encode("utf-8"))
-    except ParseError as error:
-        line, column = error.position
-        raise ImportFileError(f"The XML is not well formed (column {column}).", line=line, field="xml") from None
-    except DefusedXmlException:
-        raise ImportFileError("The XML declares entities or a DTD, which exports never do.", field="xml") from None
+    root = xml_root(text, entities_refused="The XML declares entities or a DTD, which exports never do.")
     elements = root.findall(".//record")
     if not elements:
         raise ImportFileError("No <record> elements: not an EndNote XML export.", line=1, field="record")

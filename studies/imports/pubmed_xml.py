@@ -6,13 +6,11 @@ living PubMed search fetches, and a file of it (PubMed's "Save → XML" is the s
 any other export.
 """
 import re
-from xml.etree.ElementTree import Element, ParseError, tostring
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from xml.etree.ElementTree import Element, tostring
 
 from studies.imports.errors import ImportFileError
 from studies.imports.records import ParsedRecord, parsed_record_build
+from studies.imports.xml_export import xml_root
 
 _ARTICLES = ("PubmedArticle", "PubmedBookArticle")
 # An article's text as PubMed sent it (its raw entry). Markup inside text is escaped (&lt;), so these
@@ -135,13 +133,7 @@ def pubmed_xml_parse(text: str) -> list[ParsedRecord]:
     Raises ``ImportFileError`` for text that is not well-formed XML (a truncated download) or whose
     root is not a ``PubmedArticleSet`` (for instance an HTML error page).
     """
-    try:
-        root = fromstring(text.encode("utf-8"))
-    except ParseError as error:
-        line, column = error.position
-        raise ImportFileError(f"The XML is not well formed (column {column}).", line=line, field="xml") from None
-    except DefusedXmlException:
-        raise ImportFileError("The XML declares entities, which PubMed XML never does.", field="xml") from None
+    root = xml_root(text, entities_refused="The XML declares entities, which PubMed XML never does.")
     if root.tag != "PubmedArticleSet":
         raise ImportFileError(f"The document is <{root.tag}>, not a PubMed <PubmedArticleSet>.", line=1, field="xml")
     articles = [element for element in root if element.tag in _ARTICLES]
