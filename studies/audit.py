@@ -19,7 +19,7 @@ from studies import access
 from studies.models import (
     EVENT_MODELS, Invitation, OutcomeData, Record, Report, Review, ReviewMembership, RiskOfBiasAssessment,
     RiskOfBiasJudgment, Rob2Assessment, Rob2DomainJudgment, Rob2SignallingAnswer, ScreeningDecision,
-    ScreeningResolution, Study,
+    ScreeningPrioritisation, ScreeningResolution, StoppingDecision, Study, StudyEstimate,
 )
 
 # The name of each audited entity in the API, and how its event rows reach their review (through
@@ -32,6 +32,7 @@ ENTITIES: dict[str, tuple[type, str]] = {
     "decision": (ScreeningDecision, "record__review_id"),
     "resolution": (ScreeningResolution, "record__review_id"),
     "outcome-data": (OutcomeData, "study__review_id"),
+    "study-estimate": (StudyEstimate, "study__review_id"),
     "rob1-assessment": (RiskOfBiasAssessment, "study__review_id"),
     "rob1-judgment": (RiskOfBiasJudgment, "assessment__study__review_id"),
     "rob2-assessment": (Rob2Assessment, "study__review_id"),
@@ -41,6 +42,9 @@ ENTITIES: dict[str, tuple[type, str]] = {
     # key is not in the trail, studies.models.audit).
     "membership": (ReviewMembership, "review_id"),
     "invitation": (Invitation, "review_id"),
+    # Prioritised screening (issue 22): the manager's choice of order, and each decision to stop.
+    "prioritisation": (ScreeningPrioritisation, "review_id"),
+    "stopping-decision": (StoppingDecision, "review_id"),
 }
 
 # The filters by record and by study (``audit_trail``): the column of each entity's events that names
@@ -55,6 +59,7 @@ STUDY_COLUMNS: dict[str, str] = {
     "study": "pgh_obj_id",
     "report": "study_id",
     "outcome-data": "study_id",
+    "study-estimate": "study_id",
     "rob1-assessment": "study_id",
     "rob1-judgment": "assessment__study_id",
     "rob2-assessment": "study_id",

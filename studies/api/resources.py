@@ -25,8 +25,8 @@ from studies.api import serializers as s
 from studies.api.access import EXTRACTION, MANAGER, PUBLIC, TEAM, ReviewRoleAccess, request_review, request_roles
 from studies.models import (
     HAS_CONFIRMED_NUMBERS,
-    Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, Role,
-    SearchSource, Study, StudyCharacteristic, TimePoint,
+    Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, OutcomeSubgroup, Record, Role,
+    SearchSource, Study, StudyCharacteristic, StudyEstimate, TimePoint,
 )
 from studies.imports import ImportFileError
 from studies.services.entities import REVIEW_LOOKUP, entity_delete
@@ -280,6 +280,27 @@ class TimePointViewSet(ReviewScopedViewSet):
     serializer_class = s.TimePointSerializer
     read_roles = TEAM | {PUBLIC}
     write_roles = MANAGER
+
+
+class OutcomeSubgroupViewSet(ReviewScopedViewSet):
+    model = OutcomeSubgroup
+    serializer_class = s.OutcomeSubgroupSerializer
+    read_roles = TEAM | {PUBLIC}
+    write_roles = MANAGER
+    filterset_fields = ["outcome"]
+
+
+class StudyEstimateViewSet(ReviewScopedViewSet):
+    """Generic inverse-variance data: one effect estimate and SE per study (and subgroup) of an
+    outcome whose data type is "generic". Written by extractors like the arms' numbers, and read by
+    the public like them: the published analysis pools these rows as they are."""
+
+    permission_classes = [ReviewRoleAccess, NotUnderDualExtraction]
+    model = StudyEstimate
+    serializer_class = s.StudyEstimateSerializer
+    read_roles = TEAM | {PUBLIC}
+    write_roles = EXTRACTION
+    filterset_fields = ["study", "outcome", "time_point", "subgroup", "include_in_analysis"]
 
 
 class OutcomeDataViewSet(ReviewScopedViewSet):

@@ -11,8 +11,8 @@ from rest_framework import serializers
 
 from studies.imports.formats import FILE_FORMATS
 from studies.models import (
-    CHECKED_NUMBERS, Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, Record, Review,
-    SearchSource, Study, StudyCharacteristic, TimePoint,
+    CHECKED_NUMBERS, Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, OutcomeSubgroup,
+    Record, Review, SearchSource, Study, StudyCharacteristic, StudyEstimate, TimePoint,
 )
 from studies.services.entities import REVIEW_LOOKUP, entity_save
 
@@ -151,13 +151,36 @@ class OutcomeDomainSerializer(ReviewEntitySerializer):
 class OutcomeSerializer(ReviewEntitySerializer):
     class Meta:
         model = Outcome
-        fields = ["id", "domain", "name", "is_primary", "data_type", "effect_measure", "direction", "order"]
+        # The analysis settings an outcome may hold apart from the review's (RevMan keeps them per
+        # analysis); a generic inverse-variance outcome names its measure and whether it is a log.
+        fields = ["id", "domain", "name", "is_primary", "data_type", "effect_measure", "direction", "order",
+                  "scale_min", "scale_max", "pooling_method", "model_rule", "confidence_level",
+                  "study_confidence_level", "swap_events", "totals", "generic_measure", "log_scale"]
 
 
 class TimePointSerializer(ReviewEntitySerializer):
     class Meta:
         model = TimePoint
         fields = ["id", "label", "order", "is_analysis_default"]
+
+
+class OutcomeSubgroupSerializer(ReviewEntitySerializer):
+    """A subgroup of one outcome's analysis (RevMan's per-analysis subgroups, e.g. "Low dose")."""
+
+    class Meta:
+        model = OutcomeSubgroup
+        fields = ["id", "outcome", "name", "order"]
+
+
+class StudyEstimateSerializer(ReviewEntitySerializer):
+    """A study's effect estimate and standard error for a generic inverse-variance outcome, on the
+    analysis scale: the natural log for ratios (a hazard ratio of 0.8 is sent as -0.2231)."""
+
+    class Meta:
+        model = StudyEstimate
+        fields = ["id", "study", "outcome", "time_point", "subgroup", "estimate", "se", "n_intervention",
+                  "n_control", "order", "include_in_analysis", "source_location", "updated_at"]
+        read_only_fields = ["id", "updated_at"]
 
 
 class OutcomeDataSerializer(ReviewEntitySerializer):

@@ -36,6 +36,7 @@ ENTITY_LABELS: dict[str, str] = {
     "decision": "Screening decision",
     "resolution": "Tutor's resolution",
     "outcome-data": "Outcome data",
+    "study-estimate": "Study estimate (generic inverse variance)",
     "rob1-assessment": "Risk of bias (RoB 1) assessment",
     "rob1-judgment": "Risk of bias (RoB 1) domain judgment",
     "rob2-assessment": "Risk of bias (RoB 2) assessment",
@@ -43,6 +44,8 @@ ENTITY_LABELS: dict[str, str] = {
     "rob2-answer": "Risk of bias (RoB 2) signalling answer",
     "membership": "Team membership",
     "invitation": "Invitation to the team",
+    "prioritisation": "Screening order (ranked or in order)",
+    "stopping-decision": "Decision to stop screening",
 }
 # The actions of ``studies.audit.ACTIONS`` in words.
 ACTION_LABELS = {"insert": "added", "update": "changed", "delete": "removed"}

@@ -5,7 +5,8 @@ from django.contrib.auth import get_user_model
 import pytest
 
 from studies.models import (
-    CharacteristicField, ExclusionReason, ImportBatch, Record, Review, Role, SearchSource, Stage, StudyCharacteristic,
+    CharacteristicField, DataType, EffectMeasure, ExclusionReason, ImportBatch, Outcome, OutcomeSubgroup, Record,
+    Review, Role, SearchSource, Stage, StudyCharacteristic, StudyEstimate,
 )
 from studies.services.entities import entity_save
 from studies.services.reviews import membership_add, review_create
@@ -67,7 +68,16 @@ def api_review(small) -> ApiReview:
     rob1 = rob1_consensus_save(study=small.study, recorded_by=small.manager, entry=rob1_entry())
     rob2 = rob2_consensus_save(study=small.study, outcome=small.outcome, recorded_by=small.manager,
                                entry=entry(ALL_LOW))
+    # A generic inverse-variance outcome (adjusted hazard ratios) with a subgroup and one estimate.
+    generic = entity_save(instance=Outcome(
+        review=review, domain=small.outcome.domain, name="Relapse (adjusted HR)", data_type=DataType.GENERIC,
+        effect_measure=EffectMeasure.GENERIC, direction=small.outcome.direction, generic_measure="Hazard Ratio",
+        log_scale=True))
+    subgroup = entity_save(instance=OutcomeSubgroup(outcome=generic, name="Low dose"))
+    estimate = entity_save(instance=StudyEstimate(study=small.study, outcome=generic, time_point=small.time_point,
+                                                  subgroup=subgroup, estimate=-0.22, se=0.1))
     ids = {
+        "outcome-subgroups": subgroup.pk, "study-estimates": estimate.pk,
         "team": review.memberships.get(user=small.manager).pk, "sources": source.pk, "imports": batch.pk,
         "records": record.pk, "studies": small.study.pk, "arms": small.intervention.pk,
         "characteristic-fields": field.pk, "characteristics": characteristic.pk,

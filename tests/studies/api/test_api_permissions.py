@@ -58,6 +58,7 @@ for segment, read, write in [
     ("characteristic-fields", TEAM | {PUBLIC}, MANAGER), ("characteristics", TEAM | {PUBLIC}, EXTRACTION),
     ("outcome-domains", TEAM | {PUBLIC}, MANAGER), ("outcomes", TEAM | {PUBLIC}, MANAGER),
     ("time-points", TEAM | {PUBLIC}, MANAGER), ("outcome-data", TEAM | {PUBLIC}, EXTRACTION),
+    ("outcome-subgroups", TEAM | {PUBLIC}, MANAGER), ("study-estimates", TEAM | {PUBLIC}, EXTRACTION),
     ("team", TEAM, MANAGER), ("exclusion-reasons", TEAM, MANAGER), ("decisions", SCREENING, {"screener"}),
     ("resolutions", SCREENING, {"tutor"}), ("reports", TEAM, {"tutor", "manager"}),
     ("rob1-assessments", TEAM, {"assessor", "manager"}), ("rob2-assessments", TEAM, {"assessor", "manager"}),

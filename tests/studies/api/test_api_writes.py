@@ -2,6 +2,8 @@
 role may set, data-version moves for analysis inputs, and lists whose query count does not grow."""
 import re
 
+import pytest
+
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -170,3 +172,47 @@ def test_filtering_by_a_person_outside_the_team_answers_as_for_no_one(api_review
     path = f"/api/reviews/{api_review.review.slug}/team/?user="
     assert client.get(path + str(stranger.pk)).status_code == client.get(path + "999999").status_code == 400
     assert client.get(path + str(api_review.users["extractor"].pk)).data["count"] == 1
+
+
+def test_extractor_enters_generic_estimates_and_the_living_analysis_pools_them(api_review):
+    """Generic inverse-variance data (e.g. adjusted hazard ratios) come in through the API like arm
+    numbers: validated, scoped to the review, and pooled by the next recompute."""
+    from analysis import services
+    from analysis.models import OutcomeResult, ReviewAnalysisState
+    from studies.models import StudyEstimate
+
+    review = api_review.review
+    first = StudyEstimate.objects.get(pk=api_review.ids["study-estimates"])  # -0.22, SE 0.1
+    second = entity_save(instance=Study(review=review, label="Second 2022", year=2022))
+    client = client_for(api_review.users["extractor"])
+    base = f"/api/reviews/{review.slug}/study-estimates/"
+    body = {"study": second.pk, "outcome": first.outcome_id, "time_point": first.time_point_id,
+            "subgroup": first.subgroup_id, "estimate": -0.40, "se": 0.2, "source_location": "Table 3"}
+    # Refused, naming the field, with nothing written: an SE that is not positive, an outcome that is
+    # not generic, another review's study.
+    refused = client.post(base, {**body, "se": 0}, format="json")
+    assert refused.status_code == 400 and "se" in refused.data
+    refused = client.post(base, {**body, "outcome": api_review.ids["outcomes"], "subgroup": None}, format="json")
+    assert refused.status_code == 400 and "not a generic inverse-variance outcome" in str(refused.data["outcome"])
+    theirs = entity_save(instance=Study(review=api_review.other, label="Theirs 2018", year=2018))
+    refused = client.post(base, {**body, "study": theirs.pk}, format="json")
+    assert refused.status_code == 400 and "study" in refused.data
+    assert StudyEstimate.objects.filter(outcome_id=first.outcome_id).count() == 1
+    # A screener may read but not write; the extractor's row is saved.
+    assert client_for(api_review.users["screener"]).post(base, body, format="json").status_code == 403
+    created = client.post(base, body, format="json")
+    assert created.status_code == 201, created.data
+    assert client.post(base, body, format="json").status_code == 400  # one estimate per study and subgroup
+
+    services.review_recompute(review.pk)
+    run = ReviewAnalysisState.objects.get(review=review).current_run
+    pooled = OutcomeResult.objects.get(run=run, outcome_id=first.outcome_id, subgroup_field=None,
+                                       analysis_set="main")
+    # Inverse-variance weights 1/0.1² = 100 and 1/0.2² = 25: (-0.22·100 - 0.40·25) / 125 = -0.256
+    # (Q = 0.648 < 1, so tau² = 0 and the random-effects estimate is the same).
+    assert pooled.k == 2 and pooled.estimate == pytest.approx(-0.256, abs=1e-12)
+    # Readers of a public review see both rows: the published analysis pools them as they are.
+    assert APIClient().get(base).status_code == 404
+    Review.objects.filter(pk=review.pk).update(is_public=True)
+    public = APIClient().get(base)
+    assert public.status_code == 200 and sorted(row["estimate"] for row in public.data["results"]) == [-0.40, -0.22]

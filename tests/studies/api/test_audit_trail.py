@@ -100,3 +100,12 @@ def test_every_audited_change_is_covered(small):
                        "RiskOfBiasJudgment", "Rob2Assessment", "Rob2DomainJudgment", "Rob2SignallingAnswer", "Study",
                        "Report", "Review"}
     assert ScreeningDecision in EVENT_MODELS and Study in EVENT_MODELS
+
+
+def test_every_audited_model_has_its_place_in_the_trail():
+    """An audited model missing from ``studies.audit.ENTITIES`` would record events no one can read."""
+    from studies.audit import ENTITIES
+    from studies.pages.audit import ENTITY_LABELS
+
+    assert {model for model, _ in ENTITIES.values()} == set(EVENT_MODELS)
+    assert set(ENTITY_LABELS) == set(ENTITIES)
