@@ -20,3 +20,18 @@ class AnalysisConfig(AppConfig):
         from studies.services.entities import review_data_changed
 
         review_data_changed.connect(recompute_on_data_change, dispatch_uid="analysis.recompute_on_data_change")
+        # The same reason puts analysis's audited models in studies' audit trail by registration.
+        from analysis.models import (
+            GradeOverride, GradeOverrideEvent, ReleaseSchedule, ReleaseScheduleEvent, SummaryOfFindingsOutcome,
+            SummaryOfFindingsOutcomeEvent,
+        )
+        from studies.audit import audit_entity_register
+
+        for name, model, event_model, label in (
+            ("grade-override", GradeOverride, GradeOverrideEvent, "GRADE judgment made by a person"),
+            ("summary-of-findings", SummaryOfFindingsOutcome, SummaryOfFindingsOutcomeEvent,
+             "Summary-of-findings outcome"),
+            ("release-schedule", ReleaseSchedule, ReleaseScheduleEvent, "Release schedule"),
+        ):
+            audit_entity_register(name=name, model=model, event_model=event_model, review_path="review_id",
+                                  label=label)

@@ -68,6 +68,37 @@ STUDY_COLUMNS: dict[str, str] = {
 }
 ACTIONS = ("insert", "update", "delete")
 
+# Each audited entity in the review's words (the audit page's labels).
+ENTITY_LABELS: dict[str, str] = {
+    "review": "Review settings",
+    "study": "Study",
+    "report": "Report of a study",
+    "decision": "Screening decision",
+    "resolution": "Tutor's resolution",
+    "outcome-data": "Outcome data",
+    "study-estimate": "Study estimate (generic inverse variance)",
+    "rob1-assessment": "Risk of bias (RoB 1) assessment",
+    "rob1-judgment": "Risk of bias (RoB 1) domain judgment",
+    "rob2-assessment": "Risk of bias (RoB 2) assessment",
+    "rob2-domain": "Risk of bias (RoB 2) domain judgment",
+    "rob2-answer": "Risk of bias (RoB 2) signalling answer",
+    "membership": "Team membership",
+    "invitation": "Invitation to the team",
+    "prioritisation": "Screening order (ranked or in order)",
+    "stopping-decision": "Decision to stop screening",
+}
+# Model → its event model: studies' own, and those registered by the apps above (below).
+_EVENT_MODELS: dict[type, type] = dict(EVENT_MODELS)
+
+
+def audit_entity_register(*, name: str, model: type, event_model: type, review_path: str, label: str) -> None:
+    """Put an audited model of an app above studies in the trail (studies may not import it: the
+    app calls this from its ``AppConfig.ready``, as analysis does for GRADE and release schedules).
+    ``review_path`` leads from an event row to its review's id, as in ``ENTITIES``."""
+    ENTITIES[name] = (model, review_path)
+    ENTITY_LABELS[name] = label
+    _EVENT_MODELS[model] = event_model
+
 
 @dataclass(frozen=True)
 class AuditEvent:
@@ -113,7 +144,7 @@ def _blinded(entity: str, events: QuerySet, user, review: Review) -> QuerySet:
 def visible_events(*, entity: str, user, review: Review) -> QuerySet:
     """One entity's events in a review that ``user`` may see (blinded by ``studies.access``)."""
     model, path = ENTITIES[entity]
-    events = EVENT_MODELS[model].objects.filter(**{path: review.pk})
+    events = _EVENT_MODELS[model].objects.filter(**{path: review.pk})
     return _blinded(entity, events, user, review)
 
 
@@ -123,7 +154,7 @@ def audit_events_queryset(*, entity: str, user, review: Review) -> QuerySet:
 
     ``previous`` is a subquery over all the row's events rather than a window over the selected
     ones, so that filtering the events (by person, date, action...) keeps each change's old values."""
-    event_model = EVENT_MODELS[ENTITIES[entity][0]]
+    event_model = _EVENT_MODELS[ENTITIES[entity][0]]
     snapshot = JSONObject(**{f.attname: F(f.attname) for f in _snapshot_fields(event_model)})
     before = (event_model.objects.filter(pgh_obj_id=OuterRef("pgh_obj_id"), pgh_id__lt=OuterRef("pgh_id"))
               .order_by("-pgh_id").annotate(values=snapshot).values("values")[:1])
@@ -247,5 +278,6 @@ def audit_subjects(*, review: Review, events: list[AuditEvent]) -> dict[tuple[st
     return subjects
 
 
-__all__ = ["ACTIONS", "ENTITIES", "RECORD_COLUMNS", "STUDY_COLUMNS", "AuditEvent", "audit_events_queryset",
-           "audit_people", "audit_subjects", "audit_trail", "visible_events"]
+__all__ = ["ACTIONS", "ENTITIES", "ENTITY_LABELS", "RECORD_COLUMNS", "STUDY_COLUMNS", "AuditEvent",
+           "audit_entity_register", "audit_events_queryset", "audit_people", "audit_subjects", "audit_trail",
+           "visible_events"]

@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 from studies import access
 from studies.audit import (
     ENTITIES,
+    ENTITY_LABELS,
     AuditEvent,
     audit_people,
     audit_subjects,
@@ -27,26 +28,6 @@ from studies.models import Study
 
 PAGE_SIZE = 50
 
-# Each audited entity in the review's words. Entities added to ``studies.audit.ENTITIES`` without a
-# label here are shown by their key.
-ENTITY_LABELS: dict[str, str] = {
-    "review": "Review settings",
-    "study": "Study",
-    "report": "Report of a study",
-    "decision": "Screening decision",
-    "resolution": "Tutor's resolution",
-    "outcome-data": "Outcome data",
-    "study-estimate": "Study estimate (generic inverse variance)",
-    "rob1-assessment": "Risk of bias (RoB 1) assessment",
-    "rob1-judgment": "Risk of bias (RoB 1) domain judgment",
-    "rob2-assessment": "Risk of bias (RoB 2) assessment",
-    "rob2-domain": "Risk of bias (RoB 2) domain judgment",
-    "rob2-answer": "Risk of bias (RoB 2) signalling answer",
-    "membership": "Team membership",
-    "invitation": "Invitation to the team",
-    "prioritisation": "Screening order (ranked or in order)",
-    "stopping-decision": "Decision to stop screening",
-}
 # The actions of ``studies.audit.ACTIONS`` in words.
 ACTION_LABELS = {"insert": "added", "update": "changed", "delete": "removed"}
 # Values longer than this are shortened in the table, with the full value a click away.

@@ -196,6 +196,11 @@ def test_an_override_is_audited_survives_recomputes_and_is_flagged_when_the_rule
     # Back to the rule: audited too.
     sof.grade_override_remove(review=small.review, user=assessor, outcome=small.outcome, domain="imprecision")
     assert GradeOverrideEvent.objects.filter(pgh_obj_id__isnull=False).count() == 2
+    # The manager reads both in the review's audit trail (page and API), under the GRADE label.
+    trail = client.get("/api/reviews/small-review/audit/?entity=grade-override").json()["results"]
+    assert [event["action"] for event in trail] == ["delete", "insert"]
+    assert trail[1]["new"]["reason"].startswith("The CI excludes") and trail[1]["new"]["levels"] == 1
+    assert "GRADE judgment made by a person" in client.get("/reviews/small-review/audit/").content.decode()
 
 
 def test_readers_see_the_table_as_they_see_the_analysis(client, small):
