@@ -10,7 +10,7 @@ here and stop later.
 
 The product's order is simulated in process with the product's model (bench/prioritisation_variants.py's
 loop: the same shuffles and priors per seed as bench/prioritisation.py) and its label sequence cached
-in /work/wt/stop-cache/ (``--cache``), so rules are cheap to rerun. Random orders are drawn per
+in the temporary folder (``--cache``), so rules are cheap to rerun. Random orders are drawn per
 review and seed (first the one bench/prioritisation.py draws, then more with other seeds).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/stopping_rules.py [--seeds 0-9] [--random 50]
@@ -26,6 +26,7 @@ import json
 import math
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -43,7 +44,7 @@ sys.path.insert(0, str(BASE_DIR))
 from bench.prioritisation import REVIEWS, load_review
 from studies.prioritisation.stopping import stopping_p_value
 
-DEFAULT_CACHE = Path("/work/wt/stop-cache")
+DEFAULT_CACHE = Path(tempfile.gettempdir()) / "reviewsite-stopping-rules"
 
 
 # --------------------------------------------------------------------------------------------------
