@@ -149,7 +149,8 @@ def stage_status_queryset(*, review: Review, stage: str, records: QuerySet[Recor
     """
     if records is None:
         records = screening_records(review=review, stage=stage)
-    resolution = ScreeningResolution.objects.filter(record=OuterRef("pk"), stage=stage).values("decision")[:1]
+    # order_by(): the model's default ordering (by record) would join the record table for each probe.
+    resolution = ScreeningResolution.objects.filter(record=OuterRef("pk"), stage=stage).order_by().values("decision")[:1]
     queryset = records.annotate(
         resolution=Subquery(resolution),
         n_decisions=_decision_count(stage),
