@@ -20,6 +20,11 @@ class AnalysisConfig(AppConfig):
         from studies.services.entities import review_data_changed
 
         review_data_changed.connect(recompute_on_data_change, dispatch_uid="analysis.recompute_on_data_change")
+        # The demo review's summary-of-findings table is analysis's part of the demo.
+        from analysis.services.summary_of_findings import demo_review_built
+        from studies.services.demo import demo_review_built as built
+
+        built.connect(demo_review_built, dispatch_uid="analysis.demo_review_built")
         # The same reason puts analysis's audited models in studies' audit trail by registration.
         from analysis.models import (
             GradeOverride, GradeOverrideEvent, ReleaseSchedule, ReleaseScheduleEvent, SummaryOfFindingsOutcome,

@@ -7,6 +7,8 @@ next release show (their cache key and "nothing changed" check follow the data v
 """
 from __future__ import annotations
 
+import statistics
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -21,7 +23,7 @@ from analysis.models import (
     SummaryOfFindingsOutcome,
 )
 from studies import access
-from studies.models import Outcome, Review
+from studies.models import ArmRole, Outcome, OutcomeData, Review
 from studies.services import review_data_version_bump
 
 
@@ -124,3 +126,27 @@ def grade_override_remove(*, review: Review, user, outcome: Outcome | int, domai
         deleted, _ = GradeOverride.objects.filter(outcome=outcome, domain=domain).delete()
         if deleted:
             review_data_version_bump(review_ids=[review.pk])
+
+
+# The demo review's table (studies.services.demo): the outcomes a review team of its question would
+# rate critical or important, one row each, in the order of its outcome domains.
+DEMO_TABLE = ("Self-stigma", "Stigma stress", "Depression", "Hopelessness", "Recovery", "Empowerment", "Secrecy")
+
+
+def demo_table_choose(*, review: Review, manager) -> None:
+    """Choose the demo review's summary of findings as its manager would, the primary outcome
+    re-expressed on its own (synthetic) scale with the median SD of its control groups (Handbook
+    15.5.3.2: back-translation of an SMD to a familiar instrument)."""
+    outcomes = {outcome.name: outcome for outcome in Outcome.objects.filter(review=review, name__in=DEMO_TABLE)}
+    for position, name in enumerate(DEMO_TABLE, start=1):
+        outcome = outcomes[name]
+        extra = {}
+        if outcome.is_primary:
+            sds = OutcomeData.objects.filter(outcome=outcome, arm__role=ArmRole.CONTROL).values_list("sd", flat=True)
+            extra = {"familiar_scale": "Self-stigma scale (synthetic)", "familiar_sd": round(statistics.median(sds), 2)}
+        sof_outcome_set(review=review, user=manager, outcome=outcome, position=position, **extra)
+
+
+def demo_review_built(sender, *, review: Review, manager, **kwargs) -> None:  # noqa: ARG001
+    """``studies.services.demo.demo_review_built`` answered (connected in AnalysisConfig.ready)."""
+    demo_table_choose(review=review, manager=manager)

@@ -13,6 +13,7 @@ import random
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from studies.models import (
@@ -173,6 +174,12 @@ def demo_users_ensure(*, password: str) -> list[DemoUser]:
     return DEMO_USERS
 
 
+# Sent when the demo review has been built, with ``review`` and its ``manager``: apps above studies
+# add their part of the demo (analysis chooses the summary-of-findings table), as studies may not
+# import them.
+demo_review_built = Signal()
+
+
 @transaction.atomic
 def demo_review_load(*, password: str, reset: bool = False) -> tuple[Review, bool]:
     """Create the demo review, or leave an existing one as it is. Returns (review, created).
@@ -185,7 +192,10 @@ def demo_review_load(*, password: str, reset: bool = False) -> tuple[Review, boo
         return existing, False
     if existing is not None:
         existing.delete()
-    return _DemoBuilder(random.Random(DEMO_SEED)).build(), True
+    builder = _DemoBuilder(random.Random(DEMO_SEED))
+    review = builder.build()
+    demo_review_built.send(sender=Review, review=review, manager=builder.users["demo-manager"])
+    return review, True
 
 
 class _DemoBuilder:

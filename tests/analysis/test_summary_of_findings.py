@@ -274,3 +274,29 @@ def test_the_assessment_page_overrides_through_the_service(client, small):
     assert entry["position"] == 2 and entry["decision_threshold"] == 0.3
     assert entry["back_translation"]["mean_difference"] == pytest.approx(entry["estimate"] * 0.5)
     assert "Indirectness: rated down 1 level (assessor's judgment; the rule said 0)" in " ".join(entry["footnotes"])
+
+
+def test_the_demo_review_chooses_its_table_as_a_manager_would(client, demo_review):
+    """Seven outcomes in the order of the review's domains, the primary re-expressed on its own
+    (synthetic) scale with the median SD of its control groups, each choice in the audit trail."""
+    from statistics import median
+
+    from analysis.models import SummaryOfFindingsOutcomeEvent
+    from studies.models import ArmRole, OutcomeData
+
+    recompute(demo_review)
+    client.force_login(get_user_model().objects.get(username="demo-manager"))
+    rows = sorted((e for e in api(client, demo_review.slug) if e["in_table"]), key=lambda e: e["position"])
+    assert [e["outcome"] for e in rows] == ["Self-stigma", "Stigma stress", "Depression", "Hopelessness",
+                                             "Recovery", "Empowerment", "Secrecy"]
+    assert [e["position"] for e in rows] == [1, 2, 3, 4, 5, 6, 7]
+    sds = OutcomeData.objects.filter(outcome__review=demo_review, outcome__name="Self-stigma",
+                                     arm__role=ArmRole.CONTROL).values_list("sd", flat=True)
+    back = rows[0]["back_translation"]
+    assert back["scale"] == "Self-stigma scale (synthetic)" and back["sd"] == round(median(sds), 2)
+    assert back["mean_difference"] == pytest.approx(rows[0]["estimate"] * back["sd"], rel=1e-12)
+    assert all(e["back_translation"] is None for e in rows[1:])
+    assert SummaryOfFindingsOutcomeEvent.objects.filter(review=demo_review, pgh_label="insert").count() == 7
+    page = client.get(f"/reviews/{demo_review.slug}/summary-of-findings/").content.decode()
+    assert page.index("Self-stigma") < page.index("Stigma stress") < page.index("Secrecy")
+    assert "Self-stigma scale (synthetic)" in page
