@@ -19,7 +19,7 @@ from studies.prioritisation.ranking import (
     relevance_scores,
     text_features,
 )
-from studies.prioritisation.stopping import StoppingEstimate, stopping_estimate
+from studies.prioritisation.stopping import StoppingEstimate, stopping_estimate, stopping_indicated
 
 
 def retrain_interval(records_labelled: int) -> int:
@@ -92,6 +92,12 @@ class PrioritisedScreening:
         self.ranked_labels.append(int(relevant))
         self._since_training += 1
         self._stop_estimate = None
+
+    def stop_indicated(self) -> bool:
+        """Whether the stopping rule says stop now: ``stopping().can_stop``, computed for less (what a
+        check after every decision needs)."""
+        return stopping_indicated(self.ranked_labels, self.records_total - len(self.known_before),
+                                  relevant_before=sum(self.known_before.values()))
 
     def stopping(self) -> StoppingEstimate:
         """The stopping rule's verdict now (Callaghan & Müller-Hansen 2020)."""

@@ -86,19 +86,19 @@ class StoppingEstimate:
         return self.relevant_found / (self.relevant_found + self.relevant_missed_bound)
 
 
-def stopping_p_value(ranked_labels: Sequence[int], records_total: int, relevant_before: int = 0,
-                     recall_target: float = RECALL_TARGET) -> float:
-    """p-value of "recall < recall_target" (Callaghan & Müller-Hansen 2020).
+def _windows(labels: np.ndarray, records_total: int, relevant_before: int,
+             recall_target: float) -> tuple[np.ndarray, ...] | None:
+    """``(k, urn, relevant_in_urn, n)`` of the windows that can hold the smallest p, or None when a
+    window makes "recall < target" impossible (p = 0).
 
-    ``ranked_labels``: 1/0 of the records screened since ranking began, in the order screened.
-    ``records_total``: every record of the review, screened or not, including ``relevant_before``
-    relevant ones known before ranking began (and any irrelevant ones known before: they are part of
-    ``records_total`` but of no sample).
+    Each cdf costs ~0.1 ms at 10,000s of records, and every window after every decision would make
+    the rule quadratic over a screening (hours at 40,000 records). Of the windows with the same k the
+    longest has the smallest p: one more record in the window (not relevant, or k would change) and
+    in the urn leaves a draw that stochastically dominates the shorter window's, so P(X <= k) can
+    only fall. So only the last window of each k counts: where the record before it (further back)
+    is relevant, or the whole list.
     """
-    labels = np.asarray(ranked_labels, dtype=np.int64)
     n_screened = len(labels)
-    if n_screened == 0:
-        return 1.0
     r_seen = relevant_before + int(labels.sum())
     records_left = records_total - n_screened
     # Windows: the last n records screened, n = 1..n_screened.
@@ -111,25 +111,57 @@ def stopping_p_value(ranked_labels: Sequence[int], records_total: int, relevant_
     # More relevant records in an urn than records: even if every unscreened record were relevant,
     # recall would reach the target, so the hypothesis is impossible.
     if np.any(relevant_in_urn > urn):
-        return 0.0
-    # The same smallest p for less: each cdf costs ~0.1 ms at 10,000s of records, and every window
-    # would make the rule quadratic over a screening (hours at 40,000 records).
-    # 1. Of the windows with the same k, the longest has the smallest p: one more record in the window
-    #    (not relevant, or k would change) and in the urn leaves a draw that stochastically dominates
-    #    the shorter window's, so P(X <= k) can only fall. Only the last window of each k counts:
-    #    where the record before it (further back) is relevant, or the whole list.
+        return None
     last = np.flatnonzero(np.append(tail[1:] == 1, True))
-    k, n, urn, relevant_in_urn = k[last], n[last], urn[last], relevant_in_urn[last]
-    # 2. A window with k at least one above its expected number n·K/urn has p >= 1/2 (a hypergeometric
-    #    median lies within one of its mean; over 10**6 random cases the smallest P(X <= ceil(mean))
-    #    was 0.5025): such windows matter only when no other window has a p below 1/2.
-    low = k < n * relevant_in_urn / urn + 1
+    return k[last], urn[last], relevant_in_urn[last], n[last]
+
+
+def _may_be_below_half(k: np.ndarray, urn: np.ndarray, relevant: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Windows whose P(X <= k) may be below 1/2: the others have k at least one above the expected
+    n·K/urn, and a hypergeometric median lies within one of its mean (over 10**6 random cases the
+    smallest P(X <= ceil(mean)) was 0.5025), so their p is 1/2 or more."""
+    return k < n * relevant / urn + 1
+
+
+def stopping_p_value(ranked_labels: Sequence[int], records_total: int, relevant_before: int = 0,
+                     recall_target: float = RECALL_TARGET) -> float:
+    """p-value of "recall < recall_target" (Callaghan & Müller-Hansen 2020).
+
+    ``ranked_labels``: 1/0 of the records screened since ranking began, in the order screened.
+    ``records_total``: every record of the review, screened or not, including ``relevant_before``
+    relevant ones known before ranking began (and any irrelevant ones known before: they are part of
+    ``records_total`` but of no sample).
+    """
+    labels = np.asarray(ranked_labels, dtype=np.int64)
+    if len(labels) == 0:
+        return 1.0
+    windows = _windows(labels, records_total, relevant_before, recall_target)
+    if windows is None:
+        return 0.0
+    low = _may_be_below_half(*windows)
     if low.any():
-        smallest = float(np.min(hypergeom.cdf(k[low], urn[low], relevant_in_urn[low], n[low])))
+        smallest = float(np.min(hypergeom.cdf(*(part[low] for part in windows))))
         if smallest < 0.5:
             return smallest
-    p = hypergeom.cdf(k, urn, relevant_in_urn, n)
-    return float(min(1.0, np.min(p)))
+    return float(min(1.0, np.min(hypergeom.cdf(*windows))))
+
+
+def stopping_indicated(ranked_labels: Sequence[int], records_total: int, relevant_before: int = 0,
+                       recall_target: float = RECALL_TARGET, confidence: float = CONFIDENCE) -> bool:
+    """Whether ``stopping_p_value`` is below ``1 - confidence``, for less: only the windows whose p may
+    be below 1/2 are computed (what a check after every decision needs; the p-value itself computes
+    every window when none is below 1/2)."""
+    alpha = 1 - confidence
+    if not 0 < alpha <= 0.5:
+        raise ValueError(f"confidence must be at least 0.5 and below 1, not {confidence}")
+    labels = np.asarray(ranked_labels, dtype=np.int64)
+    if len(labels) == 0:
+        return False
+    windows = _windows(labels, records_total, relevant_before, recall_target)
+    if windows is None:
+        return True
+    low = _may_be_below_half(*windows)
+    return bool(low.any() and np.min(hypergeom.cdf(*(part[low] for part in windows))) < alpha)
 
 
 def stopping_estimate(ranked_labels: Sequence[int], records_total: int, *, relevant_before: int = 0,
@@ -164,17 +196,21 @@ def _missed_bound(labels: np.ndarray, ranked_total: int, confidence: float) -> i
     if records_left == 0:
         return 0
     tail = labels[::-1]
-    k = np.cumsum(tail)
-    n = np.arange(1, n_screened + 1)
+    # The longest window of each k, as in ``_windows`` (the same dominance holds for every number
+    # missed).
+    last = np.flatnonzero(np.append(tail[1:] == 1, True))
+    k = np.cumsum(tail)[last]
+    n = np.arange(1, n_screened + 1)[last]
     urn = n + records_left
     alpha = 1 - confidence
     best = records_left
     # For each window, the smallest number missed that the window rejects; the bound is the smallest
     # over windows minus one. A short search over the number missed is plenty (it is small once the
-    # rule is near stopping; capped so a page never waits on it).
+    # rule is near stopping; capped so a page never waits on it). Only windows whose p may be below
+    # 1/2 can reject at alpha.
     for missed in range(min(records_left, 200) + 1):
-        p = hypergeom.cdf(k, urn, k + missed, n)
-        if np.min(p) < alpha:
+        low = _may_be_below_half(k, urn, k + missed, n) if alpha <= 0.5 else np.ones(len(k), dtype=bool)
+        if low.any() and np.min(hypergeom.cdf(k[low], urn[low], k[low] + missed, n[low])) < alpha:
             best = missed - 1
             break
     return max(best, 0) if best < records_left else None

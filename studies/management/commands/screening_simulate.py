@@ -93,7 +93,7 @@ class Command(BaseCommand):
                 raise CommandError(f"Answer for {ids[index]} must be 1 or 0, not {answer!r}.")
             screening.record_decision(index, answer == "1")
             asked += 1
-            if not stopped and screening.stopping().can_stop:
+            if not stopped and screening.stop_indicated():
                 stopped = True
                 out.write("STOP\n")
                 out.flush()

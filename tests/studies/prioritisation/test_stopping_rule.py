@@ -14,7 +14,7 @@ R (4.x), the oracle used for every golden value below:
 """
 import pytest
 
-from studies.prioritisation.stopping import stopping_estimate, stopping_p_value
+from studies.prioritisation.stopping import stopping_estimate, stopping_indicated, stopping_p_value
 
 L1 = [1, 1, 0] * 10 + [0] * 150
 L2 = [1, 1, 0] * 10 + [0] * 60
@@ -71,25 +71,54 @@ def _every_window(labels, total, relevant_before=0, tau=0.95):
     return float(min(1.0, hypergeom.cdf(k, n + left, relevant, n).min()))
 
 
-def test_the_windows_left_out_never_hold_the_smallest_p():
-    """Only the longest window of each k, and windows below their expected k, are computed: the
-    p-value is the same number as over every window, on ranked, decaying and shuffled screenings."""
+def _every_window_missed_bound(labels, total, confidence=0.95):
+    """The largest number missed that no window rejects, over every window (capped at 200 as the
+    product's search)."""
+    import numpy as np
+    from scipy.stats import hypergeom
+
+    labels = np.asarray(labels)
+    left = total - len(labels)
+    if left == 0:
+        return 0
+    k = np.cumsum(labels[::-1])
+    n = np.arange(1, len(labels) + 1)
+    for missed in range(min(left, 200) + 1):
+        if hypergeom.cdf(k, n + left, k + missed, n).min() < 1 - confidence:
+            return max(missed - 1, 0)
+    return None
+
+
+def _screenings(seed: int, count: int):
+    """Random screenings: ranked (relevant records thinning out), some shuffled; with a few relevant
+    records known before ranking."""
     import numpy as np
 
-    rng = np.random.default_rng(2020)
-    below = 0
-    for _ in range(600):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
         total = int(rng.integers(20, 2500))
         screened = int(rng.integers(1, total))
         rate = rng.uniform(0.002, 0.5) * np.exp(-rng.uniform(0, 12) * np.arange(screened) / screened)
         labels = (rng.random(screened) < np.clip(rate, 0, 1)).astype(int)
         if rng.random() < 0.2:
             labels = rng.permutation(labels)
-        before = int(rng.integers(0, 3))
+        yield labels, total, int(rng.integers(0, 3))
+
+
+def test_the_windows_left_out_never_hold_the_smallest_p():
+    """Only the longest window of each k, and windows below their expected k, are computed: the
+    p-value, the check after each decision and the bound on records missed are the same as over
+    every window, on ranked, decaying and shuffled screenings."""
+    below = 0
+    for labels, total, before in _screenings(2020, 600):
         p = stopping_p_value(labels, total, before)
         assert p == _every_window(labels, total, before)
+        assert stopping_indicated(labels, total, before) == (p < 1 - 0.95)  # as StoppingEstimate.can_stop
         below += p < 0.05
     assert below > 30  # the stopping region is exercised, not only p-values far from it
+    for labels, total, _ in _screenings(2021, 150):
+        estimate = stopping_estimate(labels, total, with_missed_bound=True)
+        assert estimate.relevant_missed_bound == _every_window_missed_bound(labels, total)
 
 
 def test_the_rule_is_fast_enough_to_run_after_every_decision_of_a_large_review():
