@@ -20,6 +20,17 @@ MODEL:
 - static: tokenlearn-static-model (a Model2Vec-style static embedding, 10k-token vocabulary, 64
   dimensions, int8, Rust encoder; no torch).
 
+Measured (2026-12-06, 2 shared cores, CPU time of one thread, all 4 reviews but e5 without Sep):
+minilm 85 ms a record (2.4 CPU hours for 100,000 records), e5 770 ms (21 CPU hours), static 1.5 ms
+(about 1 s of it loading the model). Ranking with them (bench/prioritisation_variants.py, seeds
+0-2; median WSS@95 of the 12 runs, product 0.507): minilm dense 0.596, tfidf+dense 0.603,
+tfidf+dense-half 0.578, rank-average 0.583; e5 dense 0.509, tfidf+dense 0.504; static tfidf+dense
+0.442. Every minilm variant gains
+on van der Valk and Menon and loses on Sep (0.444 to 0.17-0.33) and, but for tfidf+dense-half, on
+Oud: the mean over the four reviews stays at the product's (0.578 / 0.578 for tfidf+dense), and the
+median rises only because the two reviews that gain are its middle two. With e5 Menon loses too
+(0.508 against 0.552): the gain there is MiniLM's, not the dense features'.
+
 Writes CACHE/MODEL/REVIEW.npy (float32, one unit-length row per record in the CSV's order) and
 CACHE/MODEL/REVIEW.ids (the record_id of each row), the text being the product's record_text (title
 and abstract).
