@@ -20,8 +20,9 @@ MODEL:
 - static: tokenlearn-static-model (a Model2Vec-style static embedding, 10k-token vocabulary, 64
   dimensions, int8, Rust encoder; no torch).
 
-Measured (2026-12-06, 2 shared cores, CPU time of one thread, all 4 reviews but e5 without Sep):
-minilm 85 ms a record (2.4 CPU hours for 100,000 records), e5 770 ms (21 CPU hours), static 1.5 ms
+Measured (2026-12-06, 2 shared cores, CPU time of one thread): minilm 85 ms a record on Sep's 271
+(2.4 CPU hours for 100,000 records; all 2,923 records took 728 s wall on 2 threads of a busy
+machine), e5 770 ms on the other three reviews' 2,652 (21 CPU hours), static 1.5 ms on all 2,923
 (about 1 s of it loading the model). Ranking with them (bench/prioritisation_variants.py, seeds
 0-2; median WSS@95 of the 12 runs, product 0.507): minilm dense 0.596, tfidf+dense 0.603,
 tfidf+dense-half 0.578, rank-average 0.583; e5 dense 0.509, tfidf+dense 0.504; static tfidf+dense
