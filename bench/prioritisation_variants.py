@@ -7,7 +7,14 @@ measured; rerun one with
 
     .venv/bin/python bench/prioritisation_variants.py VARIANT [--seeds 0] [--reviews Sep_2021,...]
 
-VARIANT: product (the product's model), nb-ensemble, word-char, logistic, undersampling, lsa, dynamic-resampling.
+VARIANT: product (the product's model), nb-ensemble, word-char, logistic, undersampling, lsa, dynamic-resampling,
+and on a dense text embedding (--embedding minilm, e5 or static): dense (the product's SVM on the
+embedding alone; dense-c1 with C = 1), tfidf+dense (one SVM on both, side by side, each of unit
+length; tfidf+dense-half with the embedding of length 0.5), rank-average (an SVM on each, ranks
+averaged).
+The dense ones read the vectors that bench/embed_synergy.py caches (in ../embed-cache by default,
+--embedding-cache DIR), made with a separate virtual environment; they stop with a message if the
+cache is missing.
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import argparse
 import math
 import statistics
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -113,8 +121,79 @@ def lsa_features(texts, settings=DEFAULT_SETTINGS):
     return sparse.hstack([words, sparse.csr_matrix(latent)]).tocsr() / np.sqrt(2), vocabulary
 
 
+# Dense text embeddings (bench/embed_synergy.py), looked up by the record's text: the variant sees
+# only the texts, in the shuffled order. Filled by main() for the dense variants.
+_EMBEDDINGS: dict[str, np.ndarray] = {}
+# The last features made, their TF-IDF and dense parts (one screening at a time in this process).
+_PARTS: dict[str, object] = {}
+
+
+def load_embeddings(cache: Path, model: str, reviews: list[str]) -> None:
+    for review in reviews:
+        vectors_file, ids_file = cache / model / f"{review}.npy", cache / model / f"{review}.ids"
+        if not vectors_file.exists() or not ids_file.exists():
+            sys.exit(f"No cached {model} embeddings of {review} in {cache / model}: run "
+                     f"bench/embed_synergy.py {model} with the embedding package's virtual environment "
+                     f"(see its docstring).")
+        vectors = np.load(vectors_file)
+        ids = ids_file.read_text().split()
+        records = load_review(review)
+        if ids != [r["record_id"] for r in records] or len(vectors) != len(records):
+            sys.exit(f"The cached {model} embeddings of {review} are not of its current records: rerun "
+                     f"bench/embed_synergy.py {model}.")
+        for record, vector in zip(records, vectors, strict=True):
+            _EMBEDDINGS[record_text(record["title"], record["abstract"])] = vector.astype(np.float64)
+
+
+def _dense_matrix(texts) -> np.ndarray:
+    return np.vstack([_EMBEDDINGS[text] for text in texts])
+
+
+def dense_features(texts, settings=DEFAULT_SETTINGS):
+    """The record's embedding alone (unit length)."""
+    vectors = _dense_matrix(texts)
+    _PARTS.update(features=vectors, tfidf=None, dense=vectors)
+    return vectors, np.array([f"dim{i}" for i in range(vectors.shape[1])], dtype=object)
+
+
+def tfidf_dense_features(texts, settings=DEFAULT_SETTINGS, dense_weight=1.0):
+    """The product's TF-IDF beside the embedding, the TF-IDF of unit length and the embedding of
+    length dense_weight (the row then of unit length), in one linear model: the product's SVM on
+    both."""
+    words, vocabulary = _product_features(texts, settings)
+    vectors = _dense_matrix(texts)
+    joined = (sparse.hstack([words, sparse.csr_matrix(dense_weight * vectors)]).tocsr()
+              / np.sqrt(1 + dense_weight ** 2))
+    _PARTS.update(features=joined, tfidf=words, dense=vectors)
+    return joined, vocabulary
+
+
+def dense_svm(features, labelled, labels, settings=DEFAULT_SETTINGS, c=None):
+    """The product's classifier (linear SVM, the same balanced weights and C) on dense features."""
+    from sklearn.svm import LinearSVC
+
+    model = LinearSVC(C=settings.regularisation_c if c is None else c, loss="squared_hinge").fit(
+        features[labelled], labels, sample_weight=sample_weights(labels, settings.balance_ratio))
+    return model.decision_function(features)
+
+
+def rank_average(features, labelled, labels, settings=DEFAULT_SETTINGS):
+    """The product's SVM on TF-IDF and the same SVM on the embedding, trained apart, their ranks
+    averaged."""
+    if features is not _PARTS.get("features"):
+        raise RuntimeError("rank-average needs the features of tfidf_dense_features")
+    tfidf = product(_PARTS["tfidf"], labelled, labels, settings)
+    dense = dense_svm(_PARTS["dense"], labelled, labels, settings)
+    return (_unit_ranks(tfidf) + _unit_ranks(dense)) / 2
+
+
+DENSE_VARIANTS = {"dense": (dense_svm, dense_features),
+                  "dense-c1": (partial(dense_svm, c=1.0), dense_features),
+                  "tfidf+dense": (product, tfidf_dense_features),
+                  "tfidf+dense-half": (product, partial(tfidf_dense_features, dense_weight=0.5)),
+                  "rank-average": (rank_average, tfidf_dense_features)}
 _product_features = session.text_features
-VARIANTS = {"lsa": (product, lsa_features), "dynamic-resampling": (dynamic_resampling, None), "product": (product, None), "nb-ensemble": (nb_ensemble, None), "logistic": (logistic, None),
+VARIANTS = {**DENSE_VARIANTS, "lsa": (product, lsa_features), "dynamic-resampling": (dynamic_resampling, None), "product": (product, None), "nb-ensemble": (nb_ensemble, None), "logistic": (logistic, None),
             "undersampling": (undersampling, None), "word-char": (product, word_char_features)}
 
 
@@ -123,12 +202,17 @@ def main() -> None:
     parser.add_argument("variant", choices=sorted(VARIANTS))
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--reviews", default=",".join(REVIEWS))
+    parser.add_argument("--embedding", default="minilm", help="cached embedding of the dense variants")
+    parser.add_argument("--embedding-cache", type=Path, default=BASE_DIR.parent / "embed-cache")
     args = parser.parse_args()
+    if args.variant in DENSE_VARIANTS:
+        load_embeddings(args.embedding_cache, args.embedding, args.reviews.split(","))
     scores, features = VARIANTS[args.variant]
     # The variant replaces the product's functions inside the simulation loop only (this process).
     session.relevance_scores = scores
     if features is not None:
         session.text_features = features
+    label = f"{args.variant}/{args.embedding}" if args.variant in DENSE_VARIANTS else args.variant
     wss = []
     for review in args.reviews.split(","):
         records = load_review(review)
@@ -151,9 +235,9 @@ def main() -> None:
             found = 1 + np.cumsum(asked)
             screened_at_95 = 2 + int(np.argmax(found >= math.ceil(0.95 * relevant))) + 1
             wss.append((total - screened_at_95) / total - 0.05)
-            print(f"{args.variant:14} {review:18} seed {seed} WSS@95 {wss[-1]:.3f}  STOP at "
+            print(f"{label:14} {review:18} seed {seed} WSS@95 {wss[-1]:.3f}  STOP at "
                   f"{(stop + 2) / total:.3f} recall {found[stop - 1] / relevant:.3f}", flush=True)
-    print(f"{args.variant:14} median WSS@95 {statistics.median(wss):.3f}")
+    print(f"{label:14} median WSS@95 {statistics.median(wss):.3f}")
 
 
 if __name__ == "__main__":
