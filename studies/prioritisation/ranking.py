@@ -23,6 +23,12 @@ records are known (Yu, Kraft & Menzies 2018, Empir Softw Eng 23:3161), 0.234 / 0
 balanced weights, 0.371 / 0.459 / 0.590 (Oud 0.810): a higher median from Menon alone, lower on the
 other three. None is better on every review, and the first three lose badly on the one review they
 were tried on.
+
+Dense text embeddings were measured too (bench/embed_synergy.py, seeds 0-2; WSS@95 on Sep / van der
+Valk / Oud / Menon, this model 0.444 / 0.462 / 0.854 / 0.552): all-MiniLM-L6-v2 beside the TF-IDF in
+one SVM, 0.282 / 0.524 / 0.824 / 0.680 (a higher median, the same mean: two reviews gain, two lose);
+multilingual-e5-small, 0.404 / 0.499 / 0.841 / 0.508; a static (Model2Vec-style) embedding, worse on
+all four. MiniLM would also bring torch (about 1 GB) and 2.4 CPU-hours per 100,000 records.
 """
 from __future__ import annotations
 
