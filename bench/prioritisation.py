@@ -24,6 +24,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -38,7 +39,7 @@ sys.path.insert(0, str(BASE_DIR))
 
 from studies.prioritisation.stopping import stopping_p_value
 
-DATA_DIR = BASE_DIR.parent.parent / "shared" / "data" / "synergy"
+DATA_DIR = Path(os.environ.get("SHARED_DATA") or BASE_DIR.parent / "shared" / "data") / "synergy"
 if not DATA_DIR.exists():
     DATA_DIR = Path("/work/shared/data/synergy")
 REVIEWS = ("Sep_2021", "van_der_Valk_2021", "Oud_2018", "Menon_2022")

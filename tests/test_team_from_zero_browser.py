@@ -4,7 +4,6 @@ assessor (links read from the outbox); each accepts and sets a password; the scr
 the keyboard; the tutor resolves their conflict; extractor and assessor reach their pages from their
 home. Nobody uses a shell or the back office, and axe finds no serious or critical violation on any of
 these pages."""
-from pathlib import Path
 import re
 
 from django.contrib.auth import get_user_model
@@ -16,10 +15,11 @@ from studies.models import (
 )
 from studies.services.reviews import back_office_grant
 from tests.analysis.test_pages_browser import browser  # noqa: F401 -- the Chromium fixture, shared
+from tests.shared_data import SHARED_DATA
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-EXPORT = Path("/work/shared/data/exports/medline_84.ris")  # a real MEDLINE (RIS) export, 84 records
+EXPORT = SHARED_DATA / "exports" / "medline_84.ris"  # a real MEDLINE (RIS) export, 84 records
 PASSWORD = "a-long-team-password-2026"
 LINK = re.compile(r"https?://\S+/invitations/\S+/")
 SERIOUS = ("serious", "critical")

@@ -16,6 +16,7 @@ from analysis.services import summary_of_findings as sof
 from studies.models import Arm, ArmRole, DataType, EffectMeasure, Outcome, OutcomeData, Role, Study
 from studies.services import entity_save, membership_add
 from studies.services.revman import rm5_import
+from tests.shared_data import SHARED_DATA
 
 pytestmark = pytest.mark.django_db
 
@@ -217,7 +218,7 @@ def test_readers_see_the_table_as_they_see_the_analysis(client, small):
     assert "Self-stigma" in page and "⊕" in page and "Download the table (CSV)" in page
 
 
-FLEISS = Path("/work/shared/data/rm5/Fleiss1993.rm5")
+FLEISS = SHARED_DATA / "rm5" / "Fleiss1993.rm5"
 if not FLEISS.exists():  # the same file as the RevMan import tests read
     FLEISS = Path(__file__).resolve().parents[3] / "shared" / "data" / "rm5" / "Fleiss1993.rm5"
 

@@ -1,10 +1,9 @@
-"""Real exports (/work/shared/data/exports, see its README) import whole: every record, with its fields
+"""Real exports (../shared/data/exports, see its README) import whole: every record, with its fields
 where the database put them (issue 19 item 5).
 
 The expected values were read from the raw files (the record's tag lines), not from the parser's
 output. Each file's count is the number of its ER lines.
 """
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,9 @@ from studies.imports import file_parse
 from studies.imports.errors import WarningKind
 from studies.models import Record, SearchSource
 from studies.services.imports import import_records
+from tests.shared_data import SHARED_DATA
 
-EXPORTS = Path("/work/shared/data/exports")
+EXPORTS = SHARED_DATA / "exports"
 
 COUNTS = {
     "AGRIS.ris": 12, "CAB.ris": 687, "Dimensions_246.ris": 246, "EconLit.ris": 50, "GreenFile.ris": 139,

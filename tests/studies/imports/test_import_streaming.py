@@ -1,7 +1,6 @@
 """The fast paths of an import give what the plain rules give: records stored as the file is read,
 in file order, and nothing stored when a record far into the file is bad."""
 from dataclasses import replace
-from pathlib import Path
 
 from django.db import DatabaseError, connection, transaction
 from hypothesis import given, settings, strategies as st
@@ -14,6 +13,7 @@ from studies.imports.text import _NON_WORD, title_normalise
 from studies.models import DuplicateCandidate, ImportBatch, Record, SearchSource
 from studies.services import imports
 from studies.services.imports import import_records
+from tests.shared_data import SHARED_DATA
 
 imports_file_open = imports.file_open
 
@@ -159,7 +159,7 @@ def test_long_text_of_records_is_compressed_with_lz4_where_the_server_has_it(db)
         assert cursor.fetchall() == [("abstract", expected), ("raw_entry", expected)]
 
 
-SHARED_EXPORTS = Path("/work/shared/data/exports")
+SHARED_EXPORTS = SHARED_DATA / "exports"
 
 
 @pytest.mark.parametrize("name", sorted(path.name for path in SHARED_EXPORTS.glob("*.ris")))

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared_data import SHARED_DATA
+
 BASE_DIR = Path(__file__).resolve().parents[3]
-SYNERGY = Path("/work/shared/data/synergy/Sep_2021.csv")
+SYNERGY = SHARED_DATA / "synergy" / "Sep_2021.csv"
 
 
 def write_records(tmp_path: Path, rows: list[dict]) -> Path:

@@ -24,10 +24,11 @@ from studies.models import (
     StudyEstimate,
 )
 from studies.services.revman import Rm5FormatError, rm5_import
+from tests.shared_data import SHARED_DATA
 
 pytestmark = pytest.mark.django_db
 
-FLEISS = Path("/work/shared/data/rm5/Fleiss1993.rm5")
+FLEISS = SHARED_DATA / "rm5" / "Fleiss1993.rm5"
 if not FLEISS.exists():  # the repository's copy of the shared test data
     FLEISS = Path(__file__).resolve().parents[3] / "shared" / "data" / "rm5" / "Fleiss1993.rm5"
 
