@@ -22,6 +22,31 @@ _MISREAD = re.compile(r"(?<=[^\W\d_])[^\x00-\x7f](?=[a-z])|(?<=[a-z])[^\x00-\x7f
 _LEGACY = (("windows-1252", "Windows-1252"), ("mac-roman", "Mac Roman"))
 
 
+# Files that are something else than text, by their first bytes: PDF, ZIP (.docx, .xlsx, .enlx), gzip,
+# OLE (.doc, .xls), PNG, JPEG, GIF, RAR, 7-Zip.
+_BINARY_SIGNATURES = (b"%PDF", b"PK\x03\x04", b"\x1f\x8b", b"\xd0\xcf\x11\xe0", b"\x89PNG", b"\xff\xd8\xff", b"GIF8",
+                      b"Rar!", b"7z\xbc\xaf")
+
+
+def _binary(content: bytes) -> bool:
+    """A binary file: a known signature, or NUL bytes that are more than a stray one or two in a
+    text (more than 1 in 100 of the first 4 kB; UTF-16 is recognised before this)."""
+    sample = content[:4096]
+    return content.startswith(_BINARY_SIGNATURES) or sample.count(0) > len(sample) // 100
+
+
+def _without_nul(text: str, encoding: str, warning: str) -> DecodedText:
+    """The text without NUL characters, which no export means and PostgreSQL cannot store: a stray
+    one (a damaged export) is removed with a warning rather than refusing every record with it."""
+    if "\x00" not in text:
+        return DecodedText(text, encoding, warning)
+    line = text.count("\n", 0, text.index("\x00")) + 1
+    count = text.count("\x00")
+    removed = (f"The file held {count} NUL character{'s' if count > 1 else ''} (the first at line {line}), "
+               "which no export means; removed.")
+    return DecodedText(text.replace("\x00", ""), encoding, f"{warning} {removed}".strip())
+
+
 def _utf16(content: bytes) -> str | None:
     """The codec of a UTF-16 file, with or without its byte-order mark (EndNote and Excel write it)."""
     for bom, codec in _UTF16_BOMS:
@@ -55,11 +80,11 @@ def file_decode(*, content: bytes) -> DecodedText:
         except UnicodeDecodeError:
             raise ImportFileError("The file looks like UTF-16 text but cannot be read as it.",
                                   field="encoding") from None
-        return DecodedText(_newlines(text.lstrip("\ufeff")), "utf-16")
-    if b"\x00" in content[:4096]:
+        return _without_nul(_newlines(text.lstrip("\ufeff")), "utf-16", "")
+    if _binary(content):
         raise ImportFileError("This is a binary file, not a bibliographic export.", field="encoding")
     try:
-        return DecodedText(_newlines(content.decode("utf-8-sig")), "utf-8")
+        return _without_nul(_newlines(content.decode("utf-8-sig")), "utf-8", "")
     except UnicodeDecodeError as error:
         prefix = content[: error.start]
         line = (prefix.count(b"\n") if b"\n" in content else prefix.count(b"\r")) + 1  # CR-only: old Macs
@@ -71,7 +96,7 @@ def file_decode(*, content: bytes) -> DecodedText:
             continue
         readings.append((_misread_count(text), len(readings), text, codec, name))
     _, _, text, codec, name = min(readings)
-    return DecodedText(
+    return _without_nul(
         _newlines(text), codec,
         f"The file is not valid UTF-8 (first at line {line}); it was read as {name}. "
         "Check accented characters in the imported records.",

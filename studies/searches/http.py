@@ -31,6 +31,16 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+# A NUL character written as the JSON escape \u0000 (after an even number of backslashes, so not a
+# backslash followed by "u0000"): no record means one, and PostgreSQL cannot store it.
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def json_without_nul(text: str):
+    """``json.loads`` of a service's answer, any NUL character left out of its strings."""
+    return json.loads(_JSON_NUL.sub(r"\1", text) if "\\u0000" in text else text)
+
+
 def service_words(body: str, limit: int = 300) -> str:
     """What an error answer says, shortly: a JSON message, an HTML page's title and text, or the text."""
     text = body.strip()
@@ -129,7 +139,7 @@ class ServiceClient:
         if looks_like_html(response):
             raise SearchServiceError(f"{self.service} sent an HTML page instead of JSON: {service_words(response.text)}")
         try:
-            data = response.json()
+            data = json_without_nul(response.text)
         except ValueError as error:
             raise SearchServiceError(f"{self.service} sent an answer that is not complete JSON ({error}); "
                                      f"it began: {response.text[:120]!r}") from None

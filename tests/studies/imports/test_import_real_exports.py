@@ -151,3 +151,25 @@ def test_all_fourteen_exports_are_stored_whole(small):
     assert untitled.import_warnings[0]["kind"] == WarningKind.TITLE_MISSING
     long_issue = Record.objects.get(import_batch__file_name="wos_278.ris", doi="10.2136/sssaj2018.10.0380")
     assert "13th North American Forest Soils Conference" in long_issue.raw_entry
+
+
+@pytest.mark.django_db
+def test_a_stray_nul_byte_costs_no_record_and_a_binary_file_is_still_refused(small):
+    """A damaged export with a NUL byte (in its first 4 kB or later) imports whole, the NUL removed
+    and named in a warning; PostgreSQL could not store it (the import failed whole at the database).
+    Files that are binary by their signature or their many NULs are refused as before."""
+    from studies.imports import ImportFileError
+
+    content = (EXPORTS / "medline_84.ris").read_bytes()
+    late = content.index(b"AB  - ", 6000) + 20
+    for day, damaged in ((1, content[:200] + b"\x00" + content[200:]),
+                         (2, content[:late] + b"\x00\x00" + content[late:])):
+        source = SearchSource.objects.create(review=small.review, database="PubMed", date_searched=f"2024-01-0{day}")
+        summary = import_records(review=small.review, source=source, file_name="damaged.ris", content=damaged)
+        assert summary.imported == 84
+        assert any("NUL character" in warning and "removed" in warning for warning in summary.warnings)
+        Record.objects.filter(import_batch_id=summary.batch_id).delete()
+    for binary in (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n",
+                   b"PK\x03\x04\x14\x00\x06\x00" + content[:500], content[:1000].replace(b"\n", b"\x00\n")):
+        with pytest.raises(ImportFileError, match="binary file"):
+            file_parse(content=binary)

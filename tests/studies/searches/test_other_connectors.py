@@ -388,3 +388,12 @@ def test_the_command_line_saves_runs_and_prints_one_json_line_per_run(team, sett
         for server_ in (server, failing_server):
             server_.shutdown()
             server_.server_close()
+
+
+def test_a_nul_character_in_a_services_json_is_left_out():
+    """JSON may escape a NUL character (\\u0000), which PostgreSQL cannot store: it is left out of the
+    strings, and a backslash followed by "u0000" (an escaped backslash) is kept."""
+    from studies.searches.http import json_without_nul
+
+    assert json_without_nul('{"a": "x\\u0000y", "b": "\\\\u0000", "c": "\\\\\\u0000z", "d": ["\\u0000"]}') == {
+        "a": "xy", "b": "\\u0000", "c": "\\z", "d": [""]}
