@@ -75,12 +75,18 @@ def file_decode(*, content: bytes) -> DecodedText:
     """
     codec = _utf16(content) if b"\x00" in content[:4096] else None
     if codec is not None:
+        warning = ""
         try:
             text = content.decode(codec)
-        except UnicodeDecodeError:
-            raise ImportFileError("The file looks like UTF-16 text but cannot be read as it.",
-                                  field="encoding") from None
-        return _without_nul(_newlines(text.lstrip("\ufeff")), "utf-16", "")
+        except UnicodeDecodeError as error:
+            # A damaged export (a lone surrogate, an odd last byte): the rest of it is still text. What
+            # cannot be read becomes U+FFFD, named in a warning, rather than refusing every record.
+            text = content.decode(codec, errors="replace")
+            line = text.count("\n", 0, text.index("\ufffd")) + 1
+            count = text.count("\ufffd")
+            warning = (f"The file is UTF-16 with {count} unreadable character{'s' if count > 1 else ''} "
+                       f"(the first at line {line}, byte {error.start}); each is shown as \ufffd.")
+        return _without_nul(_newlines(text.lstrip("\ufeff")), "utf-16", warning)
     if _binary(content):
         raise ImportFileError("This is a binary file, not a bibliographic export.", field="encoding")
     try:

@@ -179,3 +179,17 @@ def test_bibtex_entry_that_does_not_parse_is_kept_without_fields():
     assert kinds(records[1]) == [WarningKind.ENTRY_UNREADABLE, WarningKind.TITLE_MISSING]
     assert records[1].raw_entry.startswith("@article{b, title={Two") and records[1].line == 3
     assert [record.record for record in records] == [1, 2, 3, 4] and not records[3].warnings
+
+
+def test_a_damaged_utf16_export_keeps_its_records():
+    """A lone surrogate in the middle of a UTF-16 export and an odd byte at its end: every record is
+    read, the unreadable characters shown as U+FFFD and named in a warning (the file was refused whole)."""
+    records = "".join(f"TY  - JOUR\nTI  - Peer support {n}\nAU  - Müller, Anaïs\nER  - \n\n" for n in range(1, 4))
+    content = records.encode("utf-16")
+    broken = content.index("Peer support 2".encode("utf-16-le"))
+    damaged = content[:broken] + b"\x00\xd8" + content[broken + 2:] + b"\x00"  # U+D800 for the "P", one byte more
+    parsed = file_parse(content=damaged)
+    assert [r.title for r in parsed.records] == ["Peer support 1", "\ufffdeer support 2", "Peer support 3"]
+    assert parsed.encoding == "utf-16"
+    (warning,) = parsed.warnings
+    assert "2 unreadable characters" in warning and "line 7" in warning
