@@ -142,7 +142,9 @@ def demo_table_choose(*, review: Review, manager) -> None:
         outcome = outcomes[name]
         extra = {}
         if outcome.is_primary:
-            sds = OutcomeData.objects.filter(outcome=outcome, arm__role=ArmRole.CONTROL).values_list("sd", flat=True)
+            sds = (OutcomeData.objects.filter(outcome=outcome, arm__role=ArmRole.CONTROL, include_in_analysis=True,
+                                              time_point__is_analysis_default=True, confirmed_sd__isnull=False)
+                   .values_list("confirmed_sd", flat=True))
             extra = {"familiar_scale": "Self-stigma scale (synthetic)", "familiar_sd": round(statistics.median(sds), 2)}
         sof_outcome_set(review=review, user=manager, outcome=outcome, position=position, **extra)
 

@@ -29,6 +29,12 @@ class AuditQuerySerializer(serializers.Serializer):
     page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
     page_size = serializers.IntegerField(min_value=1, max_value=1000, default=100)
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The entities as they are now: apps above studies register theirs at start-up (AppConfig.ready),
+        # which may come after this module is first imported.
+        self.fields["entity"].choices = sorted(ENTITIES)
+
     def validate(self, attrs: dict) -> dict:
         if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
             raise serializers.ValidationError({"until": "until must be later than since."})

@@ -165,7 +165,13 @@ class TimePointSerializer(ReviewEntitySerializer):
 
 
 class OutcomeSubgroupSerializer(ReviewEntitySerializer):
-    """A subgroup of one outcome's analysis (RevMan's per-analysis subgroups, e.g. "Low dose")."""
+    """A subgroup of one outcome's analysis (RevMan's per-analysis subgroups, e.g. "Low dose"). Its
+    outcome is chosen once, at creation: the rows in it belong to that outcome."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance is not None:
+            self.fields["outcome"].read_only = True
 
     class Meta:
         model = OutcomeSubgroup

@@ -30,9 +30,9 @@ _BINARY_SIGNATURES = (b"%PDF", b"PK\x03\x04", b"\x1f\x8b", b"\xd0\xcf\x11\xe0", 
 
 def _binary(content: bytes) -> bool:
     """A binary file: a known signature, or NUL bytes that are more than a stray one or two in a
-    text (more than 1 in 100 of the first 4 kB; UTF-16 is recognised before this)."""
+    text (more than one, and more than 1 in 100 of the first 4 kB; UTF-16 is recognised before this)."""
     sample = content[:4096]
-    return content.startswith(_BINARY_SIGNATURES) or sample.count(0) > len(sample) // 100
+    return content.startswith(_BINARY_SIGNATURES) or sample.count(0) > max(1, len(sample) // 100)
 
 
 def _without_nul(text: str, encoding: str, warning: str) -> DecodedText:
@@ -44,6 +44,10 @@ def _without_nul(text: str, encoding: str, warning: str) -> DecodedText:
     count = text.count("\x00")
     removed = (f"The file held {count} NUL character{'s' if count > 1 else ''} (the first at line {line}), "
                "which no export means; removed.")
+    run = text.find("\x00" * 16)
+    if run != -1:  # a zeroed block, not a stray byte: text may be lost there
+        removed += (f" A run of them at line {text.count(chr(10), 0, run) + 1} looks like a damaged part of "
+                    "the file: check the records around it.")
     return DecodedText(text.replace("\x00", ""), encoding, f"{warning} {removed}".strip())
 
 
@@ -82,10 +86,10 @@ def file_decode(*, content: bytes) -> DecodedText:
             # A damaged export (a lone surrogate, an odd last byte): the rest of it is still text. What
             # cannot be read becomes U+FFFD, named in a warning, rather than refusing every record.
             text = content.decode(codec, errors="replace")
-            line = text.count("\n", 0, text.index("\ufffd")) + 1
-            count = text.count("\ufffd")
-            warning = (f"The file is UTF-16 with {count} unreadable character{'s' if count > 1 else ''} "
-                       f"(the first at line {line}, byte {error.start}); each is shown as \ufffd.")
+            before = content[:error.start].decode(codec, errors="replace")
+            line = _newlines(before).count("\n") + 1
+            warning = (f"The file is UTF-16 with unreadable bytes (the first at line {line}, byte "
+                       f"{error.start}); what could not be read is shown as \ufffd.")
         return _without_nul(_newlines(text.lstrip("\ufeff")), "utf-16", warning)
     if _binary(content):
         raise ImportFileError("This is a binary file, not a bibliographic export.", field="encoding")

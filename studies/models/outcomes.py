@@ -151,6 +151,14 @@ class Outcome(models.Model):
             raise ValidationError({"domain": "This domain belongs to another review."})
         if self.scale_min is not None and self.scale_max is not None and self.scale_max <= self.scale_min:
             raise ValidationError({"scale_max": "The scale maximum must be above its minimum."})
+        if self.pk:
+            # Its rows are of its data type: arms' numbers, or studies' estimates for generic data.
+            generic = self.data_type == DataType.GENERIC
+            stranded = self.data.exists() if generic else self.estimates.exists()
+            if stranded:
+                kind = "arm-level outcome data" if generic else "generic estimates"
+                raise ValidationError({"data_type": f"This outcome has {kind}; remove them before changing "
+                                                    "its data type."})
 
     def __str__(self) -> str:
         return self.name
@@ -278,7 +286,8 @@ class OutcomeData(models.Model):
     include_in_analysis = models.BooleanField(default=True)
     note = models.TextField(blank=True)
     # The outcome's own subgroup this row is analysed in (RevMan subgroups); empty for none.
-    subgroup = models.ForeignKey(OutcomeSubgroup, null=True, blank=True, on_delete=models.CASCADE,
+    # RESTRICT: a subgroup is not removed from under its rows (deleting the outcome removes both).
+    subgroup = models.ForeignKey(OutcomeSubgroup, null=True, blank=True, on_delete=models.RESTRICT,
                                  related_name="data")
     updated_at = models.DateTimeField(auto_now=True)
     # The plausibility check (studies.services.plausibility). The numbers above are what was last
@@ -438,7 +447,7 @@ class StudyEstimate(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="estimates")
     outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="estimates")
     time_point = models.ForeignKey(TimePoint, on_delete=models.RESTRICT, related_name="estimates")
-    subgroup = models.ForeignKey(OutcomeSubgroup, null=True, blank=True, on_delete=models.CASCADE,
+    subgroup = models.ForeignKey(OutcomeSubgroup, null=True, blank=True, on_delete=models.RESTRICT,
                                  related_name="estimates")
     estimate = models.FloatField(validators=[validate_finite])
     se = models.FloatField("SE", validators=[validate_positive_sd])

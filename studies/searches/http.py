@@ -139,7 +139,9 @@ class ServiceClient:
         if looks_like_html(response):
             raise SearchServiceError(f"{self.service} sent an HTML page instead of JSON: {service_words(response.text)}")
         try:
-            data = json_without_nul(response.text)
+            # As response.json() reads the body: its declared charset, else JSON's own UTF detection.
+            encoding = response.encoding or requests.utils.guess_json_utf(response.content) or "utf-8"
+            data = json_without_nul(response.content.decode(encoding))
         except ValueError as error:
             raise SearchServiceError(f"{self.service} sent an answer that is not complete JSON ({error}); "
                                      f"it began: {response.text[:120]!r}") from None

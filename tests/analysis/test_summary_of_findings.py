@@ -291,8 +291,8 @@ def test_the_demo_review_chooses_its_table_as_a_manager_would(client, demo_revie
     assert [e["outcome"] for e in rows] == ["Self-stigma", "Stigma stress", "Depression", "Hopelessness",
                                              "Recovery", "Empowerment", "Secrecy"]
     assert [e["position"] for e in rows] == [1, 2, 3, 4, 5, 6, 7]
-    sds = OutcomeData.objects.filter(outcome__review=demo_review, outcome__name="Self-stigma",
-                                     arm__role=ArmRole.CONTROL).values_list("sd", flat=True)
+    sds = OutcomeData.objects.filter(outcome__review=demo_review, outcome__name="Self-stigma", arm__role=ArmRole.CONTROL,
+                                     time_point__is_analysis_default=True).values_list("confirmed_sd", flat=True)
     back = rows[0]["back_translation"]
     assert back["scale"] == "Self-stigma scale (synthetic)" and back["sd"] == round(median(sds), 2)
     assert back["mean_difference"] == pytest.approx(rows[0]["estimate"] * back["sd"], rel=1e-12)

@@ -216,3 +216,29 @@ def test_extractor_enters_generic_estimates_and_the_living_analysis_pools_them(a
     Review.objects.filter(pk=review.pk).update(is_public=True)
     public = APIClient().get(base)
     assert public.status_code == 200 and sorted(row["estimate"] for row in public.data["results"]) == [-0.40, -0.22]
+
+
+def test_a_subgroup_keeps_its_outcome_and_its_rows(api_review):
+    """A subgroup's outcome is fixed once created, a subgroup with rows in it is not deleted from under
+    them, and a generic outcome with estimates keeps its data type; deleting the outcome removes all."""
+    from studies.models import Outcome, OutcomeSubgroup, StudyEstimate
+
+    review, manager = api_review.review, client_for(api_review.users["manager"])
+    subgroup = OutcomeSubgroup.objects.get(pk=api_review.ids["outcome-subgroups"])
+    base = f"/api/reviews/{review.slug}/"
+    moved = manager.patch(f"{base}outcome-subgroups/{subgroup.pk}/",
+                          {"outcome": api_review.ids["outcomes"], "name": "Lower dose"}, format="json")
+    assert moved.status_code == 200
+    subgroup.refresh_from_db()
+    assert (subgroup.outcome_id, subgroup.name) != (api_review.ids["outcomes"], "Low dose")
+    assert subgroup.outcome.data_type == "generic" and subgroup.name == "Lower dose"
+    refused = manager.delete(f"{base}outcome-subgroups/{subgroup.pk}/")
+    assert refused.status_code == 400 and "refer to this one" in str(refused.data)
+    assert StudyEstimate.objects.filter(subgroup=subgroup).count() == 1
+    retyped = manager.patch(f"{base}outcomes/{subgroup.outcome_id}/", {"data_type": "continuous", "effect_measure": "MD"},
+                            format="json")
+    assert retyped.status_code == 400 and "generic estimates" in str(retyped.data["data_type"])
+    assert Outcome.objects.get(pk=subgroup.outcome_id).data_type == "generic"
+    assert manager.delete(f"{base}outcomes/{subgroup.outcome_id}/").status_code == 204
+    assert not StudyEstimate.objects.filter(pk=api_review.ids["study-estimates"]).exists()
+    assert not OutcomeSubgroup.objects.filter(pk=subgroup.pk).exists()

@@ -192,4 +192,19 @@ def test_a_damaged_utf16_export_keeps_its_records():
     assert [r.title for r in parsed.records] == ["Peer support 1", "\ufffdeer support 2", "Peer support 3"]
     assert parsed.encoding == "utf-16"
     (warning,) = parsed.warnings
-    assert "2 unreadable characters" in warning and "line 7" in warning
+    assert "unreadable bytes" in warning and "line 7" in warning
+
+
+def test_a_nul_in_a_small_export_and_a_zeroed_block_in_a_large_one():
+    """One stray NUL in a one-record file is removed (two or more in so short a file is a binary
+    file); a zeroed block is removed too, and the warning says where the file looks damaged."""
+    parsed = file_parse(content=b"TY  - JOUR\nTI  - Peer\x00 support\nER  - \n")
+    assert [r.title for r in parsed.records] == ["Peer support"] and "1 NUL character" in parsed.warnings[0]
+    records = "".join(f"TY  - JOUR\nTI  - Record {n}\nAB  - {'words ' * 40}\nER  - \n\n" for n in range(1, 40))
+    content = records.encode()
+    at = content.index(b"Record 30")
+    parsed = file_parse(content=content[:at] + b"\x00" * 512 + content[at:])
+    assert len(parsed.records) == 39 and parsed.records[29].title == "Record 30"
+    (warning,) = parsed.warnings
+    assert "512 NUL characters" in warning and "looks like a damaged part of the file" in warning
+    assert f"line {records[:records.index('Record 30')].count(chr(10)) + 1}" in warning
