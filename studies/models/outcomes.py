@@ -152,11 +152,11 @@ class Outcome(models.Model):
         if self.scale_min is not None and self.scale_max is not None and self.scale_max <= self.scale_min:
             raise ValidationError({"scale_max": "The scale maximum must be above its minimum."})
         if self.pk:
-            # Its rows are of its data type: arms' numbers, or studies' estimates for generic data.
-            generic = self.data_type == DataType.GENERIC
-            stranded = self.data.exists() if generic else self.estimates.exists()
-            if stranded:
-                kind = "arm-level outcome data" if generic else "generic estimates"
+            # Its rows are of its data type (events, means and SDs, or studies' estimates for generic
+            # data): the type changes only while it has none.
+            stored = type(self).objects.filter(pk=self.pk).values_list("data_type", flat=True).first()
+            if stored is not None and stored != self.data_type and (self.data.exists() or self.estimates.exists()):
+                kind = "generic estimates" if stored == DataType.GENERIC else "outcome data"
                 raise ValidationError({"data_type": f"This outcome has {kind}; remove them before changing "
                                                     "its data type."})
 
