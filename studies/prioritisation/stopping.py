@@ -86,18 +86,24 @@ class StoppingEstimate:
         return self.relevant_found / (self.relevant_found + self.relevant_missed_bound)
 
 
-def _windows(labels: np.ndarray, records_total: int, relevant_before: int,
-             recall_target: float) -> tuple[np.ndarray, ...] | None:
-    """``(k, urn, relevant_in_urn, n)`` of the windows that can hold the smallest p, or None when a
-    window makes "recall < target" impossible (p = 0).
+def _longest(tail: np.ndarray) -> np.ndarray:
+    """Indices into the windows (the last n records, n = index + 1) of the longest window of each
+    count k of relevant records: where the record before it (further back) is relevant, or the whole
+    list.
 
     Each cdf costs ~0.1 ms at 10,000s of records, and every window after every decision would make
     the rule quadratic over a screening (hours at 40,000 records). Of the windows with the same k the
-    longest has the smallest p: one more record in the window (not relevant, or k would change) and
-    in the urn leaves a draw that stochastically dominates the shorter window's, so P(X <= k) can
-    only fall. So only the last window of each k counts: where the record before it (further back)
-    is relevant, or the whole list.
+    longest has the smallest p, whatever the number of relevant records in the urn: one more record
+    in the window (not relevant, or k would change) and in the urn leaves a draw that stochastically
+    dominates the shorter window's, so P(X <= k) can only fall.
     """
+    return np.flatnonzero(np.append(tail[1:] == 1, True))
+
+
+def _windows(labels: np.ndarray, records_total: int, relevant_before: int,
+             recall_target: float) -> tuple[np.ndarray, ...] | None:
+    """``(k, urn, relevant_in_urn, n)`` of the windows that can hold the smallest p (``_longest``), or
+    None when a window makes "recall < target" impossible (p = 0)."""
     n_screened = len(labels)
     r_seen = relevant_before + int(labels.sum())
     records_left = records_total - n_screened
@@ -112,7 +118,7 @@ def _windows(labels: np.ndarray, records_total: int, relevant_before: int,
     # recall would reach the target, so the hypothesis is impossible.
     if np.any(relevant_in_urn > urn):
         return None
-    last = np.flatnonzero(np.append(tail[1:] == 1, True))
+    last = _longest(tail)
     return k[last], urn[last], relevant_in_urn[last], n[last]
 
 
@@ -196,11 +202,9 @@ def _missed_bound(labels: np.ndarray, ranked_total: int, confidence: float) -> i
     if records_left == 0:
         return 0
     tail = labels[::-1]
-    # The longest window of each k, as in ``_windows`` (the same dominance holds for every number
-    # missed).
-    last = np.flatnonzero(np.append(tail[1:] == 1, True))
+    last = _longest(tail)
     k = np.cumsum(tail)[last]
-    n = np.arange(1, n_screened + 1)[last]
+    n = last + 1
     urn = n + records_left
     alpha = 1 - confidence
     best = records_left
