@@ -296,6 +296,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    # bibtexparser logs each entry it cannot read (with its text) and its advice to continue; the
+    # import already names that entry in a warning to the person importing, so the worker's log
+    # would only repeat it, once per malformed entry of every file.
+    "loggers": {"bibtexparser": {"level": "ERROR"}},
 }
 
 # Screening (issue 7): the largest full-text PDF a screener may upload, in bytes.

@@ -1,5 +1,6 @@
 """The layouts and encodings exporters actually write, each read whole: every record kept, its fields
 where the format puts them, and a warning for what had to be passed over (issue 19 item 2)."""
+import logging
 from pathlib import Path
 
 import pytest
@@ -179,6 +180,16 @@ def test_bibtex_entry_that_does_not_parse_is_kept_without_fields():
     assert kinds(records[1]) == [WarningKind.ENTRY_UNREADABLE, WarningKind.TITLE_MISSING]
     assert records[1].raw_entry.startswith("@article{b, title={Two") and records[1].line == 3
     assert [record.record for record in records] == [1, 2, 3, 4] and not records[3].warnings
+
+
+def test_bibtexparsers_own_log_of_an_unreadable_entry_stays_out_of_the_worker_log(caplog):
+    """The warning above names the entry to the person importing; bibtexparser's log lines about
+    it (with the entry's text) would only repeat it in the worker's log (settings.LOGGING)."""
+    caplog.set_level(logging.INFO)  # the root level: only the bibtexparser logger's own level keeps them out
+    file_parse(content=b"@article{b, title={Two, year=2020\n\n@article{c, title={Three}}\n")
+    assert not [r for r in caplog.records if r.name.startswith("bibtexparser")]
+    logging.getLogger("bibtexparser.splitter").error("still shown")
+    assert [r.getMessage() for r in caplog.records] == ["still shown"]
 
 
 def test_a_damaged_utf16_export_keeps_its_records():
