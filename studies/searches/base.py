@@ -1,10 +1,12 @@
 """What every connector takes and gives, and the choice of connector by database."""
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 import hashlib
+import json
 
 from studies.imports import ParsedRecord
+from studies.models.records import ImportFormat
 from studies.models.searches import SearchDatabase
 from studies.searches.errors import SearchServiceError
 
@@ -57,6 +59,47 @@ class HarvestBuilder:
     def build(self, *, reported: int, requests: int) -> Harvest:
         return Harvest(records=tuple(self.records), ids=tuple(self.ids), reported=reported,
                        file_format=self.file_format, requests=requests, sha256=self._digest.hexdigest())
+
+
+@dataclass(frozen=True)
+class CursorPage:
+    """One page of a cursor-paged answer, as a connector reads it: the count the service announced,
+    the page's items and the cursor of the next page (None or empty: none)."""
+
+    reported: int
+    items: Sequence[dict]
+    next_cursor: str | None
+
+
+def harvest_by_cursor(service, *, service_name: str, path: str, params: dict, cursor_param: str,
+                      read_page: Callable[[dict], CursorPage],
+                      source_record: Callable[[int, dict], tuple[str, ParsedRecord]],
+                      noun: str = "records", last_cursor_repeats: bool = False) -> Harvest:
+    """Every page of a cursor-paged search (Crossref, OpenAlex, Europe PMC: ``*`` first, then the
+    cursor each page gives), read by ``read_page`` (which raises ``SearchServiceError`` for a page
+    that is not one) and each item turned into ``(service id, record)`` by ``source_record`` with its
+    number in the harvest. Paging ends at an empty page or a page with no next cursor, and with
+    ``last_cursor_repeats`` (Solr's cursorMark: Europe PMC) at the page that gives back the cursor it
+    was asked with; not otherwise, as a scroll-style cursor (Crossref's) may stay the same from page
+    to page. A harvest with fewer
+    records than the first page announced is refused: the batch would silently miss some."""
+    builder = HarvestBuilder(ImportFormat.SEARCH_API)
+    cursor, reported, number = "*", None, 0
+    while True:
+        answer = service.get_json(path, {**params, cursor_param: cursor})
+        page = read_page(answer)
+        builder.answer(json.dumps(answer, sort_keys=True).encode())
+        reported = page.reported if reported is None else reported
+        for item in page.items:
+            number += 1
+            builder.add(*source_record(number, item))
+        if not page.items or not page.next_cursor or (last_cursor_repeats and page.next_cursor == cursor):
+            break
+        cursor = page.next_cursor
+    if len(builder.records) < reported:
+        raise SearchServiceError(f"{service_name} announced {reported} {noun} but its pages held "
+                                 f"{len(builder.records)}.")
+    return builder.build(reported=reported, requests=service.requests_made)
 
 
 def _connectors() -> dict[str, Callable[..., Harvest]]:

@@ -9,8 +9,7 @@ import json
 from django.conf import settings
 
 from studies.imports.records import parsed_record_build
-from studies.models.records import ImportFormat
-from studies.searches.base import Harvest, HarvestBuilder, SearchWindow
+from studies.searches.base import CursorPage, Harvest, SearchWindow, harvest_by_cursor
 from studies.searches.errors import SearchServiceError
 from studies.searches.http import ServiceClient
 from studies.searches.ratelimit import RateLimit
@@ -52,27 +51,19 @@ def harvest(*, query: str, window: SearchWindow, service: ServiceClient | None =
     dates = [f"until-index-date:{window.end.isoformat()}"]
     if window.start:
         dates.insert(0, f"from-index-date:{window.start.isoformat()}")
-    builder = HarvestBuilder(ImportFormat.SEARCH_API)
-    cursor, reported, number = "*", None, 0
-    while True:
-        page = service.get_json("works", {"query": query, "filter": ",".join(dates), "rows": PAGE_SIZE,
-                                          "cursor": cursor})
-        if page.get("status") != "ok" or not isinstance(page.get("message"), dict):
-            words = page.get("message")
-            if isinstance(words, list) and words and isinstance(words[0], dict):
-                words = words[0].get("message")
-            raise SearchServiceError(f"{SERVICE} refused the search: {words or json.dumps(page)[:200]}")
-        builder.answer(json.dumps(page, sort_keys=True).encode())
-        message = page["message"]
-        reported = int(message.get("total-results") or 0) if reported is None else reported
-        items = message.get("items") or []
-        for work in items:
-            number += 1
-            builder.add((work.get("DOI") or f"item-{number}").lower(), _record(number, work))
-        following = message.get("next-cursor")
-        if not items or not following:
-            break
-        cursor = following
-    if len(builder.records) < (reported or 0):
-        raise SearchServiceError(f"{SERVICE} announced {reported} works but its pages held {len(builder.records)}.")
-    return builder.build(reported=reported or 0, requests=service.requests_made)
+    return harvest_by_cursor(
+        service, service_name=SERVICE, path="works", cursor_param="cursor", noun="works",
+        params={"query": query, "filter": ",".join(dates), "rows": PAGE_SIZE},
+        read_page=_page, source_record=lambda number, work: ((work.get("DOI") or f"item-{number}").lower(),
+                                                             _record(number, work)))
+
+
+def _page(page: dict) -> CursorPage:
+    if page.get("status") != "ok" or not isinstance(page.get("message"), dict):
+        words = page.get("message")
+        if isinstance(words, list) and words and isinstance(words[0], dict):
+            words = words[0].get("message")
+        raise SearchServiceError(f"{SERVICE} refused the search: {words or json.dumps(page)[:200]}")
+    message = page["message"]
+    return CursorPage(reported=int(message.get("total-results") or 0), items=message.get("items") or [],
+                      next_cursor=message.get("next-cursor"))

@@ -9,8 +9,7 @@ import json
 from django.conf import settings
 
 from studies.imports.records import parsed_record_build
-from studies.models.records import ImportFormat
-from studies.searches.base import Harvest, HarvestBuilder, SearchWindow
+from studies.searches.base import CursorPage, Harvest, SearchWindow, harvest_by_cursor
 from studies.searches.errors import SearchServiceError
 from studies.searches.http import ServiceClient
 from studies.searches.ratelimit import RateLimit
@@ -50,23 +49,15 @@ def harvest(*, query: str, window: SearchWindow, service: ServiceClient | None =
     service = service or client()
     start = window.start.isoformat() if window.start else "1800-01-01"
     term = f"({query}) AND (FIRST_IDATE:[{start} TO {window.end.isoformat()}])"
-    builder = HarvestBuilder(ImportFormat.SEARCH_API)
-    cursor, reported, index = "*", None, 0
-    while True:
-        page = service.get_json("search", {"query": term, "format": "json", "resultType": "core",
-                                           "pageSize": PAGE_SIZE, "cursorMark": cursor})
-        if "resultList" not in page or "hitCount" not in page:
-            raise SearchServiceError(f"{SERVICE} answered without results: {json.dumps(page)[:200]}")
-        builder.answer(json.dumps(page, sort_keys=True).encode())
-        reported = int(page["hitCount"]) if reported is None else reported
-        results = page["resultList"].get("result") or []
-        for item in results:
-            index += 1
-            builder.add(f"{item.get('source')}:{item.get('id')}", _record(index, item))
-        following = page.get("nextCursorMark")
-        if not results or not following or following == cursor:
-            break
-        cursor = following
-    if len(builder.records) < reported:
-        raise SearchServiceError(f"{SERVICE} announced {reported} records but its pages held {len(builder.records)}.")
-    return builder.build(reported=reported or 0, requests=service.requests_made)
+    return harvest_by_cursor(
+        service, service_name=SERVICE, path="search", cursor_param="cursorMark", last_cursor_repeats=True,
+        params={"query": term, "format": "json", "resultType": "core", "pageSize": PAGE_SIZE},
+        read_page=_page,
+        source_record=lambda number, item: (f"{item.get('source')}:{item.get('id')}", _record(number, item)))
+
+
+def _page(page: dict) -> CursorPage:
+    if "resultList" not in page or "hitCount" not in page:
+        raise SearchServiceError(f"{SERVICE} answered without results: {json.dumps(page)[:200]}")
+    return CursorPage(reported=int(page["hitCount"]), items=page["resultList"].get("result") or [],
+                      next_cursor=page.get("nextCursorMark"))

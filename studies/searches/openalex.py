@@ -9,8 +9,7 @@ import json
 from django.conf import settings
 
 from studies.imports.records import parsed_record_build
-from studies.models.records import ImportFormat
-from studies.searches.base import Harvest, HarvestBuilder, SearchWindow
+from studies.searches.base import CursorPage, Harvest, SearchWindow, harvest_by_cursor
 from studies.searches.errors import SearchServiceError
 from studies.searches.http import ServiceClient
 from studies.searches.ratelimit import RateLimit
@@ -58,20 +57,14 @@ def harvest(*, query: str, window: SearchWindow, service: ServiceClient | None =
     dates = [f"to_created_date:{window.end.isoformat()}"]
     if window.start:
         dates.insert(0, f"from_created_date:{window.start.isoformat()}")
-    builder = HarvestBuilder(ImportFormat.SEARCH_API)
-    cursor, reported, number = "*", None, 0
-    while cursor:
-        page = service.get_json("works", {"search": query, "filter": ",".join(dates), "per-page": PAGE_SIZE,
-                                          "cursor": cursor})
-        meta, results = page.get("meta"), page.get("results")
-        if not isinstance(meta, dict) or not isinstance(results, list):
-            raise SearchServiceError(f"{SERVICE} answered without results: {json.dumps(page)[:200]}")
-        builder.answer(json.dumps(page, sort_keys=True).encode())
-        reported = int(meta.get("count") or 0) if reported is None else reported
-        for work in results:
-            number += 1
-            builder.add(str(work.get("id")), _record(number, work))
-        cursor = meta.get("next_cursor") if results else None
-    if len(builder.records) < (reported or 0):
-        raise SearchServiceError(f"{SERVICE} announced {reported} works but its pages held {len(builder.records)}.")
-    return builder.build(reported=reported or 0, requests=service.requests_made)
+    return harvest_by_cursor(
+        service, service_name=SERVICE, path="works", cursor_param="cursor", noun="works",
+        params={"search": query, "filter": ",".join(dates), "per-page": PAGE_SIZE},
+        read_page=_page, source_record=lambda number, work: (str(work.get("id")), _record(number, work)))
+
+
+def _page(page: dict) -> CursorPage:
+    meta, results = page.get("meta"), page.get("results")
+    if not isinstance(meta, dict) or not isinstance(results, list):
+        raise SearchServiceError(f"{SERVICE} answered without results: {json.dumps(page)[:200]}")
+    return CursorPage(reported=int(meta.get("count") or 0), items=results, next_cursor=meta.get("next_cursor"))

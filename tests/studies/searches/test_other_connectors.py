@@ -15,7 +15,10 @@ import pytest
 
 from tests.studies.searches.conftest import Answer, StandIn, run_once
 from studies.models import DuplicateCandidate, ImportBatch, Record, RunStatus, SearchSource
+from studies.imports.records import parsed_record_build
 from studies.searches import clinicaltrials, crossref, europepmc, openalex
+from studies.searches.base import CursorPage, harvest_by_cursor
+from studies.searches.errors import SearchServiceError
 from studies.services.searches import saved_search_save, search_run
 
 
@@ -397,3 +400,47 @@ def test_a_nul_character_in_a_services_json_is_left_out():
 
     assert json_without_nul('{"a": "x\\u0000y", "b": "\\\\u0000", "c": "\\\\\\u0000z", "d": ["\\u0000"]}') == {
         "a": "xy", "b": "\\u0000", "c": "\\z", "d": [""]}
+
+
+class _PagedAnswers:
+    """The service side of harvest_by_cursor's loop: pages of an answer in order, whatever cursor is
+    asked for, and the cursors asked for kept to check."""
+
+    def __init__(self, pages):
+        self.pages, self.asked, self.requests_made = list(pages), [], 0
+
+    def get_json(self, path, params):
+        self.asked.append(params["cursor"])
+        self.requests_made += 1
+        return self.pages.pop(0)
+
+
+def _cursor_page(answer):
+    return CursorPage(reported=answer["count"], items=answer["items"], next_cursor=answer["next"])
+
+
+def _source_record(number, item):
+    return str(item["id"]), parsed_record_build(record=number, line=number, raw_entry="{}", title=f"Trial {item['id']}")
+
+
+def _harvest(pages, **options):
+    service = _PagedAnswers(pages)
+    harvest = harvest_by_cursor(service, service_name="Stand-in", path="works", params={}, cursor_param="cursor",
+                                read_page=_cursor_page, source_record=_source_record, **options)
+    return harvest, service.asked
+
+
+def test_the_cursor_loop_follows_a_scroll_cursor_that_stays_the_same_and_stops_at_a_repeated_cursormark():
+    """A scroll-style cursor (Crossref's may be the same string on every page) is followed to the
+    empty page; Solr's cursorMark (Europe PMC) ends when a page gives back the cursor it was asked with."""
+    scroll = [{"count": 3, "items": [{"id": 1}, {"id": 2}], "next": "SCROLL"},
+              {"count": 3, "items": [{"id": 3}], "next": "SCROLL"},
+              {"count": 3, "items": [], "next": "SCROLL"}]
+    harvest, asked = _harvest(scroll)
+    assert harvest.ids == ("1", "2", "3") and asked == ["*", "SCROLL", "SCROLL"] and harvest.requests == 3
+    solr = [{"count": 2, "items": [{"id": 1}], "next": "AoE1"},
+            {"count": 2, "items": [{"id": 2}], "next": "AoE1"}]
+    harvest, asked = _harvest(solr, last_cursor_repeats=True)
+    assert harvest.ids == ("1", "2") and asked == ["*", "AoE1"]
+    with pytest.raises(SearchServiceError, match="Stand-in announced 5 works but its pages held 1"):
+        _harvest([{"count": 5, "items": [{"id": 1}], "next": None}], noun="works")
