@@ -14,6 +14,7 @@ from analysis.models import (
 )
 from studies import access
 from studies.models import (
+    HAS_CONFIRMED_ESTIMATE,
     HAS_CONFIRMED_NUMBERS,
     Arm, CharacteristicField, Outcome, OutcomeData, Review, Study, StudyCharacteristic, StudyEstimate,
 )
@@ -188,7 +189,8 @@ EXTRACTED_DATA_COLUMNS = ("study", "year", "outcome", "time_point", "arm", "arm_
 def extracted_data_rows(review: Review):
     """The extracted data of the included studies, as CSV rows (two queries, streamed): the arm-level
     rows with the confirmed numbers the analysis uses (not an entry still awaiting its check), then the
-    generic inverse-variance rows, one per study (and subgroup) with its estimate and SE, no arm."""
+    generic inverse-variance rows, one per study (and subgroup) with its confirmed estimate and SE, no
+    arm."""
     arm_rows = (OutcomeData.objects.filter(study__review=review, study__is_included=True)
                 .filter(HAS_CONFIRMED_NUMBERS)
                 .order_by("outcome__domain__order", "outcome__order", "outcome__name", "time_point__order",
@@ -201,10 +203,11 @@ def extracted_data_rows(review: Review):
     for row in arm_rows:
         yield (*row[:11], None, None, *row[11:])
     estimates = (StudyEstimate.objects.filter(study__review=review, study__is_included=True)
+                 .filter(HAS_CONFIRMED_ESTIMATE)
                  .order_by("outcome__domain__order", "outcome__order", "outcome__name", "time_point__order",
                            "study__year", "study__label", "order", "pk")
-                 .values_list("study__label", "study__year", "outcome__name", "time_point__label", "estimate", "se",
-                              "include_in_analysis", "source_location")
+                 .values_list("study__label", "study__year", "outcome__name", "time_point__label",
+                              "confirmed_estimate", "confirmed_se", "include_in_analysis", "source_location")
                  .iterator(chunk_size=2000))
     for label, year, outcome, time_point, estimate, se, included, source_location in estimates:
         yield (label, year, outcome, time_point, "", "", None, None, None, None, None, estimate, se, "", "reported",

@@ -43,7 +43,7 @@ from studies.models import (
 )
 from studies.services import entities_delete, entity_delete, entity_save, membership_add
 from studies.services.entities import REVIEW_LOOKUP, WORKFLOW_MODELS, workflow_write_refusal
-from studies.services.value_checks import outcome_value_confirm
+from studies.services.value_checks import outcome_value_confirm, study_estimate_confirm
 
 
 def _scope_to_managed_reviews(request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
@@ -504,22 +504,40 @@ class TimePointAdmin(ServiceModelAdmin):
     list_select_related = ["review"]
 
 
+class HeldForCheckAdmin:
+    """The plausibility check in the back office (outcome data, study estimates): decided by the rules
+    and a second person's confirm (the "awaiting check" page, or the action below), never typed in."""
+
+    readonly_fields = ["check_state", "why_held", "entered_by", "checked_by", "checked_at", "analysed_numbers"]
+    exclude = ["check_flags"]
+    actions = ["confirm_held_values"]
+    confirm = None  # the service that confirms one held row: staticmethod(fn(*, row_id, user))
+
+    @admin.display(description="why held")
+    def why_held(self, obj) -> str:
+        return " ".join(flag["message"] for flag in obj.check_flags) or "—"
+
+    @admin.action(description="Confirm the selected entries awaiting check")
+    def confirm_held_values(self, request, queryset):
+        confirmed = 0
+        for row_id in queryset.filter(check_state=CheckState.AWAITING_CHECK).values_list("pk", flat=True):
+            try:
+                self.confirm(row_id=row_id, user=request.user)
+            except PermissionDenied as refused:
+                self.message_user(request, str(refused), level=messages.ERROR)
+            else:
+                confirmed += 1
+        self.message_user(request, f"{confirmed} entr{'y' if confirmed == 1 else 'ies'} confirmed.")
+
+
 @admin.register(OutcomeData)
-class OutcomeDataAdmin(DualExtractionReadOnly, ServiceModelAdmin):
+class OutcomeDataAdmin(HeldForCheckAdmin, DualExtractionReadOnly, ServiceModelAdmin):
     list_display = [
         "study", "outcome", "time_point", "arm_label", "n", "mean", "sd", "events", "total",
         "value_type", "provenance", "include_in_analysis", "check_state",
     ]
     list_filter = [("study__review", admin.RelatedOnlyFieldListFilter), ("outcome", admin.RelatedOnlyFieldListFilter), ("time_point", admin.RelatedOnlyFieldListFilter), "value_type", "provenance", "include_in_analysis", "check_state"]
-    # The check is decided by the plausibility rules and a second person's confirm (the "awaiting
-    # check" page, or the action below), never typed in.
-    readonly_fields = ["check_state", "why_held", "entered_by", "checked_by", "checked_at", "analysed_numbers"]
-    exclude = ["check_flags"]
-    actions = ["confirm_held_values"]
-
-    @admin.display(description="why held")
-    def why_held(self, obj: OutcomeData) -> str:
-        return " ".join(flag["message"] for flag in obj.check_flags) or "—"
+    confirm = staticmethod(outcome_value_confirm)
 
     @admin.display(description="numbers the analysis uses")
     def analysed_numbers(self, obj: OutcomeData) -> str:
@@ -529,17 +547,6 @@ class OutcomeDataAdmin(DualExtractionReadOnly, ServiceModelAdmin):
             return f"n={obj.confirmed_n}, mean={obj.confirmed_mean:g}, SD={obj.confirmed_sd:g}"
         return "none yet (awaiting its first check)"
 
-    @admin.action(description="Confirm the selected values awaiting check")
-    def confirm_held_values(self, request, queryset):
-        confirmed = 0
-        for row_id in queryset.filter(check_state=CheckState.AWAITING_CHECK).values_list("pk", flat=True):
-            try:
-                outcome_value_confirm(row_id=row_id, user=request.user)
-            except PermissionDenied as refused:
-                self.message_user(request, str(refused), level=messages.ERROR)
-            else:
-                confirmed += 1
-        self.message_user(request, f"{confirmed} value(s) confirmed.")
     search_fields = ["study__label", "outcome__name", "instrument"]
     autocomplete_fields = ["study", "outcome", "time_point", "arm"]
     list_select_related = ["study", "outcome", "time_point", "arm"]
@@ -559,10 +566,19 @@ class OutcomeSubgroupAdmin(ServiceModelAdmin):
 
 
 @admin.register(StudyEstimate)
-class StudyEstimateAdmin(ServiceModelAdmin):
-    list_display = ["study", "outcome", "subgroup", "time_point", "estimate", "se", "include_in_analysis"]
+class StudyEstimateAdmin(HeldForCheckAdmin, ServiceModelAdmin):
+    list_display = ["study", "outcome", "subgroup", "time_point", "estimate", "se", "include_in_analysis",
+                    "check_state"]
     list_filter = [("study__review", admin.RelatedOnlyFieldListFilter), ("outcome", admin.RelatedOnlyFieldListFilter),
-                   "include_in_analysis"]
+                   "include_in_analysis", "check_state"]
+    confirm = staticmethod(study_estimate_confirm)
+
+    @admin.display(description="numbers the analysis uses")
+    def analysed_numbers(self, obj: StudyEstimate) -> str:
+        if obj.confirmed_se is None:
+            return "none yet (awaiting its first check)"
+        return f"estimate={obj.confirmed_estimate:g}, SE={obj.confirmed_se:g}"
+
     search_fields = ["study__label", "outcome__name"]
     autocomplete_fields = ["study", "outcome", "time_point", "subgroup"]
     list_select_related = ["study", "outcome", "time_point", "subgroup"]

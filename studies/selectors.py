@@ -50,6 +50,7 @@ from studies.models import (
     Stage,
     StoppingDecision,
     Study,
+    StudyEstimate,
     StudyExtraction,
 )
 
@@ -542,9 +543,17 @@ def values_awaiting_check(*, review: Review) -> QuerySet[OutcomeData]:
             .order_by("study__label", "outcome__name", "time_point__order", "-arm__role", "arm__label"))
 
 
+def estimates_awaiting_check(*, review: Review) -> QuerySet[StudyEstimate]:
+    """Study estimates (generic inverse variance) held "awaiting check", as the page lists them."""
+    return (StudyEstimate.objects.filter(study__review=review, check_state=CheckState.AWAITING_CHECK)
+            .select_related("study", "outcome", "time_point", "subgroup", "entered_by")
+            .order_by("study__label", "outcome__name", "time_point__order", "order", "pk"))
+
+
 def values_awaiting_check_count(*, review: Review) -> int:
-    """How many outcome values wait for a second team member's check."""
-    return OutcomeData.objects.filter(study__review=review, check_state=CheckState.AWAITING_CHECK).count()
+    """How many outcome values and study estimates wait for a second team member's check."""
+    return (OutcomeData.objects.filter(study__review=review, check_state=CheckState.AWAITING_CHECK).count()
+            + StudyEstimate.objects.filter(study__review=review, check_state=CheckState.AWAITING_CHECK).count())
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from analysis.engine.grade import GradeSettings
 from analysis.models import SummaryOfFindingsOutcome
 from studies import rob1, rob2
 from studies.models import (
+    HAS_CONFIRMED_ESTIMATE,
     HAS_CONFIRMED_NUMBERS,
     ArmRole,
     CharacteristicField,
@@ -187,12 +188,15 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
                          "confirmed_events", "confirmed_total", "provenance", "subgroup_id")
             .order_by("outcome_id", "study_id", "arm_id")
         )
-        # Generic inverse-variance outcomes: each study's entered effect and SE (one row per subgroup);
+        # Generic inverse-variance outcomes: each study's confirmed effect and SE (one row per subgroup;
+        # an estimate held "awaiting check" keeps its last confirmed numbers, a new one is left out);
         # the query only when the review has such an outcome.
         estimate_rows = list(
             StudyEstimate.objects.filter(study__review=review, study__is_included=True, time_point=time_point,
                                          include_in_analysis=True)
-            .values_list("outcome_id", "study_id", "estimate", "se", "n_intervention", "n_control")
+            .filter(HAS_CONFIRMED_ESTIMATE)
+            .values_list("outcome_id", "study_id", "confirmed_estimate", "confirmed_se", "n_intervention",
+                         "n_control")
             .order_by("outcome_id", "study_id", "order", "subgroup_id", "pk")
         ) if any(outcome.data_type == DataType.GENERIC for outcome in outcomes) else []
         subgroup_fields = tuple(CharacteristicField.objects.filter(review=review, is_subgroup_variable=True)

@@ -7,7 +7,7 @@ only that review's rows, so lists, details, counts and filters all obey the same
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
-from django.db.models import ProtectedError, RestrictedError
+from django.db.models import ProtectedError, Q, RestrictedError
 from django_filters.rest_framework import DjangoFilterBackend
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -24,6 +24,7 @@ from studies import access
 from studies.api import serializers as s
 from studies.api.access import EXTRACTION, MANAGER, PUBLIC, TEAM, ReviewRoleAccess, request_review, request_roles
 from studies.models import (
+    HAS_CONFIRMED_ESTIMATE,
     HAS_CONFIRMED_NUMBERS,
     Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, OutcomeSubgroup, Record, Role,
     SearchSource, Study, StudyCharacteristic, StudyEstimate, TimePoint,
@@ -32,7 +33,12 @@ from studies.imports import ImportFileError
 from studies.services.entities import REVIEW_LOOKUP, entity_delete
 from studies.services.import_preview import import_preview, import_upload
 from studies.services.reviews import review_create
-from studies.services.value_checks import outcome_value_confirm, outcome_value_correct
+from studies.services.value_checks import (
+    outcome_value_confirm,
+    outcome_value_correct,
+    study_estimate_confirm,
+    study_estimate_correct,
+)
 
 
 class ReviewPagination(PageNumberPagination):
@@ -290,30 +296,15 @@ class OutcomeSubgroupViewSet(ReviewScopedViewSet):
     filterset_fields = ["outcome"]
 
 
-class StudyEstimateViewSet(ReviewScopedViewSet):
-    """Generic inverse-variance data: one effect estimate and SE per study (and subgroup) of an
-    outcome whose data type is "generic". Written by extractors like the arms' numbers, and read by
-    the public like them: the published analysis pools these rows as they are."""
+class CheckedNumbersViewSet(ReviewScopedViewSet):
+    """Numbers that pass the plausibility check (outcome data, study estimates): the team reads what
+    was entered with its check state, a reader (public) only rows with confirmed numbers (``confirmed``,
+    a filter) and those numbers; ``confirm`` and ``correct`` actions are the second look."""
 
     permission_classes = [ReviewRoleAccess, NotUnderDualExtraction]
-    model = StudyEstimate
-    serializer_class = s.StudyEstimateSerializer
     read_roles = TEAM | {PUBLIC}
     write_roles = EXTRACTION
-    filterset_fields = ["study", "outcome", "time_point", "subgroup", "include_in_analysis"]
-
-
-class OutcomeDataViewSet(ReviewScopedViewSet):
-    """Outcome numbers per arm. The team sees what was entered with its check state; a reader (public)
-    sees only confirmed rows, with the confirmed numbers, as the published analysis uses them.
-    ``POST .../confirm/`` and ``.../correct/``: a second team member's look at a held value."""
-
-    permission_classes = [ReviewRoleAccess, NotUnderDualExtraction]
-    model = OutcomeData
-    serializer_class = s.OutcomeDataSerializer
-    read_roles = TEAM | {PUBLIC}
-    write_roles = EXTRACTION
-    filterset_fields = ["study", "outcome", "time_point", "arm", "provenance", "include_in_analysis", "check_state"]
+    confirmed: Q  # rows a reader may see
 
     def get_permissions(self):
         if self.action in ("confirm", "correct"):
@@ -327,7 +318,7 @@ class OutcomeDataViewSet(ReviewScopedViewSet):
     def get_queryset(self):
         queryset = super().get_queryset()
         if self._reader():
-            queryset = queryset.filter(HAS_CONFIRMED_NUMBERS)
+            queryset = queryset.filter(self.confirmed)
         return queryset
 
     def get_serializer_context(self) -> dict:
@@ -340,7 +331,50 @@ class OutcomeDataViewSet(ReviewScopedViewSet):
             raise serializers.ValidationError(
                 error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
             ) from None
-        return Response(s.OutcomeDataSerializer(row, context=self.get_serializer_context()).data)
+        return Response(self.serializer_class(row, context=self.get_serializer_context()).data)
+
+
+class StudyEstimateViewSet(CheckedNumbersViewSet):
+    """Generic inverse-variance data: one effect estimate and SE per study (and subgroup) of an
+    outcome whose data type is "generic". Written by extractors like the arms' numbers and checked
+    like them: an implausible estimate is held "awaiting check" until a second team member confirms
+    (``POST .../confirm/``) or corrects it (``.../correct/``). A reader (public) sees only confirmed
+    estimates, with the confirmed numbers, as the published analysis pools them."""
+
+    model = StudyEstimate
+    serializer_class = s.StudyEstimateSerializer
+    filterset_fields = ["study", "outcome", "time_point", "subgroup", "include_in_analysis", "check_state"]
+
+    confirmed = HAS_CONFIRMED_ESTIMATE
+
+    @extend_schema(request=None, responses=s.StudyEstimateSerializer)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, slug: str, pk: str) -> Response:
+        """Confirm an estimate awaiting check as entered (a manager, or an extractor who did not enter it)."""
+        row = self.get_object()
+        return self._checked(lambda: study_estimate_confirm(row_id=row.pk, user=request.user))
+
+    @extend_schema(request=s.StudyEstimateCorrectionSerializer, responses=s.StudyEstimateSerializer)
+    @action(detail=True, methods=["post"])
+    def correct(self, request, slug: str, pk: str) -> Response:
+        """Correct an estimate awaiting check: the estimate and/or SE sent replace the entered ones and are
+        confirmed."""
+        row = self.get_object()
+        body = s.StudyEstimateCorrectionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._checked(lambda: study_estimate_correct(row_id=row.pk, user=request.user,
+                                                            values=body.validated_data))
+
+
+class OutcomeDataViewSet(CheckedNumbersViewSet):
+    """Outcome numbers per arm. The team sees what was entered with its check state; a reader (public)
+    sees only confirmed rows, with the confirmed numbers, as the published analysis uses them.
+    ``POST .../confirm/`` and ``.../correct/``: a second team member's look at a held value."""
+
+    model = OutcomeData
+    serializer_class = s.OutcomeDataSerializer
+    confirmed = HAS_CONFIRMED_NUMBERS
+    filterset_fields = ["study", "outcome", "time_point", "arm", "provenance", "include_in_analysis", "check_state"]
 
     @extend_schema(request=None, responses=s.OutcomeDataSerializer)
     @action(detail=True, methods=["post"])

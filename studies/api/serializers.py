@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from studies.imports.formats import FILE_FORMATS
 from studies.models import (
-    CHECKED_NUMBERS, Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, OutcomeSubgroup,
+    CHECKED_ESTIMATE_NUMBERS, CHECKED_NUMBERS, Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, OutcomeSubgroup,
     Record, Review, SearchSource, Study, StudyCharacteristic, StudyEstimate, TimePoint,
 )
 from studies.services.entities import REVIEW_LOOKUP, entity_save
@@ -178,39 +178,17 @@ class OutcomeSubgroupSerializer(ReviewEntitySerializer):
         fields = ["id", "outcome", "name", "order"]
 
 
-class StudyEstimateSerializer(ReviewEntitySerializer):
-    """A study's effect estimate and standard error for a generic inverse-variance outcome, on the
-    analysis scale: the natural log for ratios (a hazard ratio of 0.8 is sent as -0.2231)."""
+class CheckedNumbersSerializer(ReviewEntitySerializer):
+    """An entity whose numbers pass the plausibility check (outcome data, study estimates): saved
+    with who entered them, and shown to a reader (``context["reader"]``) as the published analysis
+    uses them, the confirmed numbers, without the flags (which quote the entry) or who typed what."""
 
-    class Meta:
-        model = StudyEstimate
-        fields = ["id", "study", "outcome", "time_point", "subgroup", "estimate", "se", "n_intervention",
-                  "n_control", "order", "include_in_analysis", "source_location", "updated_at"]
-        read_only_fields = ["id", "updated_at"]
-
-
-class OutcomeDataSerializer(ReviewEntitySerializer):
-    """An arm's outcome numbers, with their plausibility check: ``check_state`` ("confirmed" or
-    "awaiting_check"), why it is held (``check_flags``), who entered the numbers, who checked them,
-    and the numbers the published analysis uses (``confirmed_*``: the last confirmed ones while an
-    edit is held, null for a new row not yet confirmed)."""
-
-    class Meta:
-        model = OutcomeData
-        fields = ["id", "study", "outcome", "time_point", "arm", "n", "mean", "sd", "events", "total", "value_type",
-                  "instrument", "provenance", "include_in_analysis", "note", "updated_at",
-                  "check_state", "check_flags", "entered_by", "checked_by", "checked_at",
-                  "confirmed_n", "confirmed_mean", "confirmed_sd", "confirmed_events", "confirmed_total"]
-        read_only_fields = ["id", "updated_at", "check_state", "check_flags", "entered_by", "checked_by",
-                            "checked_at", "confirmed_n", "confirmed_mean", "confirmed_sd", "confirmed_events",
-                            "confirmed_total"]
+    checked_numbers: tuple[str, ...] = ()
 
     def to_representation(self, instance) -> dict:
         data = super().to_representation(instance)
         if self.context.get("reader"):
-            # A reader sees the numbers the published analysis uses, never an entry awaiting its check
-            # (nor the flags, which quote it, nor who on the team typed what).
-            for name in CHECKED_NUMBERS:
+            for name in self.checked_numbers:
                 data[name] = data[f"confirmed_{name}"]
             data.update(check_flags=[], entered_by=None, checked_by=None)
         return data
@@ -224,6 +202,51 @@ class OutcomeDataSerializer(ReviewEntitySerializer):
             raise serializers.ValidationError(_errors(error)) from None
         except IntegrityError as error:
             raise serializers.ValidationError({"non_field_errors": [str(error).splitlines()[0]]}) from None
+
+
+_CHECK_FIELDS = ["check_state", "check_flags", "entered_by", "checked_by", "checked_at"]
+
+
+class StudyEstimateSerializer(CheckedNumbersSerializer):
+    """A study's effect estimate and standard error for a generic inverse-variance outcome, on the
+    analysis scale: the natural log for ratios (a hazard ratio of 0.8 is sent as -0.2231). With its
+    plausibility check, as for arm data: ``check_state``, ``check_flags``, who entered and checked
+    it, and the ``confirmed_estimate`` and ``confirmed_se`` the published analysis uses."""
+
+    checked_numbers = CHECKED_ESTIMATE_NUMBERS
+
+    class Meta:
+        model = StudyEstimate
+        fields = ["id", "study", "outcome", "time_point", "subgroup", "estimate", "se", "n_intervention",
+                  "n_control", "order", "include_in_analysis", "source_location", "updated_at",
+                  *_CHECK_FIELDS, "confirmed_estimate", "confirmed_se"]
+        read_only_fields = ["id", "updated_at", *_CHECK_FIELDS, "confirmed_estimate", "confirmed_se"]
+
+
+class OutcomeDataSerializer(CheckedNumbersSerializer):
+    """An arm's outcome numbers, with their plausibility check: ``check_state`` ("confirmed" or
+    "awaiting_check"), why it is held (``check_flags``), who entered the numbers, who checked them,
+    and the numbers the published analysis uses (``confirmed_*``: the last confirmed ones while an
+    edit is held, null for a new row not yet confirmed)."""
+
+    checked_numbers = CHECKED_NUMBERS
+
+    class Meta:
+        model = OutcomeData
+        fields = ["id", "study", "outcome", "time_point", "arm", "n", "mean", "sd", "events", "total", "value_type",
+                  "instrument", "provenance", "include_in_analysis", "note", "updated_at",
+                  "check_state", "check_flags", "entered_by", "checked_by", "checked_at",
+                  "confirmed_n", "confirmed_mean", "confirmed_sd", "confirmed_events", "confirmed_total"]
+        read_only_fields = ["id", "updated_at", "check_state", "check_flags", "entered_by", "checked_by",
+                            "checked_at", "confirmed_n", "confirmed_mean", "confirmed_sd", "confirmed_events",
+                            "confirmed_total"]
+
+
+class StudyEstimateCorrectionSerializer(serializers.Serializer):
+    """A checker's corrected estimate and/or SE for a held study estimate."""
+
+    estimate = serializers.FloatField(required=False)
+    se = serializers.FloatField(required=False)
 
 
 class OutcomeValueCorrectionSerializer(serializers.Serializer):

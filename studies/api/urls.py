@@ -60,8 +60,8 @@ urlpatterns = [
     path("api/reviews/<slug:slug>/audit/", AuditTrailView.as_view(), name="api-audit"),
     *[route for segment, viewset in REVIEW_RESOURCES for route in _routes(segment, viewset)],
     # A second team member's look at a value held "awaiting check" (issue 20).
-    path("api/reviews/<slug:slug>/outcome-data/<int:pk>/confirm/", r.OutcomeDataViewSet.as_view({"post": "confirm"}),
-         name="api-outcome-data-confirm"),
-    path("api/reviews/<slug:slug>/outcome-data/<int:pk>/correct/", r.OutcomeDataViewSet.as_view({"post": "correct"}),
-         name="api-outcome-data-correct"),
+    *(path(f"api/reviews/<slug:slug>/{segment}/<int:pk>/{action}/", viewset.as_view({"post": action}),
+           name=f"api-{segment}-{action}")
+      for segment, viewset in (("outcome-data", r.OutcomeDataViewSet), ("study-estimates", r.StudyEstimateViewSet))
+      for action in ("confirm", "correct")),
 ]

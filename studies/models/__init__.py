@@ -3,7 +3,9 @@ from studies.models.audit import AUDITED_MODELS, EVENT_MODELS
 from studies.models.dedup import CandidateStatus, DuplicateCandidate, MatchMethod
 from studies.models.extraction import StudyExtraction
 from studies.models.outcomes import (
+    CHECKED_ESTIMATE_NUMBERS,
     CHECKED_NUMBERS,
+    HAS_CONFIRMED_ESTIMATE,
     HAS_CONFIRMED_NUMBERS,
     CheckState,
     DataType,
@@ -82,7 +84,9 @@ from studies.models.team import INVITATION_VALID_FOR, Invitation, InvitationStat
 
 __all__ = [
     "AUDITED_MODELS",
+    "CHECKED_ESTIMATE_NUMBERS",
     "CHECKED_NUMBERS",
+    "HAS_CONFIRMED_ESTIMATE",
     "HAS_CONFIRMED_NUMBERS",
     "CONTINUOUS_MEASURES",
     "DICHOTOMOUS_MEASURES",

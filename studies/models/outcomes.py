@@ -239,6 +239,10 @@ class CheckState(models.TextChoices):
 
 # The numbers a row holds twice: as entered, and as last confirmed (what the analysis reads).
 CHECKED_NUMBERS = ("n", "mean", "sd", "events", "total")
+# The same for a study estimate (generic inverse variance); its confirmed estimate and SE are both set
+# or both empty.
+CHECKED_ESTIMATE_NUMBERS = ("estimate", "se")
+HAS_CONFIRMED_ESTIMATE = Q(confirmed_se__isnull=False)
 # The rows the published analysis (and anything public) uses: those with confirmed numbers. A new row
 # held for its check has none; the constraints below make the numbers a whole set or none.
 HAS_CONFIRMED_NUMBERS = Q(confirmed_n__isnull=False) | Q(confirmed_events__isnull=False)
@@ -458,6 +462,18 @@ class StudyEstimate(models.Model):
     include_in_analysis = models.BooleanField(default=True)
     source_location = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The plausibility check, as for arm data (OutcomeData): the estimate and SE above are what was
+    # last entered; the confirmed_* ones are what the published analysis reads, equal while confirmed.
+    check_state = models.CharField(max_length=16, choices=CheckState.choices, default=CheckState.CONFIRMED)
+    check_flags = models.JSONField(
+        default=list, blank=True, help_text="Why the entry is held: [{rule, field, message}].")
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", help_text="Who entered the numbers last changed.")
+    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", help_text="Who confirmed or corrected a held entry.")
+    checked_at = models.DateTimeField(null=True, blank=True)
+    confirmed_estimate = models.FloatField(null=True, blank=True, editable=False)
+    confirmed_se = models.FloatField("confirmed SE", null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["outcome", "order", "study"]
@@ -474,6 +490,21 @@ class StudyEstimate(models.Model):
             models.CheckConstraint(
                 condition=Q(estimate__gt=-_FINITE) & Q(estimate__lt=_FINITE), name="study_estimate_finite",
                 violation_error_message="The estimate must be a finite number.",
+            ),
+            # A confirmed estimate is analysed as entered; only a held one may differ from its confirmed
+            # numbers, which are both set or both empty (a new estimate held for its check).
+            models.CheckConstraint(
+                condition=Q(check_state=CheckState.AWAITING_CHECK)
+                | Q(check_state=CheckState.CONFIRMED, confirmed_estimate__isnull=False, confirmed_se__isnull=False,
+                    confirmed_estimate=models.F("estimate"), confirmed_se=models.F("se")),
+                name="study_estimate_confirmed_is_entered",
+                violation_error_message="A confirmed estimate's analysed numbers must be its entered numbers.",
+            ),
+            models.CheckConstraint(
+                condition=Q(confirmed_estimate__isnull=True, confirmed_se__isnull=True)
+                | Q(confirmed_estimate__isnull=False, confirmed_se__isnull=False),
+                name="study_estimate_confirmed_whole",
+                violation_error_message="The confirmed estimate and SE are both set or both empty.",
             ),
         ]
 

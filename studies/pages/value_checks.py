@@ -1,6 +1,7 @@
-"""The "awaiting check" page: outcome values held by the plausibility rules, each with why, who
-entered it, the number the analysis uses → the number entered, and the confirm / correct actions for
-those allowed (a manager, or an extractor who did not enter it; ``access.may_check_value``)."""
+"""The "awaiting check" page: outcome values and study estimates held by the plausibility rules, each
+with why, who entered it, the number the analysis uses → the number entered, and the confirm /
+correct actions for those allowed (a manager, or an extractor who did not enter it;
+``access.may_check_value``)."""
 from __future__ import annotations
 
 from django.contrib import messages
@@ -10,10 +11,22 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from studies import access, selectors
-from studies.models import CHECKED_NUMBERS, DataType
-from studies.services.value_checks import outcome_value_confirm, outcome_value_correct
+from studies.models import CHECKED_ESTIMATE_NUMBERS, CHECKED_NUMBERS, DataType
+from studies.services.value_checks import (
+    outcome_value_confirm,
+    outcome_value_correct,
+    study_estimate_confirm,
+    study_estimate_correct,
+)
 
-_LABELS = {"n": "n", "mean": "Mean", "sd": "SD", "events": "Events", "total": "Total"}
+_LABELS = {"n": "n", "mean": "Mean", "sd": "SD", "events": "Events", "total": "Total", "estimate": "Estimate",
+           "se": "SE"}
+# What the page checks: arm values and study estimates, each with its selector, numbers and services.
+_KINDS = {
+    "value": (selectors.values_awaiting_check, CHECKED_NUMBERS, outcome_value_confirm, outcome_value_correct),
+    "estimate": (selectors.estimates_awaiting_check, CHECKED_ESTIMATE_NUMBERS, study_estimate_confirm,
+                 study_estimate_correct),
+}
 
 
 def _shown(value) -> str:
@@ -24,43 +37,57 @@ def _shown(value) -> str:
 def values_awaiting_check(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the held values. POST ``row`` with ``action`` confirm, or correct with the numbers."""
     review, _ = access.review_for(request, slug, access.VALUE_CHECKERS, action="check extracted values")
-    errors: dict[int, str] = {}
+    errors: dict[tuple[str, int], str] = {}
     if request.method == "POST":
+        kind = request.POST.get("kind", "value")
+        kind = kind if kind in _KINDS else "value"
+        held_rows, names, confirm, correct = _KINDS[kind]
         try:
             row_id = int(request.POST.get("row", ""))
         except ValueError:
             row_id = 0
-        held = selectors.values_awaiting_check(review=review).filter(pk=row_id).first()
+        held = held_rows(review=review).filter(pk=row_id).first()
         if held is None:
             messages.warning(request, "That value is no longer awaiting check: someone has confirmed or corrected it.")
             return redirect("studies:values-awaiting-check", slug=review.slug)
+        shown = " · ".join(str(part) for part in (held.study, getattr(held, "arm", None) and held.arm.label,
+                                                   held.outcome) if part)
         try:
             if request.POST.get("action") == "correct":
-                values = {name: request.POST.get(name, "").strip() for name in CHECKED_NUMBERS
+                values = {name: request.POST.get(name, "").strip() for name in names
                           if request.POST.get(name, "").strip() != ""}
-                outcome_value_correct(row_id=held.pk, user=request.user, values=values)
-                messages.success(request, f"Corrected and confirmed: {held.study} · {held.arm.label} · {held.outcome}. "
-                                          "The analysis is being updated.")
+                correct(row_id=held.pk, user=request.user, values=values)
+                messages.success(request, f"Corrected and confirmed: {shown}. The analysis is being updated.")
             else:
-                outcome_value_confirm(row_id=held.pk, user=request.user)
-                messages.success(request, f"Confirmed: {held.study} · {held.arm.label} · {held.outcome}. "
-                                          "The analysis is being updated.")
+                confirm(row_id=held.pk, user=request.user)
+                messages.success(request, f"Confirmed: {shown}. The analysis is being updated.")
             return redirect("studies:values-awaiting-check", slug=review.slug)
         except PermissionDenied as refused:
-            errors[held.pk] = str(refused)
+            errors[(kind, held.pk)] = str(refused)
         except ValidationError as invalid:
-            errors[held.pk] = " ".join(
+            errors[(kind, held.pk)] = " ".join(
                 f"{_LABELS.get(k, k)}: {' '.join(v)}" if k != "__all__" else " ".join(v)
                 for k, v in invalid.message_dict.items()) if hasattr(invalid, "error_dict") else " ".join(
                 invalid.messages)
     items = []
     for row in selectors.values_awaiting_check(review=review):
         names = ("n", "mean", "sd") if row.outcome.data_type == DataType.CONTINUOUS else ("events", "total")
-        numbers = [{"name": name, "label": _LABELS[name], "analysed": _shown(getattr(row, f"confirmed_{name}")),
-                    "entered": _shown(getattr(row, name)), "value": getattr(row, name),
-                    "changed": getattr(row, name) != getattr(row, f"confirmed_{name}")} for name in names]
-        items.append({"row": row, "numbers": numbers, "flags": row.check_flags, "error": errors.get(row.pk),
-                      "new": row.confirmed_n is None and row.confirmed_events is None,
-                      "may_check": access.may_check_value(request.user, review, row.entered_by_id)})
+        items.append(_item(request, review, "value", row, names, errors,
+                           new=row.confirmed_n is None and row.confirmed_events is None))
+    for row in selectors.estimates_awaiting_check(review=review):
+        items.append(_item(request, review, "estimate", row, CHECKED_ESTIMATE_NUMBERS, errors,
+                           new=row.confirmed_se is None))
     return render(request, "studies/value_checks.html", {"review": review, "items": items},
                   status=400 if errors else 200)
+
+
+def _item(request, review, kind: str, row, names, errors, *, new: bool) -> dict:
+    numbers = [{"name": name, "label": _LABELS[name], "analysed": _shown(getattr(row, f"confirmed_{name}")),
+                "entered": _shown(getattr(row, name)), "value": getattr(row, name),
+                "changed": getattr(row, name) != getattr(row, f"confirmed_{name}")} for name in names]
+    where = [str(row.study), *([row.arm.label] if kind == "value" else []), str(row.outcome), str(row.time_point)]
+    if kind == "estimate" and row.subgroup_id:
+        where.append(row.subgroup.name)
+    return {"row": row, "kind": kind, "where": " · ".join(where), "numbers": numbers, "flags": row.check_flags,
+            "error": errors.get((kind, row.pk)), "new": new,
+            "may_check": access.may_check_value(request.user, review, row.entered_by_id)}

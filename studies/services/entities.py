@@ -37,7 +37,7 @@ from studies.models import (
     StudyEstimate,
     TimePoint,
 )
-from studies.services.plausibility import outcome_data_hold
+from studies.services.plausibility import outcome_data_hold, study_estimate_hold
 
 # How each entity reaches its review: used to scope querysets to a user's reviews and to find the
 # review whose data version a change moves.
@@ -224,15 +224,19 @@ def entity_store(*, instance: models.Model, user=None, along: Sequence[models.Mo
     """``entity_save`` without the workflow refusal: for the domain services only, which apply the
     workflow's rules themselves before they store a row.
 
-    An outcome value passes the plausibility check (``studies.services.plausibility``): implausible
-    numbers are saved but held "awaiting check", out of the published analysis until a second team
-    member confirms them. ``along``: the other outcome values saved in the same operation, which the
+    An outcome value or a study estimate passes the plausibility check
+    (``studies.services.plausibility``): implausible numbers are saved but held "awaiting check", out
+    of the published analysis until a second team member confirms them. ``along``: the other outcome values saved in the same operation, which the
     check reads as they will be (a study whose arms change together is judged as a whole).
     """
     if isinstance(instance, OutcomeData):
         # The check state and confirmed numbers are decided by the check, and then validated with the rest.
         instance.full_clean(validate_constraints=False)
         outcome_data_hold(rows=[instance], user=user, along=along)
+        instance.validate_constraints()
+    elif isinstance(instance, StudyEstimate):
+        instance.full_clean(validate_constraints=False)
+        study_estimate_hold(rows=[instance], user=user)
         instance.validate_constraints()
     else:
         instance.full_clean()
@@ -309,6 +313,8 @@ def entities_create(*, instances: list[models.Model]) -> list[models.Model]:
         instance.full_clean(exclude=assigned, validate_unique=False, validate_constraints=False)
     if model is OutcomeData:
         outcome_data_hold(rows=instances)
+    elif model is StudyEstimate:
+        study_estimate_hold(rows=instances)
     created = model._default_manager.bulk_create(instances)
     if model in ANALYSIS_INPUTS:
         review_data_version_bump(review_ids=_feeding(model._default_manager.filter(pk__in=[i.pk for i in created]))

@@ -13,13 +13,22 @@ team member confirms or corrects them (``studies.services.value_checks``). The r
 - a study whose effect lies far from all the others: studentized deleted residual |z| > 3.5
   (``analysis.engine.outliers``, as metafor's ``rstudent``).
 
+Study estimates (generic inverse variance, ``study_estimate_hold``) are held by the rules an estimate
+and its SE allow:
+
+- an SE far from the others once the study's size is taken out: SE·√N (N its two groups' total, when
+  given) more than 5× or less than 1/5 of the other studies' median SE·√N;
+- an SE changed more than tenfold from its confirmed value (the estimate itself is not compared
+  fold-wise: a log ratio or a difference near 0 may move by any factor);
+- an estimate far from all the others: studentized deleted residual |z| > 3.5, as for arm data.
+
 The other studies are read as confirmed (what the analysis uses); the studies being entered as entered,
 so a study whose two arms change in one save is judged as a whole, and rows created in bulk (an
 import, the demo) are judged against each other. Each flag is a sentence saying why,
 with the numbers.
 
-Every save of an outcome value, whichever door (extraction page, API, admin, commands, bulk creates),
-passes here from ``studies.services.entities``, which stores it.
+Every save of an outcome value or a study estimate, whichever door (extraction page, API, admin,
+commands, bulk creates), passes here from ``studies.services.entities``, which stores it.
 """
 from __future__ import annotations
 
@@ -42,6 +51,7 @@ from studies.models import (
     DataType,
     Outcome,
     OutcomeData,
+    StudyEstimate,
     ValueType,
 )
 
@@ -281,3 +291,122 @@ def _outlier_flags(row: OutcomeData, context: _Context, where: str) -> list[Flag
     return [Flag("outlying_study", "mean" if outcome.data_type == DataType.CONTINUOUS else "events", (
         f"{where}: the study's effect ({shown}) lies far from the other {context.k - 1} studies: studentized "
         f"deleted residual z = {z:.2f} (beyond ±{OUTLIER_Z_LIMIT:g} is held for a check)."))]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Study estimates (generic inverse variance): the same check, with the rules an estimate and its SE
+# allow. An SE is compared with the others' only through SE·√N (N the study's total, when given):
+# SEs themselves differ tenfold between a small and a large study, SE·√N should not. The estimate is
+# never compared fold-wise (a log ratio or a difference near 0 may move by any factor); its distance
+# from the other studies is the studentized deleted residual, as for arm data.
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _StoredEstimate:
+    pk: int
+    entered: tuple
+    confirmed: tuple
+    counts: bool  # its study is included and the estimate is analysed
+    total: int | None  # n_intervention + n_control, when both are given
+    check_state: str
+    check_flags: list
+    entered_by_id: int | None
+
+
+def _stored_estimates(rows: Sequence[StudyEstimate]) -> dict[tuple[int, int], list[_StoredEstimate]]:
+    condition = Q(pk__in=[])
+    for outcome_id, time_point_id in {(r.outcome_id, r.time_point_id) for r in rows}:
+        condition |= Q(outcome_id=outcome_id, time_point_id=time_point_id)
+    grouped: dict[tuple[int, int], list[_StoredEstimate]] = defaultdict(list)
+    for values in StudyEstimate.objects.filter(condition).values(
+            "pk", "outcome_id", "time_point_id", "study__is_included", "include_in_analysis", "n_intervention",
+            "n_control", "check_state", "check_flags", "entered_by_id", "estimate", "se", "confirmed_estimate",
+            "confirmed_se"):
+        total = (values["n_intervention"] + values["n_control"]
+                 if values["n_intervention"] and values["n_control"] else None)
+        grouped[(values["outcome_id"], values["time_point_id"])].append(_StoredEstimate(
+            values["pk"], (values["estimate"], values["se"]), (values["confirmed_estimate"], values["confirmed_se"]),
+            values["study__is_included"] and values["include_in_analysis"], total, values["check_state"],
+            values["check_flags"], values["entered_by_id"]))
+    return grouped
+
+
+def _estimate_total(row: StudyEstimate) -> int | None:
+    return row.n_intervention + row.n_control if row.n_intervention and row.n_control else None
+
+
+def study_estimate_hold(*, rows: Sequence[StudyEstimate], user=None) -> None:
+    """``outcome_data_hold`` for study estimates: sets each (unsaved, cleaned) row's check state,
+    flags, who entered it and its confirmed estimate and SE (from the database, never the caller).
+    Rows saved together are judged against each other (an import's, the demo's)."""
+    if not rows:
+        return
+    list(StudyEstimate.objects.select_for_update().filter(pk__in=[r.pk for r in rows if r.pk is not None])
+         .order_by("pk").values_list("pk", flat=True))
+    stored = _stored_estimates(rows)
+    saving = {r.pk for r in rows if r.pk is not None}
+    entered_by_id = user.pk if user is not None and user.is_authenticated else None
+    for row in rows:
+        pair = (row.outcome_id, row.time_point_id)
+        before = next((s for s in stored.get(pair, ()) if row.pk is not None and s.pk == row.pk), None)
+        confirmed = before.confirmed if before is not None else (None, None)
+        row.confirmed_estimate, row.confirmed_se = confirmed
+        numbers = (row.estimate, row.se)
+        if before is not None and numbers == before.entered:
+            row.check_state, row.check_flags, row.entered_by_id = (
+                before.check_state, before.check_flags, before.entered_by_id)
+            continue
+        row.entered_by_id, row.checked_by, row.checked_at = entered_by_id, None, None
+        if numbers == confirmed:
+            row.check_state, row.check_flags = CheckState.CONFIRMED, []
+            continue
+        # The others as the analysis will read them: confirmed for stored rows not being saved, as
+        # entered for the rows saved with this one.
+        others = [(s.confirmed, s.total) for s in stored.get(pair, ())
+                  if s.pk not in saving and s.counts and s.confirmed != (None, None)]
+        others += [((r.estimate, r.se), _estimate_total(r)) for r in rows
+                   if r is not row and (r.outcome_id, r.time_point_id) == pair
+                   and r.include_in_analysis and r.study.is_included]
+        flags = study_estimate_flags(row=row, others=others, previous=confirmed if before is not None else None)
+        if flags:
+            row.check_state, row.check_flags = CheckState.AWAITING_CHECK, [f.as_dict() for f in flags]
+        else:
+            row.check_state, row.check_flags = CheckState.CONFIRMED, []
+            row.confirmed_estimate, row.confirmed_se = numbers
+
+
+def study_estimate_flags(*, row: StudyEstimate, others: Sequence[tuple[tuple[float, float], int | None]],
+                         previous: tuple | None) -> list[Flag]:
+    """The soft rules for one estimate: ``others`` are the other analysed estimates of the outcome and
+    time point, ((estimate, SE), total N or None); ``previous`` the row's confirmed (estimate, SE)."""
+    flags: list[Flag] = []
+    where = f"{row.study} · {row.outcome}"
+    total = _estimate_total(row)
+    scaled = [se * math.sqrt(n) for (_, se), n in others if n]
+    if total and len(scaled) >= MIN_STUDIES_FOR_MEDIAN_SD:
+        median = statistics.median(scaled)
+        mine = row.se * math.sqrt(total)
+        if mine > SD_RATIO_LIMIT * median or mine < median / SD_RATIO_LIMIT:
+            ratio = mine / median
+            said = f"{_times(ratio)} times" if ratio > 1 else f"1/{_times(1 / ratio)} of"
+            flags.append(Flag("se_far_from_median", "se", (
+                f"{where}: SE {row.se:g} with {total} participants (SE × √N = {mine:.3g}) is {said} the median "
+                f"SE × √N of the other {len(scaled)} studies ({median:.3g}); beyond {SD_RATIO_LIMIT:g}-fold either "
+                "way is held for a check.")))
+    if previous is not None and previous[1] and row.se:
+        ratio = max(row.se / previous[1], previous[1] / row.se)
+        if ratio > CHANGE_RATIO_LIMIT:
+            flags.append(Flag("changed_tenfold", "se", (
+                f"{where}: SE changed from {previous[1]:g} to {row.se:g} ({_times(ratio)}-fold); more than "
+                f"{CHANGE_RATIO_LIMIT:g}-fold is held for a check, and the analysis keeps {previous[1]:g} until then.")))
+    if len(others) >= MIN_STUDIES_FOR_OUTLIER:
+        y = [row.estimate, *(estimate for (estimate, _), _ in others)]
+        v = [row.se ** 2, *(se ** 2 for (_, se), _ in others)]
+        z = float(studentized_deleted_residuals(y, v)[0])
+        if abs(z) > OUTLIER_Z_LIMIT:
+            flags.append(Flag("outlying_study", "estimate", (
+                f"{where}: the estimate {row.estimate:g} (SE {row.se:g}) lies far from the other {len(others)} "
+                f"studies: studentized deleted residual z = {z:.2f} (beyond ±{OUTLIER_Z_LIMIT:g} is held for a "
+                "check).")))
+    return flags

@@ -313,7 +313,8 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
     if parsed.excluded_study_names:
         warnings.append(f"Excluded studies: {len(parsed.excluded_study_names)} not imported (only included "
                         f"studies are).")
-    held = OutcomeData.objects.filter(outcome__review=review, check_state=CheckState.AWAITING_CHECK).count()
+    held = (OutcomeData.objects.filter(outcome__review=review, check_state=CheckState.AWAITING_CHECK).count()
+            + StudyEstimate.objects.filter(outcome__review=review, check_state=CheckState.AWAITING_CHECK).count())
     if held:
         # The plausibility rules apply to imported numbers like any others (issue 20): a flagged value
         # waits for a second team member; the parity report compares the file's numbers regardless.

@@ -1,4 +1,5 @@
-"""The second look at an outcome value held "awaiting check" (``studies.services.plausibility``).
+"""The second look at an outcome value or a study estimate held "awaiting check"
+(``studies.services.plausibility``).
 
 A second team member — a manager, or an extractor other than the one who entered it (asked through
 ``studies.access``) — confirms the held numbers or corrects them. Either way the row's confirmed
@@ -15,14 +16,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from studies import access
-from studies.models import CHECKED_NUMBERS, CheckState, DataType, OutcomeData
+from studies.models import CHECKED_ESTIMATE_NUMBERS, CHECKED_NUMBERS, CheckState, DataType, OutcomeData, StudyEstimate
 from studies.services.entities import review_data_version_bump
 
 
-def _held_row(row_id: int, user) -> OutcomeData:
-    """The row, locked; refuses a row that is not held and a person who may not check it."""
-    row = (OutcomeData.objects.select_for_update(of=("self",))
-           .select_related("study", "outcome", "arm", "time_point").get(pk=row_id))
+def _held_row(row_id: int, user, model=OutcomeData):
+    """The row (an OutcomeData or a StudyEstimate), locked; refuses a row that is not held and a
+    person who may not check it."""
+    related = ("study", "outcome", "arm", "time_point") if model is OutcomeData else ("study", "outcome", "time_point")
+    row = model.objects.select_for_update(of=("self",)).select_related(*related).get(pk=row_id)
     access.require_value_checker(user, row.study.review_id, row.entered_by_id)
     if row.check_state != CheckState.AWAITING_CHECK:
         raise ValidationError("This value is not awaiting a check: someone may have confirmed or corrected it "
@@ -30,8 +32,8 @@ def _held_row(row_id: int, user) -> OutcomeData:
     return row
 
 
-def _store_checked(row: OutcomeData, user) -> OutcomeData:
-    for name in CHECKED_NUMBERS:
+def _store_checked(row, user):
+    for name in CHECKED_NUMBERS if isinstance(row, OutcomeData) else CHECKED_ESTIMATE_NUMBERS:
         setattr(row, f"confirmed_{name}", getattr(row, name))
     row.check_state, row.checked_by, row.checked_at = CheckState.CONFIRMED, user, timezone.now()
     row.save()
@@ -80,6 +82,35 @@ def outcome_value_correct(*, row_id: int, user, values: Mapping[str, object]) ->
                 continue
             number = int(number)
         setattr(row, name, number)
+    if errors:
+        raise ValidationError(errors)
+    row.full_clean()
+    return _store_checked(row, user)
+
+
+@transaction.atomic
+def study_estimate_confirm(*, row_id: int, user) -> StudyEstimate:
+    """Confirm a held study estimate as entered (the same people and refusals as ``outcome_value_confirm``)."""
+    return _store_checked(_held_row(row_id, user, StudyEstimate), user)
+
+
+@transaction.atomic
+def study_estimate_correct(*, row_id: int, user, values: Mapping[str, object]) -> StudyEstimate:
+    """Correct a held study estimate: ``values`` may hold ``estimate`` and ``se`` (one not given keeps
+    its entered value); the correction is confirmed, and refused field by field if impossible."""
+    row = _held_row(row_id, user, StudyEstimate)
+    unknown = sorted(set(values) - set(CHECKED_ESTIMATE_NUMBERS))
+    if unknown:
+        raise ValidationError({name: f"A study estimate has an estimate and an SE: {name} cannot be given."
+                               for name in unknown})
+    errors: dict[str, str] = {}
+    for name in CHECKED_ESTIMATE_NUMBERS:
+        if name not in values or values[name] in (None, ""):
+            continue
+        try:
+            setattr(row, name, float(values[name]))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            errors[name] = f"{name}: enter a number (got {values[name]!r})."
     if errors:
         raise ValidationError(errors)
     row.full_clean()

@@ -23,10 +23,16 @@ from studies.models import (
     Review,
     Role,
     Study,
+    StudyEstimate,
 )
 from studies.models.audit import EVENT_MODELS
 from studies.services import entity_save, membership_add
-from studies.services.value_checks import outcome_value_confirm, outcome_value_correct
+from studies.services.value_checks import (
+    outcome_value_confirm,
+    outcome_value_correct,
+    study_estimate_confirm,
+    study_estimate_correct,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -402,3 +408,113 @@ def test_the_public_data_download_has_the_confirmed_numbers_only(small, trials, 
     ours = [r for r in rows if r["study"] == "Only 2020" and r["arm"] == "Peer group"]
     assert [r["sd"] for r in ours] == [6.1]
     assert "New 2023" not in {r["study"] for r in rows}
+
+
+# --- Study estimates (generic inverse variance) ----------------------------------------------------
+
+# Five trials' adjusted log hazard ratios, each with 200 + 200 participants: SE x sqrt(400) is 2.0, 2.4,
+# 1.8, 2.2 and 2.0 (median 2.0), and the estimates agree (no heterogeneity to speak of).
+OTHER_ESTIMATES = [(-0.22, 0.10), (-0.30, 0.12), (-0.15, 0.09), (-0.25, 0.11), (-0.20, 0.10)]
+
+
+@dataclass
+class Generic:
+    outcome: Outcome
+    estimates: list
+
+
+@pytest.fixture
+def generic(small, trials) -> Generic:
+    outcome = entity_save(instance=Outcome(
+        review=small.review, domain=small.outcome.domain, name="Relapse (adjusted HR)", data_type=DataType.GENERIC,
+        effect_measure=EffectMeasure.GENERIC, direction="lower", generic_measure="Hazard Ratio", log_scale=True))
+    estimates = [entity_save(instance=StudyEstimate(study=study, outcome=outcome, time_point=small.time_point,
+                                                    estimate=estimate, se=se, n_intervention=200, n_control=200))
+                 for study, (estimate, se) in zip(trials, OTHER_ESTIMATES, strict=True)]
+    assert not StudyEstimate.objects.filter(check_state=CheckState.AWAITING_CHECK).exists()
+    return Generic(outcome, estimates)
+
+
+def analysed_estimates(small, outcome) -> dict[str, tuple[float, float]]:
+    """Each study's (estimate, SE) as the published analysis reads them."""
+    inputs = analysis_inputs_load(small.review.pk)
+    (pooled,) = [o for o in inputs.outcomes if o.outcome.pk == outcome.pk]
+    return {row.label: (row.effect, row.se) for row in pooled.rows}
+
+
+def new_estimate(small, generic, user, **numbers) -> StudyEstimate:
+    return entity_save(instance=StudyEstimate(study=small.study, outcome=generic.outcome, time_point=small.time_point,
+                                              **{"n_intervention": 200, "n_control": 200, **numbers}), user=user)
+
+
+def test_a_hazard_ratio_entered_without_its_log_is_held_and_left_out_until_confirmed(small, generic, team):
+    """An HR of 0.8 typed as 0.8 (log HR 0.8 is an HR of 2.2) sits far from the other five studies."""
+    row = new_estimate(small, generic, team.first, estimate=0.8, se=0.1)
+    row = held(row)
+    assert [f["rule"] for f in row.check_flags] == ["outlying_study"]
+    assert "the estimate 0.8 (SE 0.1) lies far from the other 5 studies: studentized deleted residual z = " in (
+        row.check_flags[0]["message"])
+    assert (row.confirmed_estimate, row.confirmed_se, row.entered_by_id) == (None, None, team.first.pk)
+    assert "Only 2020" not in analysed_estimates(small, generic.outcome)
+    with pytest.raises(PermissionDenied):
+        study_estimate_confirm(row_id=row.pk, user=team.first)
+    with pytest.raises(PermissionDenied):
+        study_estimate_confirm(row_id=row.pk, user=team.screener)
+    corrected = study_estimate_correct(row_id=row.pk, user=team.second, values={"estimate": "-0.2231"})
+    assert (corrected.check_state, corrected.checked_by_id) == (CheckState.CONFIRMED, team.second.pk)
+    assert analysed_estimates(small, generic.outcome)["Only 2020"] == (-0.2231, 0.1)
+
+
+def test_an_se_far_from_the_others_for_its_size_and_a_tenfold_change_are_held(small, generic, team):
+    row = held(new_estimate(small, generic, team.first, estimate=-0.2, se=0.012))
+    assert [f["rule"] for f in row.check_flags] == ["se_far_from_median"]
+    assert row.check_flags[0]["message"] == (
+        "Only 2020 · Relapse (adjusted HR): SE 0.012 with 400 participants (SE × √N = 0.24) is 1/8.3 of the "
+        "median SE × √N of the other 5 studies (2); beyond 5-fold either way is held for a check.")
+    edited = generic.estimates[0]
+    edited.se = 1.5
+    edited = held(entity_save(instance=edited, user=team.first))
+    assert {f["rule"] for f in edited.check_flags} == {"se_far_from_median", "changed_tenfold"}
+    assert "SE changed from 0.1 to 1.5 (15-fold)" in " ".join(f["message"] for f in edited.check_flags)
+    # The analysis keeps the last confirmed SE while the edit waits for its check.
+    assert analysed_estimates(small, generic.outcome)["Trial 1 2021"] == (-0.22, 0.10)
+    study_estimate_confirm(row_id=edited.pk, user=small.manager)
+    assert analysed_estimates(small, generic.outcome)["Trial 1 2021"] == (-0.22, 1.5)
+
+
+def test_a_plausible_estimate_is_confirmed_at_once_and_analysed(small, generic, team):
+    row = new_estimate(small, generic, team.first, estimate=-0.18, se=0.11)
+    row.refresh_from_db()
+    assert (row.check_state, row.confirmed_estimate, row.confirmed_se) == (CheckState.CONFIRMED, -0.18, 0.11)
+    assert analysed_estimates(small, generic.outcome)["Only 2020"] == (-0.18, 0.11)
+
+
+def test_the_api_and_the_page_hold_and_check_an_estimate(small, generic, team, client):
+    base = f"/api/reviews/{small.review.slug}/study-estimates/"
+    response = client_for(team.first).post(base, {
+        "study": small.study.pk, "outcome": generic.outcome.pk, "time_point": small.time_point.pk,
+        "estimate": 0.8, "se": 0.1, "n_intervention": 200, "n_control": 200}, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["check_state"], body["confirmed_estimate"], body["entered_by"]) == (
+        "awaiting_check", None, team.first.pk)
+    small.review.is_public = True
+    entity_save(instance=small.review)
+    public = APIClient().get(base).json()["results"]
+    assert sorted(r["estimate"] for r in public) == sorted(e for e, _ in OTHER_ESTIMATES)  # not the held one
+    url = f"{base}{body['id']}/"
+    assert client_for(team.first).post(url + "confirm/").status_code == 403
+    assert client_for(team.second).post(url + "correct/", {"se": 0}, format="json").status_code == 400
+
+    page = f"/reviews/{small.review.slug}/extraction/awaiting-check/"
+    client.force_login(team.second)
+    text = client.get(page).content.decode()
+    assert "Only 2020 · Relapse (adjusted HR) · " in text and "(study estimate)" in text
+    assert "<td>—</td><td><strong>0.8</strong></td>" in text
+    response = client.post(page, {"row": body["id"], "kind": "estimate", "action": "correct", "estimate": "-0.2231",
+                                  "se": "0.1"})
+    assert response.status_code == 302
+    row = StudyEstimate.objects.get(pk=body["id"])
+    assert (row.check_state, row.confirmed_estimate, row.checked_by_id) == (CheckState.CONFIRMED, -0.2231, team.second.pk)
+    assert APIClient().get(url).json()["estimate"] == -0.2231
+    assert "No values are awaiting check." in client.get(page).content.decode()

@@ -42,6 +42,8 @@ MATRIX: dict[str, dict[str, object]] = {
     # A held value's second look (the matrix's row is not held: the allowed get a 400 saying so).
     "api/reviews/<slug:slug>/outcome-data/<int:pk>/confirm/": {"POST": EXTRACTION},
     "api/reviews/<slug:slug>/outcome-data/<int:pk>/correct/": {"POST": EXTRACTION},
+    "api/reviews/<slug:slug>/study-estimates/<int:pk>/confirm/": {"POST": EXTRACTION},
+    "api/reviews/<slug:slug>/study-estimates/<int:pk>/correct/": {"POST": EXTRACTION},
     # Releases (issue 20): read like the living analysis; cut by managers on the page or the command line.
     "api/reviews/<slug:slug>/releases/": {"GET": TEAM | {PUBLIC}},
     "api/reviews/<slug:slug>/releases/<str:version>/analysis/": {"GET": TEAM | {PUBLIC}},
