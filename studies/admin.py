@@ -6,7 +6,7 @@ their own pages and API apply the review's rules; delete-confirmation pages coun
 instead of describing each row."""
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -523,8 +523,9 @@ class HeldForCheckAdmin:
         for row_id in queryset.filter(check_state=CheckState.AWAITING_CHECK).values_list("pk", flat=True):
             try:
                 self.confirm(row_id=row_id, user=request.user)
-            except PermissionDenied as refused:
-                self.message_user(request, str(refused), level=messages.ERROR)
+            except (PermissionDenied, ValidationError) as refused:  # not allowed, or checked meanwhile
+                self.message_user(request, " ".join(getattr(refused, "messages", [str(refused)])),
+                                  level=messages.ERROR)
             else:
                 confirmed += 1
         self.message_user(request, f"{confirmed} entr{'y' if confirmed == 1 else 'ies'} confirmed.")
@@ -577,7 +578,9 @@ class StudyEstimateAdmin(HeldForCheckAdmin, ServiceModelAdmin):
     def analysed_numbers(self, obj: StudyEstimate) -> str:
         if obj.confirmed_se is None:
             return "none yet (awaiting its first check)"
-        return f"estimate={obj.confirmed_estimate:g}, SE={obj.confirmed_se:g}"
+        sizes = "" if obj.confirmed_n_intervention is None and obj.confirmed_n_control is None else (
+            f", N={obj.confirmed_n_intervention or '—'}/{obj.confirmed_n_control or '—'}")
+        return f"estimate={obj.confirmed_estimate:g}, SE={obj.confirmed_se:g}{sizes}"
 
     search_fields = ["study__label", "outcome__name"]
     autocomplete_fields = ["study", "outcome", "time_point", "subgroup"]

@@ -77,7 +77,7 @@ def _arm_arrays(rows: list[StudyRow], measure: Measure):
 
 def _arm_payload(row: StudyRow, measure: Measure) -> dict:
     if not (measure.is_dichotomous or measure.is_continuous):
-        # Generic inverse variance: the entered effect and SE, and the group sizes when entered.
+        # Generic inverse variance: the confirmed effect and SE, and the group sizes when entered.
         return {"study": row.label, "year": row.year, "effect": row.effect, "se": row.se,
                 "intervention": {"n": row.intervention.n}, "control": {"n": row.control.n}}
     keys = ("events", "total") if measure.is_dichotomous else ("n", "mean", "sd")

@@ -188,15 +188,15 @@ def analysis_inputs_load(review_id: int) -> ReviewInputs:
                          "confirmed_events", "confirmed_total", "provenance", "subgroup_id")
             .order_by("outcome_id", "study_id", "arm_id")
         )
-        # Generic inverse-variance outcomes: each study's confirmed effect and SE (one row per subgroup;
+        # Generic inverse-variance outcomes: each study's confirmed effect, SE and group sizes (one row per subgroup;
         # an estimate held "awaiting check" keeps its last confirmed numbers, a new one is left out);
         # the query only when the review has such an outcome.
         estimate_rows = list(
             StudyEstimate.objects.filter(study__review=review, study__is_included=True, time_point=time_point,
                                          include_in_analysis=True)
             .filter(HAS_CONFIRMED_ESTIMATE)
-            .values_list("outcome_id", "study_id", "confirmed_estimate", "confirmed_se", "n_intervention",
-                         "n_control")
+            .values_list("outcome_id", "study_id", "confirmed_estimate", "confirmed_se",
+                         "confirmed_n_intervention", "confirmed_n_control")
             .order_by("outcome_id", "study_id", "order", "subgroup_id", "pk")
         ) if any(outcome.data_type == DataType.GENERIC for outcome in outcomes) else []
         subgroup_fields = tuple(CharacteristicField.objects.filter(review=review, is_subgroup_variable=True)

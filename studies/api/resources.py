@@ -24,6 +24,8 @@ from studies import access
 from studies.api import serializers as s
 from studies.api.access import EXTRACTION, MANAGER, PUBLIC, TEAM, ReviewRoleAccess, request_review, request_roles
 from studies.models import (
+    CHECKED_ESTIMATE_NUMBERS,
+    CHECKED_NUMBERS,
     HAS_CONFIRMED_ESTIMATE,
     HAS_CONFIRMED_NUMBERS,
     Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, OutcomeSubgroup, Record, Role,
@@ -305,6 +307,13 @@ class CheckedNumbersViewSet(ReviewScopedViewSet):
     read_roles = TEAM | {PUBLIC}
     write_roles = EXTRACTION
     confirmed: Q  # rows a reader may see
+    checked_numbers: tuple[str, ...] = ()
+
+    @property
+    def ordering_fields(self) -> list[str]:
+        # Ordering by an entered number would place a held entry among the others and so reveal it to a
+        # reader; everyone orders by the confirmed numbers instead (the ones the analysis uses).
+        return ["id", "study", "outcome", "time_point", *(f"confirmed_{name}" for name in self.checked_numbers)]
 
     def get_permissions(self):
         if self.action in ("confirm", "correct"):
@@ -323,6 +332,11 @@ class CheckedNumbersViewSet(ReviewScopedViewSet):
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "reader": self._reader()}
+
+    def _seen(self, serializer_class) -> dict | None:
+        body = serializer_class(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        return dict(body.validated_data) or None
 
     def _checked(self, call) -> Response:
         try:
@@ -346,13 +360,16 @@ class StudyEstimateViewSet(CheckedNumbersViewSet):
     filterset_fields = ["study", "outcome", "time_point", "subgroup", "include_in_analysis", "check_state"]
 
     confirmed = HAS_CONFIRMED_ESTIMATE
+    checked_numbers = CHECKED_ESTIMATE_NUMBERS
 
-    @extend_schema(request=None, responses=s.StudyEstimateSerializer)
+    @extend_schema(request=s.StudyEstimateCorrectionSerializer, responses=s.StudyEstimateSerializer)
     @action(detail=True, methods=["post"])
     def confirm(self, request, slug: str, pk: str) -> Response:
-        """Confirm an estimate awaiting check as entered (a manager, or an extractor who did not enter it)."""
+        """Confirm an estimate awaiting check as entered (a manager, or an extractor who did not enter it).
+        The body may give the numbers the checker saw: if the entry has changed since, it is refused."""
         row = self.get_object()
-        return self._checked(lambda: study_estimate_confirm(row_id=row.pk, user=request.user))
+        seen = self._seen(s.StudyEstimateCorrectionSerializer)
+        return self._checked(lambda: study_estimate_confirm(row_id=row.pk, user=request.user, seen=seen))
 
     @extend_schema(request=s.StudyEstimateCorrectionSerializer, responses=s.StudyEstimateSerializer)
     @action(detail=True, methods=["post"])
@@ -374,14 +391,17 @@ class OutcomeDataViewSet(CheckedNumbersViewSet):
     model = OutcomeData
     serializer_class = s.OutcomeDataSerializer
     confirmed = HAS_CONFIRMED_NUMBERS
+    checked_numbers = CHECKED_NUMBERS
     filterset_fields = ["study", "outcome", "time_point", "arm", "provenance", "include_in_analysis", "check_state"]
 
-    @extend_schema(request=None, responses=s.OutcomeDataSerializer)
+    @extend_schema(request=s.OutcomeValueCorrectionSerializer, responses=s.OutcomeDataSerializer)
     @action(detail=True, methods=["post"])
     def confirm(self, request, slug: str, pk: str) -> Response:
-        """Confirm a value awaiting check as entered (a manager, or an extractor who did not enter it)."""
+        """Confirm a value awaiting check as entered (a manager, or an extractor who did not enter it).
+        The body may give the numbers the checker saw: if the entry has changed since, it is refused."""
         row = self.get_object()
-        return self._checked(lambda: outcome_value_confirm(row_id=row.pk, user=request.user))
+        seen = self._seen(s.OutcomeValueCorrectionSerializer)
+        return self._checked(lambda: outcome_value_confirm(row_id=row.pk, user=request.user, seen=seen))
 
     @extend_schema(request=s.OutcomeValueCorrectionSerializer, responses=s.OutcomeDataSerializer)
     @action(detail=True, methods=["post"])

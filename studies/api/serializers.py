@@ -211,7 +211,7 @@ class StudyEstimateSerializer(CheckedNumbersSerializer):
     """A study's effect estimate and standard error for a generic inverse-variance outcome, on the
     analysis scale: the natural log for ratios (a hazard ratio of 0.8 is sent as -0.2231). With its
     plausibility check, as for arm data: ``check_state``, ``check_flags``, who entered and checked
-    it, and the ``confirmed_estimate`` and ``confirmed_se`` the published analysis uses."""
+    it, and the ``confirmed_*`` estimate, SE and group sizes the published analysis uses."""
 
     checked_numbers = CHECKED_ESTIMATE_NUMBERS
 
@@ -219,8 +219,8 @@ class StudyEstimateSerializer(CheckedNumbersSerializer):
         model = StudyEstimate
         fields = ["id", "study", "outcome", "time_point", "subgroup", "estimate", "se", "n_intervention",
                   "n_control", "order", "include_in_analysis", "source_location", "updated_at",
-                  *_CHECK_FIELDS, "confirmed_estimate", "confirmed_se"]
-        read_only_fields = ["id", "updated_at", *_CHECK_FIELDS, "confirmed_estimate", "confirmed_se"]
+                  *_CHECK_FIELDS, *(f"confirmed_{name}" for name in CHECKED_ESTIMATE_NUMBERS)]
+        read_only_fields = ["id", "updated_at", *_CHECK_FIELDS, *(f"confirmed_{name}" for name in CHECKED_ESTIMATE_NUMBERS)]
 
 
 class OutcomeDataSerializer(CheckedNumbersSerializer):
@@ -247,6 +247,8 @@ class StudyEstimateCorrectionSerializer(serializers.Serializer):
 
     estimate = serializers.FloatField(required=False)
     se = serializers.FloatField(required=False)
+    n_intervention = serializers.IntegerField(required=False)
+    n_control = serializers.IntegerField(required=False)
 
 
 class OutcomeValueCorrectionSerializer(serializers.Serializer):

@@ -241,7 +241,7 @@ class CheckState(models.TextChoices):
 CHECKED_NUMBERS = ("n", "mean", "sd", "events", "total")
 # The same for a study estimate (generic inverse variance); its confirmed estimate and SE are both set
 # or both empty.
-CHECKED_ESTIMATE_NUMBERS = ("estimate", "se")
+CHECKED_ESTIMATE_NUMBERS = ("estimate", "se", "n_intervention", "n_control")
 HAS_CONFIRMED_ESTIMATE = Q(confirmed_se__isnull=False)
 # The rows the published analysis (and anything public) uses: those with confirmed numbers. A new row
 # held for its check has none; the constraints below make the numbers a whole set or none.
@@ -257,6 +257,13 @@ def _confirmed_matches_entered() -> Q:
         condition &= Q(**{f"{name}__isnull": True, f"confirmed_{name}__isnull": True}) | Q(
             **{f"confirmed_{name}": models.F(name)})
     return condition
+
+
+def _same_or_both_empty(name: str) -> Q:
+    """A nullable number and its confirmed copy are equal, or both empty (never one without the other:
+    an SQL comparison with an empty side would let it pass)."""
+    return Q(**{f"{name}__isnull": True, f"confirmed_{name}__isnull": True}) | Q(
+        **{f"{name}__isnull": False, f"confirmed_{name}__isnull": False, f"confirmed_{name}": models.F(name)})
 
 
 class OutcomeData(models.Model):
@@ -474,6 +481,10 @@ class StudyEstimate(models.Model):
     checked_at = models.DateTimeField(null=True, blank=True)
     confirmed_estimate = models.FloatField(null=True, blank=True, editable=False)
     confirmed_se = models.FloatField("confirmed SE", null=True, blank=True, editable=False)
+    # The group sizes are published too (forest plot, participants in the summary of findings, GRADE's
+    # imprecision), so they are checked numbers like the estimate.
+    confirmed_n_intervention = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    confirmed_n_control = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["outcome", "order", "study"]
@@ -495,8 +506,9 @@ class StudyEstimate(models.Model):
             # numbers, which are both set or both empty (a new estimate held for its check).
             models.CheckConstraint(
                 condition=Q(check_state=CheckState.AWAITING_CHECK)
-                | Q(check_state=CheckState.CONFIRMED, confirmed_estimate__isnull=False, confirmed_se__isnull=False,
-                    confirmed_estimate=models.F("estimate"), confirmed_se=models.F("se")),
+                | (Q(check_state=CheckState.CONFIRMED, confirmed_estimate__isnull=False, confirmed_se__isnull=False,
+                     confirmed_estimate=models.F("estimate"), confirmed_se=models.F("se"))
+                   & _same_or_both_empty("n_intervention") & _same_or_both_empty("n_control")),
                 name="study_estimate_confirmed_is_entered",
                 violation_error_message="A confirmed estimate's analysed numbers must be its entered numbers.",
             ),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 
 from studies import access, selectors
@@ -20,7 +20,7 @@ from studies.services.value_checks import (
 )
 
 _LABELS = {"n": "n", "mean": "Mean", "sd": "SD", "events": "Events", "total": "Total", "estimate": "Estimate",
-           "se": "SE"}
+           "se": "SE", "n_intervention": "N (intervention)", "n_control": "N (control)"}
 # What the page checks: arm values and study estimates, each with its selector, numbers and services.
 _KINDS = {
     "value": (selectors.values_awaiting_check, CHECKED_NUMBERS, outcome_value_confirm, outcome_value_correct),
@@ -39,8 +39,9 @@ def values_awaiting_check(request: HttpRequest, slug: str) -> HttpResponse:
     review, _ = access.review_for(request, slug, access.VALUE_CHECKERS, action="check extracted values")
     errors: dict[tuple[str, int], str] = {}
     if request.method == "POST":
-        kind = request.POST.get("kind", "value")
-        kind = kind if kind in _KINDS else "value"
+        kind = request.POST.get("kind", "")
+        if kind not in _KINDS:  # the page's forms always say which: never guess between two rows of one key
+            return HttpResponseBadRequest("Say which kind of entry to check (kind=value or kind=estimate).")
         held_rows, names, confirm, correct = _KINDS[kind]
         try:
             row_id = int(request.POST.get("row", ""))
@@ -59,7 +60,8 @@ def values_awaiting_check(request: HttpRequest, slug: str) -> HttpResponse:
                 correct(row_id=held.pk, user=request.user, values=values)
                 messages.success(request, f"Corrected and confirmed: {shown}. The analysis is being updated.")
             else:
-                confirm(row_id=held.pk, user=request.user)
+                seen = {name: request.POST[f"seen_{name}"] for name in names if f"seen_{name}" in request.POST}
+                confirm(row_id=held.pk, user=request.user, seen=seen)
                 messages.success(request, f"Confirmed: {shown}. The analysis is being updated.")
             return redirect("studies:values-awaiting-check", slug=review.slug)
         except PermissionDenied as refused:

@@ -45,6 +45,7 @@ from analysis.engine.effect_sizes import ContinuousArms, DichotomousArms, study_
 from analysis.engine.options import Measure
 from analysis.engine.outliers import studentized_deleted_residuals
 from studies.models import (
+    CHECKED_ESTIMATE_NUMBERS,
     CHECKED_NUMBERS,
     ArmRole,
     CheckState,
@@ -107,23 +108,33 @@ class _Stored:
     check_state: str
     check_flags: list
     entered_by_id: int | None
+    checked_by_id: int | None
+    checked_at: object
 
 
-def _stored_rows(rows: Sequence[OutcomeData]) -> dict[tuple[int, int], list[_Stored]]:
-    """Every stored row of the outcomes × time points of ``rows`` (one query)."""
-    condition = Q(pk__in=[])
+def _stored_rows(rows: Sequence[OutcomeData]) -> tuple[dict[tuple[int, int], list[_Stored]], dict[int, _Stored]]:
+    """Every stored row of the outcomes × time points of ``rows``, and the stored copy of each row
+    being saved by its key, wherever it was (an edit may move it to another outcome or time point,
+    and keeps its confirmed numbers and check state with it). One query."""
+    saving = [r.pk for r in rows if r.pk is not None]
+    condition = Q(pk__in=saving)
     for outcome_id, time_point_id in {(r.outcome_id, r.time_point_id) for r in rows}:
         condition |= Q(outcome_id=outcome_id, time_point_id=time_point_id)
     confirmed = [f"confirmed_{name}" for name in CHECKED_NUMBERS]
     grouped: dict[tuple[int, int], list[_Stored]] = defaultdict(list)
+    by_key: dict[int, _Stored] = {}
     for values in OutcomeData.objects.filter(condition).values(
             "pk", "outcome_id", "time_point_id", "arm_id", "study_id", "arm__role", "study__is_included",
-            "include_in_analysis", "check_state", "check_flags", "entered_by_id", *CHECKED_NUMBERS, *confirmed):
-        grouped[(values["outcome_id"], values["time_point_id"])].append(_Stored(
+            "include_in_analysis", "check_state", "check_flags", "entered_by_id", "checked_by_id", "checked_at",
+            *CHECKED_NUMBERS, *confirmed):
+        stored = _Stored(
             values["pk"], values["study_id"], values["arm__role"], tuple(values[n] for n in CHECKED_NUMBERS),
             tuple(values[n] for n in confirmed), values["study__is_included"] and values["include_in_analysis"],
-            values["check_state"], values["check_flags"], values["entered_by_id"]))
-    return grouped
+            values["check_state"], values["check_flags"], values["entered_by_id"], values["checked_by_id"],
+            values["checked_at"])
+        grouped[(values["outcome_id"], values["time_point_id"])].append(stored)
+        by_key[stored.pk] = stored
+    return grouped, by_key
 
 
 def outcome_data_hold(*, rows: Sequence[OutcomeData], user=None, along: Sequence[OutcomeData] = ()) -> None:
@@ -140,15 +151,14 @@ def outcome_data_hold(*, rows: Sequence[OutcomeData], user=None, along: Sequence
     # is seen, so its confirmed numbers are kept, never overwritten by a stale copy.
     list(OutcomeData.objects.select_for_update().filter(pk__in=[r.pk for r in rows if r.pk is not None])
          .order_by("pk").values_list("pk", flat=True))
-    stored = _stored_rows(rows)
+    stored, stored_by_key = _stored_rows(rows)
     pending: dict[tuple[int, int], dict[tuple, OutcomeData]] = defaultdict(dict)
     for r in (*along, *rows):
         pending[(r.outcome_id, r.time_point_id)][_key(r)] = r
     contexts: dict[tuple[int, int], _Context] = {}
     entered_by_id = user.pk if user is not None and user.is_authenticated else None
     for row in rows:
-        before = next((s for s in stored.get((row.outcome_id, row.time_point_id), ())
-                       if row.pk is not None and s.pk == row.pk), None)
+        before = stored_by_key.get(row.pk) if row.pk is not None else None
         confirmed = before.confirmed if before is not None else (None,) * len(CHECKED_NUMBERS)
         for name, value in zip(CHECKED_NUMBERS, confirmed):
             setattr(row, f"confirmed_{name}", value)
@@ -156,8 +166,9 @@ def outcome_data_hold(*, rows: Sequence[OutcomeData], user=None, along: Sequence
         if before is not None and numbers == before.entered:
             # The numbers are untouched (a note, a provenance changed): the row stays as it was, and
             # whoever edited the note does not become the person who entered the numbers.
-            row.check_state, row.check_flags, row.entered_by_id = (
-                before.check_state, before.check_flags, before.entered_by_id)
+            row.check_state, row.check_flags = before.check_state, before.check_flags
+            row.entered_by_id, row.checked_by_id, row.checked_at = (
+                before.entered_by_id, before.checked_by_id, before.checked_at)
             continue
         row.entered_by_id, row.checked_by, row.checked_at = entered_by_id, None, None
         if numbers == confirmed:  # back to what the analysis already uses
@@ -305,85 +316,101 @@ def _outlier_flags(row: OutcomeData, context: _Context, where: str) -> list[Flag
 @dataclass(frozen=True)
 class _StoredEstimate:
     pk: int
-    entered: tuple
-    confirmed: tuple
+    study_id: int
+    outcome_id: int
+    time_point_id: int
+    entered: tuple  # CHECKED_ESTIMATE_NUMBERS as entered
+    confirmed: tuple  # and as last confirmed
     counts: bool  # its study is included and the estimate is analysed
-    total: int | None  # n_intervention + n_control, when both are given
     check_state: str
     check_flags: list
     entered_by_id: int | None
+    checked_by_id: int | None
+    checked_at: object
 
 
-def _stored_estimates(rows: Sequence[StudyEstimate]) -> dict[tuple[int, int], list[_StoredEstimate]]:
-    condition = Q(pk__in=[])
-    for outcome_id, time_point_id in {(r.outcome_id, r.time_point_id) for r in rows}:
-        condition |= Q(outcome_id=outcome_id, time_point_id=time_point_id)
-    grouped: dict[tuple[int, int], list[_StoredEstimate]] = defaultdict(list)
-    for values in StudyEstimate.objects.filter(condition).values(
-            "pk", "outcome_id", "time_point_id", "study__is_included", "include_in_analysis", "n_intervention",
-            "n_control", "check_state", "check_flags", "entered_by_id", "estimate", "se", "confirmed_estimate",
-            "confirmed_se"):
-        total = (values["n_intervention"] + values["n_control"]
-                 if values["n_intervention"] and values["n_control"] else None)
-        grouped[(values["outcome_id"], values["time_point_id"])].append(_StoredEstimate(
-            values["pk"], (values["estimate"], values["se"]), (values["confirmed_estimate"], values["confirmed_se"]),
-            values["study__is_included"] and values["include_in_analysis"], total, values["check_state"],
-            values["check_flags"], values["entered_by_id"]))
-    return grouped
+def _stored_estimates(condition: Q) -> list[_StoredEstimate]:
+    confirmed = [f"confirmed_{name}" for name in CHECKED_ESTIMATE_NUMBERS]
+    return [_StoredEstimate(
+        values["pk"], values["study_id"], values["outcome_id"], values["time_point_id"],
+        tuple(values[n] for n in CHECKED_ESTIMATE_NUMBERS), tuple(values[n] for n in confirmed),
+        values["study__is_included"] and values["include_in_analysis"], values["check_state"], values["check_flags"],
+        values["entered_by_id"], values["checked_by_id"], values["checked_at"])
+        for values in StudyEstimate.objects.filter(condition).values(
+            "pk", "study_id", "outcome_id", "time_point_id", "study__is_included", "include_in_analysis",
+            "check_state", "check_flags", "entered_by_id", "checked_by_id", "checked_at", *CHECKED_ESTIMATE_NUMBERS,
+            *confirmed)]
 
 
-def _estimate_total(row: StudyEstimate) -> int | None:
-    return row.n_intervention + row.n_control if row.n_intervention and row.n_control else None
+def _total(n_intervention, n_control) -> int | None:
+    return n_intervention + n_control if n_intervention and n_control else None
 
 
 def study_estimate_hold(*, rows: Sequence[StudyEstimate], user=None) -> None:
     """``outcome_data_hold`` for study estimates: sets each (unsaved, cleaned) row's check state,
-    flags, who entered it and its confirmed estimate and SE (from the database, never the caller).
-    Rows saved together are judged against each other (an import's, the demo's)."""
+    flags, who entered it and its confirmed numbers (from the database, never the caller). Rows saved
+    together are judged against each other (an import's, the demo's)."""
     if not rows:
         return
-    list(StudyEstimate.objects.select_for_update().filter(pk__in=[r.pk for r in rows if r.pk is not None])
-         .order_by("pk").values_list("pk", flat=True))
-    stored = _stored_estimates(rows)
-    saving = {r.pk for r in rows if r.pk is not None}
+    saving = [r.pk for r in rows if r.pk is not None]
+    list(StudyEstimate.objects.select_for_update().filter(pk__in=saving).order_by("pk").values_list("pk", flat=True))
+    # A row as stored, found by its key wherever it was (an edit may move it to another outcome or
+    # time point, and keeps its confirmed numbers and check state with it).
+    before_of = {s.pk: s for s in _stored_estimates(Q(pk__in=saving))}
+    condition = Q(pk__in=[])
+    for outcome_id, time_point_id in {(r.outcome_id, r.time_point_id) for r in rows}:
+        condition |= Q(outcome_id=outcome_id, time_point_id=time_point_id)
+    stored: dict[tuple[int, int], list[_StoredEstimate]] = defaultdict(list)
+    for s in _stored_estimates(condition & ~Q(pk__in=saving)):
+        stored[(s.outcome_id, s.time_point_id)].append(s)
     entered_by_id = user.pk if user is not None and user.is_authenticated else None
     for row in rows:
-        pair = (row.outcome_id, row.time_point_id)
-        before = next((s for s in stored.get(pair, ()) if row.pk is not None and s.pk == row.pk), None)
-        confirmed = before.confirmed if before is not None else (None, None)
-        row.confirmed_estimate, row.confirmed_se = confirmed
-        numbers = (row.estimate, row.se)
+        before = before_of.get(row.pk) if row.pk is not None else None
+        confirmed = before.confirmed if before is not None else (None,) * len(CHECKED_ESTIMATE_NUMBERS)
+        for name, value in zip(CHECKED_ESTIMATE_NUMBERS, confirmed, strict=True):
+            setattr(row, f"confirmed_{name}", value)
+        numbers = tuple(getattr(row, name) for name in CHECKED_ESTIMATE_NUMBERS)
         if before is not None and numbers == before.entered:
-            row.check_state, row.check_flags, row.entered_by_id = (
-                before.check_state, before.check_flags, before.entered_by_id)
+            # The numbers are untouched (a note, an order, a move): the row stays as it was checked.
+            row.check_state, row.check_flags = before.check_state, before.check_flags
+            row.entered_by_id, row.checked_by_id, row.checked_at = (
+                before.entered_by_id, before.checked_by_id, before.checked_at)
             continue
         row.entered_by_id, row.checked_by, row.checked_at = entered_by_id, None, None
         if numbers == confirmed:
             row.check_state, row.check_flags = CheckState.CONFIRMED, []
             continue
-        # The others as the analysis will read them: confirmed for stored rows not being saved, as
-        # entered for the rows saved with this one.
-        others = [(s.confirmed, s.total) for s in stored.get(pair, ())
-                  if s.pk not in saving and s.counts and s.confirmed != (None, None)]
-        others += [((r.estimate, r.se), _estimate_total(r)) for r in rows
-                   if r is not row and (r.outcome_id, r.time_point_id) == pair
+        # The other studies as the analysis will read them: confirmed for stored rows, as entered for
+        # the rows saved with this one; never the study's own rows (its other subgroups).
+        pair = (row.outcome_id, row.time_point_id)
+        others = [(s.study_id, s.confirmed[0], s.confirmed[1], _total(*s.confirmed[2:])) for s in stored[pair]
+                  if s.study_id != row.study_id and s.counts and s.confirmed[1] is not None]
+        others += [(r.study_id, r.estimate, r.se, _total(r.n_intervention, r.n_control)) for r in rows
+                   if r.study_id != row.study_id and (r.outcome_id, r.time_point_id) == pair
                    and r.include_in_analysis and r.study.is_included]
         flags = study_estimate_flags(row=row, others=others, previous=confirmed if before is not None else None)
         if flags:
             row.check_state, row.check_flags = CheckState.AWAITING_CHECK, [f.as_dict() for f in flags]
         else:
             row.check_state, row.check_flags = CheckState.CONFIRMED, []
-            row.confirmed_estimate, row.confirmed_se = numbers
+            for name, value in zip(CHECKED_ESTIMATE_NUMBERS, numbers, strict=True):
+                setattr(row, f"confirmed_{name}", value)
 
 
-def study_estimate_flags(*, row: StudyEstimate, others: Sequence[tuple[tuple[float, float], int | None]],
+def study_estimate_flags(*, row: StudyEstimate, others: Sequence[tuple[int, float, float, int | None]],
                          previous: tuple | None) -> list[Flag]:
-    """The soft rules for one estimate: ``others`` are the other analysed estimates of the outcome and
-    time point, ((estimate, SE), total N or None); ``previous`` the row's confirmed (estimate, SE)."""
+    """The soft rules for one estimate. ``others``: the other studies' analysed estimates of the
+    outcome and time point, (study id, estimate, SE, total N or None), one per subgroup row;
+    ``previous``: the row's confirmed numbers (CHECKED_ESTIMATE_NUMBERS), if it had any."""
     flags: list[Flag] = []
     where = f"{row.study} · {row.outcome}"
-    total = _estimate_total(row)
-    scaled = [se * math.sqrt(n) for (_, se), n in others if n]
+    total = _total(row.n_intervention, row.n_control)
+    # One SE·√N per other study (a study with rows in several subgroups: their median).
+    scaled_by_study: dict[int, list[float]] = defaultdict(list)
+    for study_id, _, se, n in others:
+        if n:
+            scaled_by_study[study_id].append(se * math.sqrt(n))
+    scaled = [statistics.median(values) for values in scaled_by_study.values()]
     if total and len(scaled) >= MIN_STUDIES_FOR_MEDIAN_SD:
         median = statistics.median(scaled)
         mine = row.se * math.sqrt(total)
@@ -394,19 +421,27 @@ def study_estimate_flags(*, row: StudyEstimate, others: Sequence[tuple[tuple[flo
                 f"{where}: SE {row.se:g} with {total} participants (SE × √N = {mine:.3g}) is {said} the median "
                 f"SE × √N of the other {len(scaled)} studies ({median:.3g}); beyond {SD_RATIO_LIMIT:g}-fold either "
                 "way is held for a check.")))
-    if previous is not None and previous[1] and row.se:
-        ratio = max(row.se / previous[1], previous[1] / row.se)
-        if ratio > CHANGE_RATIO_LIMIT:
-            flags.append(Flag("changed_tenfold", "se", (
-                f"{where}: SE changed from {previous[1]:g} to {row.se:g} ({_times(ratio)}-fold); more than "
-                f"{CHANGE_RATIO_LIMIT:g}-fold is held for a check, and the analysis keeps {previous[1]:g} until then.")))
-    if len(others) >= MIN_STUDIES_FOR_OUTLIER:
-        y = [row.estimate, *(estimate for (estimate, _), _ in others)]
-        v = [row.se ** 2, *(se ** 2 for (_, se), _ in others)]
+    if previous is not None:
+        # Not the estimate: a log ratio or a difference near 0 may move by any factor without a slip.
+        for name in ("se", "n_intervention", "n_control"):
+            index = CHECKED_ESTIMATE_NUMBERS.index(name)
+            old, new = previous[index], getattr(row, name)
+            if old in (None, 0) or new in (None, 0):
+                continue
+            ratio = max(new / old, old / new)
+            if ratio > CHANGE_RATIO_LIMIT:
+                label = {"se": "SE", "n_intervention": "N (intervention)", "n_control": "N (control)"}[name]
+                flags.append(Flag("changed_tenfold", name, (
+                    f"{where}: {label} changed from {old:g} to {new:g} ({_times(ratio)}-fold); more than "
+                    f"{CHANGE_RATIO_LIMIT:g}-fold is held for a check, and the analysis keeps {old:g} until then.")))
+    studies_compared = len({study_id for study_id, *_ in others})
+    if studies_compared >= MIN_STUDIES_FOR_OUTLIER:
+        y = [row.estimate, *(estimate for _, estimate, _, _ in others)]
+        v = [row.se ** 2, *(se ** 2 for _, _, se, _ in others)]
         z = float(studentized_deleted_residuals(y, v)[0])
         if abs(z) > OUTLIER_Z_LIMIT:
             flags.append(Flag("outlying_study", "estimate", (
-                f"{where}: the estimate {row.estimate:g} (SE {row.se:g}) lies far from the other {len(others)} "
+                f"{where}: the estimate {row.estimate:g} (SE {row.se:g}) lies far from the other {studies_compared} "
                 f"studies: studentized deleted residual z = {z:.2f} (beyond ±{OUTLIER_Z_LIMIT:g} is held for a "
                 "check).")))
     return flags

@@ -32,6 +32,28 @@ def _held_row(row_id: int, user, model=OutcomeData):
     return row
 
 
+def _as_seen(row, seen: Mapping[str, object] | None) -> None:
+    """Refuse to confirm numbers other than the ones the checker was shown (``seen``): whoever entered
+    them may have changed them since, and a confirm approves what was looked at, not what is there."""
+    if not seen:
+        return
+    names = CHECKED_NUMBERS if isinstance(row, OutcomeData) else CHECKED_ESTIMATE_NUMBERS
+    changed = []
+    for name in names:
+        if name not in seen:
+            continue
+        shown, now = seen[name], getattr(row, name)
+        try:
+            same = (shown in (None, "") and now is None) or (now is not None and float(shown) == float(now))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            changed.append(f"{name} {shown if shown not in (None, '') else '—'} → {'—' if now is None else f'{now:g}'}")
+    if changed:
+        raise ValidationError("The entry changed after you looked at it (" + ", ".join(changed)
+                              + "); look at it again before confirming.")
+
+
 def _store_checked(row, user):
     for name in CHECKED_NUMBERS if isinstance(row, OutcomeData) else CHECKED_ESTIMATE_NUMBERS:
         setattr(row, f"confirmed_{name}", getattr(row, name))
@@ -42,13 +64,15 @@ def _store_checked(row, user):
 
 
 @transaction.atomic
-def outcome_value_confirm(*, row_id: int, user) -> OutcomeData:
+def outcome_value_confirm(*, row_id: int, user, seen: Mapping[str, object] | None = None) -> OutcomeData:
     """Confirm a held value as entered: the published analysis uses it from the next recompute.
+    ``seen``: the numbers the checker was shown, by name; the confirm is refused if they changed.
 
     Raises ``PermissionDenied`` for the person who entered it or anyone without a manager or extractor
-    role, ``ValidationError`` if it is no longer held.
+    role, ``ValidationError`` if it is no longer held or no longer what was seen.
     """
     row = _held_row(row_id, user)
+    _as_seen(row, seen)
     return _store_checked(row, user)
 
 
@@ -89,28 +113,39 @@ def outcome_value_correct(*, row_id: int, user, values: Mapping[str, object]) ->
 
 
 @transaction.atomic
-def study_estimate_confirm(*, row_id: int, user) -> StudyEstimate:
-    """Confirm a held study estimate as entered (the same people and refusals as ``outcome_value_confirm``)."""
-    return _store_checked(_held_row(row_id, user, StudyEstimate), user)
+def study_estimate_confirm(*, row_id: int, user, seen: Mapping[str, object] | None = None) -> StudyEstimate:
+    """Confirm a held study estimate as entered (the same people, ``seen`` and refusals as
+    ``outcome_value_confirm``)."""
+    row = _held_row(row_id, user, StudyEstimate)
+    _as_seen(row, seen)
+    return _store_checked(row, user)
 
 
 @transaction.atomic
 def study_estimate_correct(*, row_id: int, user, values: Mapping[str, object]) -> StudyEstimate:
-    """Correct a held study estimate: ``values`` may hold ``estimate`` and ``se`` (one not given keeps
-    its entered value); the correction is confirmed, and refused field by field if impossible."""
+    """Correct a held study estimate: ``values`` may hold ``estimate``, ``se``, ``n_intervention`` and
+    ``n_control`` (one not given keeps its entered value); the correction is confirmed, and refused
+    field by field if impossible."""
     row = _held_row(row_id, user, StudyEstimate)
     unknown = sorted(set(values) - set(CHECKED_ESTIMATE_NUMBERS))
     if unknown:
-        raise ValidationError({name: f"A study estimate has an estimate and an SE: {name} cannot be given."
+        raise ValidationError({name: f"A study estimate has an estimate, an SE and group sizes: {name} cannot be given."
                                for name in unknown})
     errors: dict[str, str] = {}
     for name in CHECKED_ESTIMATE_NUMBERS:
         if name not in values or values[name] in (None, ""):
             continue
         try:
-            setattr(row, name, float(values[name]))  # type: ignore[arg-type]
+            number = float(values[name])  # type: ignore[arg-type]
         except (TypeError, ValueError):
             errors[name] = f"{name}: enter a number (got {values[name]!r})."
+            continue
+        if name.startswith("n_"):
+            if number != int(number):
+                errors[name] = f"{name}: enter a whole number (got {values[name]!r})."
+                continue
+            number = int(number)
+        setattr(row, name, number)
     if errors:
         raise ValidationError(errors)
     row.full_clean()

@@ -384,13 +384,13 @@ def test_the_team_sees_the_count_and_a_checker_confirms_on_the_page(small, trial
     client.force_login(team.first)  # the person who entered it sees it, without the actions
     text = client.get(page).content.decode()
     assert "You entered this value: another team member checks it." in text and "Confirm as entered" not in text
-    response = client.post(page, {"row": small.data.pk, "action": "confirm"})
+    response = client.post(page, {"row": small.data.pk, "kind": "value", "action": "confirm"})
     assert response.status_code == 400 and "You entered this value" in response.content.decode()
     client.force_login(team.screener)
     assert client.get(page).status_code == 403
 
     client.force_login(team.second)
-    response = client.post(page, {"row": small.data.pk, "action": "correct", "n": "38", "mean": "-4.2", "sd": "6.3"})
+    response = client.post(page, {"row": small.data.pk, "kind": "value", "action": "correct", "n": "38", "mean": "-4.2", "sd": "6.3"})
     assert response.status_code == 302
     assert OutcomeData.objects.get(pk=small.data.pk).confirmed_sd == 6.3
     assert "No values are awaiting check." in client.get(page).content.decode()
@@ -518,3 +518,84 @@ def test_the_api_and_the_page_hold_and_check_an_estimate(small, generic, team, c
     assert (row.check_state, row.confirmed_estimate, row.checked_by_id) == (CheckState.CONFIRMED, -0.2231, team.second.pk)
     assert APIClient().get(url).json()["estimate"] == -0.2231
     assert "No values are awaiting check." in client.get(page).content.decode()
+
+
+def test_group_sizes_are_checked_numbers_too(small, generic, team):
+    """N is published (forest plot, participants, GRADE imprecision): a tenfold N is held and the
+    analysis keeps the confirmed one."""
+    edited = generic.estimates[1]
+    edited.n_intervention, edited.n_control = 20000, 20000
+    edited = held(entity_save(instance=edited, user=team.first))
+    assert {f["field"] for f in edited.check_flags if f["rule"] == "changed_tenfold"} == {"n_intervention", "n_control"}
+    inputs = analysis_inputs_load(small.review.pk)
+    (pooled,) = [o for o in inputs.outcomes if o.outcome.pk == generic.outcome.pk]
+    (row,) = [r for r in pooled.rows if r.label == "Trial 2 2021"]
+    assert (row.intervention.n, row.control.n) == (200, 200)
+    study_estimate_correct(row_id=edited.pk, user=team.second, values={"n_intervention": "210", "n_control": "190"})
+    edited.refresh_from_db()
+    assert (edited.confirmed_n_intervention, edited.confirmed_n_control, edited.check_state) == (
+        210, 190, CheckState.CONFIRMED)
+
+
+def test_a_held_estimate_moved_to_another_time_point_stays_held_with_its_confirmed_numbers(small, generic, team):
+    from studies.models import TimePoint
+
+    edited = generic.estimates[0]
+    edited.se = 1.5
+    edited = held(entity_save(instance=edited, user=team.first))
+    later = entity_save(instance=TimePoint(review=small.review, label="12 months", order=5))
+    edited.time_point = later
+    moved = held(entity_save(instance=edited, user=team.first))
+    assert (moved.confirmed_se, moved.entered_by_id, moved.checked_by_id) == (0.10, team.first.pk, None)
+
+
+def test_a_confirm_approves_only_what_the_checker_saw_and_a_stale_copy_keeps_who_checked(small, generic, team):
+    edited = generic.estimates[0]
+    edited.se = 1.5
+    edited = held(entity_save(instance=edited, user=team.first))
+    stale = StudyEstimate.objects.get(pk=edited.pk)
+    edited.se = 3.0  # changed again by the person who entered it, after the checker looked
+    entity_save(instance=edited, user=team.first)
+    with pytest.raises(ValidationError, match=r"changed after you looked at it \(se 1.5 → 3\)"):
+        study_estimate_confirm(row_id=edited.pk, user=team.second, seen={"estimate": -0.22, "se": 1.5})
+    confirmed = study_estimate_confirm(row_id=edited.pk, user=team.second, seen={"estimate": -0.22, "se": 3.0})
+    assert (confirmed.confirmed_se, confirmed.checked_by_id) == (3.0, team.second.pk)
+    stale.se, stale.source_location = 3.0, "Table 2"  # an old copy saved with the same numbers
+    entity_save(instance=stale, user=team.first)
+    stale.refresh_from_db()
+    assert (stale.check_state, stale.checked_by_id, stale.confirmed_se) == (CheckState.CONFIRMED, team.second.pk, 3.0)
+
+
+def test_a_studys_other_subgroup_is_not_another_study(small, generic, team):
+    from studies.models import OutcomeSubgroup
+
+    low, high = (entity_save(instance=OutcomeSubgroup(outcome=generic.outcome, name=name)) for name in ("Low", "High"))
+    new_estimate(small, generic, team.first, estimate=-0.2, se=0.1, subgroup=low)
+    row = held(new_estimate(small, generic, team.first, estimate=0.8, se=0.1, subgroup=high))
+    assert "lies far from the other 5 studies" in row.check_flags[0]["message"]
+
+
+def test_a_reader_cannot_order_by_an_entered_number_and_the_page_needs_the_kind(small, generic, team, client):
+    new_estimate(small, generic, team.first, estimate=5.0, se=0.1)  # held, new: not shown to readers
+    edited = generic.estimates[2]
+    edited.estimate = 9.0  # held edit: readers see its confirmed -0.15
+    held(entity_save(instance=edited, user=team.first))
+    small.review.is_public = True
+    entity_save(instance=small.review)
+    base = f"/api/reviews/{small.review.slug}/study-estimates/"
+    by_id = [r["id"] for r in APIClient().get(base).json()["results"]]
+    assert [r["id"] for r in APIClient().get(base + "?ordering=-estimate").json()["results"]] == by_id
+    by_confirmed = [r["estimate"] for r in APIClient().get(base + "?ordering=confirmed_estimate").json()["results"]]
+    assert by_confirmed == sorted(by_confirmed) and 9.0 not in by_confirmed
+    client.force_login(team.second)
+    page = f"/reviews/{small.review.slug}/extraction/awaiting-check/"
+    assert client.post(page, {"row": edited.pk, "action": "confirm"}).status_code == 400
+
+
+def test_a_held_arm_value_moved_to_another_time_point_stays_held(small, trials, team):
+    from studies.models import TimePoint
+
+    row = held(save_as(team.first, small.data, sd=6100.0))
+    row.time_point = entity_save(instance=TimePoint(review=small.review, label="12 months", order=5))
+    moved = held(entity_save(instance=row, user=team.first))
+    assert (moved.confirmed_sd, moved.sd) == (6.1, 6100.0)
