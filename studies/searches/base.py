@@ -61,6 +61,11 @@ class HarvestBuilder:
                        file_format=self.file_format, requests=requests, sha256=self._digest.hexdigest())
 
 
+# Pages in a row that bring no new record before a cursor-paged harvest gives up (a record may move
+# between pages while paging, so one such page is not yet a loop).
+STALLED_PAGES_LIMIT = 3
+
+
 @dataclass(frozen=True)
 class CursorPage:
     """One page of a cursor-paged answer, as a connector reads it: the count the service announced,
@@ -84,17 +89,23 @@ def harvest_by_cursor(service, *, service_name: str, path: str, params: dict, cu
     to page. A harvest with fewer
     records than the first page announced is refused: the batch would silently miss some."""
     builder = HarvestBuilder(ImportFormat.SEARCH_API)
-    cursor, reported, number = "*", None, 0
+    cursor, reported, number, stalled = "*", None, 0, 0
     while True:
         answer = service.get_json(path, {**params, cursor_param: cursor})
         page = read_page(answer)
         builder.answer(json.dumps(answer, sort_keys=True).encode())
         reported = page.reported if reported is None else reported
+        held = len(builder.records)
         for item in page.items:
             number += 1
             builder.add(*source_record(number, item))
         if not page.items or not page.next_cursor or (last_cursor_repeats and page.next_cursor == cursor):
             break
+        # A cursor that keeps giving pages of records already taken would page for ever.
+        stalled = stalled + 1 if len(builder.records) == held else 0
+        if stalled == STALLED_PAGES_LIMIT:
+            raise SearchServiceError(f"{service_name} gave {STALLED_PAGES_LIMIT} pages in a row with no record not "
+                                     f"already taken (cursor {str(page.next_cursor)[:40]!r}); the run stops here.")
         cursor = page.next_cursor
     if len(builder.records) < reported:
         raise SearchServiceError(f"{service_name} announced {reported} {noun} but its pages held "

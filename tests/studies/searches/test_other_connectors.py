@@ -444,3 +444,9 @@ def test_the_cursor_loop_follows_a_scroll_cursor_that_stays_the_same_and_stops_a
     assert harvest.ids == ("1", "2") and asked == ["*", "AoE1"]
     with pytest.raises(SearchServiceError, match="Stand-in announced 5 works but its pages held 1"):
         _harvest([{"count": 5, "items": [{"id": 1}], "next": None}], noun="works")
+
+
+def test_the_cursor_loop_stops_at_a_service_that_keeps_giving_the_same_page():
+    same = {"count": 4, "items": [{"id": 1}, {"id": 2}], "next": "SCROLL"}
+    with pytest.raises(SearchServiceError, match="gave 3 pages in a row with no record not already taken"):
+        _harvest([same] * 10)
