@@ -18,8 +18,8 @@ and its SE allow:
 
 - an SE far from the others once the study's size is taken out: SE·√N (N its two groups' total, when
   given) more than 5× or less than 1/5 of the other studies' median SE·√N;
-- an SE changed more than tenfold from its confirmed value (the estimate itself is not compared
-  fold-wise: a log ratio or a difference near 0 may move by any factor);
+- an SE or a group size changed more than tenfold from its confirmed value (the estimate itself is
+  not compared fold-wise: a log ratio or a difference near 0 may move by any factor);
 - an estimate far from all the others: studentized deleted residual |z| > 3.5, as for arm data.
 
 The other studies are read as confirmed (what the analysis uses); the studies being entered as entered,
@@ -305,8 +305,8 @@ def _outlier_flags(row: OutcomeData, context: _Context, where: str) -> list[Flag
 
 
 # ----------------------------------------------------------------------------------------------------
-# Study estimates (generic inverse variance): the same check, with the rules an estimate and its SE
-# allow. An SE is compared with the others' only through SE·√N (N the study's total, when given):
+# Study estimates (generic inverse variance): the same check, with the rules an estimate, its SE and
+# its group sizes allow. An SE is compared with the others' only through SE·√N (N the study's total, when given):
 # SEs themselves differ tenfold between a small and a large study, SE·√N should not. The estimate is
 # never compared fold-wise (a log ratio or a difference near 0 may move by any factor); its distance
 # from the other studies is the studentized deleted residual, as for arm data.
