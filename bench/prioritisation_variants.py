@@ -10,7 +10,7 @@ measured; rerun one with
 A review named ``NAME:thinned`` keeps only a quarter of its relevant records (``review_records``).
 
 VARIANT: product (the product's model), nb-ensemble, word-char, logistic, undersampling, lsa, dynamic-resampling,
-bm25, bibliographic (year and DOI prefix as terms), pseudo-negatives-5pc,
+bm25, bibliographic (year and DOI prefix as terms), pseudo-negatives-5pc, c-ensemble,
 and on a dense text embedding (--embedding minilm, e5 or static): dense (the product's SVM on the
 embedding alone; dense-c1 with C = 1), tfidf+dense (one SVM on both, side by side, each of unit
 length; tfidf+dense-half with the embedding of length 0.5), rank-average (an SVM on each, ranks
@@ -170,6 +170,18 @@ def proportional_pseudo_negatives(features, labelled, labels, settings=DEFAULT_S
     return product(features, labelled, labels, settings)
 
 
+def c_ensemble(features, labelled, labels, settings=DEFAULT_SETTINGS, strengths=(0.05, 0.11, 0.3)):
+    """The product's SVM at three regularisation strengths around ELAS u4's C = 0.11, each decision value
+    standardised over the records, summed: less reliance on one tuned C."""
+    from dataclasses import replace
+
+    total = np.zeros(features.shape[0])
+    for c in strengths:
+        scores = product(features, labelled, labels, replace(settings, regularisation_c=c))
+        total += (scores - scores.mean()) / (scores.std() or 1.0)
+    return total
+
+
 # Dense text embeddings (bench/embed_synergy.py), looked up by the record's text: the variant sees
 # only the texts, in the shuffled order. Filled by main() for the dense variants.
 _EMBEDDINGS: dict[str, np.ndarray] = {}
@@ -245,7 +257,7 @@ _product_features = session.text_features
 VARIANTS = {**DENSE_VARIANTS, "lsa": (product, lsa_features), "dynamic-resampling": (dynamic_resampling, None), "product": (product, None), "nb-ensemble": (nb_ensemble, None), "logistic": (logistic, None),
             "undersampling": (undersampling, None), "word-char": (product, word_char_features),
             "bm25": (product, bm25_features), "bibliographic": (product, None),
-            "pseudo-negatives-5pc": (proportional_pseudo_negatives, None)}
+            "pseudo-negatives-5pc": (proportional_pseudo_negatives, None), "c-ensemble": (c_ensemble, None)}
 # Variants that read more of the record than its title and abstract.
 RECORD_TEXT = {"bibliographic": bibliographic_text}
 
