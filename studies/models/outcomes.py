@@ -266,7 +266,25 @@ def _same_or_both_empty(name: str) -> Q:
         **{f"{name}__isnull": False, f"confirmed_{name}__isnull": False, f"confirmed_{name}": models.F(name)})
 
 
-class OutcomeData(models.Model):
+class HeldForCheck(models.Model):
+    """The plausibility check's own fields (studies.services.plausibility), shared by the rows whose
+    numbers it checks: arm data (OutcomeData) and study estimates. Each keeps its numbers twice, as
+    entered and as last confirmed (``confirmed_*``, what the published analysis reads)."""
+
+    check_state = models.CharField(max_length=16, choices=CheckState.choices, default=CheckState.CONFIRMED)
+    check_flags = models.JSONField(
+        default=list, blank=True, help_text="Why the entry is held: [{rule, field, message}].")
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", help_text="Who entered the numbers last changed.")
+    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", help_text="Who confirmed or corrected a held entry.")
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class OutcomeData(HeldForCheck):
     """The summary data of one arm for one outcome at one time point.
 
     Continuous rows hold n, mean and SD; dichotomous rows hold events and total. ``study`` is
@@ -306,14 +324,6 @@ class OutcomeData(models.Model):
     # row is confirmed; an entry held "awaiting check" changes only the entered ones, so the pooled
     # result keeps the last confirmed numbers (or leaves a new row out) until a second team member
     # confirms or corrects it.
-    check_state = models.CharField(max_length=16, choices=CheckState.choices, default=CheckState.CONFIRMED)
-    check_flags = models.JSONField(
-        default=list, blank=True, help_text="Why the entry is held: [{rule, field, message}].")
-    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+", help_text="Who entered the numbers last changed.")
-    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+", help_text="Who confirmed or corrected a held entry.")
-    checked_at = models.DateTimeField(null=True, blank=True)
     confirmed_n = models.PositiveIntegerField(null=True, blank=True, editable=False)
     confirmed_mean = models.FloatField(null=True, blank=True, editable=False)
     confirmed_sd = models.FloatField("confirmed SD", null=True, blank=True, editable=False)
@@ -451,7 +461,7 @@ class OutcomeData(models.Model):
         return f"{self.outcome} · {self.arm.label}: n={self.n}, mean={self.mean}, SD={self.sd}"
 
 
-class StudyEstimate(models.Model):
+class StudyEstimate(HeldForCheck):
     """A study's effect estimate and its standard error for a generic inverse-variance outcome
     (e.g. an adjusted log hazard ratio), on the analysis scale (the log for ratios)."""
 
@@ -471,14 +481,6 @@ class StudyEstimate(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # The plausibility check, as for arm data (OutcomeData): the estimate and SE above are what was
     # last entered; the confirmed_* ones are what the published analysis reads, equal while confirmed.
-    check_state = models.CharField(max_length=16, choices=CheckState.choices, default=CheckState.CONFIRMED)
-    check_flags = models.JSONField(
-        default=list, blank=True, help_text="Why the entry is held: [{rule, field, message}].")
-    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+", help_text="Who entered the numbers last changed.")
-    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+", help_text="Who confirmed or corrected a held entry.")
-    checked_at = models.DateTimeField(null=True, blank=True)
     confirmed_estimate = models.FloatField(null=True, blank=True, editable=False)
     confirmed_se = models.FloatField("confirmed SE", null=True, blank=True, editable=False)
     # The group sizes are published too (forest plot, participants in the summary of findings, GRADE's

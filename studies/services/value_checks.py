@@ -90,25 +90,7 @@ def outcome_value_correct(*, row_id: int, user, values: Mapping[str, object]) ->
     if unknown:
         raise ValidationError({name: f"{row.outcome} is {row.outcome.get_data_type_display().split(' ')[0].lower()}:"
                                      f" {name} cannot be given." for name in unknown})
-    errors: dict[str, str] = {}
-    for name in allowed:
-        if name not in values or values[name] in (None, ""):
-            continue
-        raw = values[name]
-        try:
-            number = float(raw)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            errors[name] = f"{name}: enter a number (got {raw!r})."
-            continue
-        if name in ("n", "events", "total"):
-            if number != int(number):
-                errors[name] = f"{name}: enter a whole number (got {raw!r})."
-                continue
-            number = int(number)
-        setattr(row, name, number)
-    if errors:
-        raise ValidationError(errors)
-    row.full_clean()
+    _corrected(row, values, allowed, whole=("n", "events", "total"))
     return _store_checked(row, user)
 
 
@@ -131,22 +113,29 @@ def study_estimate_correct(*, row_id: int, user, values: Mapping[str, object]) -
     if unknown:
         raise ValidationError({name: f"A study estimate has an estimate, an SE and group sizes: {name} cannot be given."
                                for name in unknown})
+    _corrected(row, values, CHECKED_ESTIMATE_NUMBERS, whole=("n_intervention", "n_control"))
+    return _store_checked(row, user)
+
+
+def _corrected(row, values: Mapping[str, object], allowed, *, whole) -> None:
+    """Set the checker's numbers on ``row`` (those given, of ``allowed``; ``whole`` ones as integers)
+    and validate it; every refusal names its field (and the caller saves nothing)."""
     errors: dict[str, str] = {}
-    for name in CHECKED_ESTIMATE_NUMBERS:
+    for name in allowed:
         if name not in values or values[name] in (None, ""):
             continue
+        raw = values[name]
         try:
-            number = float(values[name])  # type: ignore[arg-type]
+            number = float(raw)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            errors[name] = f"{name}: enter a number (got {values[name]!r})."
+            errors[name] = f"{name}: enter a number (got {raw!r})."
             continue
-        if name.startswith("n_"):
+        if name in whole:
             if number != int(number):
-                errors[name] = f"{name}: enter a whole number (got {values[name]!r})."
+                errors[name] = f"{name}: enter a whole number (got {raw!r})."
                 continue
             number = int(number)
         setattr(row, name, number)
     if errors:
         raise ValidationError(errors)
     row.full_clean()
-    return _store_checked(row, user)
