@@ -313,7 +313,8 @@ class CheckedNumbersViewSet(ReviewScopedViewSet):
     def ordering_fields(self) -> list[str]:
         # Ordering by an entered number would place a held entry among the others and so reveal it to a
         # reader; everyone orders by the confirmed numbers instead (the ones the analysis uses).
-        return ["id", "study", "outcome", "time_point", *(f"confirmed_{name}" for name in self.checked_numbers)]
+        return [name for name in self.serializer_class.Meta.fields
+                if name not in self.checked_numbers and name != "check_flags"]
 
     def get_permissions(self):
         if self.action in ("confirm", "correct"):
@@ -362,13 +363,13 @@ class StudyEstimateViewSet(CheckedNumbersViewSet):
     confirmed = HAS_CONFIRMED_ESTIMATE
     checked_numbers = CHECKED_ESTIMATE_NUMBERS
 
-    @extend_schema(request=s.StudyEstimateCorrectionSerializer, responses=s.StudyEstimateSerializer)
+    @extend_schema(request=s.StudyEstimateSeenSerializer, responses=s.StudyEstimateSerializer)
     @action(detail=True, methods=["post"])
     def confirm(self, request, slug: str, pk: str) -> Response:
         """Confirm an estimate awaiting check as entered (a manager, or an extractor who did not enter it).
         The body may give the numbers the checker saw: if the entry has changed since, it is refused."""
         row = self.get_object()
-        seen = self._seen(s.StudyEstimateCorrectionSerializer)
+        seen = self._seen(s.StudyEstimateSeenSerializer)
         return self._checked(lambda: study_estimate_confirm(row_id=row.pk, user=request.user, seen=seen))
 
     @extend_schema(request=s.StudyEstimateCorrectionSerializer, responses=s.StudyEstimateSerializer)
@@ -394,13 +395,13 @@ class OutcomeDataViewSet(CheckedNumbersViewSet):
     checked_numbers = CHECKED_NUMBERS
     filterset_fields = ["study", "outcome", "time_point", "arm", "provenance", "include_in_analysis", "check_state"]
 
-    @extend_schema(request=s.OutcomeValueCorrectionSerializer, responses=s.OutcomeDataSerializer)
+    @extend_schema(request=s.OutcomeValueSeenSerializer, responses=s.OutcomeDataSerializer)
     @action(detail=True, methods=["post"])
     def confirm(self, request, slug: str, pk: str) -> Response:
         """Confirm a value awaiting check as entered (a manager, or an extractor who did not enter it).
         The body may give the numbers the checker saw: if the entry has changed since, it is refused."""
         row = self.get_object()
-        seen = self._seen(s.OutcomeValueCorrectionSerializer)
+        seen = self._seen(s.OutcomeValueSeenSerializer)
         return self._checked(lambda: outcome_value_confirm(row_id=row.pk, user=request.user, seen=seen))
 
     @extend_schema(request=s.OutcomeValueCorrectionSerializer, responses=s.OutcomeDataSerializer)

@@ -242,6 +242,27 @@ class OutcomeDataSerializer(CheckedNumbersSerializer):
                             "confirmed_total"]
 
 
+class StudyEstimateSeenSerializer(serializers.Serializer):
+    """The numbers of a held study estimate as the checker saw them (null: shown empty): a confirm is
+    refused if the entry has changed since."""
+
+    estimate = serializers.FloatField(required=False, allow_null=True)
+    se = serializers.FloatField(required=False, allow_null=True)
+    n_intervention = serializers.IntegerField(required=False, allow_null=True)
+    n_control = serializers.IntegerField(required=False, allow_null=True)
+
+
+class OutcomeValueSeenSerializer(serializers.Serializer):
+    """The numbers of a held outcome value as the checker saw them (null: shown empty): a confirm is
+    refused if the entry has changed since."""
+
+    n = serializers.IntegerField(required=False, allow_null=True)
+    mean = serializers.FloatField(required=False, allow_null=True)
+    sd = serializers.FloatField(required=False, allow_null=True)
+    events = serializers.IntegerField(required=False, allow_null=True)
+    total = serializers.IntegerField(required=False, allow_null=True)
+
+
 class StudyEstimateCorrectionSerializer(serializers.Serializer):
     """A checker's corrected estimate and/or SE for a held study estimate."""
 

@@ -101,6 +101,8 @@ class _Stored:
 
     pk: int
     study_id: int
+    outcome_id: int
+    time_point_id: int
     role: str
     entered: tuple
     confirmed: tuple
@@ -113,9 +115,9 @@ class _Stored:
 
 
 def _stored_rows(rows: Sequence[OutcomeData]) -> tuple[dict[tuple[int, int], list[_Stored]], dict[int, _Stored]]:
-    """Every stored row of the outcomes × time points of ``rows``, and the stored copy of each row
-    being saved by its key, wherever it was (an edit may move it to another outcome or time point,
-    and keeps its confirmed numbers and check state with it). One query."""
+    """The other stored rows of the outcomes × time points of ``rows`` (the rows being saved count
+    with their new numbers, from ``pending``), and the stored copy of each row being saved by its
+    key, wherever it was (an edit may move it to another outcome or time point). One query."""
     saving = [r.pk for r in rows if r.pk is not None]
     condition = Q(pk__in=saving)
     for outcome_id, time_point_id in {(r.outcome_id, r.time_point_id) for r in rows}:
@@ -128,12 +130,15 @@ def _stored_rows(rows: Sequence[OutcomeData]) -> tuple[dict[tuple[int, int], lis
             "include_in_analysis", "check_state", "check_flags", "entered_by_id", "checked_by_id", "checked_at",
             *CHECKED_NUMBERS, *confirmed):
         stored = _Stored(
-            values["pk"], values["study_id"], values["arm__role"], tuple(values[n] for n in CHECKED_NUMBERS),
+            values["pk"], values["study_id"], values["outcome_id"], values["time_point_id"], values["arm__role"],
+            tuple(values[n] for n in CHECKED_NUMBERS),
             tuple(values[n] for n in confirmed), values["study__is_included"] and values["include_in_analysis"],
             values["check_state"], values["check_flags"], values["entered_by_id"], values["checked_by_id"],
             values["checked_at"])
-        grouped[(values["outcome_id"], values["time_point_id"])].append(stored)
-        by_key[stored.pk] = stored
+        if stored.pk in saving:
+            by_key[stored.pk] = stored
+        else:
+            grouped[(values["outcome_id"], values["time_point_id"])].append(stored)
     return grouped, by_key
 
 
@@ -159,31 +164,57 @@ def outcome_data_hold(*, rows: Sequence[OutcomeData], user=None, along: Sequence
     entered_by_id = user.pk if user is not None and user.is_authenticated else None
     for row in rows:
         before = stored_by_key.get(row.pk) if row.pk is not None else None
-        confirmed = before.confirmed if before is not None else (None,) * len(CHECKED_NUMBERS)
-        for name, value in zip(CHECKED_NUMBERS, confirmed):
-            setattr(row, f"confirmed_{name}", value)
-        numbers = _entered(row)
-        if before is not None and numbers == before.entered:
-            # The numbers are untouched (a note, a provenance changed): the row stays as it was, and
-            # whoever edited the note does not become the person who entered the numbers.
-            row.check_state, row.check_flags = before.check_state, before.check_flags
-            row.entered_by_id, row.checked_by_id, row.checked_at = (
-                before.entered_by_id, before.checked_by_id, before.checked_at)
-            continue
-        row.entered_by_id, row.checked_by, row.checked_at = entered_by_id, None, None
-        if numbers == confirmed:  # back to what the analysis already uses
-            row.check_state, row.check_flags = CheckState.CONFIRMED, []
-            continue
         pair = (row.outcome_id, row.time_point_id)
+        settled = _checked_before(row, before, pair, _entered(row), CHECKED_NUMBERS, entered_by_id)
+        if settled is None:
+            continue
+        numbers, previous = settled
         if pair not in contexts:
             contexts[pair] = _context(row.outcome, stored.get(pair, []), list(pending[pair].values()))
-        flags = outcome_data_flags(row=row, context=contexts[pair], previous=confirmed if before is not None else None)
-        if flags:
-            row.check_state, row.check_flags = CheckState.AWAITING_CHECK, [f.as_dict() for f in flags]
-        else:
-            row.check_state, row.check_flags = CheckState.CONFIRMED, []
-            for name, value in zip(CHECKED_NUMBERS, numbers):
-                setattr(row, f"confirmed_{name}", value)
+        _decide(row, before, pair, numbers, CHECKED_NUMBERS,
+                outcome_data_flags(row=row, context=contexts[pair], previous=previous))
+
+
+def _checked_before(row, before, pair, numbers: tuple, names: Sequence[str], entered_by_id) -> tuple | None:
+    """What a row's stored copy (``before``: None for a new row) settles before any rule runs: its
+    confirmed numbers travel with it, and an edit that leaves its numbers as they were (a note, a
+    provenance) keeps the check as it was. Returns None when nothing is left to judge, else the
+    numbers and the previous confirmed ones for the rules (None for a new row)."""
+    confirmed = before.confirmed if before is not None else (None,) * len(names)
+    for name, value in zip(names, confirmed, strict=True):
+        setattr(row, f"confirmed_{name}", value)
+    moved = before is not None and (before.outcome_id, before.time_point_id) != pair
+    if before is not None and numbers == before.entered and not moved:
+        # Whoever edited the note does not become the person who entered the numbers.
+        row.check_state, row.check_flags = before.check_state, before.check_flags
+        row.entered_by_id, row.checked_by_id, row.checked_at = (
+            before.entered_by_id, before.checked_by_id, before.checked_at)
+        return None
+    row.entered_by_id = before.entered_by_id if before is not None and numbers == before.entered else entered_by_id
+    row.checked_by, row.checked_at = None, None
+    if numbers == confirmed and not moved:  # back to what the analysis already uses
+        row.check_state, row.check_flags = CheckState.CONFIRMED, []
+        return None
+    return numbers, confirmed if before is not None else None
+
+
+def _decide(row, before, pair, numbers: tuple, names: Sequence[str], flags: list[Flag]) -> None:
+    """Hold the row with ``flags`` or confirm its numbers. A row moved to another outcome or time point
+    is judged where it lands, as an entry new there: held (with the flags it was held for before, if
+    any), it is out of the analysis until checked; its numbers were confirmed for another place."""
+    moved = before is not None and (before.outcome_id, before.time_point_id) != pair
+    held_for = [f.as_dict() for f in flags]
+    if moved and before.check_state == CheckState.AWAITING_CHECK:
+        held_for += [f for f in before.check_flags if f not in held_for]
+    if held_for:
+        row.check_state, row.check_flags = CheckState.AWAITING_CHECK, held_for
+        if moved:
+            for name in names:
+                setattr(row, f"confirmed_{name}", None)
+    else:
+        row.check_state, row.check_flags = CheckState.CONFIRMED, []
+        for name, value in zip(names, numbers, strict=True):
+            setattr(row, f"confirmed_{name}", value)
 
 
 @dataclass(frozen=True)
@@ -366,35 +397,21 @@ def study_estimate_hold(*, rows: Sequence[StudyEstimate], user=None) -> None:
     entered_by_id = user.pk if user is not None and user.is_authenticated else None
     for row in rows:
         before = before_of.get(row.pk) if row.pk is not None else None
-        confirmed = before.confirmed if before is not None else (None,) * len(CHECKED_ESTIMATE_NUMBERS)
-        for name, value in zip(CHECKED_ESTIMATE_NUMBERS, confirmed, strict=True):
-            setattr(row, f"confirmed_{name}", value)
+        pair = (row.outcome_id, row.time_point_id)
         numbers = tuple(getattr(row, name) for name in CHECKED_ESTIMATE_NUMBERS)
-        if before is not None and numbers == before.entered:
-            # The numbers are untouched (a note, an order, a move): the row stays as it was checked.
-            row.check_state, row.check_flags = before.check_state, before.check_flags
-            row.entered_by_id, row.checked_by_id, row.checked_at = (
-                before.entered_by_id, before.checked_by_id, before.checked_at)
+        settled = _checked_before(row, before, pair, numbers, CHECKED_ESTIMATE_NUMBERS, entered_by_id)
+        if settled is None:
             continue
-        row.entered_by_id, row.checked_by, row.checked_at = entered_by_id, None, None
-        if numbers == confirmed:
-            row.check_state, row.check_flags = CheckState.CONFIRMED, []
-            continue
+        previous = settled[1]
         # The other studies as the analysis will read them: confirmed for stored rows, as entered for
         # the rows saved with this one; never the study's own rows (its other subgroups).
-        pair = (row.outcome_id, row.time_point_id)
         others = [(s.study_id, s.confirmed[0], s.confirmed[1], _total(*s.confirmed[2:])) for s in stored[pair]
                   if s.study_id != row.study_id and s.counts and s.confirmed[1] is not None]
         others += [(r.study_id, r.estimate, r.se, _total(r.n_intervention, r.n_control)) for r in rows
                    if r.study_id != row.study_id and (r.outcome_id, r.time_point_id) == pair
                    and r.include_in_analysis and r.study.is_included]
-        flags = study_estimate_flags(row=row, others=others, previous=confirmed if before is not None else None)
-        if flags:
-            row.check_state, row.check_flags = CheckState.AWAITING_CHECK, [f.as_dict() for f in flags]
-        else:
-            row.check_state, row.check_flags = CheckState.CONFIRMED, []
-            for name, value in zip(CHECKED_ESTIMATE_NUMBERS, numbers, strict=True):
-                setattr(row, f"confirmed_{name}", value)
+        _decide(row, before, pair, numbers, CHECKED_ESTIMATE_NUMBERS,
+                study_estimate_flags(row=row, others=others, previous=previous))
 
 
 def study_estimate_flags(*, row: StudyEstimate, others: Sequence[tuple[int, float, float, int | None]],

@@ -9,6 +9,7 @@ recorded in the audit trail (OutcomeData is tracked by pghistory), with who chec
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
@@ -48,7 +49,7 @@ def _as_seen(row, seen: Mapping[str, object] | None) -> None:
         except (TypeError, ValueError):
             same = False
         if not same:
-            changed.append(f"{name} {shown if shown not in (None, '') else '—'} → {'—' if now is None else f'{now:g}'}")
+            changed.append(f"{name} {shown if shown not in (None, '') else '—'} → {'—' if now is None else f'{now:.15g}'}")
     if changed:
         raise ValidationError("The entry changed after you looked at it (" + ", ".join(changed)
                               + "); look at it again before confirming.")
@@ -129,6 +130,9 @@ def _corrected(row, values: Mapping[str, object], allowed, *, whole) -> None:
             number = float(raw)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             errors[name] = f"{name}: enter a number (got {raw!r})."
+            continue
+        if not math.isfinite(number):
+            errors[name] = f"{name}: enter a finite number (got {raw!r})."
             continue
         if name in whole:
             if number != int(number):

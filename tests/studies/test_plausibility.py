@@ -537,7 +537,8 @@ def test_group_sizes_are_checked_numbers_too(small, generic, team):
         210, 190, CheckState.CONFIRMED)
 
 
-def test_a_held_estimate_moved_to_another_time_point_stays_held_with_its_confirmed_numbers(small, generic, team):
+def test_a_held_estimate_moved_to_another_time_point_stays_held_and_out_of_the_analysis_there(small, generic, team):
+    """Its numbers were confirmed for another place: moved, it is an entry new where it lands."""
     from studies.models import TimePoint
 
     edited = generic.estimates[0]
@@ -546,7 +547,14 @@ def test_a_held_estimate_moved_to_another_time_point_stays_held_with_its_confirm
     later = entity_save(instance=TimePoint(review=small.review, label="12 months", order=5))
     edited.time_point = later
     moved = held(entity_save(instance=edited, user=team.first))
-    assert (moved.confirmed_se, moved.entered_by_id, moved.checked_by_id) == (0.10, team.first.pk, None)
+    assert (moved.confirmed_se, moved.entered_by_id, moved.checked_by_id) == (None, team.first.pk, None)
+    assert "changed_tenfold" in {f["rule"] for f in moved.check_flags}
+    # A plausible confirmed estimate moved alone is confirmed where it lands.
+    plain = generic.estimates[1]
+    plain.time_point = later
+    entity_save(instance=plain, user=team.first)
+    plain.refresh_from_db()
+    assert (plain.check_state, plain.confirmed_se) == (CheckState.CONFIRMED, 0.12)
 
 
 def test_a_confirm_approves_only_what_the_checker_saw_and_a_stale_copy_keeps_who_checked(small, generic, team):
@@ -598,4 +606,31 @@ def test_a_held_arm_value_moved_to_another_time_point_stays_held(small, trials, 
     row = held(save_as(team.first, small.data, sd=6100.0))
     row.time_point = entity_save(instance=TimePoint(review=small.review, label="12 months", order=5))
     moved = held(entity_save(instance=row, user=team.first))
-    assert (moved.confirmed_sd, moved.sd) == (6.1, 6100.0)
+    assert (moved.confirmed_sd, moved.sd) == (None, 6100.0)
+
+
+def test_a_confirmed_arm_value_moved_where_it_is_implausible_is_held_there(small, team):
+    """SD 6.1 was plausible for Self-stigma; on an outcome scored 0 to 5 it is larger than the range."""
+    other = entity_save(instance=Outcome(review=small.review, domain=small.outcome.domain, name="Hope",
+                                         data_type=DataType.CONTINUOUS, effect_measure=EffectMeasure.SMD,
+                                         direction="higher", scale_min=0, scale_max=5))
+    row = OutcomeData.objects.get(pk=small.data.pk)
+    row.outcome, row.mean = other, 3.0
+    moved = held(entity_save(instance=row, user=team.first))
+    assert [f["rule"] for f in moved.check_flags] == ["sd_above_scale_range"] and moved.confirmed_sd is None
+
+
+def test_a_correction_with_an_infinite_number_is_refused_and_the_api_confirm_takes_empty_seen_numbers(
+        small, generic, team, client):
+    row = held(new_estimate(small, generic, team.first, estimate=0.8, se=0.1, n_intervention=None, n_control=None))
+    page = f"/reviews/{small.review.slug}/extraction/awaiting-check/"
+    client.force_login(team.second)
+    response = client.post(page, {"row": row.pk, "kind": "estimate", "action": "correct", "n_intervention": "inf"})
+    assert response.status_code == 400 and "n_intervention: enter a finite number (got &#x27;inf&#x27;)." in (
+        response.content.decode())
+    url = f"/api/reviews/{small.review.slug}/study-estimates/{row.pk}/confirm/"
+    seen = {"estimate": 0.8, "se": 0.1, "n_intervention": None, "n_control": None}
+    refused = client_for(team.second).post(url, {**seen, "estimate": 0.7}, format="json")
+    assert refused.status_code == 400 and "changed after you looked at it (estimate 0.7 → 0.8)" in str(refused.json())
+    confirmed = client_for(team.second).post(url, seen, format="json")
+    assert confirmed.status_code == 200 and confirmed.json()["check_state"] == "confirmed"
