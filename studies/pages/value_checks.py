@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from studies import access, selectors
 from studies.models import CHECKED_ESTIMATE_NUMBERS, CHECKED_NUMBERS, DataType
 from studies.services.value_checks import (
+    entry_place,
     outcome_value_confirm,
     outcome_value_correct,
     study_estimate_confirm,
@@ -60,7 +61,7 @@ def values_awaiting_check(request: HttpRequest, slug: str) -> HttpResponse:
                 correct(row_id=held.pk, user=request.user, values=values)
                 messages.success(request, f"Corrected and confirmed: {shown}. The analysis is being updated.")
             else:
-                seen = {name: request.POST[f"seen_{name}"] for name in names if f"seen_{name}" in request.POST}
+                seen = {name: request.POST[f"seen_{name}"] for name in (*names, "place") if f"seen_{name}" in request.POST}
                 confirm(row_id=held.pk, user=request.user, seen=seen)
                 messages.success(request, f"Confirmed: {shown}. The analysis is being updated.")
             return redirect("studies:values-awaiting-check", slug=review.slug)
@@ -90,6 +91,7 @@ def _item(request, review, kind: str, row, names, errors, *, new: bool) -> dict:
     where = [str(row.study), *([row.arm.label] if kind == "value" else []), str(row.outcome), str(row.time_point)]
     if kind == "estimate" and row.subgroup_id:
         where.append(row.subgroup.name)
-    return {"row": row, "kind": kind, "where": " · ".join(where), "numbers": numbers, "flags": row.check_flags,
+    return {"row": row, "kind": kind, "where": " · ".join(where), "place": entry_place(row), "numbers": numbers,
+            "flags": row.check_flags,
             "error": errors.get((kind, row.pk)), "new": new,
             "may_check": access.may_check_value(request.user, review, row.entered_by_id)}

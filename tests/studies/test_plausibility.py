@@ -634,3 +634,22 @@ def test_a_correction_with_an_infinite_number_is_refused_and_the_api_confirm_tak
     assert refused.status_code == 400 and "changed after you looked at it (estimate 0.7 → 0.8)" in str(refused.json())
     confirmed = client_for(team.second).post(url, seen, format="json")
     assert confirmed.status_code == 200 and confirmed.json()["check_state"] == "confirmed"
+
+
+def test_a_confirm_on_the_page_is_refused_for_an_entry_moved_after_the_checker_looked(small, generic, team, client):
+    import re
+
+    from studies.models import TimePoint
+
+    row = held(new_estimate(small, generic, team.first, estimate=0.8, se=0.1))
+    page = f"/reviews/{small.review.slug}/extraction/awaiting-check/"
+    client.force_login(team.second)
+    form = client.get(page).content.decode()
+    shown = dict(re.findall(r'<input type="hidden" name="(seen_\w+)" value="([^"]*)">', form))
+    assert shown["seen_place"] == f"{generic.outcome.pk}:{small.time_point.pk}:" and shown["seen_estimate"] == "0.8"
+    row.time_point = entity_save(instance=TimePoint(review=small.review, label="12 months", order=5))
+    entity_save(instance=row, user=team.first)  # moved by the person who entered it, still held
+    response = client.post(page, {"row": row.pk, "kind": "estimate", "action": "confirm", **shown})
+    assert response.status_code == 400 and "was moved to another outcome, time point" in response.content.decode()
+    shown["seen_place"] = f"{generic.outcome.pk}:{row.time_point_id}:"
+    assert client.post(page, {"row": row.pk, "kind": "estimate", "action": "confirm", **shown}).status_code == 302
