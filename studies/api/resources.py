@@ -24,8 +24,6 @@ from studies import access
 from studies.api import serializers as s
 from studies.api.access import EXTRACTION, MANAGER, PUBLIC, TEAM, ReviewRoleAccess, request_review, request_roles
 from studies.models import (
-    CHECKED_ESTIMATE_NUMBERS,
-    CHECKED_NUMBERS,
     HAS_CONFIRMED_ESTIMATE,
     HAS_CONFIRMED_NUMBERS,
     Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, OutcomeSubgroup, Record, Role,
@@ -307,14 +305,13 @@ class CheckedNumbersViewSet(ReviewScopedViewSet):
     read_roles = TEAM | {PUBLIC}
     write_roles = EXTRACTION
     confirmed: Q  # rows a reader may see
-    checked_numbers: tuple[str, ...] = ()
 
     @property
     def ordering_fields(self) -> list[str]:
         # Ordering by an entered number would place a held entry among the others and so reveal it to a
         # reader; everyone orders by the confirmed numbers instead (the ones the analysis uses).
         return [name for name in self.serializer_class.Meta.fields
-                if name not in self.checked_numbers and name != "check_flags"]
+                if name not in self.model.checked_numbers and name != "check_flags"]
 
     def get_permissions(self):
         if self.action in ("confirm", "correct"):
@@ -361,7 +358,6 @@ class StudyEstimateViewSet(CheckedNumbersViewSet):
     filterset_fields = ["study", "outcome", "time_point", "subgroup", "include_in_analysis", "check_state"]
 
     confirmed = HAS_CONFIRMED_ESTIMATE
-    checked_numbers = CHECKED_ESTIMATE_NUMBERS
 
     @extend_schema(request=s.StudyEstimateSeenSerializer, responses=s.StudyEstimateSerializer)
     @action(detail=True, methods=["post"])
@@ -375,8 +371,8 @@ class StudyEstimateViewSet(CheckedNumbersViewSet):
     @extend_schema(request=s.StudyEstimateCorrectionSerializer, responses=s.StudyEstimateSerializer)
     @action(detail=True, methods=["post"])
     def correct(self, request, slug: str, pk: str) -> Response:
-        """Correct an estimate awaiting check: the estimate and/or SE sent replace the entered ones and are
-        confirmed."""
+        """Correct an estimate awaiting check: the numbers sent (estimate, SE, group sizes) replace the entered
+        ones and are confirmed."""
         row = self.get_object()
         body = s.StudyEstimateCorrectionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -392,7 +388,6 @@ class OutcomeDataViewSet(CheckedNumbersViewSet):
     model = OutcomeData
     serializer_class = s.OutcomeDataSerializer
     confirmed = HAS_CONFIRMED_NUMBERS
-    checked_numbers = CHECKED_NUMBERS
     filterset_fields = ["study", "outcome", "time_point", "arm", "provenance", "include_in_analysis", "check_state"]
 
     @extend_schema(request=s.OutcomeValueSeenSerializer, responses=s.OutcomeDataSerializer)

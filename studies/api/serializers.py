@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from studies.imports.formats import FILE_FORMATS
 from studies.models import (
-    CHECKED_ESTIMATE_NUMBERS, CHECKED_NUMBERS, Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, OutcomeSubgroup,
+    CHECKED_ESTIMATE_NUMBERS, Arm, CharacteristicField, ImportBatch, Outcome, OutcomeData, OutcomeDomain, OutcomeSubgroup,
     Record, Review, SearchSource, Study, StudyCharacteristic, StudyEstimate, TimePoint,
 )
 from studies.services.entities import REVIEW_LOOKUP, entity_save
@@ -183,12 +183,10 @@ class CheckedNumbersSerializer(ReviewEntitySerializer):
     with who entered them, and shown to a reader (``context["reader"]``) as the published analysis
     uses them, the confirmed numbers, without the flags (which quote the entry) or who typed what."""
 
-    checked_numbers: tuple[str, ...] = ()
-
     def to_representation(self, instance) -> dict:
         data = super().to_representation(instance)
         if self.context.get("reader"):
-            for name in self.checked_numbers:
+            for name in self.Meta.model.checked_numbers:
                 data[name] = data[f"confirmed_{name}"]
             data.update(check_flags=[], entered_by=None, checked_by=None)
         return data
@@ -213,8 +211,6 @@ class StudyEstimateSerializer(CheckedNumbersSerializer):
     plausibility check, as for arm data: ``check_state``, ``check_flags``, who entered and checked
     it, and the ``confirmed_*`` estimate, SE and group sizes the published analysis uses."""
 
-    checked_numbers = CHECKED_ESTIMATE_NUMBERS
-
     class Meta:
         model = StudyEstimate
         fields = ["id", "study", "outcome", "time_point", "subgroup", "estimate", "se", "n_intervention",
@@ -228,8 +224,6 @@ class OutcomeDataSerializer(CheckedNumbersSerializer):
     "awaiting_check"), why it is held (``check_flags``), who entered the numbers, who checked them,
     and the numbers the published analysis uses (``confirmed_*``: the last confirmed ones while an
     edit is held, null for a new row not yet confirmed)."""
-
-    checked_numbers = CHECKED_NUMBERS
 
     class Meta:
         model = OutcomeData

@@ -279,6 +279,8 @@ class HeldForCheck(models.Model):
     checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", help_text="Who confirmed or corrected a held entry.")
     checked_at = models.DateTimeField(null=True, blank=True)
+    # The numbers the check is about (each with its confirmed_* copy); set by each model.
+    checked_numbers: tuple[str, ...] = ()
 
     class Meta:
         abstract = True
@@ -329,6 +331,8 @@ class OutcomeData(HeldForCheck):
     confirmed_sd = models.FloatField("confirmed SD", null=True, blank=True, editable=False)
     confirmed_events = models.PositiveIntegerField(null=True, blank=True, editable=False)
     confirmed_total = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    checked_numbers = CHECKED_NUMBERS
 
     class Meta:
         ordering = ["study", "outcome", "time_point", "-arm__role"]
@@ -487,6 +491,8 @@ class StudyEstimate(HeldForCheck):
     # imprecision), so they are checked numbers like the estimate.
     confirmed_n_intervention = models.PositiveIntegerField(null=True, blank=True, editable=False)
     confirmed_n_control = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    checked_numbers = CHECKED_ESTIMATE_NUMBERS
 
     class Meta:
         ordering = ["outcome", "order", "study"]

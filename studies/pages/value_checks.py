@@ -52,8 +52,7 @@ def values_awaiting_check(request: HttpRequest, slug: str) -> HttpResponse:
         if held is None:
             messages.warning(request, "That value is no longer awaiting check: someone has confirmed or corrected it.")
             return redirect("studies:values-awaiting-check", slug=review.slug)
-        shown = " · ".join(str(part) for part in (held.study, getattr(held, "arm", None) and held.arm.label,
-                                                   held.outcome) if part)
+        shown = _where(kind, held)
         try:
             if request.POST.get("action") == "correct":
                 values = {name: request.POST.get(name, "").strip() for name in names
@@ -84,14 +83,19 @@ def values_awaiting_check(request: HttpRequest, slug: str) -> HttpResponse:
                   status=400 if errors else 200)
 
 
+def _where(kind: str, row) -> str:
+    """A held entry as the page names it: study · arm · outcome · time point (· subgroup)."""
+    parts = [str(row.study), *([row.arm.label] if kind == "value" else []), str(row.outcome), str(row.time_point)]
+    if kind == "estimate" and row.subgroup_id:
+        parts.append(row.subgroup.name)
+    return " · ".join(parts)
+
+
 def _item(request, review, kind: str, row, names, errors, *, new: bool) -> dict:
     numbers = [{"name": name, "label": _LABELS[name], "analysed": _shown(getattr(row, f"confirmed_{name}")),
                 "entered": _shown(getattr(row, name)), "value": getattr(row, name),
                 "changed": getattr(row, name) != getattr(row, f"confirmed_{name}")} for name in names]
-    where = [str(row.study), *([row.arm.label] if kind == "value" else []), str(row.outcome), str(row.time_point)]
-    if kind == "estimate" and row.subgroup_id:
-        where.append(row.subgroup.name)
-    return {"row": row, "kind": kind, "where": " · ".join(where), "place": entry_place(row), "numbers": numbers,
+    return {"row": row, "kind": kind, "where": _where(kind, row), "place": entry_place(row), "numbers": numbers,
             "flags": row.check_flags,
             "error": errors.get((kind, row.pk)), "new": new,
             "may_check": access.may_check_value(request.user, review, row.entered_by_id)}

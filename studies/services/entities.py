@@ -226,8 +226,9 @@ def entity_store(*, instance: models.Model, user=None, along: Sequence[models.Mo
 
     An outcome value or a study estimate passes the plausibility check
     (``studies.services.plausibility``): implausible numbers are saved but held "awaiting check", out
-    of the published analysis until a second team member confirms them. ``along``: the other outcome values saved in the same operation, which the
-    check reads as they will be (a study whose arms change together is judged as a whole).
+    of the published analysis until a second team member confirms them. ``along``: the other outcome
+    values saved in the same operation, which the check reads as they will be (a study whose arms
+    change together is judged as a whole).
     """
     if isinstance(instance, OutcomeData):
         # The check state and confirmed numbers are decided by the check, and then validated with the rest.

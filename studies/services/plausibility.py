@@ -97,15 +97,16 @@ def _key(row) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class _Stored:
-    """One stored row of an outcome × time point, as the rules read it."""
+    """One stored row (an outcome value or a study estimate) of an outcome × time point, as the rules
+    read it."""
 
     pk: int
     study_id: int
     outcome_id: int
     time_point_id: int
-    role: str
-    entered: tuple
-    confirmed: tuple
+    role: str | None  # the arm's role; None for a study estimate
+    entered: tuple  # the model's checked numbers as entered
+    confirmed: tuple  # and as last confirmed
     counts: bool  # its study is included and the row is analysed
     check_state: str
     check_flags: list
@@ -165,21 +166,20 @@ def outcome_data_hold(*, rows: Sequence[OutcomeData], user=None, along: Sequence
     for row in rows:
         before = stored_by_key.get(row.pk) if row.pk is not None else None
         pair = (row.outcome_id, row.time_point_id)
-        settled = _checked_before(row, before, pair, _entered(row), CHECKED_NUMBERS, entered_by_id)
-        if settled is None:
+        numbers = _entered(row)
+        if _settled_before_rules(row, before, pair, numbers, CHECKED_NUMBERS, entered_by_id):
             continue
-        numbers, previous = settled
         if pair not in contexts:
             contexts[pair] = _context(row.outcome, stored.get(pair, []), list(pending[pair].values()))
+        previous = before.confirmed if before is not None else None
         _decide(row, before, pair, numbers, CHECKED_NUMBERS,
                 outcome_data_flags(row=row, context=contexts[pair], previous=previous))
 
 
-def _checked_before(row, before, pair, numbers: tuple, names: Sequence[str], entered_by_id) -> tuple | None:
+def _settled_before_rules(row, before, pair, numbers: tuple, names: Sequence[str], entered_by_id) -> bool:
     """What a row's stored copy (``before``: None for a new row) settles before any rule runs: its
     confirmed numbers travel with it, and an edit that leaves its numbers as they were (a note, a
-    provenance) keeps the check as it was. Returns None when nothing is left to judge, else the
-    numbers and the previous confirmed ones for the rules (None for a new row)."""
+    provenance) keeps the check as it was. True when nothing is left for the rules to judge."""
     confirmed = before.confirmed if before is not None else (None,) * len(names)
     for name, value in zip(names, confirmed, strict=True):
         setattr(row, f"confirmed_{name}", value)
@@ -189,13 +189,13 @@ def _checked_before(row, before, pair, numbers: tuple, names: Sequence[str], ent
         row.check_state, row.check_flags = before.check_state, before.check_flags
         row.entered_by_id, row.checked_by_id, row.checked_at = (
             before.entered_by_id, before.checked_by_id, before.checked_at)
-        return None
+        return True
     row.entered_by_id = before.entered_by_id if before is not None and numbers == before.entered else entered_by_id
     row.checked_by, row.checked_at = None, None
     if numbers == confirmed and not moved:  # back to what the analysis already uses
         row.check_state, row.check_flags = CheckState.CONFIRMED, []
-        return None
-    return numbers, confirmed if before is not None else None
+        return True
+    return False
 
 
 def _decide(row, before, pair, numbers: tuple, names: Sequence[str], flags: list[Flag]) -> None:
@@ -337,33 +337,17 @@ def _outlier_flags(row: OutcomeData, context: _Context, where: str) -> list[Flag
 
 # ----------------------------------------------------------------------------------------------------
 # Study estimates (generic inverse variance): the same check, with the rules an estimate, its SE and
-# its group sizes allow. An SE is compared with the others' only through SE·√N (N the study's total, when given):
-# SEs themselves differ tenfold between a small and a large study, SE·√N should not. The estimate is
-# never compared fold-wise (a log ratio or a difference near 0 may move by any factor); its distance
-# from the other studies is the studentized deleted residual, as for arm data.
+# its group sizes allow. An SE is compared with the others' only through SE·√N (N the study's total,
+# when given): SEs themselves differ tenfold between a small and a large study, SE·√N should not. The
+# estimate is never compared fold-wise (a log ratio or a difference near 0 may move by any factor);
+# its distance from the other studies is the studentized deleted residual, as for arm data.
 # ----------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _StoredEstimate:
-    pk: int
-    study_id: int
-    outcome_id: int
-    time_point_id: int
-    entered: tuple  # CHECKED_ESTIMATE_NUMBERS as entered
-    confirmed: tuple  # and as last confirmed
-    counts: bool  # its study is included and the estimate is analysed
-    check_state: str
-    check_flags: list
-    entered_by_id: int | None
-    checked_by_id: int | None
-    checked_at: object
-
-
-def _stored_estimates(condition: Q) -> list[_StoredEstimate]:
+def _stored_estimates(condition: Q) -> list[_Stored]:
     confirmed = [f"confirmed_{name}" for name in CHECKED_ESTIMATE_NUMBERS]
-    return [_StoredEstimate(
-        values["pk"], values["study_id"], values["outcome_id"], values["time_point_id"],
+    return [_Stored(
+        values["pk"], values["study_id"], values["outcome_id"], values["time_point_id"], None,
         tuple(values[n] for n in CHECKED_ESTIMATE_NUMBERS), tuple(values[n] for n in confirmed),
         values["study__is_included"] and values["include_in_analysis"], values["check_state"], values["check_flags"],
         values["entered_by_id"], values["checked_by_id"], values["checked_at"])
@@ -386,30 +370,32 @@ def study_estimate_hold(*, rows: Sequence[StudyEstimate], user=None) -> None:
     saving = [r.pk for r in rows if r.pk is not None]
     list(StudyEstimate.objects.select_for_update().filter(pk__in=saving).order_by("pk").values_list("pk", flat=True))
     # A row as stored, found by its key wherever it was (an edit may move it to another outcome or
-    # time point, and keeps its confirmed numbers and check state with it).
+    # time point).
     before_of = {s.pk: s for s in _stored_estimates(Q(pk__in=saving))}
     condition = Q(pk__in=[])
     for outcome_id, time_point_id in {(r.outcome_id, r.time_point_id) for r in rows}:
         condition |= Q(outcome_id=outcome_id, time_point_id=time_point_id)
-    stored: dict[tuple[int, int], list[_StoredEstimate]] = defaultdict(list)
+    # The other studies as the analysis will read them, per outcome × time point: confirmed for the
+    # stored rows, as entered for the rows saved together, (study id, estimate, SE, total N).
+    others_in: dict[tuple[int, int], list[tuple]] = defaultdict(list)
     for s in _stored_estimates(condition & ~Q(pk__in=saving)):
-        stored[(s.outcome_id, s.time_point_id)].append(s)
+        if s.counts and s.confirmed[1] is not None:
+            others_in[(s.outcome_id, s.time_point_id)].append(
+                (s.study_id, s.confirmed[0], s.confirmed[1], _total(*s.confirmed[2:])))
+    for r in rows:
+        if r.include_in_analysis and r.study.is_included:
+            others_in[(r.outcome_id, r.time_point_id)].append(
+                (r.study_id, r.estimate, r.se, _total(r.n_intervention, r.n_control)))
     entered_by_id = user.pk if user is not None and user.is_authenticated else None
     for row in rows:
         before = before_of.get(row.pk) if row.pk is not None else None
         pair = (row.outcome_id, row.time_point_id)
         numbers = tuple(getattr(row, name) for name in CHECKED_ESTIMATE_NUMBERS)
-        settled = _checked_before(row, before, pair, numbers, CHECKED_ESTIMATE_NUMBERS, entered_by_id)
-        if settled is None:
+        if _settled_before_rules(row, before, pair, numbers, CHECKED_ESTIMATE_NUMBERS, entered_by_id):
             continue
-        previous = settled[1]
-        # The other studies as the analysis will read them: confirmed for stored rows, as entered for
-        # the rows saved with this one; never the study's own rows (its other subgroups).
-        others = [(s.study_id, s.confirmed[0], s.confirmed[1], _total(*s.confirmed[2:])) for s in stored[pair]
-                  if s.study_id != row.study_id and s.counts and s.confirmed[1] is not None]
-        others += [(r.study_id, r.estimate, r.se, _total(r.n_intervention, r.n_control)) for r in rows
-                   if r.study_id != row.study_id and (r.outcome_id, r.time_point_id) == pair
-                   and r.include_in_analysis and r.study.is_included]
+        # Never the study's own rows (its other subgroups, and this one).
+        others = [other for other in others_in[pair] if other[0] != row.study_id]
+        previous = before.confirmed if before is not None else None
         _decide(row, before, pair, numbers, CHECKED_ESTIMATE_NUMBERS,
                 study_estimate_flags(row=row, others=others, previous=previous))
 

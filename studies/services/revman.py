@@ -45,7 +45,6 @@ from studies.models import (
     RobDomain,
     ArmRole,
     CharacteristicField,
-    CheckState,
     CharacteristicType,
     DataType,
     Direction,
@@ -74,6 +73,7 @@ from studies.models.validators import (
 )
 from studies import judgments, rob1
 from studies.revman.parse import Rm5Analysis, Rm5File, Rm5FormatError, Rm5Row, rm5_parse
+from studies.selectors import values_awaiting_check_count
 from studies.services.entities import entities_create, entity_save
 from studies.services.reviews import review_create
 from studies.services.risk_of_bias import Rob1Entry, rob1_consensus_import
@@ -313,8 +313,7 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
     if parsed.excluded_study_names:
         warnings.append(f"Excluded studies: {len(parsed.excluded_study_names)} not imported (only included "
                         f"studies are).")
-    held = (OutcomeData.objects.filter(outcome__review=review, check_state=CheckState.AWAITING_CHECK).count()
-            + StudyEstimate.objects.filter(outcome__review=review, check_state=CheckState.AWAITING_CHECK).count())
+    held = values_awaiting_check_count(review=review)
     if held:
         # The plausibility rules apply to imported numbers like any others (issue 20): a flagged value
         # waits for a second team member; the parity report compares the file's numbers regardless.

@@ -5,7 +5,7 @@ A second team member — a manager, or an extractor other than the one who enter
 ``studies.access``) — confirms the held numbers or corrects them. Either way the row's confirmed
 numbers, which the published analysis reads, become the checked ones in the same transaction that
 moves the review's data version, so the automatic recompute runs once it commits. The change is
-recorded in the audit trail (OutcomeData is tracked by pghistory), with who checked it and when.
+recorded in the audit trail (both models are tracked by pghistory), with who checked it and when.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from studies import access
-from studies.models import CHECKED_ESTIMATE_NUMBERS, CHECKED_NUMBERS, CheckState, DataType, OutcomeData, StudyEstimate
+from studies.models import CHECKED_ESTIMATE_NUMBERS, CheckState, DataType, OutcomeData, StudyEstimate
 from studies.services.entities import review_data_version_bump
 
 
@@ -49,9 +49,8 @@ def _as_seen(row, seen: Mapping[str, object] | None) -> None:
     if "place" in seen and seen["place"] != entry_place(row):
         raise ValidationError("The entry was moved to another outcome, time point, arm or subgroup after you "
                               "looked at it; look at it again before confirming.")
-    names = CHECKED_NUMBERS if isinstance(row, OutcomeData) else CHECKED_ESTIMATE_NUMBERS
     changed = []
-    for name in names:
+    for name in row.checked_numbers:
         if name not in seen:
             continue
         shown, now = seen[name], getattr(row, name)
@@ -67,7 +66,7 @@ def _as_seen(row, seen: Mapping[str, object] | None) -> None:
 
 
 def _store_checked(row, user):
-    for name in CHECKED_NUMBERS if isinstance(row, OutcomeData) else CHECKED_ESTIMATE_NUMBERS:
+    for name in row.checked_numbers:
         setattr(row, f"confirmed_{name}", getattr(row, name))
     row.check_state, row.checked_by, row.checked_at = CheckState.CONFIRMED, user, timezone.now()
     row.save()
