@@ -16,6 +16,7 @@ from urllib.parse import quote
 from django.db import connection
 import kombu.pools
 import pytest
+import redis
 
 from reviewsite import embedded
 from reviewsite.celery import app as celery_app
@@ -133,3 +134,24 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def wait_worker_idle(broker_url: str, timeout: float = 30) -> None:
+    """Wait until no recompute is queued, reserved, scheduled or running. Each save rings the
+    doorbell once, so a fixture's saves leave tasks behind the one that brought the results up
+    to date; any of them still in the worker's hands computes the next edit, broker or not."""
+    broker = redis.Redis.from_url(broker_url)
+
+    def idle() -> bool:
+        inspect = celery_app.control.inspect(timeout=1.0)
+        replies = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+        if any(not reply for reply in replies):  # no worker answered yet
+            return False
+        busy = any(tasks for reply in replies for tasks in reply.values())
+        return not busy and broker.llen("celery") == 0 and broker.hlen("unacked") == 0
+
+    try:
+        wait_for(idle, timeout, "the worker to finish its queued tasks")
+    finally:
+        broker.close()
+
