@@ -62,6 +62,7 @@ from .direction import Direction, Favours, ForestLabels, favoured_arm, forest_la
 from .effect_sizes import (
     ContinuousArms,
     DichotomousArms,
+    MIN_WEIGHABLE_SE,
     GenericEstimates,
     StudyData,
     StudyEffects,
@@ -93,6 +94,7 @@ from .results import (
 )
 
 __all__ = [
+    "MIN_WEIGHABLE_SE",
     "AnalysisOptions",
     "AnalysisResult",
     "BatchResult",

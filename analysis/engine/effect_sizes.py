@@ -33,7 +33,13 @@ class StudyStatus(IntEnum):
     # OR/RR only (RD keeps both): Cochrane Handbook v6 10.4.4.1, "not estimable" in RevMan 5.
     NO_EVENTS = 2  # no events in either arm
     ALL_EVENTS = 3  # every participant had the event in both arms
-    ZERO_VARIANCE = 4  # SD 0 in both arms (or SE 0): infinite weight, not estimable
+    ZERO_VARIANCE = 4  # SD 0 in both arms (or SE 0, or below MIN_WEIGHABLE_SE): infinite weight, not estimable
+
+
+# The smallest SE whose variance is a normal double: below it SE² underflows (to 0 or a subnormal)
+# and the weight 1/SE² overflows to infinity, so the pooled estimate would be NaN. No real study
+# reports an SE anywhere near 1.5e-154; one that small is a slip, treated as zero variance.
+MIN_WEIGHABLE_SE = float(np.sqrt(np.finfo(np.float64).tiny))
 
 
 def _frozen_float(values: ArrayLike, name: str) -> FloatArray:
@@ -247,10 +253,10 @@ def _finish(
     corrected: NDArray[np.bool_],
     mh_terms: MantelHaenszelTerms | None,
 ) -> StudyEffects:
-    # A study is only usable with a finite effect and a finite, positive SE; anything
-    # else is flagged rather than given an infinite or NaN weight.
+    # A study is only usable with a finite effect and a finite SE whose square is a normal
+    # number; anything else is flagged rather than given an infinite or NaN weight.
     degenerate = (status == StudyStatus.ESTIMABLE) & ~(
-        np.isfinite(effect) & np.isfinite(se) & (se > 0.0)
+        np.isfinite(effect) & np.isfinite(se) & (se >= MIN_WEIGHABLE_SE)
     )
     status = status.copy()
     status[degenerate] = StudyStatus.ZERO_VARIANCE

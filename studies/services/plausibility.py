@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from analysis.engine.arms import combine_continuous_groups, combine_dichotomous_groups
-from analysis.engine.effect_sizes import ContinuousArms, DichotomousArms, study_effects
+from analysis.engine.effect_sizes import MIN_WEIGHABLE_SE, ContinuousArms, DichotomousArms, study_effects
 from analysis.engine.options import Measure
 from analysis.engine.outliers import studentized_deleted_residuals
 from studies.models import (
@@ -408,6 +408,13 @@ def study_estimate_flags(*, row: StudyEstimate, others: Sequence[tuple[int, floa
     flags: list[Flag] = []
     where = f"{row.study} · {row.outcome}"
     total = _total(row.n_intervention, row.n_control)
+    if row.se < MIN_WEIGHABLE_SE:
+        flags.append(Flag("se_cannot_be_weighed", "se", (
+            f"{where}: SE {row.se:g} is too small to weigh (its square underflows, so its weight would be "
+            "infinite); the analysis leaves the study out as zero variance. Held for a check.")))
+    # The analysis leaves such a study out, and so do the rules: one infinite weight made every
+    # other study's residual NaN, which silenced the outlier rule for the whole outcome.
+    others = [other for other in others if other[2] >= MIN_WEIGHABLE_SE]
     # One SE·√N per other study (a study with rows in several subgroups: their median).
     scaled_by_study: dict[int, list[float]] = defaultdict(list)
     for study_id, _, se, n in others:
@@ -438,7 +445,7 @@ def study_estimate_flags(*, row: StudyEstimate, others: Sequence[tuple[int, floa
                     f"{where}: {label} changed from {old:g} to {new:g} ({_times(ratio)}-fold); more than "
                     f"{CHANGE_RATIO_LIMIT:g}-fold is held for a check, and the analysis keeps {old:g} until then.")))
     studies_compared = len({study_id for study_id, *_ in others})
-    if studies_compared >= MIN_STUDIES_FOR_OUTLIER:
+    if studies_compared >= MIN_STUDIES_FOR_OUTLIER and row.se >= MIN_WEIGHABLE_SE:
         y = [row.estimate, *(estimate for _, estimate, _, _ in others)]
         v = [row.se ** 2, *(se ** 2 for _, _, se, _ in others)]
         z = float(studentized_deleted_residuals(y, v)[0])

@@ -4,6 +4,7 @@ until a second team member confirms or corrects them."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 import pytest
@@ -11,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from rest_framework.test import APIClient
 
-from analysis.services import analysis_inputs_load
+from analysis.services import analysis_inputs_load, review_results_compute
 from studies.models import (
     Arm,
     ArmRole,
@@ -480,6 +481,25 @@ def test_an_se_far_from_the_others_for_its_size_and_a_tenfold_change_are_held(sm
     assert analysed_estimates(small, generic.outcome)["Trial 1 2021"] == (-0.22, 0.10)
     study_estimate_confirm(row_id=edited.pk, user=small.manager)
     assert analysed_estimates(small, generic.outcome)["Trial 1 2021"] == (-0.22, 1.5)
+
+
+def test_an_se_too_small_to_weigh_is_held_left_out_and_does_not_silence_the_outlier_rule(small, generic, team):
+    """An SE of 1e-160 (its square underflows, its weight is infinite) once made every other study's
+    residual NaN, so no later outlier was caught, and the pooled estimate NaN."""
+    row = held(new_estimate(small, generic, team.first, estimate=-0.2, se=1e-160, n_intervention=None,
+                            n_control=None))
+    assert [f["rule"] for f in row.check_flags] == ["se_cannot_be_weighed"]
+    assert "SE 1e-160 is too small to weigh" in row.check_flags[0]["message"]
+    study_estimate_confirm(row_id=row.pk, user=small.manager)  # confirmed as entered, all the same
+    (result,) = [r for r in review_results_compute(analysis_inputs_load(small.review.pk))
+                 if r.outcome_id == generic.outcome.pk and r.analysis_set == "main" and r.subgroup_field_id is None]
+    pooled = result.payload[result.payload["chosen_model"]]
+    assert pooled["estimate"] is not None and math.isfinite(pooled["estimate"]) and pooled["k"] == len(OTHER_ESTIMATES)
+    # An HR typed without its log in another study is still caught.
+    other = generic.estimates[0]
+    other.estimate = 0.8
+    other = held(entity_save(instance=other, user=team.first))
+    assert [f["rule"] for f in other.check_flags] == ["outlying_study"]
 
 
 def test_a_plausible_estimate_is_confirmed_at_once_and_analysed(small, generic, team):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from analysis.engine import (
+    MIN_WEIGHABLE_SE,
     ContinuousArms,
     DichotomousArms,
     GenericEstimates,
@@ -168,6 +169,16 @@ def test_invalid_rows_are_flagged_not_pooled():
     generic = study_effects(GenericEstimates([0.1, 0.2, NAN], [0.1, 0.0, 0.1]), Measure.GENERIC)
     assert list(generic.status) == [StudyStatus.ESTIMABLE, StudyStatus.ZERO_VARIANCE,
                                     StudyStatus.INVALID]
+
+
+def test_an_se_whose_square_underflows_is_zero_variance_not_a_nan_pool():
+    # 1e-160² underflows to a subnormal and its weight to infinity: pooled, it made every estimate NaN.
+    tiny = study_effects(GenericEstimates([0.1, 0.2, 0.3], [1e-160, 0.1, 0.2]), Measure.GENERIC)
+    assert list(tiny.status) == [StudyStatus.ZERO_VARIANCE, StudyStatus.ESTIMABLE, StudyStatus.ESTIMABLE]
+    smallest = study_effects(GenericEstimates([0.1], [MIN_WEIGHABLE_SE]), Measure.GENERIC)
+    assert smallest.estimable.all() and np.isfinite(1 / smallest.se[0] ** 2)
+    continuous = study_effects(ContinuousArms([10], [1.0], [1e-160], [10], [0.0], [1e-160]), Measure.MD)
+    assert list(continuous.status) == [StudyStatus.ZERO_VARIANCE]
 
 
 def test_very_large_samples_do_not_overflow():
