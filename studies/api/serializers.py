@@ -237,24 +237,31 @@ class OutcomeDataSerializer(CheckedNumbersSerializer):
 
 
 class StudyEstimateSeenSerializer(serializers.Serializer):
-    """The numbers of a held study estimate as the checker saw them (null: shown empty): a confirm is
-    refused if the entry has changed since."""
+    """A held study estimate as the checker saw it: its numbers (null: shown empty) and where it was
+    (outcome, time point, subgroup ids; null subgroup: none). A confirm is refused if any of those
+    given has changed since."""
 
     estimate = serializers.FloatField(required=False, allow_null=True)
     se = serializers.FloatField(required=False, allow_null=True)
     n_intervention = serializers.IntegerField(required=False, allow_null=True)
     n_control = serializers.IntegerField(required=False, allow_null=True)
+    outcome = serializers.IntegerField(required=False)
+    time_point = serializers.IntegerField(required=False)
+    subgroup = serializers.IntegerField(required=False, allow_null=True)
 
 
 class OutcomeValueSeenSerializer(serializers.Serializer):
-    """The numbers of a held outcome value as the checker saw them (null: shown empty): a confirm is
-    refused if the entry has changed since."""
+    """A held outcome value as the checker saw it: its numbers (null: shown empty) and where it was
+    (outcome, time point, arm ids). A confirm is refused if any of those given has changed since."""
 
     n = serializers.IntegerField(required=False, allow_null=True)
     mean = serializers.FloatField(required=False, allow_null=True)
     sd = serializers.FloatField(required=False, allow_null=True)
     events = serializers.IntegerField(required=False, allow_null=True)
     total = serializers.IntegerField(required=False, allow_null=True)
+    outcome = serializers.IntegerField(required=False)
+    time_point = serializers.IntegerField(required=False)
+    arm = serializers.IntegerField(required=False)
 
 
 class StudyEstimateCorrectionSerializer(serializers.Serializer):

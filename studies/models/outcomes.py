@@ -281,6 +281,9 @@ class HeldForCheck(models.Model):
     checked_at = models.DateTimeField(null=True, blank=True)
     # The numbers the check is about (each with its confirmed_* copy); set by each model.
     checked_numbers: tuple[str, ...] = ()
+    # Where an entry sits (foreign keys): a confirm names the place the checker saw it in, and is
+    # refused if the entry has moved since.
+    checked_place: tuple[str, ...] = ()
 
     class Meta:
         abstract = True
@@ -333,6 +336,7 @@ class OutcomeData(HeldForCheck):
     confirmed_total = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     checked_numbers = CHECKED_NUMBERS
+    checked_place = ("outcome", "time_point", "arm")
 
     class Meta:
         ordering = ["study", "outcome", "time_point", "-arm__role"]
@@ -493,6 +497,7 @@ class StudyEstimate(HeldForCheck):
     confirmed_n_control = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     checked_numbers = CHECKED_ESTIMATE_NUMBERS
+    checked_place = ("outcome", "time_point", "subgroup")
 
     class Meta:
         ordering = ["outcome", "order", "study"]

@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from studies import access, selectors
 from studies.models import CHECKED_ESTIMATE_NUMBERS, CHECKED_NUMBERS, DataType
 from studies.services.value_checks import (
-    entry_place,
     outcome_value_confirm,
     outcome_value_correct,
     study_estimate_confirm,
@@ -60,7 +59,8 @@ def values_awaiting_check(request: HttpRequest, slug: str) -> HttpResponse:
                 correct(row_id=held.pk, user=request.user, values=values)
                 messages.success(request, f"Corrected and confirmed: {shown}. The analysis is being updated.")
             else:
-                seen = {name: request.POST[f"seen_{name}"] for name in (*names, "place") if f"seen_{name}" in request.POST}
+                seen = {name: request.POST[f"seen_{name}"] for name in (*names, *held.checked_place)
+                        if f"seen_{name}" in request.POST}
                 confirm(row_id=held.pk, user=request.user, seen=seen)
                 messages.success(request, f"Confirmed: {shown}. The analysis is being updated.")
             return redirect("studies:values-awaiting-check", slug=review.slug)
@@ -95,7 +95,8 @@ def _item(request, review, kind: str, row, names, errors, *, new: bool) -> dict:
     numbers = [{"name": name, "label": _LABELS[name], "analysed": _shown(getattr(row, f"confirmed_{name}")),
                 "entered": _shown(getattr(row, name)), "value": getattr(row, name),
                 "changed": getattr(row, name) != getattr(row, f"confirmed_{name}")} for name in names]
-    return {"row": row, "kind": kind, "where": _where(kind, row), "place": entry_place(row), "numbers": numbers,
+    return {"row": row, "kind": kind, "where": _where(kind, row), "place": [(name, getattr(row, f"{name}_id")) for name in row.checked_place],
+            "numbers": numbers,
             "flags": row.check_flags,
             "error": errors.get((kind, row.pk)), "new": new,
             "may_check": access.may_check_value(request.user, review, row.entered_by_id)}

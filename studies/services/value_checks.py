@@ -33,22 +33,18 @@ def _held_row(row_id: int, user, model=OutcomeData):
     return row
 
 
-def entry_place(row) -> str:
-    """Where a checked entry sits (its outcome, time point and arm or subgroup), as the page shows it
-    to the checker and sends it back (``seen["place"]``)."""
-    last = row.arm_id if isinstance(row, OutcomeData) else row.subgroup_id
-    return f"{row.outcome_id}:{row.time_point_id}:{last or ''}"
-
-
 def _as_seen(row, seen: Mapping[str, object] | None) -> None:
-    """Refuse to confirm numbers other than the ones the checker was shown (``seen``), or an entry
-    moved since (``seen["place"]``, ``entry_place``): whoever entered it may have changed it, and a
-    confirm approves what was looked at, not what is there."""
+    """Refuse to confirm numbers other than the ones the checker was shown (``seen``, by name), or an
+    entry moved since (``seen`` also names where it was: the ids of ``row.checked_place``, null for
+    none): whoever entered it may have changed it, and a confirm approves what was looked at, not
+    what is there."""
     if not seen:
         return
-    if "place" in seen and seen["place"] != entry_place(row):
-        raise ValidationError("The entry was moved to another outcome, time point, arm or subgroup after you "
-                              "looked at it; look at it again before confirming.")
+    moved = [name for name in row.checked_place
+             if name in seen and str(seen[name] or "") != str(getattr(row, f"{name}_id") or "")]
+    if moved:
+        raise ValidationError(f"The entry was moved (its {', '.join(name.replace('_', ' ') for name in moved)}) after "
+                              "you looked at it; look at it again before confirming.")
     changed = []
     for name in row.checked_numbers:
         if name not in seen:

@@ -656,7 +656,8 @@ def test_a_correction_with_an_infinite_number_is_refused_and_the_api_confirm_tak
     assert confirmed.status_code == 200 and confirmed.json()["check_state"] == "confirmed"
 
 
-def test_a_confirm_on_the_page_is_refused_for_an_entry_moved_after_the_checker_looked(small, generic, team, client):
+def test_a_confirm_is_refused_for_an_entry_moved_after_the_checker_looked_on_the_page_and_the_api(
+        small, generic, team, client):
     import re
 
     from studies.models import TimePoint
@@ -666,10 +667,37 @@ def test_a_confirm_on_the_page_is_refused_for_an_entry_moved_after_the_checker_l
     client.force_login(team.second)
     form = client.get(page).content.decode()
     shown = dict(re.findall(r'<input type="hidden" name="(seen_\w+)" value="([^"]*)">', form))
-    assert shown["seen_place"] == f"{generic.outcome.pk}:{small.time_point.pk}:" and shown["seen_estimate"] == "0.8"
+    assert (shown["seen_outcome"], shown["seen_time_point"], shown["seen_subgroup"], shown["seen_estimate"]) == (
+        str(generic.outcome.pk), str(small.time_point.pk), "", "0.8")
     row.time_point = entity_save(instance=TimePoint(review=small.review, label="12 months", order=5))
     entity_save(instance=row, user=team.first)  # moved by the person who entered it, still held
     response = client.post(page, {"row": row.pk, "kind": "estimate", "action": "confirm", **shown})
-    assert response.status_code == 400 and "was moved to another outcome, time point" in response.content.decode()
-    shown["seen_place"] = f"{generic.outcome.pk}:{row.time_point_id}:"
+    assert response.status_code == 400 and "was moved (its time point) after you looked at it" in (
+        response.content.decode())
+    # The API's confirm takes the same place (ids; a null subgroup: none).
+    url = f"/api/reviews/{small.review.slug}/study-estimates/{row.pk}/confirm/"
+    seen = {"estimate": 0.8, "se": 0.1, "outcome": generic.outcome.pk, "time_point": small.time_point.pk,
+            "subgroup": None}
+    refused = client_for(team.second).post(url, seen, format="json")
+    assert refused.status_code == 400 and "was moved (its time point)" in str(refused.json())
+    shown["seen_time_point"] = str(row.time_point_id)
     assert client.post(page, {"row": row.pk, "kind": "estimate", "action": "confirm", **shown}).status_code == 302
+
+
+def test_the_api_confirm_of_an_outcome_value_is_refused_for_one_moved_to_another_arm(small, team):
+    from studies.models import Arm, ArmRole
+
+    value = small.data
+    value.sd = 80.0  # thirteen times the SD: held
+    value = held(entity_save(instance=value, user=team.first))
+    second_arm = entity_save(instance=Arm(study=small.study, role=ArmRole.INTERVENTION, label="Peer group, online"))
+    shown_arm = value.arm_id
+    value.arm = second_arm
+    value = held(entity_save(instance=value, user=team.first))
+    url = f"/api/reviews/{small.review.slug}/outcome-data/{value.pk}/confirm/"
+    seen = {"n": value.n, "mean": value.mean, "sd": value.sd, "outcome": value.outcome_id,
+            "time_point": value.time_point_id}
+    refused = client_for(team.second).post(url, {**seen, "arm": shown_arm}, format="json")
+    assert refused.status_code == 400 and "was moved (its arm)" in str(refused.json())
+    confirmed = client_for(team.second).post(url, {**seen, "arm": second_arm.pk}, format="json")
+    assert confirmed.status_code == 200 and confirmed.json()["check_state"] == "confirmed"
