@@ -117,16 +117,17 @@ def screening_records(*, review: Review, stage: str) -> QuerySet[Record]:
     review had screened)."""
     records = Record.objects.filter(review=review, duplicate_of__isnull=True, revman_import__isnull=True)
     if stage == Stage.FULL_TEXT:
-        records = records.filter(_passed(Stage.TITLE_ABSTRACT))
+        # Only a record someone decided on can have passed: the first filter (a hashed set of ids)
+        # keeps the per-record probes of the second to those, not every record of a large review.
+        records = records.filter(_touched(Stage.TITLE_ABSTRACT)).filter(_passed(Stage.TITLE_ABSTRACT))
     return records
 
 
-def _decision_count(stage: str, condition: Q = Q(), distinct: str | None = None) -> Coalesce:
-    """A correlated count of a record's decisions at a stage (one index probe per record; no GROUP BY
-    on the outer query, so statuses can be filtered and counted like plain columns)."""
-    rows = ScreeningDecision.objects.filter(condition, record=OuterRef("pk"), stage=stage).order_by()
-    counted = Count(distinct, distinct=True) if distinct else Count("pk")
-    return Coalesce(Subquery(rows.values("record").annotate(n=counted).values("n")[:1]), 0)
+def _touched(stage: str) -> Q:
+    """A record has a decision or a resolution at ``stage`` (uncorrelated subqueries, which
+    PostgreSQL reads once into a hash)."""
+    return (Q(pk__in=ScreeningDecision.objects.filter(stage=stage).order_by().values("record_id"))
+            | Q(pk__in=ScreeningResolution.objects.filter(stage=stage).order_by().values("record_id")))
 
 
 def _passed(stage: str) -> Q:
@@ -140,9 +141,11 @@ def _passed(stage: str) -> Q:
     return Exists(resolutions.filter(decision=Decision.INCLUDE)) | (~Exists(resolutions) & ~Exists(excluding) & two_decisions)
 
 
-def stage_status_queryset(*, review: Review, stage: str, records: QuerySet[Record] | None = None) -> QuerySet[Record]:
-    """Records reaching ``stage`` annotated with ``status`` (a ``ScreeningStatus``), ``n_decisions``,
-    and the tutor's ``resolution`` decision if any.
+def stage_status_queryset(*, review: Review, stage: str, records: QuerySet[Record] | None = None,
+                          decided_only: bool = False) -> QuerySet[Record]:
+    """Records reaching ``stage`` annotated with ``status`` (a ``ScreeningStatus``); with
+    ``decided_only``, only those with a decision or resolution there (every status but awaiting
+    first: a large living review's many unscreened records are left out before any per-record work).
 
     Two or more decisions that all advance (include/unsure) are agreed include; all exclude is agreed
     exclude, unless at full text they give different reasons and the review counts that as a
@@ -150,27 +153,32 @@ def stage_status_queryset(*, review: Review, stage: str, records: QuerySet[Recor
     """
     if records is None:
         records = screening_records(review=review, stage=stage)
-    # order_by(): the model's default ordering (by record) would join the record table for each probe.
-    resolution = ScreeningResolution.objects.filter(record=OuterRef("pk"), stage=stage).order_by().values("decision")[:1]
-    queryset = records.annotate(
-        resolution=Subquery(resolution),
-        n_decisions=_decision_count(stage),
-        n_advancing=_decision_count(stage, Q(decision__in=ADVANCING)),
-    )
+    if decided_only:
+        records = records.filter(_touched(stage))
+    # Two correlated subqueries per record, each one index probe that returns the status itself: the
+    # tutor's resolution, else the decisions counted in one pass. (A CASE over separate counts made
+    # PostgreSQL run each count again in every WHEN: seven probes per record, 1.2 s for PRISMA at
+    # 100,000 records.) No GROUP BY on the outer query, so statuses filter and count like columns.
+    # order_by(): the models' default ordering (by record) would join the record table in each probe.
+    resolved = (ScreeningResolution.objects.filter(record=OuterRef("pk"), stage=stage).order_by()
+                .annotate(status=Case(When(decision=Decision.INCLUDE, then=Value(ScreeningStatus.RESOLVED_INCLUDE)),
+                                      default=Value(ScreeningStatus.RESOLVED_EXCLUDE), output_field=CharField()))
+                .values("status")[:1])
+    counted = (ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=stage).order_by().values("record")
+               .annotate(n=Count("pk"), n_advancing=Count("pk", filter=Q(decision__in=ADVANCING))))
     agreed_exclude = Q(n_advancing=0)
     if stage == Stage.FULL_TEXT and review.fulltext_reason_conflict:
-        queryset = queryset.annotate(n_reasons=_decision_count(stage, distinct="exclusion_reason"))
+        counted = counted.annotate(n_reasons=Count("exclusion_reason", distinct=True))
         agreed_exclude &= Q(n_reasons__lte=1)
-    return queryset.annotate(status=Case(
-        When(resolution=Decision.INCLUDE, then=Value(ScreeningStatus.RESOLVED_INCLUDE)),
-        When(resolution=Decision.EXCLUDE, then=Value(ScreeningStatus.RESOLVED_EXCLUDE)),
-        When(n_decisions=0, then=Value(ScreeningStatus.AWAITING_FIRST)),
-        When(n_decisions=1, then=Value(ScreeningStatus.AWAITING_SECOND)),
-        When(n_advancing=F("n_decisions"), then=Value(ScreeningStatus.AGREED_INCLUDE)),
+    decided = counted.annotate(status=Case(
+        When(n=1, then=Value(ScreeningStatus.AWAITING_SECOND)),
+        When(n_advancing=F("n"), then=Value(ScreeningStatus.AGREED_INCLUDE)),
         When(agreed_exclude, then=Value(ScreeningStatus.AGREED_EXCLUDE)),
         default=Value(ScreeningStatus.CONFLICT),
         output_field=CharField(),
-    ))
+    )).values("status")[:1]
+    return records.annotate(status=Coalesce(Subquery(resolved), Subquery(decided),
+                                            Value(ScreeningStatus.AWAITING_FIRST), output_field=CharField()))
 
 
 def record_stage_status(*, record: Record, stage: str) -> ScreeningStatus | None:
@@ -181,11 +189,17 @@ def record_stage_status(*, record: Record, stage: str) -> ScreeningStatus | None
     return ScreeningStatus(row) if row is not None else None
 
 
-def stage_status_counts(*, review: Review, stage: str) -> dict[str, int]:
-    """How many records are in each status at a stage (every status present, zero if none)."""
+def stage_status_counts(*, review: Review, stage: str, records: QuerySet[Record] | None = None) -> dict[str, int]:
+    """How many records (of ``records``, default all reaching the stage) are in each status at a
+    stage (every status present, zero if none)."""
+    if records is None:
+        records = screening_records(review=review, stage=stage)
     counts = {status.value: 0 for status in ScreeningStatus}
-    rows = stage_status_queryset(review=review, stage=stage).values("status").annotate(n=Count("pk")).order_by()
-    counts.update({row["status"]: row["n"] for row in rows})
+    # Statuses are worked out for the records someone decided on; the rest await their first
+    # decision (most of a large living review: 0.1 s instead of 0.6 s at 100,000 records).
+    counts.update(stage_status_queryset(review=review, stage=stage, records=records, decided_only=True)
+                  .values_list("status").annotate(n=Count("pk")).order_by())
+    counts[ScreeningStatus.AWAITING_FIRST] += records.count() - sum(counts.values())
     return counts
 
 
@@ -339,21 +353,22 @@ def prisma_previous_version_at(review: Review) -> datetime | None:
     return first_included
 
 
-def _prisma_flow(review: Review, records: QuerySet[Record]) -> dict:
-    """The identification-to-inclusion counts over some of a review's records (all, or one side of
-    a previous version's cut-off), as keyword arguments of ``PrismaCounts``."""
+def _prisma_flow(review: Review, some: Q = Q()) -> dict:
+    """The identification-to-inclusion counts over the review's records that ``some`` selects (all,
+    or one side of a previous version's cut-off), as keyword arguments of ``PrismaCounts``. (A
+    condition, not a queryset of records: ``pk__in`` another scan of the records table cost a
+    tenth of a second per stage at 100,000 records.)"""
+    records = Record.objects.filter(some, review=review, revman_import__isnull=True)
     by_source = (records.values_list(Coalesce("import_batch__source__database", Value("Added without an import")))
                  .annotate(n=Count("pk")).order_by("-n"))
     identified_by_source = tuple((name, n) for name, n in by_source)
     duplicates = records.filter(duplicate_of__isnull=False).count()
-    ta_records = screening_records(review=review, stage=Stage.TITLE_ABSTRACT).filter(pk__in=records.values("pk"))
-    ta = {status.value: 0 for status in ScreeningStatus}
-    ta.update(stage_status_queryset(review=review, stage=Stage.TITLE_ABSTRACT, records=ta_records)
-              .values_list("status").annotate(n=Count("pk")).order_by())
+    ta_records = screening_records(review=review, stage=Stage.TITLE_ABSTRACT).filter(some)
+    ta = stage_status_counts(review=review, stage=Stage.TITLE_ABSTRACT, records=ta_records)
     passed = sum(ta[s] for s in PASSED)
     excluded_ta = sum(ta[s] for s in EXCLUDED)
 
-    ft_records = screening_records(review=review, stage=Stage.FULL_TEXT).filter(pk__in=records.values("pk"))
+    ft_records = screening_records(review=review, stage=Stage.FULL_TEXT).filter(some)
     ft = stage_status_queryset(review=review, stage=Stage.FULL_TEXT, records=ft_records)
     decision_reason = (ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=Stage.FULL_TEXT,
                                                         exclusion_reason__isnull=False)
@@ -395,7 +410,7 @@ def _prisma_flow(review: Review, records: QuerySet[Record]) -> dict:
 
 def _included_records(review: Review) -> QuerySet[Record]:
     """Records included at full text (agreed or resolved), the reports of the included studies."""
-    return (stage_status_queryset(review=review, stage=Stage.FULL_TEXT)
+    return (stage_status_queryset(review=review, stage=Stage.FULL_TEXT, decided_only=True)
             .filter(status__in=PASSED).values("pk"))
 
 
@@ -413,18 +428,16 @@ def prisma_counts(review: Review, previous_version_at: datetime | None = None) -
     """
     # The references an imported RevMan review brought were not identified by any search here: they
     # are the reports of the previous version's included studies, whatever the cut-off.
-    records = Record.objects.filter(review=review, revman_import__isnull=True)
     carried = Record.objects.filter(review=review, revman_import__isnull=False).values("pk")
     if previous_version_at is None and RevManImport.objects.filter(review=review).exists():
         previous_version_at = prisma_previous_version_at(review)
     if previous_version_at is None:
-        flow = _prisma_flow(review, records)
+        flow = _prisma_flow(review)
         return PrismaCounts(**flow, studies_included_total=flow["studies_included"],
                             reports_included_total=flow["reports_included"],
                             not_screened_after_stopping_rule=records_not_screened_after_stopping_rule(review))
-    new = records.filter(created_at__gt=previous_version_at)
-    flow = _prisma_flow(review, new)
-    before = _prisma_flow(review, records.filter(created_at__lte=previous_version_at))
+    flow = _prisma_flow(review, Q(created_at__gt=previous_version_at))
+    before = _prisma_flow(review, Q(created_at__lte=previous_version_at))
     before["reports_included"] += carried.count()
     included = _included_records(review)
     old_included = included.filter(created_at__lte=previous_version_at)
@@ -520,7 +533,8 @@ def screening_left(*, review: Review, stage: str, screener) -> int:
 
 def conflicts_waiting(*, review: Review, stage: str) -> int:
     """Records whose two decisions disagree and that no tutor has resolved yet."""
-    return stage_status_queryset(review=review, stage=stage).filter(status=ScreeningStatus.CONFLICT).count()
+    return (stage_status_queryset(review=review, stage=stage, decided_only=True)
+            .filter(status=ScreeningStatus.CONFLICT).count())
 
 
 def fulltexts_to_retrieve(*, review: Review) -> int:
@@ -722,7 +736,7 @@ def settled_verdicts(*, review: Review, stage: str) -> dict[int, int]:
     """{record id: 1 if it passed, 0 if excluded} for every record settled at a stage (agreed or
     resolved): what the whole screening team may see."""
     return {pk: int(status in SETTLED_INCLUDE) for pk, status in
-            stage_status_queryset(review=review, stage=stage).filter(status__in=SETTLED)
+            stage_status_queryset(review=review, stage=stage, decided_only=True).filter(status__in=SETTLED)
             .values_list("pk", "status")}
 
 
@@ -786,7 +800,7 @@ def stopping_evidence(*, review: Review) -> StoppingEvidence:
     last_decision = (ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=stage).order_by()
                      .values("record").annotate(at=Max("updated_at")).values("at")[:1])
     resolved = ScreeningResolution.objects.filter(record=OuterRef("pk"), stage=stage).values("resolved_at")[:1]
-    settled = list(stage_status_queryset(review=review, stage=stage).filter(status__in=SETTLED)
+    settled = list(stage_status_queryset(review=review, stage=stage, decided_only=True).filter(status__in=SETTLED)
                    .annotate(settled_at=Greatest(Subquery(last_decision), Subquery(resolved)))
                    .order_by("settled_at", "pk").values_list("status", "settled_at"))
     total = screening_records(review=review, stage=stage).count()

@@ -411,14 +411,14 @@ RESOLUTION_WITHDRAWN_KEY = "screening-resolution-withdrawn:{review}:{stage}"
 
 def _conflicts_page(request: HttpRequest, review: Review, stage: Stage, *, error: str | None = None,
                     status: int = 200) -> HttpResponse:
-    records = list(selectors.stage_status_queryset(review=review, stage=stage)
+    records = list(selectors.stage_status_queryset(review=review, stage=stage, decided_only=True)
                    .filter(status=ScreeningStatus.CONFLICT).order_by("pk")[:100])
     visible: dict[int, list[ScreeningDecision]] = {}
     for decision in (access.decisions_visible(request.user, ScreeningDecision.objects.filter(record__review=review))
                      .filter(record__in=[r.pk for r in records], stage=stage)
                      .select_related("screener", "exclusion_reason").order_by("screener__username")):
         visible.setdefault(decision.record_id, []).append(decision)
-    awaiting = list(selectors.stage_status_queryset(review=review, stage=stage)
+    awaiting = list(selectors.stage_status_queryset(review=review, stage=stage, decided_only=True)
                     .filter(status=ScreeningStatus.AWAITING_SECOND).order_by("pk").values_list("pk", "title")[:50])
     voters = access.decision_voters(request.user, review, stage, record_ids=[pk for pk, _ in awaiting])
     resolved = None
@@ -592,7 +592,7 @@ def included(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(request, done)
             return redirect("studies:included", slug=slug)
-    records = list(selectors.stage_status_queryset(review=review, stage=Stage.FULL_TEXT)
+    records = list(selectors.stage_status_queryset(review=review, stage=Stage.FULL_TEXT, decided_only=True)
                    .filter(status__in=selectors.PASSED).select_related("report__study").order_by("pk"))
     studies = list(Study.objects.filter(review=review).annotate(n_reports=Count("reports")).order_by("label"))
     primaries = dict(Report.objects.filter(study__review=review, is_primary=True).values_list("study", "record__title"))

@@ -44,6 +44,32 @@ def test_title_abstract_status_of_every_pair_of_decisions(setup, first, second):
     assert sum(counts.values()) == len(setup.records)  # the duplicate never reaches screening
 
 
+def test_counts_and_the_decided_only_statuses_agree_with_each_record_s_own(db):
+    """Every pair of title/abstract decisions and both resolutions in one review, some records left
+    unscreened: the counts (statuses worked out only for decided records, the rest awaiting first)
+    and the decided-only queryset agree with the status of each record read alone."""
+    from collections import Counter
+
+    from tests.studies.screening.conftest import build_screening_review
+
+    pairs = list(product([None, I, E, U], repeat=2))
+    setup = build_screening_review(n_records=len(pairs) + 4)
+    for record, (first, second) in zip(setup.records, pairs):
+        for screener, decision in ((setup.s1, first), (setup.s2, second)):
+            if decision is not None:
+                services.decision_record(record=record, stage=TA, screener=screener, decision=decision)
+    conflicts = [r for r, (a, b) in zip(setup.records, pairs) if expected_title_abstract(a, b) == S.CONFLICT]
+    for record, says in zip(conflicts, (I, E)):
+        services.resolution_record(record=record, stage=TA, tutor=setup.tutor, decision=says, rationale="Read the full abstract.")
+    each = {record.pk: status(record) for record in setup.records}
+    assert Counter(each.values())[S.AWAITING_FIRST] == 5 and set(each.values()) == set(S)  # every status
+    assert selectors.stage_status_counts(review=setup.review, stage=TA) == {
+        s.value: Counter(each.values())[s] for s in S}
+    decided = dict(selectors.stage_status_queryset(review=setup.review, stage=TA, decided_only=True)
+                   .values_list("pk", "status"))
+    assert decided == {pk: value for pk, value in each.items() if value != S.AWAITING_FIRST}
+
+
 @pytest.mark.parametrize("tutor_says", [I, E])
 def test_a_resolution_decides_a_conflict_and_freezes_the_decisions(setup, tutor_says):
     record = setup.records[0]
