@@ -22,6 +22,7 @@ from studies.models.outcomes import (
 )
 from studies.models.pending import PENDING_IMPORT_LIFETIME, PendingImport
 from studies.models.prioritisation import (
+    STOPPING_GUARANTEE_RANGE,
     RankedRecord,
     ScreenerRanking,
     ScreeningOrder,
@@ -146,6 +147,7 @@ __all__ = [
     "ScreeningDecision",
     "ScreeningOrder",
     "ScreeningPrioritisation",
+    "STOPPING_GUARANTEE_RANGE",
     "ScreeningResolution",
     "ScreeningStatus",
     "SearchDatabase",

@@ -19,6 +19,11 @@ class ScreeningOrder(models.TextChoices):
     RANKED = "ranked", "Ranked by predicted relevance"
 
 
+# The range a team may choose for the stopping rule's recall target and confidence: below 0.8 neither
+# means much for a systematic review, and 0.999 already asks for nearly every record to be screened.
+STOPPING_GUARANTEE_RANGE = (0.8, 0.999)
+
+
 class ScreeningPrioritisation(models.Model):
     """How a review orders its title/abstract queue. No row = in order."""
 
@@ -30,6 +35,23 @@ class ScreeningPrioritisation(models.Model):
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                                    related_name="+")
     changed_at = models.DateTimeField(auto_now=True)
+    # The stopping rule's guarantee, the team's to choose (as in buscar): the recall it tests for and
+    # the confidence it needs. 95% and 95% are the paper's and the usual choice; a team that wants a
+    # stronger guarantee screens more before the rule supports stopping.
+    recall_target = models.FloatField(default=0.95)
+    confidence = models.FloatField(default=0.95)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(recall_target__gte=STOPPING_GUARANTEE_RANGE[0],
+                                                 recall_target__lte=STOPPING_GUARANTEE_RANGE[1]),
+                                   name="prioritisation_recall_target_range",
+                                   violation_error_message="The recall target must be between 0.8 and 0.999."),
+            models.CheckConstraint(condition=Q(confidence__gte=STOPPING_GUARANTEE_RANGE[0],
+                                                 confidence__lte=STOPPING_GUARANTEE_RANGE[1]),
+                                   name="prioritisation_confidence_range",
+                                   violation_error_message="The confidence must be between 0.8 and 0.999."),
+        ]
 
     def __str__(self) -> str:
         return f"{self.review}: {self.get_order_display()}"

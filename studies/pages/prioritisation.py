@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
 from studies import access, selectors
-from studies.models import ScreeningOrder, ScreeningPrioritisation, StoppingDecision
+from studies.models import STOPPING_GUARANTEE_RANGE, ScreeningOrder, ScreeningPrioritisation, StoppingDecision
 from studies.prioritisation.figures import recall_curve_svg
 from studies.services import prioritisation as services
 
@@ -33,6 +33,10 @@ def prioritisation_page(request: HttpRequest, slug: str) -> HttpResponse:
             action = request.POST.get("action")
             if action == "order":
                 services.prioritisation_set(review=review, user=request.user, order=request.POST.get("order", ""))
+            elif action == "rule":
+                services.stopping_rule_set(review=review, user=request.user,
+                                           recall_target=request.POST.get("recall_target", ""),
+                                           confidence=request.POST.get("confidence", ""))
             elif action == "stop":
                 services.stopping_decision_record(review=review, user=request.user, note=request.POST.get("note", ""))
             elif action == "resume":
@@ -56,7 +60,7 @@ def prioritisation_page(request: HttpRequest, slug: str) -> HttpResponse:
         "review": review, "error": error,
         "order": setting.order if setting else ScreeningOrder.IN_ORDER, "orders": ScreeningOrder.choices,
         "ranked_since": evidence.ranked_since, "estimate": estimate,
-        "alpha": 1 - estimate.confidence,
+        "alpha": 1 - estimate.confidence, "stopping_range": STOPPING_GUARANTEE_RANGE,
         "share_left_percent": round(100 * estimate.share_left, 1),
         "curve": mark_safe(recall_curve_svg(found, estimate.records_total, ranked_from=evidence.known_before,
                                             description=description)),

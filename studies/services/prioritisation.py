@@ -29,6 +29,7 @@ from studies.models import (
     ScreenerRanking,
     ScreeningDecision,
     ScreeningOrder,
+    STOPPING_GUARANTEE_RANGE,
     ScreeningPrioritisation,
     Stage,
     StoppingDecision,
@@ -75,6 +76,33 @@ def prioritisation_set(*, review: Review, user: AbstractBaseUser, order: str) ->
     if order == ScreeningOrder.RANKED:
         for screener_id in access.screener_ids(review):
             _retrain_later(review.pk, screener_id)
+    return setting
+
+
+@transaction.atomic
+def stopping_rule_set(*, review: Review, user: AbstractBaseUser, recall_target: object,
+                      confidence: object) -> ScreeningPrioritisation:
+    """The manager chooses the stopping rule's guarantee: the recall it tests for and its confidence
+    (each between 0.8 and 0.999; a decision already recorded keeps the ones it was made under)."""
+    access.require_role(user, review, access.MANAGER, action="choose the stopping rule's guarantee")
+    low, high = STOPPING_GUARANTEE_RANGE
+    chosen, errors = {}, {}
+    for name, label, value in (("recall_target", "recall target", recall_target),
+                               ("confidence", "confidence", confidence)):
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            errors[name] = f"Enter the {label} as a number such as 0.95 (got {value!r})."
+            continue
+        if not low <= number <= high:
+            errors[name] = f"The {label} must be between {low:g} and {high:g} (got {number:g})."
+        chosen[name] = number
+    if errors:
+        raise ValidationError(errors)
+    setting, _ = ScreeningPrioritisation.objects.select_for_update().get_or_create(review=review)
+    setting.recall_target, setting.confidence = chosen["recall_target"], chosen["confidence"]
+    setting.changed_by = user
+    setting.save()
     return setting
 
 
@@ -250,9 +278,11 @@ def stopping_now(*, review: Review, with_missed_bound: bool = False) -> Stopping
     """The stopping rule (Callaghan & Müller-Hansen 2020) on the review's settled title/abstract
     records, those settled since ranking began being its sample."""
     evidence = selectors.stopping_evidence(review=review)
+    recall_target, confidence = (ScreeningPrioritisation.objects.filter(review=review)
+                                 .values_list("recall_target", "confidence").first() or (RECALL_TARGET, CONFIDENCE))
     return stopping_estimate(
         evidence.ranked_labels, evidence.records_total, relevant_before=evidence.relevant_before,
-        known_before=evidence.known_before, recall_target=RECALL_TARGET, confidence=CONFIDENCE,
+        known_before=evidence.known_before, recall_target=recall_target, confidence=confidence,
         with_missed_bound=with_missed_bound)
 
 

@@ -217,6 +217,38 @@ def test_the_stopping_decision_is_the_managers_with_its_evidence(ranked):
     assert StoppingDecision.objects.get(pk=decision.pk).audit_events.count() == 2
 
 
+def test_the_manager_chooses_the_rules_guarantee_and_a_recorded_stop_keeps_its_own(ranked):
+    from studies.models import ScreeningPrioritisation
+
+    for index in range(8):
+        settle(ranked, index, Decision.INCLUDE if index == 0 else Decision.EXCLUDE)
+    usual = ranking_services.stopping_now(review=ranked.review)
+    assert (usual.recall_target, usual.confidence) == (0.95, 0.95)
+    with pytest.raises(PermissionDenied):
+        ranking_services.stopping_rule_set(review=ranked.review, user=ranked.s1, recall_target="0.9", confidence="0.9")
+    with pytest.raises(ValidationError) as refused:
+        ranking_services.stopping_rule_set(review=ranked.review, user=ranked.manager, recall_target="ninety",
+                                           confidence="1.5")
+    assert refused.value.message_dict == {
+        "recall_target": ["Enter the recall target as a number such as 0.95 (got 'ninety')."],
+        "confidence": ["The confidence must be between 0.8 and 0.999 (got 1.5)."]}
+    assert ScreeningPrioritisation.objects.get(review=ranked.review).confidence == 0.95  # nothing half-saved
+    ranking_services.stopping_rule_set(review=ranked.review, user=ranked.manager, recall_target="0.9",
+                                       confidence="0.8")
+    loose = ranking_services.stopping_now(review=ranked.review)
+    # The same sample tested for a lower recall: the p-value can only fall (fewer relevant records
+    # would have to be missed for recall to drop below 0.9).
+    assert (loose.recall_target, loose.confidence) == (0.9, 0.8) and loose.p_value <= usual.p_value
+    decision = ranking_services.stopping_decision_record(review=ranked.review, user=ranked.manager,
+                                                         note="Checking the guarantee is recorded.")
+    ranking_services.stopping_rule_set(review=ranked.review, user=ranked.manager, recall_target="0.99",
+                                       confidence="0.99")
+    decision.refresh_from_db()
+    assert (decision.recall_target, decision.confidence) == (0.9, 0.8)
+    strict = ranking_services.stopping_now(review=ranked.review)
+    assert strict.p_value >= usual.p_value and not strict.can_stop
+
+
 def test_the_rule_counts_only_settled_records(ranked):
     settle(ranked, 0, Decision.INCLUDE)
     decide(ranked, ranked.s1, 1, Decision.INCLUDE)  # unsettled: blind, not part of the evidence
@@ -270,6 +302,15 @@ def test_the_managers_page_sets_the_order_shows_the_rule_and_records_the_stop(ra
     assert "Records not screened after the stopping rule (PRISMA 2020): <strong>10</strong>" in body
     assert manager.post(url, {"action": "order", "order": ScreeningOrder.IN_ORDER}).status_code == 302
     assert not selectors.screening_ranked(ranked.review)
+    # The rule's guarantee: shown in the form, changed by the manager, refused with the field named.
+    assert 'name="confidence" type="number" step="0.001" min="0.8" max="0.999" value="0.95"' in body
+    assert manager.post(url, {"action": "rule", "recall_target": "0.9", "confidence": "0.99"}).status_code == 302
+    body = manager.get(url).content.decode()
+    assert 'name="recall_target" type="number" step="0.001" min="0.8" max="0.999" value="0.9"' in body
+    assert "p (recall below 0.90)" in body
+    refused = manager.post(url, {"action": "rule", "recall_target": "0.5", "confidence": "0.95"})
+    assert refused.status_code == 200 and "The recall target must be between 0.8 and 0.999 (got 0.5)." in (
+        refused.content.decode())
 
 
 def test_the_screening_page_says_why_a_record_is_high(ranked):
