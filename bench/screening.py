@@ -18,6 +18,9 @@ Screeners pause ``--think`` seconds between decisions (1 s by default, ten times
 reads an abstract); the targets are checked on that run. A second, saturating run with no pause
 reports capacity (decisions per second), where latency is queueing for the machine's cores.
 
+Before the load, the whole-review status queries (PRISMA's counts, the tutor's conflicts, the settled
+verdicts a ranking trains on) are timed in process beside a plain count of the review's records.
+
 Targets (issue 7): next record p95 < 50 ms, decision p95 < 100 ms, zero lost or duplicated decisions.
 Uses the machine's PostgreSQL at 127.0.0.1:5432 (database ``reviewsite_bench_screening``, recreated)
 or a private one.
@@ -93,6 +96,40 @@ def build(records: int, screened: int, screeners: int) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+
+
+def status_timings() -> None:
+    """Runs in a child process after the build: the whole-review status queries (PRISMA's counts, the
+    tutor's conflicts, the settled verdicts a ranking trains on), median of 7, beside the floor of a
+    plain count of the review's records."""
+    import django
+
+    django.setup()
+    from studies import selectors
+    from studies.models import Record, Review, Stage
+
+    review = Review.objects.get(slug=SLUG)
+    stage = Stage.TITLE_ABSTRACT
+
+    def median_ms(call) -> float:
+        times = []
+        for _ in range(7):
+            started = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    print(f"{'whole-review query':<34} {'median ms':>10} {'/floor':>8}")
+    floor = None
+    for label, call in (
+            ("records of the review (floor)", lambda: Record.objects.filter(review=review).count()),
+            ("PRISMA counts", lambda: selectors.prisma_counts(review, selectors.prisma_previous_version_at(review))),
+            ("status counts (title/abstract)", lambda: selectors.stage_status_counts(review=review, stage=stage)),
+            ("conflicts waiting", lambda: selectors.conflicts_waiting(review=review, stage=stage)),
+            ("settled verdicts", lambda: selectors.settled_verdicts(review=review, stage=stage))):
+        ms = median_ms(call)
+        floor = floor or ms
+        print(f"{label:<34} {ms:>10.1f} {ms / floor:>8.1f}")
 
 
 class Screener:
@@ -272,6 +309,9 @@ def main() -> int:
                            cwd=BASE_DIR, env=env, check=True)
             print(f"built a review of {args.records:,} records ({args.screened:,} already dual-screened) "
                   f"in {time.perf_counter() - started:.0f} s")
+            subprocess.run([python, "-c", f"import sys; sys.path.insert(0, {str(BASE_DIR)!r}); "
+                                          "from bench.screening import status_timings; status_timings()"],
+                           cwd=BASE_DIR, env=env, check=True)
             with pages.gunicorn_serving(workdir, env, port=args.port, workers=args.workers):
                 usernames = [f"bench-screener-{i}" for i in range(args.screeners)]
                 threaded_load(args.port, "/healthz", args.workers * 4, args.workers * 8)  # warm the workers
