@@ -58,7 +58,7 @@ def start_private_postgres(data_dir: Path):
         # PostgreSQL refuses to run as root, so pgserver runs it as a user it creates with
         # ``useradd``, which lives in sbin: not on the PATH of a root shell started with a bare
         # environment (``env -i``, cron, some CI runners).
-        path = os.environ.get("PATH", "").split(os.pathsep)
+        path = (os.environ.get("PATH") or os.defpath).split(os.pathsep)
         os.environ["PATH"] = os.pathsep.join([*path, *(d for d in ("/usr/sbin", "/sbin") if d not in path)])
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")

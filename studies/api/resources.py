@@ -336,6 +336,12 @@ class CheckedNumbersViewSet(ReviewScopedViewSet):
         body.is_valid(raise_exception=True)
         return dict(body.validated_data) or None
 
+    def _correction(self, serializer_class) -> tuple[dict, dict]:
+        """A correction's body: the corrected numbers, and where the checker saw the entry."""
+        given = self._seen(serializer_class) or {}
+        place = {name: value for name, value in given.items() if name in self.model.checked_place}
+        return {name: value for name, value in given.items() if name not in place}, place
+
     def _checked(self, call) -> Response:
         try:
             row = call()
@@ -363,7 +369,8 @@ class StudyEstimateViewSet(CheckedNumbersViewSet):
     @action(detail=True, methods=["post"])
     def confirm(self, request, slug: str, pk: str) -> Response:
         """Confirm an estimate awaiting check as entered (a manager, or an extractor who did not enter it).
-        The body may give the numbers the checker saw: if the entry has changed since, it is refused."""
+        The body may give the numbers the checker saw and where: if the entry has changed or moved since, it
+        is refused."""
         row = self.get_object()
         seen = self._seen(s.StudyEstimateSeenSerializer)
         return self._checked(lambda: study_estimate_confirm(row_id=row.pk, user=request.user, seen=seen))
@@ -372,12 +379,11 @@ class StudyEstimateViewSet(CheckedNumbersViewSet):
     @action(detail=True, methods=["post"])
     def correct(self, request, slug: str, pk: str) -> Response:
         """Correct an estimate awaiting check: the numbers sent (estimate, SE, group sizes) replace the entered
-        ones and are confirmed."""
+        ones and are confirmed. The body may say where the checker saw it: if it has moved since, it is refused."""
         row = self.get_object()
-        body = s.StudyEstimateCorrectionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._checked(lambda: study_estimate_correct(row_id=row.pk, user=request.user,
-                                                            values=body.validated_data))
+        values, place = self._correction(s.StudyEstimateCorrectionSerializer)
+        return self._checked(lambda: study_estimate_correct(row_id=row.pk, user=request.user, values=values,
+                                                            seen=place))
 
 
 class OutcomeDataViewSet(CheckedNumbersViewSet):
@@ -394,7 +400,8 @@ class OutcomeDataViewSet(CheckedNumbersViewSet):
     @action(detail=True, methods=["post"])
     def confirm(self, request, slug: str, pk: str) -> Response:
         """Confirm a value awaiting check as entered (a manager, or an extractor who did not enter it).
-        The body may give the numbers the checker saw: if the entry has changed since, it is refused."""
+        The body may give the numbers the checker saw and where: if the entry has changed or moved since, it
+        is refused."""
         row = self.get_object()
         seen = self._seen(s.OutcomeValueSeenSerializer)
         return self._checked(lambda: outcome_value_confirm(row_id=row.pk, user=request.user, seen=seen))
@@ -402,8 +409,9 @@ class OutcomeDataViewSet(CheckedNumbersViewSet):
     @extend_schema(request=s.OutcomeValueCorrectionSerializer, responses=s.OutcomeDataSerializer)
     @action(detail=True, methods=["post"])
     def correct(self, request, slug: str, pk: str) -> Response:
-        """Correct a value awaiting check: the numbers sent replace the entered ones and are confirmed."""
+        """Correct a value awaiting check: the numbers sent replace the entered ones and are confirmed. The
+        body may say where the checker saw it: if it has moved since, it is refused."""
         row = self.get_object()
-        body = s.OutcomeValueCorrectionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._checked(lambda: outcome_value_correct(row_id=row.pk, user=request.user, values=body.validated_data))
+        values, place = self._correction(s.OutcomeValueCorrectionSerializer)
+        return self._checked(lambda: outcome_value_correct(row_id=row.pk, user=request.user, values=values,
+                                                           seen=place))

@@ -236,36 +236,49 @@ class OutcomeDataSerializer(CheckedNumbersSerializer):
                             "confirmed_total"]
 
 
-class StudyEstimateSeenSerializer(serializers.Serializer):
-    """A held study estimate as the checker saw it: its numbers (null: shown empty) and where it was
-    (outcome, time point, subgroup ids; null subgroup: none). A confirm is refused if any of those
-    given has changed since."""
+class EstimatePlaceSerializer(serializers.Serializer):
+    """Where the checker saw a held study estimate (ids; a null subgroup: none). A confirm or a
+    correction is refused if any of those given has changed since."""
 
-    estimate = serializers.FloatField(required=False, allow_null=True)
-    se = serializers.FloatField(required=False, allow_null=True)
-    n_intervention = serializers.IntegerField(required=False, allow_null=True)
-    n_control = serializers.IntegerField(required=False, allow_null=True)
+    study = serializers.IntegerField(required=False)
     outcome = serializers.IntegerField(required=False)
     time_point = serializers.IntegerField(required=False)
     subgroup = serializers.IntegerField(required=False, allow_null=True)
 
 
-class OutcomeValueSeenSerializer(serializers.Serializer):
-    """A held outcome value as the checker saw it: its numbers (null: shown empty) and where it was
-    (outcome, time point, arm ids). A confirm is refused if any of those given has changed since."""
+class ValuePlaceSerializer(serializers.Serializer):
+    """Where the checker saw a held outcome value (ids). A confirm or a correction is refused if any
+    of those given has changed since."""
+
+    outcome = serializers.IntegerField(required=False)
+    time_point = serializers.IntegerField(required=False)
+    arm = serializers.IntegerField(required=False)
+
+
+class StudyEstimateSeenSerializer(EstimatePlaceSerializer):
+    """A held study estimate as the checker saw it: its numbers (null: shown empty) and its place. A
+    confirm is refused if any of those given has changed since."""
+
+    estimate = serializers.FloatField(required=False, allow_null=True)
+    se = serializers.FloatField(required=False, allow_null=True)
+    n_intervention = serializers.IntegerField(required=False, allow_null=True)
+    n_control = serializers.IntegerField(required=False, allow_null=True)
+
+
+class OutcomeValueSeenSerializer(ValuePlaceSerializer):
+    """A held outcome value as the checker saw it: its numbers (null: shown empty) and its place. A
+    confirm is refused if any of those given has changed since."""
 
     n = serializers.IntegerField(required=False, allow_null=True)
     mean = serializers.FloatField(required=False, allow_null=True)
     sd = serializers.FloatField(required=False, allow_null=True)
     events = serializers.IntegerField(required=False, allow_null=True)
     total = serializers.IntegerField(required=False, allow_null=True)
-    outcome = serializers.IntegerField(required=False)
-    time_point = serializers.IntegerField(required=False)
-    arm = serializers.IntegerField(required=False)
 
 
-class StudyEstimateCorrectionSerializer(serializers.Serializer):
-    """A checker's corrected estimate and/or SE for a held study estimate."""
+class StudyEstimateCorrectionSerializer(EstimatePlaceSerializer):
+    """A checker's corrected estimate, SE and/or group sizes for a held study estimate, and where they
+    saw it."""
 
     estimate = serializers.FloatField(required=False)
     se = serializers.FloatField(required=False)
@@ -273,8 +286,9 @@ class StudyEstimateCorrectionSerializer(serializers.Serializer):
     n_control = serializers.IntegerField(required=False)
 
 
-class OutcomeValueCorrectionSerializer(serializers.Serializer):
-    """A checker's corrected numbers for a held value (those of the outcome's data type)."""
+class OutcomeValueCorrectionSerializer(ValuePlaceSerializer):
+    """A checker's corrected numbers for a held value (those of the outcome's data type), and where
+    they saw it."""
 
     n = serializers.IntegerField(required=False)
     mean = serializers.FloatField(required=False)

@@ -336,7 +336,7 @@ class OutcomeData(HeldForCheck):
     confirmed_total = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     checked_numbers = CHECKED_NUMBERS
-    checked_place = ("outcome", "time_point", "arm")
+    checked_place = ("outcome", "time_point", "arm")  # an arm is of one study (OutcomeData.clean)
 
     class Meta:
         ordering = ["study", "outcome", "time_point", "-arm__role"]
@@ -497,7 +497,7 @@ class StudyEstimate(HeldForCheck):
     confirmed_n_control = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     checked_numbers = CHECKED_ESTIMATE_NUMBERS
-    checked_place = ("outcome", "time_point", "subgroup")
+    checked_place = ("study", "outcome", "time_point", "subgroup")
 
     class Meta:
         ordering = ["outcome", "order", "study"]

@@ -52,15 +52,17 @@ def values_awaiting_check(request: HttpRequest, slug: str) -> HttpResponse:
             messages.warning(request, "That value is no longer awaiting check: someone has confirmed or corrected it.")
             return redirect("studies:values-awaiting-check", slug=review.slug)
         shown = _where(kind, held)
+        # What the checker was shown (numbers and place): a confirm or a correction of an entry changed or
+        # moved since is refused.
+        seen = {name: request.POST[f"seen_{name}"] for name in (*names, *held.checked_place)
+                if f"seen_{name}" in request.POST}
         try:
             if request.POST.get("action") == "correct":
                 values = {name: request.POST.get(name, "").strip() for name in names
                           if request.POST.get(name, "").strip() != ""}
-                correct(row_id=held.pk, user=request.user, values=values)
+                correct(row_id=held.pk, user=request.user, values=values, seen=seen)
                 messages.success(request, f"Corrected and confirmed: {shown}. The analysis is being updated.")
             else:
-                seen = {name: request.POST[f"seen_{name}"] for name in (*names, *held.checked_place)
-                        if f"seen_{name}" in request.POST}
                 confirm(row_id=held.pk, user=request.user, seen=seen)
                 messages.success(request, f"Confirmed: {shown}. The analysis is being updated.")
             return redirect("studies:values-awaiting-check", slug=review.slug)

@@ -410,8 +410,8 @@ def study_estimate_flags(*, row: StudyEstimate, others: Sequence[tuple[int, floa
     total = _total(row.n_intervention, row.n_control)
     if row.se < MIN_WEIGHABLE_SE:
         flags.append(Flag("se_cannot_be_weighed", "se", (
-            f"{where}: SE {row.se:g} is too small to weigh (its square underflows, so its weight would be "
-            "infinite); the analysis leaves the study out as zero variance. Held for a check.")))
+            f"{where}: SE {row.se:g} is too small to weigh (its square is below the smallest normal number "
+            "a computer holds); the analysis leaves the study out as zero variance. Held for a check.")))
     # The analysis leaves such a study out, and so do the rules: one infinite weight made every
     # other study's residual NaN, which silenced the outlier rule for the whole outcome.
     others = [other for other in others if other[2] >= MIN_WEIGHABLE_SE]

@@ -84,14 +84,17 @@ def outcome_value_confirm(*, row_id: int, user, seen: Mapping[str, object] | Non
 
 
 @transaction.atomic
-def outcome_value_correct(*, row_id: int, user, values: Mapping[str, object]) -> OutcomeData:
+def outcome_value_correct(*, row_id: int, user, values: Mapping[str, object],
+                          seen: Mapping[str, object] | None = None) -> OutcomeData:
     """Correct a held value: the checker's numbers replace the entered ones and are confirmed.
 
     ``values`` holds the numbers of the outcome's data type (n, mean, SD or events, total); numbers
     not given keep their entered value. The correction is refused, field by field, if impossible
-    (``OutcomeData.clean``); it is not held again, since it is itself the second look.
+    (``OutcomeData.clean``); it is not held again, since it is itself the second look. ``seen``: as
+    for a confirm (the numbers not corrected, and the place, as the checker saw them).
     """
     row = _held_row(row_id, user)
+    _as_seen(row, seen)
     allowed = ("n", "mean", "sd") if row.outcome.data_type == DataType.CONTINUOUS else ("events", "total")
     unknown = sorted(set(values) - set(allowed))
     if unknown:
@@ -111,11 +114,13 @@ def study_estimate_confirm(*, row_id: int, user, seen: Mapping[str, object] | No
 
 
 @transaction.atomic
-def study_estimate_correct(*, row_id: int, user, values: Mapping[str, object]) -> StudyEstimate:
+def study_estimate_correct(*, row_id: int, user, values: Mapping[str, object],
+                           seen: Mapping[str, object] | None = None) -> StudyEstimate:
     """Correct a held study estimate: ``values`` may hold ``estimate``, ``se``, ``n_intervention`` and
     ``n_control`` (one not given keeps its entered value); the correction is confirmed, and refused
-    field by field if impossible."""
+    field by field if impossible. ``seen`` as for a confirm."""
     row = _held_row(row_id, user, StudyEstimate)
+    _as_seen(row, seen)
     unknown = sorted(set(values) - set(CHECKED_ESTIMATE_NUMBERS))
     if unknown:
         raise ValidationError({name: f"A study estimate has an estimate, an SE and group sizes: {name} cannot be given."

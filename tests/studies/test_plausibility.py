@@ -667,13 +667,21 @@ def test_a_confirm_is_refused_for_an_entry_moved_after_the_checker_looked_on_the
     client.force_login(team.second)
     form = client.get(page).content.decode()
     shown = dict(re.findall(r'<input type="hidden" name="(seen_\w+)" value="([^"]*)">', form))
-    assert (shown["seen_outcome"], shown["seen_time_point"], shown["seen_subgroup"], shown["seen_estimate"]) == (
-        str(generic.outcome.pk), str(small.time_point.pk), "", "0.8")
+    assert (shown["seen_study"], shown["seen_outcome"], shown["seen_time_point"], shown["seen_subgroup"],
+            shown["seen_estimate"]) == (str(small.study.pk), str(generic.outcome.pk), str(small.time_point.pk), "", "0.8")
     row.time_point = entity_save(instance=TimePoint(review=small.review, label="12 months", order=5))
     entity_save(instance=row, user=team.first)  # moved by the person who entered it, still held
     response = client.post(page, {"row": row.pk, "kind": "estimate", "action": "confirm", **shown})
     assert response.status_code == 400 and "was moved (its time point) after you looked at it" in (
         response.content.decode())
+    # A correction too: the checker's numbers were meant for where they saw the entry.
+    response = client.post(page, {"row": row.pk, "kind": "estimate", "action": "correct", "estimate": "-0.2",
+                                  **shown})
+    assert response.status_code == 400 and "was moved (its time point)" in response.content.decode()
+    correct_url = f"/api/reviews/{small.review.slug}/study-estimates/{row.pk}/correct/"
+    refused = client_for(team.second).post(correct_url, {"estimate": -0.2, "time_point": small.time_point.pk},
+                                           format="json")
+    assert refused.status_code == 400 and "was moved (its time point)" in str(refused.json())
     # The API's confirm takes the same place (ids; a null subgroup: none).
     url = f"/api/reviews/{small.review.slug}/study-estimates/{row.pk}/confirm/"
     seen = {"estimate": 0.8, "se": 0.1, "outcome": generic.outcome.pk, "time_point": small.time_point.pk,
@@ -682,6 +690,28 @@ def test_a_confirm_is_refused_for_an_entry_moved_after_the_checker_looked_on_the
     assert refused.status_code == 400 and "was moved (its time point)" in str(refused.json())
     shown["seen_time_point"] = str(row.time_point_id)
     assert client.post(page, {"row": row.pk, "kind": "estimate", "action": "confirm", **shown}).status_code == 302
+
+
+def test_an_estimate_moved_to_another_study_after_the_look_is_neither_confirmed_nor_corrected(
+        small, generic, team, client):
+    import re
+
+    from studies.models import Study
+
+    row = held(new_estimate(small, generic, team.first, estimate=0.8, se=0.1))
+    page = f"/reviews/{small.review.slug}/extraction/awaiting-check/"
+    client.force_login(team.second)
+    shown = dict(re.findall(r'<input type="hidden" name="(seen_\w+)" value="([^"]*)">', client.get(page).content.decode()))
+    row.study = entity_save(instance=Study(review=small.review, label="Moved 2019", year=2019))
+    entity_save(instance=row, user=team.first)
+    for action in ("confirm", "correct"):
+        response = client.post(page, {"row": row.pk, "kind": "estimate", "action": action, **shown})
+        assert response.status_code == 400 and "was moved (its study)" in response.content.decode()
+    url = f"/api/reviews/{small.review.slug}/study-estimates/{row.pk}/"
+    refused = client_for(team.second).post(url + "confirm/", {"estimate": 0.8, "se": 0.1, "study": small.study.pk},
+                                           format="json")
+    assert refused.status_code == 400 and "was moved (its study)" in str(refused.json())
+    assert held(row).check_state == CheckState.AWAITING_CHECK
 
 
 def test_the_api_confirm_of_an_outcome_value_is_refused_for_one_moved_to_another_arm(small, team):
