@@ -9,9 +9,21 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .heterogeneity import tau2_dersimonian_laird
 
 FloatArray = NDArray[np.float64]
+
+
+def _tau2_dersimonian_laird_exact(q: float, df: float, w: FloatArray) -> float:
+    """DerSimonian–Laird τ² with its denominator Σw − Σw²/Σw written as Σᵢ wᵢ·(Σ_{j≠i} wⱼ)/Σw, each
+    sum of the others added up, not subtracted from the total. The textbook form (RevMan's, metafor's,
+    ``tau2_dersimonian_laird``) cancels catastrophically when one weight dwarfs the rest: one study
+    with an SE of 1e-12 among SEs near 0.1 made τ² 0 and every other study an outlier. For
+    ordinary data the two agree to rounding (metafor's rstudent to 1e-9 in the tests)."""
+    if df < 1:
+        return 0.0
+    others = np.array([np.sum(np.delete(w, i)) for i in range(len(w))])
+    scale = np.sum(w * others) / np.sum(w)
+    return max(0.0, (q - df) / scale) if scale > 0 else 0.0
 
 
 def studentized_deleted_residuals(y: ArrayLike, v: ArrayLike) -> FloatArray:
@@ -45,8 +57,7 @@ def studentized_deleted_residuals(y: ArrayLike, v: ArrayLike) -> FloatArray:
         w = 1.0 / vi
         fixed = np.sum(w * yi) / np.sum(w)
         q = np.sum(w * (yi - fixed) ** 2)
-        tau2 = float(tau2_dersimonian_laird(np.array([q]), np.array([k - 2.0]), np.array([np.sum(w)]),
-                                            np.array([np.sum(w**2)]))[0])
+        tau2 = _tau2_dersimonian_laird_exact(q, k - 2.0, w)
         w_random = 1.0 / (vi + tau2)
         mu = np.sum(w_random * yi) / np.sum(w_random)
         var_mu = 1.0 / np.sum(w_random)

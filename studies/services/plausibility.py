@@ -60,6 +60,8 @@ from studies.models import (
 SD_RATIO_LIMIT = 5.0
 CHANGE_RATIO_LIMIT = 10.0
 OUTLIER_Z_LIMIT = 3.5
+# An estimate's SE below this fraction of every other study's, when no group sizes are given.
+SE_BELOW_OTHERS_LIMIT = SD_RATIO_LIMIT ** 2
 # SD·√n within 30% of the others' median, while the SD itself is under half of it: an SE typed as the SD.
 SE_PATTERN_TOLERANCE = 0.3
 # A median of fewer studies says too little about what an SD should be; the leave-one-out fit needs 3
@@ -337,8 +339,9 @@ def _outlier_flags(row: OutcomeData, context: _Context, where: str) -> list[Flag
 
 # ----------------------------------------------------------------------------------------------------
 # Study estimates (generic inverse variance): the same check, with the rules an estimate, its SE and
-# its group sizes allow. An SE is compared with the others' only through SE·√N (N the study's total,
-# when given): SEs themselves differ tenfold between a small and a large study, SE·√N should not. The
+# its group sizes allow. An SE is compared with the others' through SE·√N (N the study's total, when
+# given): SEs themselves differ tenfold between a small and a large study, SE·√N should not. Without
+# N, only an SE below 1/25 of every other study's is held (a study some 625 times larger). The
 # estimate is never compared fold-wise (a log ratio or a difference near 0 may move by any factor);
 # its distance from the other studies is the studentized deleted residual, as for arm data.
 # ----------------------------------------------------------------------------------------------------
@@ -431,6 +434,17 @@ def study_estimate_flags(*, row: StudyEstimate, others: Sequence[tuple[int, floa
                 f"{where}: SE {row.se:g} with {total} participants (SE × √N = {mine:.3g}) is {said} the median "
                 f"SE × √N of the other {len(scaled)} studies ({median:.3g}); beyond {SD_RATIO_LIMIT:g}-fold either "
                 "way is held for a check.")))
+    other_ses = [se for _, _, se, _ in others]
+    if not total and row.se >= MIN_WEIGHABLE_SE and len({study for study, *_ in others}) >= MIN_STUDIES_FOR_MEDIAN_SD:
+        # Without group sizes SE·√N cannot be formed; an SE far below every other study's would still
+        # take nearly all the weight (and make the others look heterogeneous). SE scales as 1/√N, so
+        # 1/25 of the smallest is a study some 625 times the largest.
+        smallest = min(other_ses)
+        if row.se < smallest / SE_BELOW_OTHERS_LIMIT:
+            flags.append(Flag("se_far_below_others", "se", (
+                f"{where}: SE {row.se:g} is 1/{_times(smallest / row.se)} of the smallest SE of the other studies "
+                f"({smallest:.3g}), and no group sizes say the study is that large; below 1/{SE_BELOW_OTHERS_LIMIT:g} "
+                "(a study some 625 times larger) is held for a check.")))
     if previous is not None:
         # Not the estimate: a log ratio or a difference near 0 may move by any factor without a slip.
         for name in ("se", "n_intervention", "n_control"):

@@ -502,6 +502,26 @@ def test_an_se_too_small_to_weigh_is_held_left_out_and_does_not_silence_the_outl
     assert [f["rule"] for f in other.check_flags] == ["outlying_study"]
 
 
+def test_an_se_far_below_every_other_without_group_sizes_is_held_and_once_confirmed_spoils_no_residual(
+        small, generic, team):
+    # An SE a fifth of the smallest other, with no group sizes: a large trial, not a slip.
+    row = new_estimate(small, generic, team.first, estimate=-0.25, se=0.018, n_intervention=None, n_control=None)
+    row.refresh_from_db()
+    assert row.check_state == CheckState.CONFIRMED, row.check_flags
+    row.se, row.estimate = 1e-12, -0.6
+    row = held(entity_save(instance=row, user=team.first))
+    assert {f["rule"] for f in row.check_flags} >= {"se_far_below_others", "changed_tenfold"}
+    assert "SE 1e-12 is 1/" in " ".join(f["message"] for f in row.check_flags)
+    study_estimate_confirm(row_id=row.pk, user=small.manager)  # the checker confirms it all the same
+    # An ordinary estimate entered later is not made an outlier by it (the leave-one-out τ² once
+    # cancelled to 0 beside the dominant weight, giving z = 4).
+    other = generic.estimates[0]
+    other.estimate = -0.2
+    other = entity_save(instance=other, user=team.first)
+    other.refresh_from_db()
+    assert other.check_state == CheckState.CONFIRMED, other.check_flags
+
+
 def test_a_plausible_estimate_is_confirmed_at_once_and_analysed(small, generic, team):
     row = new_estimate(small, generic, team.first, estimate=-0.18, se=0.11)
     row.refresh_from_db()

@@ -30,3 +30,30 @@ def test_a_study_far_from_homogeneous_others_stands_out():
 
 def test_fewer_than_three_studies_give_no_residuals():
     assert np.isnan(studentized_deleted_residuals([0.1, 0.2], [0.1, 0.1])).all()
+
+
+def _exact_z(y, v, i):
+    """zᵢ with the leave-one-out fit's τ² in exact rational arithmetic (the oracle for the
+    cancellation the engine's textbook formula suffers), the rest in floats."""
+    from fractions import Fraction
+
+    keep = [j for j in range(len(y)) if j != i]
+    w = [1 / Fraction(v[j]) for j in keep]
+    ys = [Fraction(y[j]) for j in keep]
+    total = sum(w)
+    fixed = sum(a * b for a, b in zip(w, ys)) / total
+    q = sum(a * (b - fixed) ** 2 for a, b in zip(w, ys))
+    tau2 = max(Fraction(0), (q - (len(keep) - 1)) / (total - sum(a * a for a in w) / total))
+    w_random = [1 / (Fraction(v[j]) + tau2) for j in keep]
+    mu = sum(a * b for a, b in zip(w_random, ys)) / sum(w_random)
+    return float((Fraction(y[i]) - mu) / np.sqrt(float(Fraction(v[i]) + tau2 + 1 / sum(w_random))))
+
+
+def test_one_study_with_a_tiny_se_does_not_make_the_others_outliers():
+    # SE 1e-12 (a slip, once confirmed) among SEs of 0.1-0.2: the textbook τ² denominator
+    # Σw − Σw²/Σw cancelled to rounding noise, τ² came out 0 and an ordinary study had z = 4.
+    y = [-0.6, -0.22, 0.1, -0.35, -0.5, -0.2]
+    v = [1e-24, 0.01, 0.0144, 0.0121, 0.04, 0.01]
+    z = studentized_deleted_residuals(y, v)
+    np.testing.assert_allclose(z[1:], [_exact_z(y, v, i) for i in range(1, len(y))], rtol=1e-9)
+    assert abs(z[-1]) < 1
