@@ -19,7 +19,7 @@ from studies.prioritisation.ranking import (
     relevance_scores,
     text_features,
 )
-from studies.prioritisation.stopping import StoppingEstimate, stopping_estimate, stopping_indicated
+from studies.prioritisation.stopping import CONFIDENCE, StoppingEstimate, stopping_estimate, stopping_indicated
 
 
 def retrain_interval(records_labelled: int) -> int:
@@ -33,8 +33,10 @@ class PrioritisedScreening:
     """Ranked screening of ``texts``, starting from records already labelled (the priors)."""
 
     def __init__(self, texts: Sequence[str], known: dict[int, int], *,
-                 settings: RankingSettings = DEFAULT_SETTINGS, retrain_every: int | None = None):
+                 settings: RankingSettings = DEFAULT_SETTINGS, retrain_every: int | None = None,
+                 confidence: float = CONFIDENCE):
         self.settings = settings
+        self.confidence = confidence  # the stopping rule's (its recall target is the protocol's 95%)
         self.features, self.vocabulary = text_features(texts, settings)
         self.records_total = len(texts)
         self.known_before = dict(known)
@@ -97,7 +99,7 @@ class PrioritisedScreening:
         """Whether the stopping rule says stop now: ``stopping().can_stop``, computed for less (what a
         check after every decision needs)."""
         return stopping_indicated(self.ranked_labels, self.records_total - len(self.known_before),
-                                  relevant_before=sum(self.known_before.values()))
+                                  relevant_before=sum(self.known_before.values()), confidence=self.confidence)
 
     def stopping(self) -> StoppingEstimate:
         """The stopping rule's verdict now (Callaghan & Müller-Hansen 2020)."""
@@ -105,6 +107,6 @@ class PrioritisedScreening:
             self._stop_estimate = stopping_estimate(
                 self.ranked_labels, self.records_total,
                 relevant_before=sum(self.known_before.values()),
-                known_before=len(self.known_before),
+                known_before=len(self.known_before), confidence=self.confidence,
             )
         return self._stop_estimate

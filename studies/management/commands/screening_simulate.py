@@ -6,8 +6,9 @@ FILE.csv has the columns ``record_id,title,abstract,year,doi`` (no labels); INC_
 included and one excluded record, known before screening starts. The command prints the
 ``record_id`` it wants screened next (never a prior, never twice) and reads back ``1`` (included) or
 ``0`` (excluded), one line each; it prints ``STOP`` once, when the stopping rule judges 95% recall
-reached with 95% confidence (no answer follows), and keeps asking until every record has been asked,
-then exits. Nothing else goes to stdout; messages go to stderr.
+reached with 95% confidence (no answer follows; ``--confidence`` asks for another, as a manager may
+per review), and keeps asking until every record has been asked, then exits. Nothing else goes to
+stdout; messages go to stderr.
 
 It runs the product's ranking and stopping rule (studies.prioritisation): the same TF-IDF features,
 classifier, retraining schedule and Callaghan & Müller-Hansen (2020) test as the screening queue.
@@ -21,8 +22,10 @@ from typing import ClassVar
 
 from django.core.management.base import BaseCommand, CommandError
 
+from studies.models import STOPPING_GUARANTEE_RANGE
 from studies.prioritisation.ranking import record_text
 from studies.prioritisation.session import PrioritisedScreening
+from studies.prioritisation.stopping import CONFIDENCE
 
 REQUIRED_COLUMNS = ("record_id", "title", "abstract")
 
@@ -64,8 +67,14 @@ class Command(BaseCommand):
         parser.add_argument("--records", required=True, help="CSV with record_id,title,abstract,year,doi")
         parser.add_argument("--prior", required=True,
                             help="INC_ID,EXC_ID: one included and one excluded record")
+        parser.add_argument("--confidence", type=float, default=CONFIDENCE,
+                            help=f"the stopping rule's confidence that recall is 95%% at STOP (default {CONFIDENCE:g}, "
+                                 "the paper's and the product's; a manager may choose 0.8-0.999 per review)")
 
-    def handle(self, *args, records: str, prior: str, **options) -> None:
+    def handle(self, *args, records: str, prior: str, confidence: float = CONFIDENCE, **options) -> None:
+        low, high = STOPPING_GUARANTEE_RANGE
+        if not low <= confidence <= high:
+            raise CommandError(f"--confidence must be between {low:g} and {high:g}, not {confidence:g}.")
         started = time.monotonic()
         ids, texts = read_records(records)
         position = {record_id: index for index, record_id in enumerate(ids)}
@@ -76,7 +85,7 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"--prior: {', '.join(unknown)} not in {records}.")
         known = {position[priors[0]]: 1, position[priors[1]]: 0}
-        screening = PrioritisedScreening(texts, known)
+        screening = PrioritisedScreening(texts, known, confidence=confidence)
         self.stderr.write(f"{len(ids)} records, features ready in {time.monotonic() - started:.1f} s")
 
         out, answers = sys.stdout, sys.stdin

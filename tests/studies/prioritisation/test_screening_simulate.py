@@ -24,9 +24,9 @@ def write_records(tmp_path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def simulate(records: Path, prior: str) -> subprocess.Popen:
+def simulate(records: Path, prior: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "manage.py", "screening_simulate", "--records", str(records),
-                             "--prior", prior], cwd=BASE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             "--prior", prior, *extra], cwd=BASE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, bufsize=1)
 
 
@@ -82,3 +82,35 @@ def test_a_bad_answer_is_a_clear_error(tmp_path):
     assert process.returncode != 0
     assert out.strip() in ("C", "D")
     assert "must be 1 or 0" in err
+
+
+def test_a_confidence_outside_what_a_manager_may_choose_is_a_clear_error(tmp_path):
+    records = write_records(tmp_path, [{"record_id": r, "title": f"title {r}", "abstract": "text"}
+                                       for r in ("A", "B", "C")])
+    process = simulate(records, "A,B", "--confidence", "0.5")
+    out, err = process.communicate(timeout=60)
+    assert process.returncode != 0 and out == ""
+    assert "--confidence must be between 0.8 and 0.999, not 0.5" in err
+
+
+def test_a_higher_confidence_stops_no_earlier_and_still_stops():
+    from studies.prioritisation.session import PrioritisedScreening
+
+    # 600 records, 12 relevant about one topic, in an order the ranking must find them in.
+    rng = random.Random(3)
+    relevant = set(rng.sample(range(600), 12))
+    texts = [f"peer support reduced self-stigma trial {i}" if i in relevant else
+             f"soil nitrogen in {rng.choice(['alpine', 'grassland', 'meadow'])} plots {i}" for i in range(600)]
+    first_relevant, first_other = min(relevant), min(set(range(600)) - relevant)
+    stops = {}
+    for confidence in (0.95, 0.99):
+        screening = PrioritisedScreening(texts, {first_relevant: 1, first_other: 0}, confidence=confidence)
+        asked = 0
+        while (index := screening.next_record()) is not None:
+            screening.record_decision(index, index in relevant)
+            asked += 1
+            if screening.stop_indicated():
+                assert screening.stopping().confidence == confidence and screening.stopping().can_stop
+                stops[confidence] = asked
+                break
+    assert set(stops) == {0.95, 0.99} and stops[0.95] < stops[0.99] < 598, stops
