@@ -143,7 +143,7 @@ def wait_worker_idle(broker_url: str, timeout: float = 30) -> None:
     broker = redis.Redis.from_url(broker_url)
 
     def idle() -> bool:
-        inspect = celery_app.control.inspect(timeout=1.0)
+        inspect = celery_app.control.inspect(timeout=1.0, limit=1)  # one worker: no need to wait out the timeout
         replies = [inspect.active(), inspect.reserved(), inspect.scheduled()]
         if any(not reply for reply in replies):  # no worker answered yet
             return False
