@@ -145,7 +145,8 @@ def _passed(stage: str) -> Q:
 
 def stage_status_queryset(*, review: Review, stage: str, records: QuerySet[Record] | None = None,
                           decided_only: bool = False) -> QuerySet[Record]:
-    """Records reaching ``stage`` annotated with ``status`` (a ``ScreeningStatus``); with
+    """Records reaching ``stage`` annotated with ``status`` (a ``ScreeningStatus``); ``records``, when
+    given, must be of ``review`` (decisions are looked up among the review's own); with
     ``decided_only``, only those with a decision or resolution there (every status but awaiting
     first: a large living review's many unscreened records are left out before any per-record work).
 
@@ -557,7 +558,7 @@ def duplicates_waiting(*, review: Review) -> int:
 def values_awaiting_check(*, review: Review) -> QuerySet[OutcomeData]:
     """Outcome values held "awaiting check", with what the page lists beside each."""
     return (OutcomeData.objects.filter(study__review=review, check_state=CheckState.AWAITING_CHECK)
-            .select_related("study", "outcome", "time_point", "arm", "entered_by")
+            .select_related("study", "outcome", "time_point", "arm", "subgroup", "entered_by")
             .order_by("study__label", "outcome__name", "time_point__order", "-arm__role", "arm__label"))
 
 

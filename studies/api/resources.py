@@ -336,11 +336,11 @@ class CheckedNumbersViewSet(ReviewScopedViewSet):
         body.is_valid(raise_exception=True)
         return dict(body.validated_data) or None
 
-    def _correction(self, serializer_class) -> tuple[dict, dict]:
-        """A correction's body: the corrected numbers, and where the checker saw the entry."""
+    def _correction(self, serializer_class) -> tuple[dict, dict | None]:
+        """A correction's body: the corrected numbers, and what the checker saw (``seen``)."""
         given = self._seen(serializer_class) or {}
-        place = {name: value for name, value in given.items() if name in self.model.checked_place}
-        return {name: value for name, value in given.items() if name not in place}, place
+        seen = given.pop("seen", None)
+        return given, dict(seen) if seen else None
 
     def _checked(self, call) -> Response:
         try:
@@ -379,11 +379,12 @@ class StudyEstimateViewSet(CheckedNumbersViewSet):
     @action(detail=True, methods=["post"])
     def correct(self, request, slug: str, pk: str) -> Response:
         """Correct an estimate awaiting check: the numbers sent (estimate, SE, group sizes) replace the entered
-        ones and are confirmed. The body may say where the checker saw it: if it has moved since, it is refused."""
+        ones and are confirmed. ``seen`` may give the numbers the checker saw and where: if the entry has changed or
+        moved since, it is refused."""
         row = self.get_object()
-        values, place = self._correction(s.StudyEstimateCorrectionSerializer)
+        values, seen = self._correction(s.StudyEstimateCorrectionSerializer)
         return self._checked(lambda: study_estimate_correct(row_id=row.pk, user=request.user, values=values,
-                                                            seen=place))
+                                                            seen=seen))
 
 
 class OutcomeDataViewSet(CheckedNumbersViewSet):
@@ -409,9 +410,9 @@ class OutcomeDataViewSet(CheckedNumbersViewSet):
     @extend_schema(request=s.OutcomeValueCorrectionSerializer, responses=s.OutcomeDataSerializer)
     @action(detail=True, methods=["post"])
     def correct(self, request, slug: str, pk: str) -> Response:
-        """Correct a value awaiting check: the numbers sent replace the entered ones and are confirmed. The
-        body may say where the checker saw it: if it has moved since, it is refused."""
+        """Correct a value awaiting check: the numbers sent replace the entered ones and are confirmed. ``seen``
+        may give the numbers the checker saw and where: if the entry has changed or moved since, it is refused."""
         row = self.get_object()
-        values, place = self._correction(s.OutcomeValueCorrectionSerializer)
+        values, seen = self._correction(s.OutcomeValueCorrectionSerializer)
         return self._checked(lambda: outcome_value_correct(row_id=row.pk, user=request.user, values=values,
-                                                           seen=place))
+                                                           seen=seen))

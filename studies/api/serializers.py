@@ -247,12 +247,13 @@ class EstimatePlaceSerializer(serializers.Serializer):
 
 
 class ValuePlaceSerializer(serializers.Serializer):
-    """Where the checker saw a held outcome value (ids). A confirm or a correction is refused if any
-    of those given has changed since."""
+    """Where the checker saw a held outcome value (ids; a null subgroup: none). A confirm or a
+    correction is refused if any of those given has changed since."""
 
     outcome = serializers.IntegerField(required=False)
     time_point = serializers.IntegerField(required=False)
     arm = serializers.IntegerField(required=False)
+    subgroup = serializers.IntegerField(required=False, allow_null=True)
 
 
 class StudyEstimateSeenSerializer(EstimatePlaceSerializer):
@@ -276,22 +277,25 @@ class OutcomeValueSeenSerializer(ValuePlaceSerializer):
     total = serializers.IntegerField(required=False, allow_null=True)
 
 
-class StudyEstimateCorrectionSerializer(EstimatePlaceSerializer):
-    """A checker's corrected estimate, SE and/or group sizes for a held study estimate, and where they
-    saw it."""
+class StudyEstimateCorrectionSerializer(serializers.Serializer):
+    """A checker's corrected estimate, SE and/or group sizes for a held study estimate, and optionally
+    what they saw (``seen``: numbers and place; refused if the entry has changed or moved since)."""
 
     estimate = serializers.FloatField(required=False)
     se = serializers.FloatField(required=False)
     n_intervention = serializers.IntegerField(required=False)
     n_control = serializers.IntegerField(required=False)
+    seen = StudyEstimateSeenSerializer(required=False)
 
 
-class OutcomeValueCorrectionSerializer(ValuePlaceSerializer):
-    """A checker's corrected numbers for a held value (those of the outcome's data type), and where
-    they saw it."""
+class OutcomeValueCorrectionSerializer(serializers.Serializer):
+    """A checker's corrected numbers for a held value (those of the outcome's data type), and
+    optionally what they saw (``seen``: numbers and place; refused if the entry has changed or moved
+    since)."""
 
     n = serializers.IntegerField(required=False)
     mean = serializers.FloatField(required=False)
     sd = serializers.FloatField(required=False)
     events = serializers.IntegerField(required=False)
     total = serializers.IntegerField(required=False)
+    seen = OutcomeValueSeenSerializer(required=False)

@@ -336,7 +336,7 @@ class OutcomeData(HeldForCheck):
     confirmed_total = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     checked_numbers = CHECKED_NUMBERS
-    checked_place = ("outcome", "time_point", "arm")  # an arm is of one study (OutcomeData.clean)
+    checked_place = ("outcome", "time_point", "arm", "subgroup")  # an arm is of one study (OutcomeData.clean)
 
     class Meta:
         ordering = ["study", "outcome", "time_point", "-arm__role"]

@@ -88,7 +88,7 @@ def values_awaiting_check(request: HttpRequest, slug: str) -> HttpResponse:
 def _where(kind: str, row) -> str:
     """A held entry as the page names it: study · arm · outcome · time point (· subgroup)."""
     parts = [str(row.study), *([row.arm.label] if kind == "value" else []), str(row.outcome), str(row.time_point)]
-    if kind == "estimate" and row.subgroup_id:
+    if row.subgroup_id:
         parts.append(row.subgroup.name)
     return " · ".join(parts)
 

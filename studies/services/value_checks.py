@@ -44,7 +44,7 @@ def _as_seen(row, seen: Mapping[str, object] | None) -> None:
              if name in seen and str(seen[name] or "") != str(getattr(row, f"{name}_id") or "")]
     if moved:
         raise ValidationError(f"The entry was moved (its {', '.join(name.replace('_', ' ') for name in moved)}) after "
-                              "you looked at it; look at it again before confirming.")
+                              "you looked at it; look at it again before confirming or correcting it.")
     changed = []
     for name in row.checked_numbers:
         if name not in seen:
@@ -58,7 +58,7 @@ def _as_seen(row, seen: Mapping[str, object] | None) -> None:
             changed.append(f"{name} {shown if shown not in (None, '') else '—'} → {'—' if now is None else f'{now:.15g}'}")
     if changed:
         raise ValidationError("The entry changed after you looked at it (" + ", ".join(changed)
-                              + "); look at it again before confirming.")
+                              + "); look at it again before confirming or correcting it.")
 
 
 def _store_checked(row, user):

@@ -689,6 +689,13 @@ def test_a_confirm_is_refused_for_an_entry_moved_after_the_checker_looked_on_the
     shown = dict(re.findall(r'<input type="hidden" name="(seen_\w+)" value="([^"]*)">', form))
     assert (shown["seen_study"], shown["seen_outcome"], shown["seen_time_point"], shown["seen_subgroup"],
             shown["seen_estimate"]) == (str(small.study.pk), str(generic.outcome.pk), str(small.time_point.pk), "", "0.8")
+    # A number changed after the look: an API correction of another number is refused, as a confirm is.
+    row.se = 0.09
+    row = held(entity_save(instance=row, user=team.first))
+    correct_url = f"/api/reviews/{small.review.slug}/study-estimates/{row.pk}/correct/"
+    refused = client_for(team.second).post(correct_url, {"estimate": -0.2, "seen": {"se": 0.1}}, format="json")
+    assert refused.status_code == 400 and "changed after you looked at it (se 0.1 → 0.09)" in str(refused.json())
+    shown["seen_se"] = "0.09"
     row.time_point = entity_save(instance=TimePoint(review=small.review, label="12 months", order=5))
     entity_save(instance=row, user=team.first)  # moved by the person who entered it, still held
     response = client.post(page, {"row": row.pk, "kind": "estimate", "action": "confirm", **shown})
@@ -698,10 +705,10 @@ def test_a_confirm_is_refused_for_an_entry_moved_after_the_checker_looked_on_the
     response = client.post(page, {"row": row.pk, "kind": "estimate", "action": "correct", "estimate": "-0.2",
                                   **shown})
     assert response.status_code == 400 and "was moved (its time point)" in response.content.decode()
-    correct_url = f"/api/reviews/{small.review.slug}/study-estimates/{row.pk}/correct/"
-    refused = client_for(team.second).post(correct_url, {"estimate": -0.2, "time_point": small.time_point.pk},
+    refused = client_for(team.second).post(correct_url, {"estimate": -0.2, "seen": {"time_point": small.time_point.pk}},
                                            format="json")
     assert refused.status_code == 400 and "was moved (its time point)" in str(refused.json())
+
     # The API's confirm takes the same place (ids; a null subgroup: none).
     url = f"/api/reviews/{small.review.slug}/study-estimates/{row.pk}/confirm/"
     seen = {"estimate": 0.8, "se": 0.1, "outcome": generic.outcome.pk, "time_point": small.time_point.pk,
@@ -710,6 +717,25 @@ def test_a_confirm_is_refused_for_an_entry_moved_after_the_checker_looked_on_the
     assert refused.status_code == 400 and "was moved (its time point)" in str(refused.json())
     shown["seen_time_point"] = str(row.time_point_id)
     assert client.post(page, {"row": row.pk, "kind": "estimate", "action": "confirm", **shown}).status_code == 302
+
+
+def test_a_value_moved_to_another_subgroup_after_the_look_is_not_confirmed(small, team, client):
+    import re
+
+    from studies.models import OutcomeSubgroup
+
+    value = small.data
+    value.sd = 80.0
+    value = held(entity_save(instance=value, user=team.first))
+    page = f"/reviews/{small.review.slug}/extraction/awaiting-check/"
+    client.force_login(team.second)
+    shown = dict(re.findall(r'<input type="hidden" name="(seen_\w+)" value="([^"]*)">', client.get(page).content.decode()))
+    assert shown["seen_subgroup"] == ""
+    value.subgroup = entity_save(instance=OutcomeSubgroup(outcome=value.outcome, name="Adolescents"))
+    entity_save(instance=value, user=team.first)
+    response = client.post(page, {"row": value.pk, "kind": "value", "action": "confirm", **shown})
+    assert response.status_code == 400 and "was moved (its subgroup)" in response.content.decode()
+    assert "Adolescents" in client.get(page).content.decode()  # the page names where it is now
 
 
 def test_an_estimate_moved_to_another_study_after_the_look_is_neither_confirmed_nor_corrected(
