@@ -236,40 +236,31 @@ class OutcomeDataSerializer(CheckedNumbersSerializer):
                             "confirmed_total"]
 
 
-class EstimatePlaceSerializer(serializers.Serializer):
-    """Where the checker saw a held study estimate (ids; a null subgroup: none). A confirm or a
-    correction is refused if any of those given has changed since."""
+class HeldEntrySeenSerializer(serializers.Serializer):
+    """Where the checker saw a held entry (ids; a null subgroup: none). A confirm or a correction is
+    refused if any of those given, or of the numbers given, has changed since."""
+
+    outcome = serializers.IntegerField(required=False)
+    time_point = serializers.IntegerField(required=False)
+    subgroup = serializers.IntegerField(required=False, allow_null=True)
+
+
+class StudyEstimateSeenSerializer(HeldEntrySeenSerializer):
+    """A held study estimate as the checker saw it: its study, its place and its numbers (null: shown
+    empty)."""
 
     study = serializers.IntegerField(required=False)
-    outcome = serializers.IntegerField(required=False)
-    time_point = serializers.IntegerField(required=False)
-    subgroup = serializers.IntegerField(required=False, allow_null=True)
-
-
-class ValuePlaceSerializer(serializers.Serializer):
-    """Where the checker saw a held outcome value (ids; a null subgroup: none). A confirm or a
-    correction is refused if any of those given has changed since."""
-
-    outcome = serializers.IntegerField(required=False)
-    time_point = serializers.IntegerField(required=False)
-    arm = serializers.IntegerField(required=False)
-    subgroup = serializers.IntegerField(required=False, allow_null=True)
-
-
-class StudyEstimateSeenSerializer(EstimatePlaceSerializer):
-    """A held study estimate as the checker saw it: its numbers (null: shown empty) and its place. A
-    confirm is refused if any of those given has changed since."""
-
     estimate = serializers.FloatField(required=False, allow_null=True)
     se = serializers.FloatField(required=False, allow_null=True)
     n_intervention = serializers.IntegerField(required=False, allow_null=True)
     n_control = serializers.IntegerField(required=False, allow_null=True)
 
 
-class OutcomeValueSeenSerializer(ValuePlaceSerializer):
-    """A held outcome value as the checker saw it: its numbers (null: shown empty) and its place. A
-    confirm is refused if any of those given has changed since."""
+class OutcomeValueSeenSerializer(HeldEntrySeenSerializer):
+    """A held outcome value as the checker saw it: its arm, its place and its numbers (null: shown
+    empty)."""
 
+    arm = serializers.IntegerField(required=False)
     n = serializers.IntegerField(required=False, allow_null=True)
     mean = serializers.FloatField(required=False, allow_null=True)
     sd = serializers.FloatField(required=False, allow_null=True)
