@@ -11,7 +11,7 @@ from django.db.models import ProtectedError, Q, RestrictedError
 from django_filters.rest_framework import DjangoFilterBackend
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
@@ -305,6 +305,11 @@ class CheckedNumbersViewSet(ReviewScopedViewSet):
     read_roles = TEAM | {PUBLIC}
     write_roles = EXTRACTION
     confirmed: Q  # rows a reader may see
+    # The second look: what the body of a confirm or a correction holds, and the services that do it.
+    seen_serializer: type[serializers.Serializer]
+    correction_serializer: type[serializers.Serializer]
+    confirm_entry = None  # staticmethod(fn(*, row_id, user, seen))
+    correct_entry = None  # staticmethod(fn(*, row_id, user, values, seen))
 
     @property
     def ordering_fields(self) -> list[str]:
@@ -331,16 +336,29 @@ class CheckedNumbersViewSet(ReviewScopedViewSet):
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "reader": self._reader()}
 
-    def _seen(self, serializer_class) -> dict | None:
+    def _body(self, serializer_class) -> dict:
         body = serializer_class(data=self.request.data)
         body.is_valid(raise_exception=True)
-        return dict(body.validated_data) or None
+        return dict(body.validated_data)
 
-    def _correction(self, serializer_class) -> tuple[dict, dict | None]:
-        """A correction's body: the corrected numbers, and what the checker saw (``seen``)."""
-        given = self._seen(serializer_class) or {}
-        seen = given.pop("seen", None)
-        return given, dict(seen) if seen else None
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, slug: str, pk: str) -> Response:
+        """Confirm an entry awaiting check as entered (a manager, or an extractor who did not enter it).
+        The body may give the numbers the checker saw and where: if the entry has changed or moved since, it
+        is refused."""
+        row = self.get_object()
+        seen = self._body(self.seen_serializer) or None
+        return self._checked(lambda: self.confirm_entry(row_id=row.pk, user=request.user, seen=seen))
+
+    @action(detail=True, methods=["post"])
+    def correct(self, request, slug: str, pk: str) -> Response:
+        """Correct an entry awaiting check: the numbers sent replace the entered ones and are confirmed.
+        ``seen`` may give the numbers the checker saw and where: if the entry has changed or moved since, it
+        is refused."""
+        row = self.get_object()
+        values = self._body(self.correction_serializer)
+        seen = dict(values.pop("seen", None) or {}) or None
+        return self._checked(lambda: self.correct_entry(row_id=row.pk, user=request.user, values=values, seen=seen))
 
     def _checked(self, call) -> Response:
         try:
@@ -352,67 +370,43 @@ class CheckedNumbersViewSet(ReviewScopedViewSet):
         return Response(self.serializer_class(row, context=self.get_serializer_context()).data)
 
 
+@extend_schema_view(
+    confirm=extend_schema(request=s.StudyEstimateSeenSerializer, responses=s.StudyEstimateSerializer),
+    correct=extend_schema(request=s.StudyEstimateCorrectionSerializer, responses=s.StudyEstimateSerializer),
+)
 class StudyEstimateViewSet(CheckedNumbersViewSet):
     """Generic inverse-variance data: one effect estimate and SE per study (and subgroup) of an
     outcome whose data type is "generic". Written by extractors like the arms' numbers and checked
     like them: an implausible estimate is held "awaiting check" until a second team member confirms
-    (``POST .../confirm/``) or corrects it (``.../correct/``). A reader (public) sees only confirmed
-    estimates, with the confirmed numbers, as the published analysis pools them."""
+    (``POST .../confirm/``) or corrects it (``.../correct/``: estimate, SE, group sizes). A reader
+    (public) sees only confirmed estimates, with the confirmed numbers, as the published analysis
+    pools them."""
 
     model = StudyEstimate
     serializer_class = s.StudyEstimateSerializer
     filterset_fields = ["study", "outcome", "time_point", "subgroup", "include_in_analysis", "check_state"]
-
     confirmed = HAS_CONFIRMED_ESTIMATE
-
-    @extend_schema(request=s.StudyEstimateSeenSerializer, responses=s.StudyEstimateSerializer)
-    @action(detail=True, methods=["post"])
-    def confirm(self, request, slug: str, pk: str) -> Response:
-        """Confirm an estimate awaiting check as entered (a manager, or an extractor who did not enter it).
-        The body may give the numbers the checker saw and where: if the entry has changed or moved since, it
-        is refused."""
-        row = self.get_object()
-        seen = self._seen(s.StudyEstimateSeenSerializer)
-        return self._checked(lambda: study_estimate_confirm(row_id=row.pk, user=request.user, seen=seen))
-
-    @extend_schema(request=s.StudyEstimateCorrectionSerializer, responses=s.StudyEstimateSerializer)
-    @action(detail=True, methods=["post"])
-    def correct(self, request, slug: str, pk: str) -> Response:
-        """Correct an estimate awaiting check: the numbers sent (estimate, SE, group sizes) replace the entered
-        ones and are confirmed. ``seen`` may give the numbers the checker saw and where: if the entry has changed or
-        moved since, it is refused."""
-        row = self.get_object()
-        values, seen = self._correction(s.StudyEstimateCorrectionSerializer)
-        return self._checked(lambda: study_estimate_correct(row_id=row.pk, user=request.user, values=values,
-                                                            seen=seen))
+    seen_serializer = s.StudyEstimateSeenSerializer
+    correction_serializer = s.StudyEstimateCorrectionSerializer
+    confirm_entry = staticmethod(study_estimate_confirm)
+    correct_entry = staticmethod(study_estimate_correct)
 
 
+@extend_schema_view(
+    confirm=extend_schema(request=s.OutcomeValueSeenSerializer, responses=s.OutcomeDataSerializer),
+    correct=extend_schema(request=s.OutcomeValueCorrectionSerializer, responses=s.OutcomeDataSerializer),
+)
 class OutcomeDataViewSet(CheckedNumbersViewSet):
     """Outcome numbers per arm. The team sees what was entered with its check state; a reader (public)
     sees only confirmed rows, with the confirmed numbers, as the published analysis uses them.
-    ``POST .../confirm/`` and ``.../correct/``: a second team member's look at a held value."""
+    ``POST .../confirm/`` and ``.../correct/`` (the numbers of the outcome's data type): a second team
+    member's look at a held value."""
 
     model = OutcomeData
     serializer_class = s.OutcomeDataSerializer
-    confirmed = HAS_CONFIRMED_NUMBERS
     filterset_fields = ["study", "outcome", "time_point", "arm", "provenance", "include_in_analysis", "check_state"]
-
-    @extend_schema(request=s.OutcomeValueSeenSerializer, responses=s.OutcomeDataSerializer)
-    @action(detail=True, methods=["post"])
-    def confirm(self, request, slug: str, pk: str) -> Response:
-        """Confirm a value awaiting check as entered (a manager, or an extractor who did not enter it).
-        The body may give the numbers the checker saw and where: if the entry has changed or moved since, it
-        is refused."""
-        row = self.get_object()
-        seen = self._seen(s.OutcomeValueSeenSerializer)
-        return self._checked(lambda: outcome_value_confirm(row_id=row.pk, user=request.user, seen=seen))
-
-    @extend_schema(request=s.OutcomeValueCorrectionSerializer, responses=s.OutcomeDataSerializer)
-    @action(detail=True, methods=["post"])
-    def correct(self, request, slug: str, pk: str) -> Response:
-        """Correct a value awaiting check: the numbers sent replace the entered ones and are confirmed. ``seen``
-        may give the numbers the checker saw and where: if the entry has changed or moved since, it is refused."""
-        row = self.get_object()
-        values, seen = self._correction(s.OutcomeValueCorrectionSerializer)
-        return self._checked(lambda: outcome_value_correct(row_id=row.pk, user=request.user, values=values,
-                                                           seen=seen))
+    confirmed = HAS_CONFIRMED_NUMBERS
+    seen_serializer = s.OutcomeValueSeenSerializer
+    correction_serializer = s.OutcomeValueCorrectionSerializer
+    confirm_entry = staticmethod(outcome_value_confirm)
+    correct_entry = staticmethod(outcome_value_correct)

@@ -97,8 +97,7 @@ def _item(request, review, kind: str, row, names, errors, *, new: bool) -> dict:
     numbers = [{"name": name, "label": _LABELS[name], "analysed": _shown(getattr(row, f"confirmed_{name}")),
                 "entered": _shown(getattr(row, name)), "value": getattr(row, name),
                 "changed": getattr(row, name) != getattr(row, f"confirmed_{name}")} for name in names]
-    return {"row": row, "kind": kind, "where": _where(kind, row), "place": [(name, getattr(row, f"{name}_id")) for name in row.checked_place],
-            "numbers": numbers,
-            "flags": row.check_flags,
+    return {"row": row, "kind": kind, "where": _where(kind, row), "numbers": numbers, "flags": row.check_flags,
+            "place": [(name, getattr(row, f"{name}_id")) for name in row.checked_place],
             "error": errors.get((kind, row.pk)), "new": new,
             "may_check": access.may_check_value(request.user, review, row.entered_by_id)}

@@ -58,8 +58,9 @@ A 95% confidence is a statement per run, not for every run: on the low-prevalenc
 one run stopped at recall 0.944 (Menon_2022 thinned, seed 10: 17 of 18, the missed record last in the
 list). At 99% confidence no run of these or the 40 full-review runs falls below 0.95, but the median
 share screened at STOP goes from 0.79 to 0.89 on the full reviews and from 0.97 to 0.995 on the thinned
-ones: the rule would rarely save any screening where it matters most. The rule keeps 95%, the
-convention of the paper and of the issue, and the manager's page states it.
+ones: the rule would rarely save any screening where it matters most. The default stays 95%, the
+convention of the paper and of the issue; the manager may choose another recall target and
+confidence per review (``ScreeningPrioritisation``), and the page states what each costs.
 """
 from __future__ import annotations
 

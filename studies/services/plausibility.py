@@ -20,6 +20,9 @@ and its SE allow:
   given) more than 5× or less than 1/5 of the other studies' median SE·√N;
 - an SE or a group size changed more than tenfold from its confirmed value (the estimate itself is
   not compared fold-wise: a log ratio or a difference near 0 may move by any factor);
+- with no group sizes, an SE below 1/25 of every other study's (a study some 625 times larger);
+- an SE too small to weigh (below ``analysis.engine.MIN_WEIGHABLE_SE``, which the analysis leaves
+  out as zero variance);
 - an estimate far from all the others: studentized deleted residual |z| > 3.5, as for arm data.
 
 The other studies are read as confirmed (what the analysis uses); the studies being entered as entered,
@@ -117,27 +120,31 @@ class _Stored:
     checked_at: object
 
 
-def _stored_rows(rows: Sequence[OutcomeData]) -> tuple[dict[tuple[int, int], list[_Stored]], dict[int, _Stored]]:
-    """The other stored rows of the outcomes × time points of ``rows`` (the rows being saved count
-    with their new numbers, from ``pending``), and the stored copy of each row being saved by its
-    key, wherever it was (an edit may move it to another outcome or time point). One query."""
+def _stored_rows(model, rows: Sequence) -> tuple[dict[tuple[int, int], list[_Stored]], dict[int, _Stored]]:
+    """For rows of ``model`` (OutcomeData or StudyEstimate) about to be saved: the other stored rows
+    of their outcomes × time points (the rows being saved count with their new numbers, from the
+    caller), and the stored copy of each row being saved by its key, wherever it was (an edit may
+    move it to another outcome or time point). The rows being changed are locked first (in one
+    order), then read: a confirm committed meanwhile is seen, so its confirmed numbers are kept,
+    never overwritten by a stale copy. One query to lock, one to read."""
     saving = [r.pk for r in rows if r.pk is not None]
+    list(model.objects.select_for_update().filter(pk__in=saving).order_by("pk").values_list("pk", flat=True))
     condition = Q(pk__in=saving)
     for outcome_id, time_point_id in {(r.outcome_id, r.time_point_id) for r in rows}:
         condition |= Q(outcome_id=outcome_id, time_point_id=time_point_id)
-    confirmed = [f"confirmed_{name}" for name in CHECKED_NUMBERS]
+    names = model.checked_numbers
+    confirmed = [f"confirmed_{name}" for name in names]
+    role = ("arm__role",) if model is OutcomeData else ()
     grouped: dict[tuple[int, int], list[_Stored]] = defaultdict(list)
     by_key: dict[int, _Stored] = {}
-    for values in OutcomeData.objects.filter(condition).values(
-            "pk", "outcome_id", "time_point_id", "arm_id", "study_id", "arm__role", "study__is_included",
-            "include_in_analysis", "check_state", "check_flags", "entered_by_id", "checked_by_id", "checked_at",
-            *CHECKED_NUMBERS, *confirmed):
+    for values in model.objects.filter(condition).values(
+            "pk", "outcome_id", "time_point_id", "study_id", *role, "study__is_included", "include_in_analysis",
+            "check_state", "check_flags", "entered_by_id", "checked_by_id", "checked_at", *names, *confirmed):
         stored = _Stored(
-            values["pk"], values["study_id"], values["outcome_id"], values["time_point_id"], values["arm__role"],
-            tuple(values[n] for n in CHECKED_NUMBERS),
-            tuple(values[n] for n in confirmed), values["study__is_included"] and values["include_in_analysis"],
-            values["check_state"], values["check_flags"], values["entered_by_id"], values["checked_by_id"],
-            values["checked_at"])
+            values["pk"], values["study_id"], values["outcome_id"], values["time_point_id"], values.get("arm__role"),
+            tuple(values[n] for n in names), tuple(values[n] for n in confirmed),
+            values["study__is_included"] and values["include_in_analysis"], values["check_state"],
+            values["check_flags"], values["entered_by_id"], values["checked_by_id"], values["checked_at"])
         if stored.pk in saving:
             by_key[stored.pk] = stored
         else:
@@ -155,11 +162,7 @@ def outcome_data_hold(*, rows: Sequence[OutcomeData], user=None, along: Sequence
     """
     if not rows:
         return
-    # Lock the rows being changed first (in one order), then read them: a confirm committed meanwhile
-    # is seen, so its confirmed numbers are kept, never overwritten by a stale copy.
-    list(OutcomeData.objects.select_for_update().filter(pk__in=[r.pk for r in rows if r.pk is not None])
-         .order_by("pk").values_list("pk", flat=True))
-    stored, stored_by_key = _stored_rows(rows)
+    stored, stored_by_key = _stored_rows(OutcomeData, rows)
     pending: dict[tuple[int, int], dict[tuple, OutcomeData]] = defaultdict(dict)
     for r in (*along, *rows):
         pending[(r.outcome_id, r.time_point_id)][_key(r)] = r
@@ -178,6 +181,11 @@ def outcome_data_hold(*, rows: Sequence[OutcomeData], user=None, along: Sequence
                 outcome_data_flags(row=row, context=contexts[pair], previous=previous))
 
 
+def _moved(before: _Stored | None, pair: tuple[int, int]) -> bool:
+    """The row's stored copy sat at another outcome or time point (an edit moves it)."""
+    return before is not None and (before.outcome_id, before.time_point_id) != pair
+
+
 def _settled_before_rules(row, before, pair, numbers: tuple, names: Sequence[str], entered_by_id) -> bool:
     """What a row's stored copy (``before``: None for a new row) settles before any rule runs: its
     confirmed numbers travel with it, and an edit that leaves its numbers as they were (a note, a
@@ -185,7 +193,7 @@ def _settled_before_rules(row, before, pair, numbers: tuple, names: Sequence[str
     confirmed = before.confirmed if before is not None else (None,) * len(names)
     for name, value in zip(names, confirmed, strict=True):
         setattr(row, f"confirmed_{name}", value)
-    moved = before is not None and (before.outcome_id, before.time_point_id) != pair
+    moved = _moved(before, pair)
     if before is not None and numbers == before.entered and not moved:
         # Whoever edited the note does not become the person who entered the numbers.
         row.check_state, row.check_flags = before.check_state, before.check_flags
@@ -204,7 +212,7 @@ def _decide(row, before, pair, numbers: tuple, names: Sequence[str], flags: list
     """Hold the row with ``flags`` or confirm its numbers. A row moved to another outcome or time point
     is judged where it lands, as an entry new there: held (with the flags it was held for before, if
     any), it is out of the analysis until checked; its numbers were confirmed for another place."""
-    moved = before is not None and (before.outcome_id, before.time_point_id) != pair
+    moved = _moved(before, pair)
     held_for = [f.as_dict() for f in flags]
     if moved and before.check_state == CheckState.AWAITING_CHECK:
         held_for += [f for f in before.check_flags if f not in held_for]
@@ -347,19 +355,6 @@ def _outlier_flags(row: OutcomeData, context: _Context, where: str) -> list[Flag
 # ----------------------------------------------------------------------------------------------------
 
 
-def _stored_estimates(condition: Q) -> list[_Stored]:
-    confirmed = [f"confirmed_{name}" for name in CHECKED_ESTIMATE_NUMBERS]
-    return [_Stored(
-        values["pk"], values["study_id"], values["outcome_id"], values["time_point_id"], None,
-        tuple(values[n] for n in CHECKED_ESTIMATE_NUMBERS), tuple(values[n] for n in confirmed),
-        values["study__is_included"] and values["include_in_analysis"], values["check_state"], values["check_flags"],
-        values["entered_by_id"], values["checked_by_id"], values["checked_at"])
-        for values in StudyEstimate.objects.filter(condition).values(
-            "pk", "study_id", "outcome_id", "time_point_id", "study__is_included", "include_in_analysis",
-            "check_state", "check_flags", "entered_by_id", "checked_by_id", "checked_at", *CHECKED_ESTIMATE_NUMBERS,
-            *confirmed)]
-
-
 def _total(n_intervention, n_control) -> int | None:
     return n_intervention + n_control if n_intervention and n_control else None
 
@@ -370,28 +365,22 @@ def study_estimate_hold(*, rows: Sequence[StudyEstimate], user=None) -> None:
     together are judged against each other (an import's, the demo's)."""
     if not rows:
         return
-    saving = [r.pk for r in rows if r.pk is not None]
-    list(StudyEstimate.objects.select_for_update().filter(pk__in=saving).order_by("pk").values_list("pk", flat=True))
-    # A row as stored, found by its key wherever it was (an edit may move it to another outcome or
-    # time point).
-    before_of = {s.pk: s for s in _stored_estimates(Q(pk__in=saving))}
-    condition = Q(pk__in=[])
-    for outcome_id, time_point_id in {(r.outcome_id, r.time_point_id) for r in rows}:
-        condition |= Q(outcome_id=outcome_id, time_point_id=time_point_id)
+    stored, stored_by_key = _stored_rows(StudyEstimate, rows)
     # The other studies as the analysis will read them, per outcome × time point: confirmed for the
     # stored rows, as entered for the rows saved together, (study id, estimate, SE, total N).
     others_in: dict[tuple[int, int], list[tuple]] = defaultdict(list)
-    for s in _stored_estimates(condition & ~Q(pk__in=saving)):
-        if s.counts and s.confirmed[1] is not None:
-            others_in[(s.outcome_id, s.time_point_id)].append(
-                (s.study_id, s.confirmed[0], s.confirmed[1], _total(*s.confirmed[2:])))
+    for pair, stored_rows in stored.items():
+        for other in stored_rows:
+            if other.counts and other.confirmed[1] is not None:
+                others_in[pair].append((other.study_id, other.confirmed[0], other.confirmed[1],
+                                        _total(*other.confirmed[2:])))
     for r in rows:
         if r.include_in_analysis and r.study.is_included:
             others_in[(r.outcome_id, r.time_point_id)].append(
                 (r.study_id, r.estimate, r.se, _total(r.n_intervention, r.n_control)))
     entered_by_id = user.pk if user is not None and user.is_authenticated else None
     for row in rows:
-        before = before_of.get(row.pk) if row.pk is not None else None
+        before = stored_by_key.get(row.pk) if row.pk is not None else None
         pair = (row.outcome_id, row.time_point_id)
         numbers = tuple(getattr(row, name) for name in CHECKED_ESTIMATE_NUMBERS)
         if _settled_before_rules(row, before, pair, numbers, CHECKED_ESTIMATE_NUMBERS, entered_by_id):
@@ -434,12 +423,12 @@ def study_estimate_flags(*, row: StudyEstimate, others: Sequence[tuple[int, floa
                 f"{where}: SE {row.se:g} with {total} participants (SE × √N = {mine:.3g}) is {said} the median "
                 f"SE × √N of the other {len(scaled)} studies ({median:.3g}); beyond {SD_RATIO_LIMIT:g}-fold either "
                 "way is held for a check.")))
-    other_ses = [se for _, _, se, _ in others]
-    if not total and row.se >= MIN_WEIGHABLE_SE and len({study for study, *_ in others}) >= MIN_STUDIES_FOR_MEDIAN_SD:
+    studies_compared = len({study_id for study_id, *_ in others})
+    if not total and row.se >= MIN_WEIGHABLE_SE and studies_compared >= MIN_STUDIES_FOR_MEDIAN_SD:
         # Without group sizes SE·√N cannot be formed; an SE far below every other study's would still
         # take nearly all the weight (and make the others look heterogeneous). SE scales as 1/√N, so
         # 1/25 of the smallest is a study some 625 times the largest.
-        smallest = min(other_ses)
+        smallest = min(se for _, _, se, _ in others)
         if row.se < smallest / SE_BELOW_OTHERS_LIMIT:
             flags.append(Flag("se_far_below_others", "se", (
                 f"{where}: SE {row.se:g} is 1/{_times(smallest / row.se)} of the smallest SE of the other studies "
@@ -458,7 +447,6 @@ def study_estimate_flags(*, row: StudyEstimate, others: Sequence[tuple[int, floa
                 flags.append(Flag("changed_tenfold", name, (
                     f"{where}: {label} changed from {old:g} to {new:g} ({_times(ratio)}-fold); more than "
                     f"{CHANGE_RATIO_LIMIT:g}-fold is held for a check, and the analysis keeps {old:g} until then.")))
-    studies_compared = len({study_id for study_id, *_ in others})
     if studies_compared >= MIN_STUDIES_FOR_OUTLIER and row.se >= MIN_WEIGHABLE_SE:
         y = [row.estimate, *(estimate for _, estimate, _, _ in others)]
         v = [row.se ** 2, *(se ** 2 for _, _, se, _ in others)]

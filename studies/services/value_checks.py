@@ -24,8 +24,7 @@ from studies.services.entities import review_data_version_bump
 def _held_row(row_id: int, user, model=OutcomeData):
     """The row (an OutcomeData or a StudyEstimate), locked; refuses a row that is not held and a
     person who may not check it."""
-    related = ("study", "outcome", "arm", "time_point") if model is OutcomeData else ("study", "outcome", "time_point")
-    row = model.objects.select_for_update(of=("self",)).select_related(*related).get(pk=row_id)
+    row = model.objects.select_for_update(of=("self",)).select_related("study", *model.checked_place).get(pk=row_id)
     access.require_value_checker(user, row.study.review_id, row.entered_by_id)
     if row.check_state != CheckState.AWAITING_CHECK:
         raise ValidationError("This value is not awaiting a check: someone may have confirmed or corrected it "
