@@ -16,7 +16,7 @@ from studies.models.reviews import (
     Review,
 )
 from studies.models.studies import Arm, Study
-from studies.models.validators import validate_finite, validate_positive_sd
+from studies.models.validators import validate_finite, validate_positive_sd, validate_positive_se
 
 
 class OutcomeDomain(models.Model):
@@ -479,7 +479,7 @@ class StudyEstimate(HeldForCheck):
     subgroup = models.ForeignKey(OutcomeSubgroup, null=True, blank=True, on_delete=models.RESTRICT,
                                  related_name="estimates")
     estimate = models.FloatField(validators=[validate_finite])
-    se = models.FloatField("SE", validators=[validate_positive_sd])
+    se = models.FloatField("SE", validators=[validate_positive_se])
     n_intervention = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
     n_control = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
     # RevMan lists a study's rows in a user-chosen order; kept so exports and forest plots follow it.

@@ -37,6 +37,13 @@ def validate_positive_sd(value: float | None) -> None:
                               params={"value": f"{value:g}"})
 
 
+def validate_positive_se(value: float | None) -> None:
+    validate_finite(value)
+    if value is not None and value <= 0:
+        raise ValidationError("SE must be greater than 0 (got %(value)s).", code="se_not_positive",
+                              params={"value": f"{value:g}"})
+
+
 def validate_year(value: int | None) -> None:
     if value is not None and not (YEAR_MIN <= value <= year_max()):
         raise ValidationError(

@@ -13,6 +13,7 @@ import json
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -32,6 +33,7 @@ from studies.models import (
 from studies.services.extraction import (
     CELL_ATTRS,
     CONVERSION_METHODS,
+    ESTIMATE_ATTRS,
     ExtractionConflict,
     agreed_entry,
     conversion_apply,
@@ -62,7 +64,8 @@ def extraction_list(request: HttpRequest, slug: str) -> HttpResponse:
     """The review's included studies, with how far each one's extraction has come."""
     review, roles = _review_for(request, slug, TEAM)
     studies = list(Study.objects.filter(review=review, is_included=True).order_by("year", "label"))
-    entered = set(Study.objects.filter(review=review, outcome_data__isnull=False).values_list("pk", flat=True))
+    entered = set(Study.objects.filter(review=review).filter(Q(outcome_data__isnull=False) | Q(estimates__isnull=False))
+                  .values_list("pk", flat=True))
     mine = {e.study_id: e for e in StudyExtraction.objects.filter(study__review=review, extractor=request.user)}
     submitted: dict[int, int] = {}
     for study_id in StudyExtraction.objects.filter(study__review=review, submitted_at__isnull=False).values_list(
@@ -89,29 +92,50 @@ def derivation_note(text: str) -> str:
     return "; ".join(parts)
 
 
-def _grid(layout, entry, errors, checks, compare, labels):
-    """Rows of the outcome-data grid: per outcome and time point, one cell per arm."""
+def _field(name, entry, errors, flagged, compare) -> dict:
+    """One form field as the page shows it: value, error, checks, and the extractors' values."""
+    theirs = [c.get(name, "") for c in compare]
+    return {"name": name, "value": entry.get(name, ""), "error": errors.get(name), "checks": flagged.get(name, []),
+            "theirs": theirs, "differs": bool(compare) and len({*theirs}) > 1}
+
+
+def _flagged(checks) -> dict[str, list]:
     flagged: dict[str, list] = {}
     for check in checks:
         flagged.setdefault(check.name, []).append(check)
+    return flagged
+
+
+def _grid(layout, entry, errors, checks, compare):
+    """Rows of the outcome-data grid: per outcome and time point, one cell per arm."""
+    flagged = _flagged(checks)
+    rows: dict[tuple, dict] = {}
+    for cell in layout.cells:
+        fields = {attr: _field(cell.prefix + attr, entry, errors, flagged, compare) for attr in CELL_ATTRS}
+        row = rows.setdefault((cell.outcome.pk, cell.time_point.pk), {
+            "outcome": cell.outcome, "time_point": cell.time_point, "cells": [],
+            "continuous": cell.outcome.data_type == DataType.CONTINUOUS})
+        row["cells"].append({"arm": cell.arm, "prefix": cell.prefix, "f": fields,
+                             "note": derivation_note(fields["derivation"]["value"]),
+                             "differs": any(f["differs"] for f in fields.values())})
+    return list(rows.values())
+
+
+def _estimates(layout, entry, errors, checks, compare):
+    """Rows of the study-estimate table: one per generic outcome, time point and subgroup."""
+    flagged = _flagged(checks)
     rows = []
-    for outcome in layout.outcomes:
-        for time_point in layout.time_points:
-            cells = []
-            for arm in layout.arms:
-                prefix = f"cell_{outcome.pk}_{time_point.pk}_{arm.pk}_"
-                fields = {}
-                for attr in CELL_ATTRS:
-                    name = prefix + attr
-                    theirs = [c.get(name, "") for c in compare]
-                    fields[attr] = {"name": name, "value": entry.get(name, ""), "error": errors.get(name),
-                                    "checks": flagged.get(name, []), "theirs": theirs,
-                                    "differs": bool(compare) and len({*theirs}) > 1}
-                cells.append({"arm": arm, "prefix": prefix, "f": fields, "note": derivation_note(fields["derivation"]["value"]),
-                              "differs": any(f["differs"] for f in fields.values())})
-            rows.append({"outcome": outcome, "time_point": time_point, "cells": cells,
-                         "continuous": outcome.data_type == DataType.CONTINUOUS})
+    for cell in layout.estimate_cells:
+        fields = {attr: _field(cell.prefix + attr, entry, errors, flagged, compare) for attr in ESTIMATE_ATTRS}
+        rows.append({"cell": cell, "f": fields, "differs": any(f["differs"] for f in fields.values()),
+                     "scale": estimate_scale(cell.outcome)})
     return rows
+
+
+def estimate_scale(outcome) -> str:
+    """What an estimate of this outcome is entered as: "ln(Hazard Ratio)" for a ratio on the log scale."""
+    measure = outcome.generic_measure or "effect"
+    return f"ln({measure})" if outcome.log_scale else measure
 
 
 def _page(request, review, study, layout, *, mode: str, entry, token="", base=None, errors=None, checks=(),
@@ -133,7 +157,8 @@ def _page(request, review, study, layout, *, mode: str, entry, token="", base=No
             for a in layout.arms]
     return render(request, "studies/extraction/form.html", {
         "review": review, "study": study, "mode": mode, "token": token, "base": json.dumps(base or {}),
-        "characteristics": characteristics, "arms": arms, "grid": _grid(layout, entry, errors, checks, compare, labels),
+        "characteristics": characteristics, "arms": arms, "grid": _grid(layout, entry, errors, checks, compare),
+        "estimates": _estimates(layout, entry, errors, checks, compare),
         "errors": errors, "error_list": [(labels.get(k, k), v) for k, v in errors.items()],
         "checks": list(checks), "conflict": conflict,
         "compare_names": compare_names, "saved": saved if mode == "dual" else None,

@@ -1,7 +1,9 @@
-"""Writes of a study's extraction form: characteristics, arms and the outcome-data grid.
+"""Writes of a study's extraction form: characteristics, arms, the outcome-data grid and the study
+estimates of generic inverse-variance outcomes.
 
 One form holds a whole study, as a flat mapping of form-field names to the text typed
-(``char_<field>``, ``arm_<arm>_label``, ``arm_<arm>_randomised``, ``cell_<outcome>_<time>_<arm>_<attr>``),
+(``char_<field>``, ``arm_<arm>_label``, ``arm_<arm>_randomised``, ``cell_<outcome>_<time>_<arm>_<attr>``,
+``est_<outcome>_<time>_<subgroup or 0>_<attr>``),
 so the same shape serves the page, an extractor's blinded entry (dual extraction), the cell-by-cell
 comparison and the "what changed" of a refused save.
 
@@ -36,12 +38,15 @@ from studies.models import (
     CharacteristicField,
     CharacteristicType,
     CheckState,
+    DataType,
     Outcome,
     OutcomeData,
+    OutcomeSubgroup,
     Provenance,
     Role,
     Study,
     StudyCharacteristic,
+    StudyEstimate,
     StudyExtraction,
     TimePoint,
     ValueType,
@@ -55,6 +60,12 @@ CELL_ATTRS = (*NUMBER_ATTRS, "value_type", "instrument", "source_location", "pro
 ATTR_LABELS = {"n": "n", "mean": "Mean", "sd": "SD", "events": "Events", "total": "Total",
                "value_type": "Value type", "instrument": "Instrument", "source_location": "Source location",
                "provenance": "Provenance", "derivation": "Derivation"}
+# A generic inverse-variance outcome takes one effect estimate and its SE per study (not arm data),
+# on the analysis scale; the group sizes are optional (shown in the forest plot, used by GRADE).
+ESTIMATE_NUMBER_ATTRS = ("estimate", "se", "n_intervention", "n_control")
+ESTIMATE_ATTRS = (*ESTIMATE_NUMBER_ATTRS, "source_location")
+ESTIMATE_LABELS = {"estimate": "Estimate", "se": "SE", "n_intervention": "n intervention",
+                   "n_control": "n control", "source_location": "Source location"}
 # Weakest first: a row is as uncertain as its least certain number.
 PROVENANCE_RANK = [Provenance.IMPUTED, Provenance.ESTIMATED, Provenance.CALCULATED, Provenance.REPORTED]
 
@@ -142,6 +153,23 @@ def conversion_apply(*, method: str, inputs: Mapping[str, object]) -> dict[str, 
 # --- The form's shape -----------------------------------------------------------------------------
 
 
+def cell_prefix(outcome_id: int, time_point_id: int, arm_id: int) -> str:
+    """The form-field prefix of one cell of the outcome-data grid."""
+    return f"cell_{outcome_id}_{time_point_id}_{arm_id}_"
+
+
+def estimate_prefix(outcome_id: int, time_point_id: int, subgroup_id: int | None) -> str:
+    """The form-field prefix of one study estimate (0 for no subgroup)."""
+    return f"est_{outcome_id}_{time_point_id}_{subgroup_id or 0}_"
+
+
+def row_prefix(row: OutcomeData | StudyEstimate) -> str:
+    """The form-field prefix of a stored outcome value or study estimate."""
+    if isinstance(row, StudyEstimate):
+        return estimate_prefix(row.outcome_id, row.time_point_id, row.subgroup_id)
+    return cell_prefix(row.outcome_id, row.time_point_id, row.arm_id)
+
+
 @dataclass(frozen=True)
 class Cell:
     """One outcome × time point × arm of the grid."""
@@ -152,11 +180,29 @@ class Cell:
 
     @property
     def prefix(self) -> str:
-        return f"cell_{self.outcome.pk}_{self.time_point.pk}_{self.arm.pk}_"
+        return cell_prefix(self.outcome.pk, self.time_point.pk, self.arm.pk)
 
     @property
     def label(self) -> str:
         return f"{self.outcome.name} · {self.time_point.label} · {self.arm.label}"
+
+
+@dataclass(frozen=True)
+class EstimateCell:
+    """One generic outcome × time point × subgroup (None: the outcome's analysis has no subgroups)."""
+
+    outcome: Outcome
+    time_point: TimePoint
+    subgroup: OutcomeSubgroup | None
+
+    @property
+    def prefix(self) -> str:
+        return estimate_prefix(self.outcome.pk, self.time_point.pk, self.subgroup.pk if self.subgroup else None)
+
+    @property
+    def label(self) -> str:
+        subgroup = f" · {self.subgroup.name}" if self.subgroup else ""
+        return f"{self.outcome.name} · {self.time_point.label}{subgroup}"
 
 
 @dataclass(frozen=True)
@@ -168,10 +214,21 @@ class ExtractionLayout:
     arms: tuple[Arm, ...]
     outcomes: tuple[Outcome, ...]
     time_points: tuple[TimePoint, ...]
+    # Per generic outcome, the subgroups its estimates may sit in: the outcome's subgroups (a study
+    # may sit in several), and None when it has none or the study already has an estimate outside them.
+    estimate_subgroups: tuple[tuple[Outcome, tuple[OutcomeSubgroup | None, ...]], ...] = ()
 
     @property
     def cells(self) -> list[Cell]:
-        return [Cell(o, t, a) for o in self.outcomes for t in self.time_points for a in self.arms]
+        """Arm data: the continuous and dichotomous outcomes."""
+        return [Cell(o, t, a) for o in self.outcomes if o.data_type != DataType.GENERIC
+                for t in self.time_points for a in self.arms]
+
+    @property
+    def estimate_cells(self) -> list[EstimateCell]:
+        """Study estimates: the generic inverse-variance outcomes."""
+        return [EstimateCell(o, t, g) for o, subgroups in self.estimate_subgroups
+                for t in self.time_points for g in subgroups]
 
     def labels(self) -> dict[str, str]:
         """A readable name for every form field (for errors, changes and differences)."""
@@ -182,20 +239,42 @@ class ExtractionLayout:
         for cell in self.cells:
             for attr in CELL_ATTRS:
                 names[cell.prefix + attr] = f"{cell.label}: {ATTR_LABELS[attr]}"
+        for estimate in self.estimate_cells:
+            for attr in ESTIMATE_ATTRS:
+                names[estimate.prefix + attr] = f"{estimate.label}: {ESTIMATE_LABELS[attr]}"
         return names
 
 
 def extraction_layout(study: Study) -> ExtractionLayout:
-    """The characteristics, arms, outcomes and time points of a study's form (four queries)."""
+    """The characteristics, arms, outcomes and time points of a study's form (four queries; two
+    more when the review has a generic inverse-variance outcome)."""
     review_id = study.review_id
+    outcomes = tuple(Outcome.objects.filter(review_id=review_id).select_related("domain")
+                     .order_by("domain__order", "domain__name", "order", "name"))
+    generic = [o for o in outcomes if o.data_type == DataType.GENERIC]
+    estimate_subgroups = []
+    if generic:
+        subgroups: dict[int, list[OutcomeSubgroup | None]] = {o.pk: [] for o in generic}
+        for subgroup in OutcomeSubgroup.objects.filter(outcome__in=generic).order_by("order", "name"):
+            subgroups[subgroup.outcome_id].append(subgroup)
+        outside = set(StudyEstimate.objects.filter(study=study, subgroup__isnull=True).values_list("outcome_id", flat=True))
+        estimate_subgroups = [(o, tuple(([None] if not subgroups[o.pk] or o.pk in outside else []) + subgroups[o.pk]))
+                              for o in generic]
     return ExtractionLayout(
         study,
         tuple(CharacteristicField.objects.filter(review_id=review_id).order_by("order", "name")),
         tuple(Arm.objects.filter(study=study).order_by("-role", "label")),
-        tuple(Outcome.objects.filter(review_id=review_id).select_related("domain")
-              .order_by("domain__order", "domain__name", "order", "name")),
+        outcomes,
         tuple(TimePoint.objects.filter(review_id=review_id).order_by("order", "label")),
+        tuple(estimate_subgroups),
     )
+
+
+def _estimate_rows(layout: ExtractionLayout) -> dict[str, StudyEstimate]:
+    """The study's stored estimates by form-field prefix."""
+    if not layout.estimate_subgroups:
+        return {}
+    return {row_prefix(r): r for r in StudyEstimate.objects.filter(study=layout.study)}
 
 
 def _text(value: object) -> str:
@@ -236,6 +315,11 @@ def extraction_snapshot(layout: ExtractionLayout) -> Entry:
             else:
                 value = _text(getattr(row, attr))
             entry[cell.prefix + attr] = value
+    estimates = _estimate_rows(layout)
+    for cell in layout.estimate_cells:
+        row = estimates.get(cell.prefix)
+        for attr in ESTIMATE_ATTRS:
+            entry[cell.prefix + attr] = "" if row is None else _text(getattr(row, attr))
     return entry
 
 
@@ -254,6 +338,7 @@ def extraction_empty(layout: ExtractionLayout) -> Entry:
     for arm in layout.arms:
         names += [f"arm_{arm.pk}_label", f"arm_{arm.pk}_randomised"]
     names += [cell.prefix + attr for cell in layout.cells for attr in CELL_ATTRS]
+    names += [cell.prefix + attr for cell in layout.estimate_cells for attr in ESTIMATE_ATTRS]
     return dict.fromkeys(names, "")
 
 
@@ -420,9 +505,44 @@ def _plan(layout: ExtractionLayout, entry: Mapping[str, str]) -> _Plan:
             continue
         plan.saves.append(row)
         plan.checks += outcome_data_checks(cell, row)
+    _plan_estimates(layout, entry, labels, errors, plan)
     if errors:
         raise ValidationError(errors)
     return plan
+
+
+def _plan_estimates(layout: ExtractionLayout, entry: Mapping[str, str], labels: Mapping[str, str], errors: dict,
+                    plan: _Plan) -> None:
+    """The study estimates of the form (generic outcomes): validated into ``plan``, errors by field."""
+    stored = _estimate_rows(layout)
+    for cell in layout.estimate_cells:
+        p = cell.prefix
+        existing = stored.get(cell.prefix)
+        values = {attr: _number(p + attr, labels[p + attr], entry.get(p + attr, ""), errors,
+                                integer=attr.startswith("n_")) for attr in ESTIMATE_NUMBER_ATTRS}
+        if any(p + attr in errors for attr in ESTIMATE_NUMBER_ATTRS):
+            continue
+        if all(value is None for value in values.values()):
+            if existing is not None:
+                plan.deletes.append(existing)
+            continue
+        missing = [attr for attr in ("estimate", "se") if values[attr] is None]
+        for attr in missing:
+            errors[p + attr] = f"{cell.label}: enter both the estimate and its SE ({ESTIMATE_LABELS[attr]} is empty)."
+        if missing:
+            continue
+        row = existing or StudyEstimate(study=layout.study, outcome=cell.outcome, time_point=cell.time_point,
+                                        subgroup=cell.subgroup)
+        for attr, value in values.items():
+            setattr(row, attr, value)
+        row.source_location = entry.get(p + "source_location", "")
+        try:
+            row.full_clean(exclude=["study", "outcome", "time_point", "subgroup"], validate_unique=False,
+                           validate_constraints=False)
+        except ValidationError as invalid:
+            _model_errors(invalid, {a: p + a for a in ESTIMATE_ATTRS}, labels, errors, p + "estimate")
+            continue
+        plan.saves.append(row)
 
 
 def outcome_data_checks(cell: Cell, row: OutcomeData) -> list[Check]:
@@ -499,8 +619,8 @@ def extraction_save(*, study: Study, user, entry: Mapping[str, str], token: str,
             # Arms before outcome values (the plan's order): the plausibility check reads them.
             entity_store(instance=instance, user=user, along=values)
             changed += 1
-            if isinstance(instance, OutcomeData) and instance.check_state == CheckState.AWAITING_CHECK:
-                prefix = f"cell_{instance.outcome_id}_{instance.time_point_id}_{instance.arm_id}_"
+            if isinstance(instance, (OutcomeData, StudyEstimate)) and instance.check_state == CheckState.AWAITING_CHECK:
+                prefix = row_prefix(instance)
                 held += [Check(prefix + flag["field"], "held", f"Awaiting check: {flag['message']}")
                          for flag in instance.check_flags]
     return ExtractionSaved(entry_token(extraction_snapshot(layout)), plan.checks + held, changed)
@@ -511,8 +631,9 @@ def _touched(instance, changed_names: set[str]) -> bool:
         return f"char_{instance.field_id}" in changed_names
     if isinstance(instance, Arm):
         return bool({f"arm_{instance.pk}_label", f"arm_{instance.pk}_randomised"} & changed_names)
-    prefix = f"cell_{instance.outcome_id}_{instance.time_point_id}_{instance.arm_id}_"
+    prefix = row_prefix(instance)
     return any(name.startswith(prefix) for name in changed_names)
+
 
 
 # --- Dual extraction ------------------------------------------------------------------------------

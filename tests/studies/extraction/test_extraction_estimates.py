@@ -1,0 +1,204 @@
+"""Study estimates of generic inverse-variance outcomes on the extraction page: an extractor enters a
+study's own effect and SE (e.g. an adjusted log hazard ratio) where the grid would ask for arm data,
+in one row per subgroup, with the same checks, concurrency and dual extraction as the grid."""
+
+from django.test import Client
+import pytest
+
+from analysis import services
+from analysis.models import OutcomeResult, ReviewAnalysisState
+from studies.models import (
+    DataType,
+    EffectMeasure,
+    Outcome,
+    OutcomeSubgroup,
+    Review,
+    Study,
+    StudyEstimate,
+)
+from studies.services import entity_save
+from studies.services.extraction import estimate_prefix
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user) -> Client:
+    client = Client(enforce_csrf_checks=False)
+    client.force_login(user)
+    return client
+
+
+def _form_data(response) -> dict[str, str]:
+    """What the browser would post: every field of the form as shown, estimates included."""
+    context = response.context
+    data = {"token": context["token"], "base": context["base"]}
+    for c in context["characteristics"]:
+        data[c["name"]] = c["value"]
+    for a in context["arms"]:
+        data[f"arm_{a['arm'].pk}_label"] = a["label"]
+        data[f"arm_{a['arm'].pk}_randomised"] = a["randomised"]
+    for row in context["grid"]:
+        for cell in row["cells"]:
+            for f in cell["f"].values():
+                data[f["name"]] = f["value"]
+    for row in context["estimates"]:
+        for f in row["f"].values():
+            data[f["name"]] = f["value"]
+    return data
+
+
+def _hazard_ratios(small, *, subgroups=()) -> Outcome:
+    outcome = entity_save(instance=Outcome(
+        review=small.review, domain=small.outcome.domain, name="Relapse (adjusted HR)", data_type=DataType.GENERIC,
+        effect_measure=EffectMeasure.GENERIC, direction=small.outcome.direction, generic_measure="Hazard Ratio",
+        log_scale=True))
+    for order, name in enumerate(subgroups):
+        entity_save(instance=OutcomeSubgroup(outcome=outcome, name=name, order=order))
+    return outcome
+
+
+def _url(small) -> str:
+    return f"/reviews/{small.review.slug}/extraction/studies/{small.study.pk}/"
+
+
+def test_an_estimate_entered_on_the_page_is_pooled(small, extractors):
+    hr = _hazard_ratios(small)
+    other = entity_save(instance=Study(review=small.review, label="Other 2019", year=2019))
+    entity_save(instance=StudyEstimate(study=other, outcome=hr, time_point=small.time_point, estimate=-0.40, se=0.2))
+    client = _client(extractors.first)
+    page = client.get(_url(small))
+    text = page.content.decode()
+    assert "Study estimates (generic inverse variance)" in text and "ln(Hazard Ratio)" in text
+    # The generic outcome has no arm cells: the grid is the continuous outcome's alone.
+    assert [row["outcome"] for row in page.context["grid"]] == [small.outcome]
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    form = _form_data(page)
+    form.update({p + "estimate": "-0.22", p + "se": "0.1", p + "n_intervention": "40", p + "n_control": "40",
+                 p + "source_location": "Table 3"})
+    assert client.post(_url(small), form).status_code == 302
+    row = StudyEstimate.objects.get(study=small.study, outcome=hr)
+    assert (row.estimate, row.se, row.n_intervention, row.n_control, row.source_location, row.subgroup) == (
+        -0.22, 0.1, 40, 40, "Table 3", None)
+    assert row.check_state == "confirmed"
+    shown = _form_data(client.get(_url(small)))
+    assert (shown[p + "estimate"], shown[p + "se"]) == ("-0.22", "0.1")
+
+    services.review_recompute(small.review.pk)
+    run = ReviewAnalysisState.objects.get(review=small.review).current_run
+    pooled = OutcomeResult.objects.get(run=run, outcome=hr, subgroup_field=None, analysis_set="main")
+    # Inverse-variance weights 1/0.1² = 100 and 1/0.2² = 25: (-0.22·100 - 0.40·25) / 125 = -0.256.
+    assert pooled.k == 2 and pooled.estimate == pytest.approx(-0.256, abs=1e-12)
+
+    # Emptying the row removes the estimate, as emptying a cell removes arm data.
+    shown[p + "estimate"] = shown[p + "se"] = shown[p + "n_intervention"] = shown[p + "n_control"] = ""
+    assert client.post(_url(small), shown).status_code == 302
+    assert not StudyEstimate.objects.filter(study=small.study).exists()
+
+
+def test_each_subgroup_has_its_row_and_a_study_may_sit_in_several(small, extractors):
+    hr = _hazard_ratios(small, subgroups=("Low dose", "High dose"))
+    low, high = OutcomeSubgroup.objects.filter(outcome=hr).order_by("order")
+    client = _client(extractors.first)
+    page = client.get(_url(small))
+    assert [row["cell"].subgroup for row in page.context["estimates"]] == [low, high]  # no row outside them
+    form = _form_data(page)
+    for subgroup, estimate in ((low, "-0.1"), (high, "-0.3")):
+        p = estimate_prefix(hr.pk, small.time_point.pk, subgroup.pk)
+        form.update({p + "estimate": estimate, p + "se": "0.15"})
+    assert client.post(_url(small), form).status_code == 302
+    assert sorted(StudyEstimate.objects.filter(study=small.study).values_list("subgroup__name", "estimate")) == [
+        ("High dose", -0.3), ("Low dose", -0.1)]
+    # An estimate stored outside the subgroups (e.g. through the API) gets its own row, not lost.
+    StudyEstimate.objects.filter(study=small.study, subgroup=high).update(subgroup=None)
+    rows = client.get(_url(small)).context["estimates"]
+    assert [row["cell"].subgroup for row in rows] == [None, low, high]
+    assert rows[0]["f"]["estimate"]["value"] == "-0.3"
+
+
+def test_bad_estimates_are_refused_naming_the_field_and_nothing_is_written(small, extractors):
+    hr = _hazard_ratios(small)
+    client = _client(extractors.first)
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    version = Review.objects.get(pk=small.review.pk).data_version
+    for values, field, message in (
+        ({"estimate": "-0.22"}, "se", "Relapse (adjusted HR) · End of intervention: enter both the estimate and its "
+                                      "SE (SE is empty)."),
+        ({"estimate": "-0.22", "se": "0"}, "se", "SE must be greater than 0"),
+        ({"estimate": "big", "se": "0.1"}, "estimate", "Relapse (adjusted HR) · End of intervention: Estimate: enter "
+                                                       "a number."),
+        ({"estimate": "-0.22", "se": "0.1", "n_control": "0"}, "n_control", "greater than or equal to 1"),
+    ):
+        form = _form_data(client.get(_url(small)))
+        form.update({p + name: value for name, value in values.items()})
+        form[f"cell_{small.outcome.pk}_{small.time_point.pk}_{small.intervention.pk}_mean"] = "-5"  # a good edit too
+        refused = client.post(_url(small), form)
+        assert refused.status_code == 400
+        assert message in refused.context["errors"][p + field], refused.context["errors"]
+        assert message in refused.content.decode()
+    assert not StudyEstimate.objects.exists()
+    assert Review.objects.get(pk=small.review.pk).data_version == version  # the good edit was not saved either
+
+
+def test_an_implausible_estimate_is_held_with_why(small, extractors):
+    hr = _hazard_ratios(small)
+    client = _client(extractors.first)
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    form = _form_data(client.get(_url(small)))
+    form.update({p + "estimate": "-0.22", p + "se": "1e-160"})  # a weight no analysis can use
+    assert client.post(_url(small), form).status_code == 302
+    row = StudyEstimate.objects.get(study=small.study)
+    assert row.check_state == "awaiting_check" and row.confirmed_se is None
+    page = client.get(_url(small)).content.decode()
+    assert "Awaiting check:" in page and "1 value awaiting check" in page
+
+
+def test_two_sessions_editing_estimates_at_once_lose_nothing(small, extractors):
+    hr = _hazard_ratios(small)
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    alice, bob = _client(extractors.first), _client(extractors.second)
+    alice_form, bob_form = _form_data(alice.get(_url(small))), _form_data(bob.get(_url(small)))
+    alice_form.update({p + "estimate": "-0.22", p + "se": "0.1"})
+    assert alice.post(_url(small), alice_form).status_code == 302
+    bob_form.update({p + "estimate": "-0.5", p + "se": "0.3"})
+    refused = bob.post(_url(small), bob_form)
+    assert refused.status_code == 409
+    assert "Relapse (adjusted HR) · End of intervention: Estimate: “(empty)” → “-0.22”" in refused.content.decode()
+    assert StudyEstimate.objects.get(study=small.study).estimate == -0.22  # Alice's save stands
+    assert refused.context["estimates"][0]["f"]["estimate"]["value"] == "-0.5"  # Bob's entry is kept to re-apply
+
+
+def test_dual_extraction_compares_estimates_and_the_consensus_is_analysed(small, extractors):
+    hr = _hazard_ratios(small)
+    small.review.dual_extraction = True
+    entity_save(instance=small.review)
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    consensus_url = _url(small) + "consensus/"
+    alice, bob = _client(extractors.first), _client(extractors.second)
+    alice_form = _form_data(alice.get(_url(small)))
+    alice_form.update({p + "estimate": "-0.22", p + "se": "0.1", p + "source_location": "Table 3"})
+    bob_form = {**alice_form, p + "se": "0.11"}
+    assert alice.post(_url(small), {**alice_form, "action": "submit"}).status_code == 302
+    assert bob.post(_url(small), {**bob_form, "action": "submit"}).status_code == 302
+    assert not StudyEstimate.objects.exists()  # entries never touch the analysed rows
+    page = alice.get(consensus_url)
+    assert [(c.name, c.before, c.after) for c in page.context["differences"]] == [(p + "se", "0.1", "0.11")]
+    assert "0.1 ≠ 0.11" in page.content.decode()
+    consensus = _form_data(page)
+    assert (consensus[p + "estimate"], consensus[p + "se"]) == ("-0.22", "")  # the difference is theirs to settle
+    consensus[p + "se"] = "0.1"
+    assert alice.post(consensus_url, consensus).status_code == 302
+    row = StudyEstimate.objects.get(study=small.study)
+    assert (row.estimate, row.se, row.source_location) == (-0.22, 0.1, "Table 3")
+
+
+def test_a_submitted_entry_is_validated_like_the_analysed_data(small, extractors):
+    hr = _hazard_ratios(small)
+    small.review.dual_extraction = True
+    entity_save(instance=small.review)
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    client = _client(extractors.first)
+    form = _form_data(client.get(_url(small)))
+    form.update({p + "se": "0.1"})
+    refused = client.post(_url(small), {**form, "action": "submit"})
+    assert refused.status_code == 400
+    assert "enter both the estimate and its SE (Estimate is empty)" in refused.context["errors"][p + "estimate"]
