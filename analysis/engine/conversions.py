@@ -331,3 +331,54 @@ def correlation_from_change(
         "calculated from baseline, final and change SDs",
         "Cochrane Handbook 6.5.2.8",
     )
+
+
+@dataclass(frozen=True)
+class EstimateSE:
+    """A study's effect estimate and its SE on the analysis scale (generic inverse variance)."""
+
+    estimate: Converted
+    se: Converted
+
+
+def _interval(estimate: float, lower: float, upper: float, what: str) -> None:
+    if not all(math.isfinite(v) for v in (estimate, lower, upper)) or not upper > lower:
+        raise ValueError(f"CI upper limit must exceed the lower ({lower}, {upper})")
+    if not lower <= estimate <= upper:
+        raise ValueError(f"the {what} {estimate:g} is not inside its CI ({lower:g} to {upper:g})")
+
+
+def se_from_difference_ci(estimate: float, lower: float, upper: float, level: float = 0.95) -> EstimateSE:
+    """SE of a difference (e.g. an adjusted mean difference) from its confidence interval.
+
+    SE = (upper − lower)/(2·z), z the normal quantile (3.92 = 2 × 1.96 for a 95% CI); the estimate is
+    kept as reported. Cochrane Handbook 6.3.1 (large samples; the interval is assumed symmetric).
+    """
+    _interval(estimate, lower, upper, "estimate")
+    z, _ = _critical_value(level, math.inf, "z", False)
+    return EstimateSE(
+        estimate=reported(estimate),
+        se=Converted((upper - lower) / (2 * z), Provenance.CALCULATED,
+                     f"calculated from the {level:.0%} CI of the difference: SE = (upper − lower) / {2 * z:.2f}",
+                     "Cochrane Handbook 6.3.1"),
+    )
+
+
+def log_ratio_from_ci(ratio: float, lower: float, upper: float, level: float = 0.95) -> EstimateSE:
+    """The natural log of a ratio (hazard, odds or risk ratio) and its SE from the ratio's CI.
+
+    ln(ratio), and SE = (ln upper − ln lower)/(2·z), z the normal quantile (3.92 for a 95% CI).
+    Cochrane Handbook 6.3.2: ratio measures are analysed on the log scale, where the interval is
+    symmetric.
+    """
+    for name, value in (("ratio", ratio), ("CI lower limit", lower), ("CI upper limit", upper)):
+        _positive(name, value)
+    _interval(ratio, lower, upper, "ratio")
+    z, _ = _critical_value(level, math.inf, "z", False)
+    return EstimateSE(
+        estimate=Converted(math.log(ratio), Provenance.CALCULATED, f"calculated: ln({ratio:g})",
+                           "Cochrane Handbook 6.3.2"),
+        se=Converted((math.log(upper) - math.log(lower)) / (2 * z), Provenance.CALCULATED,
+                     f"calculated from the {level:.0%} CI of the ratio: SE = (ln upper − ln lower) / {2 * z:.2f}",
+                     "Cochrane Handbook 6.3.2"),
+    )

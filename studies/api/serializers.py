@@ -194,12 +194,25 @@ class CheckedNumbersSerializer(ReviewEntitySerializer):
     def _save(self, instance):
         # The check records who entered the numbers (a second person confirms them).
         request = self.context.get("request")
+        _drop_stale_derivation(instance)
         try:
             return entity_save(instance=instance, user=request.user if request is not None else None)
         except DjangoValidationError as error:
             raise serializers.ValidationError(_errors(error)) from None
         except IntegrityError as error:
             raise serializers.ValidationError({"non_field_errors": [str(error).splitlines()[0]]}) from None
+
+
+def _drop_stale_derivation(instance) -> None:
+    """A derivation records how a number was computed from what the report gave (the extraction form's
+    conversions). The API takes numbers, not conversions: a derived number changed through it was not
+    computed that way, so its derivation goes rather than describe a number it did not give."""
+    if instance.pk is None or not instance.derivation:
+        return
+    stored = type(instance).objects.filter(pk=instance.pk).values(*instance.derivation).first()
+    if stored is not None:
+        instance.derivation = {attr: spec for attr, spec in instance.derivation.items()
+                               if stored[attr] == getattr(instance, attr)}
 
 
 _CHECK_FIELDS = ["check_state", "check_flags", "entered_by", "checked_by", "checked_at"]
@@ -214,9 +227,10 @@ class StudyEstimateSerializer(CheckedNumbersSerializer):
     class Meta:
         model = StudyEstimate
         fields = ["id", "study", "outcome", "time_point", "subgroup", "estimate", "se", "n_intervention",
-                  "n_control", "order", "include_in_analysis", "source_location", "updated_at",
-                  *_CHECK_FIELDS, *(f"confirmed_{name}" for name in CHECKED_ESTIMATE_NUMBERS)]
-        read_only_fields = ["id", "updated_at", *_CHECK_FIELDS, *(f"confirmed_{name}" for name in CHECKED_ESTIMATE_NUMBERS)]
+                  "n_control", "order", "include_in_analysis", "source_location", "provenance", "derivation",
+                  "updated_at", *_CHECK_FIELDS, *(f"confirmed_{name}" for name in CHECKED_ESTIMATE_NUMBERS)]
+        read_only_fields = ["id", "derivation", "updated_at", *_CHECK_FIELDS,
+                            *(f"confirmed_{name}" for name in CHECKED_ESTIMATE_NUMBERS)]
 
 
 class OutcomeDataSerializer(CheckedNumbersSerializer):

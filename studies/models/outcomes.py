@@ -486,6 +486,10 @@ class StudyEstimate(HeldForCheck):
     order = models.PositiveIntegerField(default=0)
     include_in_analysis = models.BooleanField(default=True)
     source_location = models.CharField(max_length=200, blank=True)
+    provenance = models.CharField(max_length=12, choices=Provenance.choices, default=Provenance.REPORTED)
+    # How the estimate and SE were obtained when converted (e.g. from a hazard ratio and its CI), as
+    # for arm data: {"se": {"method": "log_ratio_from_ci", "inputs": {...}, "provenance": ..., ...}}.
+    derivation = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     # The plausibility check, as for arm data (OutcomeData): the estimate and SE above are what was
     # last entered; the confirmed_* ones are what the published analysis reads, equal while confirmed.

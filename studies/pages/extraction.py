@@ -78,18 +78,24 @@ def extraction_list(request: HttpRequest, slug: str) -> HttpResponse:
         "awaiting_check": selectors.values_awaiting_check_count(review=review)})
 
 
+DERIVED_LABELS = {"mean": "Mean", "sd": "SD", "estimate": "Estimate", "se": "SE"}
+
+
 def derivation_note(text: str) -> str:
-    """A derivation as the grid shows it: "SD: SD from the SE of the mean (se = 2, n = 25)"."""
+    """A derivation as the grid shows it: "SD: SD from the SE of the mean (se = 2, n = 25)"; numbers
+    given by one conversion are named together ("Mean, SD: ...")."""
     try:
         derivation = json.loads(text) if text else {}
     except ValueError:
         return ""
-    parts = []
-    for attr, spec in sorted(derivation.items()):
+    given: dict[str, list[str]] = {}
+    for attr, spec in sorted(derivation.items(), key=lambda item: list(DERIVED_LABELS).index(item[0])
+                             if item[0] in DERIVED_LABELS else len(DERIVED_LABELS)):
         method = CONVERSION_METHODS.get(spec.get("method"))
         inputs = ", ".join(f"{k} = {v:g}" for k, v in (spec.get("inputs") or {}).items() if isinstance(v, (int, float)))
-        parts.append(f"{'SD' if attr == 'sd' else 'Mean'}: {method.label if method else spec.get('method')} ({inputs})")
-    return "; ".join(parts)
+        given.setdefault(f"{method.label if method else spec.get('method')} ({inputs})", []).append(
+            DERIVED_LABELS.get(attr, attr))
+    return "; ".join(f"{', '.join(attrs)}: {how}" for how, attrs in given.items())
 
 
 def _field(name, entry, errors, flagged, compare) -> dict:
@@ -128,7 +134,7 @@ def _estimates(layout, entry, errors, checks, compare):
     for cell in layout.estimate_cells:
         fields = {attr: _field(cell.prefix + attr, entry, errors, flagged, compare) for attr in ESTIMATE_ATTRS}
         rows.append({"cell": cell, "f": fields, "differs": any(f["differs"] for f in fields.values()),
-                     "scale": estimate_scale(cell.outcome)})
+                     "scale": estimate_scale(cell.outcome), "note": derivation_note(fields["derivation"]["value"])})
     return rows
 
 
@@ -167,7 +173,8 @@ def _page(request, review, study, layout, *, mode: str, entry, token="", base=No
         "reports": [(r, r.record_id in documents) for r in reports],
         "value_types": ValueType.choices, "provenances": Provenance.choices,
         "methods": CONVERSION_METHODS.values(), "default_r": review.change_sd_correlation,
-        "methods_json": json.dumps({m.key: {"inputs": m.inputs, "gives": m.gives} for m in CONVERSION_METHODS.values()}),
+        "methods_json": json.dumps({m.key: {"inputs": m.inputs, "gives": m.gives, "kind": m.kind}
+                                    for m in CONVERSION_METHODS.values()}),
     }, status=status)
 
 

@@ -63,9 +63,10 @@ ATTR_LABELS = {"n": "n", "mean": "Mean", "sd": "SD", "events": "Events", "total"
 # A generic inverse-variance outcome takes one effect estimate and its SE per study (not arm data),
 # on the analysis scale; the group sizes are optional (shown in the forest plot, used by GRADE).
 ESTIMATE_NUMBER_ATTRS = ("estimate", "se", "n_intervention", "n_control")
-ESTIMATE_ATTRS = (*ESTIMATE_NUMBER_ATTRS, "source_location")
+ESTIMATE_ATTRS = (*ESTIMATE_NUMBER_ATTRS, "source_location", "provenance", "derivation")
 ESTIMATE_LABELS = {"estimate": "Estimate", "se": "SE", "n_intervention": "n intervention",
-                   "n_control": "n control", "source_location": "Source location"}
+                   "n_control": "n control", "source_location": "Source location", "provenance": "Provenance",
+                   "derivation": "Derivation"}
 # Weakest first: a row is as uncertain as its least certain number.
 PROVENANCE_RANK = [Provenance.IMPUTED, Provenance.ESTIMATED, Provenance.CALCULATED, Provenance.REPORTED]
 
@@ -75,12 +76,14 @@ PROVENANCE_RANK = [Provenance.IMPUTED, Provenance.ESTIMATED, Provenance.CALCULAT
 
 @dataclass(frozen=True)
 class ConversionMethod:
-    """A conversion the form offers: its inputs (name, label, required) and the numbers it gives."""
+    """A conversion the form offers: its inputs (name, label, required), the numbers it gives, and
+    whether it serves an arm's cell or a study estimate."""
 
     key: str
     label: str
     inputs: tuple[tuple[str, str, bool], ...]
     gives: tuple[str, ...]
+    kind: str = "arm"  # "arm" (a cell of the grid) or "estimate" (generic inverse variance)
 
 
 CONVERSION_METHODS: dict[str, ConversionMethod] = {m.key: m for m in (
@@ -100,6 +103,12 @@ CONVERSION_METHODS: dict[str, ConversionMethod] = {m.key: m for m in (
     ConversionMethod("sd_change", "SD of change from baseline and final SDs with r",
                      (("sd_baseline", "baseline SD", True), ("sd_final", "final SD", True),
                       ("r", "correlation r", True)), ("sd",)),
+    ConversionMethod("log_ratio_from_ci", "ln ratio and SE from a ratio (HR, OR, RR) with its CI",
+                     (("ratio", "ratio", True), ("lower", "CI lower", True), ("upper", "CI upper", True),
+                      ("level", "level (e.g. 0.95)", False)), ("estimate", "se"), "estimate"),
+    ConversionMethod("se_from_difference_ci", "SE from the CI of a difference (e.g. an adjusted MD)",
+                     (("estimate", "estimate", True), ("lower", "CI lower", True), ("upper", "CI upper", True),
+                      ("level", "level (e.g. 0.95)", False)), ("estimate", "se"), "estimate"),
 )}
 
 
@@ -135,6 +144,11 @@ def conversion_apply(*, method: str, inputs: Mapping[str, object]) -> dict[str, 
                 values["median"], values["n"], q1=values.get("q1"), q3=values.get("q3"),
                 minimum=values.get("minimum"), maximum=values.get("maximum"))
             return {"mean": _derived(method, values, both.mean), "sd": _derived(method, values, both.sd)}
+        if spec.kind == "estimate":
+            convert = conversions.log_ratio_from_ci if method == "log_ratio_from_ci" else conversions.se_from_difference_ci
+            pair = convert(*(values[name] for name, _, required in spec.inputs if required),
+                           level=values.get("level", 0.95))
+            return {"estimate": _derived(method, values, pair.estimate), "se": _derived(method, values, pair.se)}
         if method == "sd_from_se":
             result = conversions.sd_from_se(values["se"], values["n"])
         elif method == "sd_from_ci":
@@ -319,7 +333,12 @@ def extraction_snapshot(layout: ExtractionLayout) -> Entry:
     for cell in layout.estimate_cells:
         row = estimates.get(cell.prefix)
         for attr in ESTIMATE_ATTRS:
-            entry[cell.prefix + attr] = "" if row is None else _text(getattr(row, attr))
+            if row is None:
+                entry[cell.prefix + attr] = ""
+            elif attr == "derivation":
+                entry[cell.prefix + attr] = _derivation_text(row.derivation)
+            else:
+                entry[cell.prefix + attr] = _text(getattr(row, attr))
     return entry
 
 
@@ -404,11 +423,13 @@ def _model_errors(invalid: ValidationError, names: Mapping[str, str], labels: Ma
         errors.setdefault(name, f"{labels.get(name, name).split(':')[0]}: {' '.join(messages)}")
 
 
-def _apply_derivation(cell: Cell, text: str, values: dict, errors: dict) -> tuple[dict, str | None]:
-    """Recompute a cell's derived numbers; returns the stored derivation and the weakest provenance."""
+def _apply_derivation(cell: Cell | EstimateCell, text: str, values: dict, errors: dict) -> tuple[dict, str | None]:
+    """Recompute a cell's (or a study estimate's) derived numbers; returns the stored derivation and
+    the weakest provenance."""
     if not text:
         return {}, None
     name = cell.prefix + "derivation"
+    derivable, labels = (("estimate", "se"), ESTIMATE_LABELS) if isinstance(cell, EstimateCell) else (("mean", "sd"), ATTR_LABELS)
     try:
         requested = json.loads(text)
         if not isinstance(requested, dict):
@@ -418,16 +439,16 @@ def _apply_derivation(cell: Cell, text: str, values: dict, errors: dict) -> tupl
         return {}, None
     stored: dict = {}
     for attr, spec in requested.items():
-        if attr not in ("mean", "sd") or not isinstance(spec, dict):
-            errors[name] = f"{cell.label}: a derivation can give only a mean or an SD."
+        if attr not in derivable or not isinstance(spec, dict):
+            errors[name] = f"{cell.label}: a derivation can give only {' or '.join(labels[a] for a in derivable)}."
             return {}, None
         try:
             derived = conversion_apply(method=str(spec.get("method")), inputs=spec.get("inputs") or {})
         except ValidationError as invalid:
-            errors[cell.prefix + attr] = f"{cell.label}: {ATTR_LABELS[attr]} conversion: {' '.join(invalid.messages)}"
+            errors[cell.prefix + attr] = f"{cell.label}: {labels[attr]} conversion: {' '.join(invalid.messages)}"
             return {}, None
         if attr not in derived:
-            errors[name] = f"{cell.label}: {spec.get('method')} does not give the {ATTR_LABELS[attr]}."
+            errors[name] = f"{cell.label}: {spec.get('method')} does not give the {labels[attr]}."
             return {}, None
         stored[attr] = derived[attr]
         values[attr] = derived[attr]["value"]
@@ -520,7 +541,8 @@ def _plan_estimates(layout: ExtractionLayout, entry: Mapping[str, str], labels: 
         existing = stored.get(cell.prefix)
         values = {attr: _number(p + attr, labels[p + attr], entry.get(p + attr, ""), errors,
                                 integer=attr.startswith("n_")) for attr in ESTIMATE_NUMBER_ATTRS}
-        if any(p + attr in errors for attr in ESTIMATE_NUMBER_ATTRS):
+        derivation, derived_provenance = _apply_derivation(cell, entry.get(p + "derivation", ""), values, errors)
+        if any(p + attr in errors for attr in (*ESTIMATE_NUMBER_ATTRS, "derivation")):
             continue
         if all(value is None for value in values.values()):
             if existing is not None:
@@ -536,6 +558,8 @@ def _plan_estimates(layout: ExtractionLayout, entry: Mapping[str, str], labels: 
         for attr, value in values.items():
             setattr(row, attr, value)
         row.source_location = entry.get(p + "source_location", "")
+        row.derivation = derivation
+        row.provenance = derived_provenance or entry.get(p + "provenance") or Provenance.REPORTED
         try:
             row.full_clean(exclude=["study", "outcome", "time_point", "subgroup"], validate_unique=False,
                            validate_constraints=False)

@@ -1,6 +1,7 @@
 // Data-extraction form: the "Convert…" dialog asks the server (the analysis engine) for a derived
-// mean or SD and fills the cell, keeping the method and its inputs in the cell's derivation field;
-// typing a number by hand drops its derivation and marks the cell as reported.
+// mean or SD (an arm's cell) or an estimate and SE (a study estimate) and fills them in, keeping the
+// method and its inputs in the row's derivation field; typing a number by hand drops its derivation
+// and marks the row as reported.
 (function () {
   "use strict";
   var form = document.getElementById("extraction-form");
@@ -13,6 +14,20 @@
   var result = document.getElementById("convert-result");
   var errorBox = document.getElementById("convert-error");
   var prefix = null;
+  var names = { mean: "Mean", sd: "SD", estimate: "Estimate", se: "SE" };
+
+  function offerMethods(kind) {
+    // Only the conversions that give this row's numbers; the first of them chosen.
+    var first = null;
+    Array.prototype.forEach.call(methodSelect.options, function (option) {
+      var fits = option.getAttribute("data-kind") === kind;
+      option.hidden = !fits; option.disabled = !fits;
+      if (fits && first === null) { first = option.value; }
+    });
+    if (methodSelect.selectedOptions[0] === undefined || methodSelect.selectedOptions[0].disabled) {
+      methodSelect.value = first;
+    }
+  }
 
   function field(name) { return form.querySelector('[name="' + prefix + name + '"]'); }
 
@@ -45,6 +60,7 @@
     var button = event.target.closest("button.convert");
     if (!button) { return; }
     prefix = button.getAttribute("data-prefix");
+    offerMethods(button.getAttribute("data-kind"));
     renderInputs();
     dialog.showModal();
   });
@@ -68,7 +84,7 @@
           var d = data.derived[attr];
           field(attr).value = String(Number(d.value.toPrecision(6)));
           derivation[attr] = { method: d.method, inputs: d.inputs };
-          notes.push((attr === "sd" ? "SD" : "Mean") + ": " + d.description + " (" + d.source + ")");
+          notes.push(names[attr] + ": " + d.description + " (" + d.source + ")");
         });
         field("derivation").value = JSON.stringify(derivation);
         var provenance = "reported";

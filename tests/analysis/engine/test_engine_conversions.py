@@ -102,3 +102,28 @@ def test_change_sd_and_its_correlation_round_trip():
 
 def test_reported_values_say_so():
     assert reported(4.2).provenance is Provenance.REPORTED
+
+
+def test_log_ratio_and_se_from_a_ratio_with_its_ci():
+    from analysis.engine.conversions import log_ratio_from_ci
+    # R: print(c(log(0.75), (log(0.94) - log(0.60)) / (2 * qnorm(0.975))), digits = 17)
+    hr = log_ratio_from_ci(0.75, 0.60, 0.94)
+    assert hr.estimate.value == pytest.approx(-0.28768207245178090, rel=1e-15)
+    assert hr.se.value == pytest.approx(0.11453022187886241, rel=1e-14)
+    assert (hr.estimate.provenance, hr.se.source) == ("calculated", "Cochrane Handbook 6.3.2")
+    # R: (log(2.5) - log(1.2)) / (2 * qnorm(0.95))  (a 90% CI)
+    assert log_ratio_from_ci(1.8, 1.2, 2.5, level=0.90).se.value == pytest.approx(0.22311078720132677, rel=1e-14)
+    with pytest.raises(ValueError, match="not inside its CI"):
+        log_ratio_from_ci(0.5, 0.60, 0.94)
+    with pytest.raises(ValueError, match="positive"):
+        log_ratio_from_ci(0.75, 0, 0.94)
+
+
+def test_se_from_the_ci_of_a_difference():
+    from analysis.engine.conversions import se_from_difference_ci
+    # R: (6.2 - 0.2) / (2 * qnorm(0.975))
+    md = se_from_difference_ci(3.2, 0.2, 6.2)
+    assert md.se.value == pytest.approx(1.53064037077396220, rel=1e-14)
+    assert (md.estimate.value, md.estimate.provenance) == (3.2, "reported")
+    with pytest.raises(ValueError, match="must exceed"):
+        se_from_difference_ci(3.2, 6.2, 0.2)

@@ -2,6 +2,8 @@
 study's own effect and SE (e.g. an adjusted log hazard ratio) where the grid would ask for arm data,
 in one row per subgroup, with the same checks, concurrency and dual extraction as the grid."""
 
+import json
+
 from django.test import Client
 import pytest
 
@@ -202,3 +204,61 @@ def test_a_submitted_entry_is_validated_like_the_analysed_data(small, extractors
     refused = client.post(_url(small), {**form, "action": "submit"})
     assert refused.status_code == 400
     assert "enter both the estimate and its SE (Estimate is empty)" in refused.context["errors"][p + "estimate"]
+
+
+def test_a_converted_estimate_is_recomputed_on_the_server_and_keeps_its_inputs(small, extractors):
+    hr = _hazard_ratios(small)
+    client = _client(extractors.first)
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    inputs = {"ratio": 0.75, "lower": 0.60, "upper": 0.94}
+    derived = client.post(f"/reviews/{small.review.slug}/extraction/convert/",
+                          {"method": "log_ratio_from_ci", **{f"in_{k}": v for k, v in inputs.items()}}).json()["derived"]
+    form = _form_data(client.get(_url(small)))
+    form.update({p + "estimate": "-0.2877", p + "se": "999",  # whatever the browser sent, the engine's value is stored
+                 p + "derivation": json.dumps({k: {"method": v["method"], "inputs": v["inputs"]} for k, v in derived.items()})})
+    assert client.post(_url(small), form).status_code == 302
+    row = StudyEstimate.objects.get(study=small.study)
+    # R: print(c(log(0.75), (log(0.94) - log(0.60)) / (2 * qnorm(0.975))), digits = 17)
+    assert row.estimate == pytest.approx(-0.28768207245178090, rel=1e-15)
+    assert row.se == pytest.approx(0.11453022187886241, rel=1e-14)
+    assert row.provenance == "calculated" and row.derivation["se"]["source"] == "Cochrane Handbook 6.3.2"
+    page = client.get(_url(small))
+    assert "Estimate, SE: ln ratio and SE from a ratio (HR, OR, RR) with its CI (lower = 0.6, ratio = 0.75, " \
+           "upper = 0.94)</span>" in page.content.decode()
+    # A CI that does not hold its ratio is refused, naming the field; nothing is written.
+    shown = _form_data(page)
+    shown[p + "derivation"] = json.dumps({"se": {"method": "log_ratio_from_ci", "inputs": {**inputs, "ratio": 1.2}}})
+    refused = client.post(_url(small), shown)
+    assert refused.status_code == 400
+    assert "SE conversion: the ratio 1.2 is not inside its CI" in refused.context["errors"][p + "se"]
+    # A conversion for arm data cannot fill a study estimate.
+    shown[p + "derivation"] = json.dumps({"se": {"method": "sd_from_se", "inputs": {"se": 1, "n": 4}}})
+    refused = client.post(_url(small), shown)
+    assert "sd_from_se does not give the SE" in refused.context["errors"][p + "derivation"]
+    assert StudyEstimate.objects.get(study=small.study).se == pytest.approx(0.11453022187886241, rel=1e-14)
+
+
+def test_a_number_changed_through_the_api_loses_the_derivation_it_no_longer_follows(small, extractors):
+    from rest_framework.test import APIClient
+
+    hr = _hazard_ratios(small)
+    client = _client(extractors.first)
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    form = _form_data(client.get(_url(small)))
+    spec = {"method": "log_ratio_from_ci", "inputs": {"ratio": 0.75, "lower": 0.60, "upper": 0.94}}
+    form[p + "derivation"] = json.dumps({"estimate": spec, "se": spec})
+    assert client.post(_url(small), form).status_code == 302
+    row = StudyEstimate.objects.get(study=small.study)
+    api = APIClient()
+    api.force_authenticate(extractors.first)
+    url = f"/api/reviews/{small.review.slug}/study-estimates/{row.pk}/"
+    shown = api.get(url).json()
+    assert (shown["provenance"], sorted(shown["derivation"])) == ("calculated", ["estimate", "se"])
+    changed = api.patch(url, {"se": 0.12}, format="json")
+    assert changed.status_code == 200, changed.json()
+    row.refresh_from_db()
+    # The SE typed through the API was not derived from the CI; the estimate still is.
+    assert row.se == 0.12 and sorted(row.derivation) == ["estimate"]
+    assert api.patch(url, {"source_location": "Table 3"}, format="json").status_code == 200
+    row.refresh_from_db()
+    assert sorted(row.derivation) == ["estimate"]  # untouched numbers keep theirs
