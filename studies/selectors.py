@@ -4,10 +4,12 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
     Max,
     OuterRef,
@@ -584,12 +586,19 @@ class PairedWork:
     to_agree: int
 
 
+def study_has_extracted_data() -> ExpressionWrapper:
+    """Whether the study (``OuterRef("pk")``) has extracted data: arm values or study estimates."""
+    return ExpressionWrapper(Exists(OutcomeData.objects.filter(study=OuterRef("pk")))
+                             | Exists(StudyEstimate.objects.filter(study=OuterRef("pk"))),
+                             output_field=BooleanField())
+
+
 def extraction_work(*, review: Review, extractor) -> PairedWork:
     """Included studies left to extract: under dual extraction, those without this extractor's
     submitted entry; otherwise those with no outcome data yet. To agree (dual): two or more entries
     submitted and no agreed outcome data yet."""
     studies = Study.objects.filter(review=review, is_included=True)
-    has_data = Exists(OutcomeData.objects.filter(study=OuterRef("pk")))
+    has_data = study_has_extracted_data()
     if not review.dual_extraction:
         return PairedWork(to_enter=studies.filter(~has_data).count(), to_agree=0)
     submitted = Q(extractions__submitted_at__isnull=False)

@@ -13,7 +13,6 @@ import json
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -41,6 +40,7 @@ from studies.services.extraction import (
     entry_from_form,
     entry_token,
     extraction_entry_save,
+    fields_in_no_entry,
     extraction_layout,
     extraction_save,
     extraction_snapshot,
@@ -64,7 +64,7 @@ def extraction_list(request: HttpRequest, slug: str) -> HttpResponse:
     """The review's included studies, with how far each one's extraction has come."""
     review, roles = _review_for(request, slug, TEAM)
     studies = list(Study.objects.filter(review=review, is_included=True).order_by("year", "label"))
-    entered = set(Study.objects.filter(review=review).filter(Q(outcome_data__isnull=False) | Q(estimates__isnull=False))
+    entered = set(Study.objects.filter(review=review).filter(selectors.study_has_extracted_data())
                   .values_list("pk", flat=True))
     mine = {e.study_id: e for e in StudyExtraction.objects.filter(study__review=review, extractor=request.user)}
     submitted: dict[int, int] = {}
@@ -145,7 +145,8 @@ def estimate_scale(outcome) -> str:
 
 
 def _page(request, review, study, layout, *, mode: str, entry, token="", base=None, errors=None, checks=(),
-          conflict=None, compare=(), compare_names=(), saved=None, status=200, locked=False, differences=None):
+          conflict=None, compare=(), compare_names=(), saved=None, status=200, locked=False, differences=None,
+          in_no_entry=()):
     errors = errors or {}
     labels = layout.labels()
     reports = list(Report.objects.filter(study=study).select_related("record"))
@@ -169,6 +170,7 @@ def _page(request, review, study, layout, *, mode: str, entry, token="", base=No
         "checks": list(checks), "conflict": conflict,
         "compare_names": compare_names, "saved": saved if mode == "dual" else None,
         "saved_notes": saved if mode != "dual" else None, "locked": locked, "differences": differences,
+        "in_no_entry": in_no_entry,
         "held": selectors.values_awaiting_check_count(review=review) if saved is not None and mode != "dual" else 0,
         "reports": [(r, r.record_id in documents) for r in reports],
         "value_types": ValueType.choices, "provenances": Provenance.choices,
@@ -251,11 +253,12 @@ def extraction_consensus(request: HttpRequest, slug: str, study_id: int) -> Http
     current = extraction_snapshot(layout)
     # The values both entered alike; differences are left empty for the two to settle, so a number
     # neither extractor entered can never slip into the consensus unseen.
-    entry = agreed_entry(layout, compare)
+    entry = agreed_entry(layout, compare, current)
     notes = request.session.pop(f"extraction-checks-{study.pk}", None)
     return _page(request, review, study, layout, mode="consensus", entry=entry, token=entry_token(current),
                  base=current, compare=compare, compare_names=names, saved=notes,
-                 differences=entry_changes(layout, compare[0], compare[1]))
+                 differences=entry_changes(layout, compare[0], compare[1]),
+                 in_no_entry=fields_in_no_entry(layout, compare, current))
 
 
 @login_required

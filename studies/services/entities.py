@@ -114,6 +114,10 @@ WORKFLOW_MODELS: frozenset[type[models.Model]] = frozenset(
 )
 
 
+# The extracted numbers: under dual extraction they come only from the extractors' consensus.
+DUAL_EXTRACTED: tuple[type[models.Model], ...] = (OutcomeData, StudyEstimate)
+
+
 class WorkflowWriteRefused(PermissionDenied):
     """A workflow row was sent to the generic save or delete."""
 
@@ -124,7 +128,7 @@ def workflow_write_refusal(model: type[models.Model], review_id: int | None) -> 
         return (f"{model._meta.verbose_name_plural.capitalize()} are written through the review's "
                 f"screening, risk-of-bias and extraction pages or API, which apply the review's rules; "
                 f"they cannot be edited directly.")
-    if model is OutcomeData and review_id is not None and Review.objects.filter(
+    if model in DUAL_EXTRACTED and review_id is not None and Review.objects.filter(
             pk=review_id, dual_extraction=True).exists():
         return ("This review uses dual extraction: each extractor enters their own extraction and the "
                 "data come from their consensus, on the extraction pages.")
@@ -141,7 +145,7 @@ def _refuse_workflow(model: type[models.Model], review_ids: Iterable[int | None]
 def _refuse_workflow_row(instance: models.Model) -> None:
     """``_refuse_workflow`` for one row; its review is looked up only where the answer depends on it."""
     model = type(instance)
-    if model in WORKFLOW_MODELS or model is OutcomeData:
+    if model in WORKFLOW_MODELS or model in DUAL_EXTRACTED:
         _refuse_workflow(model, [review_id_of(instance)])
 
 
@@ -281,7 +285,7 @@ def entities_delete(*, queryset: models.QuerySet) -> int:
     """Delete many entities at once (the admin's bulk action), with one data-version move per review.
     Refuses workflow rows, as ``entity_delete`` does."""
     model = queryset.model
-    if model in WORKFLOW_MODELS or model is OutcomeData:
+    if model in WORKFLOW_MODELS or model in DUAL_EXTRACTED:
         _refuse_workflow(model, queryset.values_list(REVIEW_LOOKUP[model], flat=True).distinct())
     review_ids: list[int] = []
     if model in ANALYSIS_INPUTS:

@@ -295,7 +295,11 @@ def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return format(value, ".15g")
+        # Text that reads back as the same number: a computed log estimate (-2.3025850929940455)
+        # shown with 15 digits would come back changed on the next save, and a changed number goes
+        # through the plausibility check again. Typed numbers keep their short form ("-5", "6.1").
+        text = format(value, ".15g")
+        return text if float(text) == value else repr(value)
     return str(value)
 
 
@@ -372,10 +376,14 @@ class Change:
 
 
 def entry_changes(layout: ExtractionLayout, before: Mapping[str, str], after: Mapping[str, str]) -> list[Change]:
-    """Field by field, what differs between two versions of the form (in form order)."""
+    """Field by field, what differs between two versions of the form (in form order; then the fields
+    that are no longer on the form, e.g. an estimate's row after its outcome gained subgroups)."""
     labels = layout.labels()
-    return [Change(name, labels.get(name, name), before.get(name, ""), after.get(name, ""))
-            for name in extraction_empty(layout) if before.get(name, "") != after.get(name, "")]
+    names = list(extraction_empty(layout))
+    on_form = set(names)
+    names += sorted(name for name in {*before, *after} - on_form if name not in ("token", "base"))
+    return [Change(name, labels.get(name, f"{name} (no longer on the form)"), before.get(name, ""), after.get(name, ""))
+            for name in names if before.get(name, "") != after.get(name, "")]
 
 
 # --- Validation and checks ------------------------------------------------------------------------
@@ -645,7 +653,10 @@ def extraction_save(*, study: Study, user, entry: Mapping[str, str], token: str,
             changed += 1
             if isinstance(instance, (OutcomeData, StudyEstimate)) and instance.check_state == CheckState.AWAITING_CHECK:
                 prefix = row_prefix(instance)
-                held += [Check(prefix + flag["field"], "held", f"Awaiting check: {flag['message']}")
+                # An estimate's flag names the study and outcome; the row (time point, subgroup) is the form's.
+                where = (f" ({EstimateCell(instance.outcome, instance.time_point, instance.subgroup).label})"
+                         if isinstance(instance, StudyEstimate) else "")
+                held += [Check(prefix + flag["field"], "held", f"Awaiting check{where}: {flag['message']}")
                          for flag in instance.check_flags]
     return ExtractionSaved(entry_token(extraction_snapshot(layout)), plan.checks + held, changed)
 
@@ -689,11 +700,27 @@ def extraction_entry_save(*, study: Study, extractor, entry: Mapping[str, str], 
     return mine
 
 
-def agreed_entry(layout: ExtractionLayout, entries: list[Mapping[str, str]]) -> Entry:
-    """A consensus form's starting point: the values all extractors gave alike, others left empty."""
+def agreed_entry(layout: ExtractionLayout, entries: list[Mapping[str, str]], current: Mapping[str, str]) -> Entry:
+    """A consensus form's starting point: the values all extractors gave alike, others left empty.
+
+    A field no entry holds at all (the form gained it after the entries were made: a new outcome, time
+    point or subgroup, or data that came with a RevMan file) starts from the stored value: neither
+    extractor saw it, so recording the consensus must not remove it (``fields_in_no_entry`` lists them).
+    """
     agreed = extraction_empty(layout)
     for name in agreed:
+        if all(name not in e for e in entries):
+            agreed[name] = current.get(name, "")
+            continue
         values = {e.get(name, "") for e in entries}
         if len(values) == 1:
             agreed[name] = values.pop()
     return agreed
+
+
+def fields_in_no_entry(layout: ExtractionLayout, entries: list[Mapping[str, str]], current: Mapping[str, str]
+                       ) -> list[str]:
+    """Labels of the stored values that no extractor's entry covers (kept as stored by the consensus)."""
+    labels = layout.labels()
+    return [labels.get(name, name) for name in extraction_empty(layout)
+            if current.get(name) and all(name not in e for e in entries)]

@@ -151,7 +151,7 @@ def test_an_implausible_estimate_is_held_with_why(small, extractors):
     row = StudyEstimate.objects.get(study=small.study)
     assert row.check_state == "awaiting_check" and row.confirmed_se is None
     page = client.get(_url(small)).content.decode()
-    assert "Awaiting check:" in page and "1 value awaiting check" in page
+    assert "Awaiting check (Relapse (adjusted HR) · End of intervention):" in page and "1 value awaiting check" in page
 
 
 def test_two_sessions_editing_estimates_at_once_lose_nothing(small, extractors):
@@ -262,3 +262,111 @@ def test_a_number_changed_through_the_api_loses_the_derivation_it_no_longer_foll
     assert api.patch(url, {"source_location": "Table 3"}, format="json").status_code == 200
     row.refresh_from_db()
     assert sorted(row.derivation) == ["estimate"]  # untouched numbers keep theirs
+
+
+def test_a_study_with_only_estimates_counts_as_extracted(small, extractors):
+    from studies import selectors
+
+    hr = _hazard_ratios(small)
+    other = entity_save(instance=Study(review=small.review, label="HR only 2019", year=2019, is_included=True))
+    client = _client(extractors.first)
+    url = f"/reviews/{small.review.slug}/extraction/studies/{other.pk}/"
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    form = _form_data(client.get(url))
+    form.update({p + "estimate": "-0.2", p + "se": "0.1"})
+    assert client.post(url, form).status_code == 302
+    listing = client.get(f"/reviews/{small.review.slug}/extraction/")
+    assert [i["entered"] for i in listing.context["items"] if i["study"] == other] == [True]
+    assert selectors.extraction_work(review=small.review, extractor=extractors.first).to_enter == 0
+
+
+def test_the_consensus_keeps_stored_values_no_entry_covers(small, extractors):
+    small.review.dual_extraction = True
+    entity_save(instance=small.review)
+    alice, bob = _client(extractors.first), _client(extractors.second)
+    for client in (alice, bob):  # both submit before the generic outcome exists
+        form = _form_data(client.get(_url(small)))
+        assert client.post(_url(small), {**form, "action": "submit"}).status_code == 302
+    hr = _hazard_ratios(small)
+    # An estimate that came another way (a RevMan file): the domain service, as the import writes it.
+    from studies.services.entities import entity_store
+    entity_store(instance=StudyEstimate(study=small.study, outcome=hr, time_point=small.time_point, estimate=-0.3,
+                                        se=0.12))
+    page = alice.get(_url(small) + "consensus/")
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    assert page.context["in_no_entry"] == ["Relapse (adjusted HR) · End of intervention: Estimate",
+                                           "Relapse (adjusted HR) · End of intervention: SE",
+                                           "Relapse (adjusted HR) · End of intervention: Provenance"]
+    assert "Not in either extraction" in page.content.decode()
+    form = _form_data(page)
+    assert (form[p + "estimate"], form[p + "se"]) == ("-0.3", "0.12")
+    assert alice.post(_url(small) + "consensus/", form).status_code == 302
+    assert StudyEstimate.objects.get(study=small.study).estimate == -0.3
+
+
+def test_under_dual_extraction_estimates_are_not_written_around_the_consensus(small, extractors):
+    from django.core.exceptions import PermissionDenied
+
+    hr = _hazard_ratios(small)
+    small.review.dual_extraction = True
+    entity_save(instance=small.review)
+    with pytest.raises(PermissionDenied, match="dual extraction"):
+        entity_save(instance=StudyEstimate(study=small.study, outcome=hr, time_point=small.time_point,
+                                           estimate=-0.3, se=0.12))
+    assert not StudyEstimate.objects.exists()
+
+
+def test_an_estimate_deleted_meanwhile_is_named_in_the_refusal(small, extractors):
+    from studies.services.entities import entity_delete
+
+    hr = _hazard_ratios(small, subgroups=("Low dose",))
+    row = entity_save(instance=StudyEstimate(study=small.study, outcome=hr, time_point=small.time_point,
+                                             estimate=-0.3, se=0.12))
+    client = _client(extractors.first)
+    form = _form_data(client.get(_url(small)))  # the estimate outside the subgroups has its own row
+    entity_delete(instance=row)  # someone else, e.g. through the API: the row leaves the form
+    form[f"cell_{small.outcome.pk}_{small.time_point.pk}_{small.intervention.pk}_mean"] = "-5"
+    refused = client.post(_url(small), form)
+    assert refused.status_code == 409
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    changes = {(c.name, c.label, c.before, c.after) for c in refused.context["conflict"]}
+    assert {(p + "estimate", f"{p}estimate (no longer on the form)", "-0.3", ""),
+            (p + "se", f"{p}se (no longer on the form)", "0.12", "")} <= changes
+
+
+def test_editing_only_the_source_keeps_a_confirmed_computed_estimate_exact_and_confirmed(small, extractors):
+    import math
+
+    from studies.services.value_checks import study_estimate_confirm
+
+    hr = _hazard_ratios(small)
+    for i, estimate in enumerate((0.0, 0.05, -0.05, 0.02)):
+        study = entity_save(instance=Study(review=small.review, label=f"O{i}", year=2010 + i))
+        entity_save(instance=StudyEstimate(study=study, outcome=hr, time_point=small.time_point, estimate=estimate,
+                                           se=0.1))
+    value = math.log(0.1)  # 17 significant digits; far from the others, so held, then confirmed by the manager
+    row = entity_save(instance=StudyEstimate(study=small.study, outcome=hr, time_point=small.time_point,
+                                             estimate=value, se=0.1), user=extractors.second)
+    assert row.check_state == "awaiting_check"
+    study_estimate_confirm(row_id=row.pk, user=small.manager)
+    client = _client(extractors.first)
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    form = _form_data(client.get(_url(small)))
+    assert form[p + "estimate"] == repr(value)
+    form[p + "source_location"] = "Table 4"
+    assert client.post(_url(small), form).status_code == 302
+    row.refresh_from_db()
+    assert (row.estimate, row.check_state, row.source_location) == (value, "confirmed", "Table 4")
+
+
+def test_the_hold_notice_names_the_estimates_row(small, extractors):
+    hr = _hazard_ratios(small, subgroups=("Low dose", "High dose"))
+    low, high = OutcomeSubgroup.objects.filter(outcome=hr).order_by("order")
+    client = _client(extractors.first)
+    form = _form_data(client.get(_url(small)))
+    for subgroup, se in ((low, "0.1"), (high, "1e-160")):
+        p = estimate_prefix(hr.pk, small.time_point.pk, subgroup.pk)
+        form.update({p + "estimate": "-0.2", p + "se": se})
+    assert client.post(_url(small), form).status_code == 302
+    notes = client.get(_url(small)).context["saved_notes"]
+    assert [n for n in notes if n.startswith("Awaiting check (Relapse (adjusted HR) · End of intervention · High dose):")]
