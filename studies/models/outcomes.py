@@ -480,8 +480,10 @@ class StudyEstimate(HeldForCheck):
                                  related_name="estimates")
     estimate = models.FloatField(validators=[validate_finite])
     se = models.FloatField("SE", validators=[validate_positive_se])
-    n_intervention = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
-    n_control = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    n_intervention = models.PositiveIntegerField(null=True, blank=True, validators=[
+        MinValueValidator(1, message="n intervention must be at least 1 (got %(show_value)s).")])
+    n_control = models.PositiveIntegerField(null=True, blank=True, validators=[
+        MinValueValidator(1, message="n control must be at least 1 (got %(show_value)s).")])
     # RevMan lists a study's rows in a user-chosen order; kept so exports and forest plots follow it.
     order = models.PositiveIntegerField(default=0)
     include_in_analysis = models.BooleanField(default=True)

@@ -38,6 +38,7 @@ from studies.services.extraction import (
     conversion_apply,
     entry_changes,
     entry_from_form,
+    entries_without_a_place,
     entry_token,
     extraction_entry_save,
     fields_in_no_entry,
@@ -146,7 +147,7 @@ def estimate_scale(outcome) -> str:
 
 def _page(request, review, study, layout, *, mode: str, entry, token="", base=None, errors=None, checks=(),
           conflict=None, compare=(), compare_names=(), saved=None, status=200, locked=False, differences=None,
-          in_no_entry=()):
+          in_no_entry=(), unplaced=()):
     errors = errors or {}
     labels = layout.labels()
     reports = list(Report.objects.filter(study=study).select_related("record"))
@@ -170,7 +171,7 @@ def _page(request, review, study, layout, *, mode: str, entry, token="", base=No
         "checks": list(checks), "conflict": conflict,
         "compare_names": compare_names, "saved": saved if mode == "dual" else None,
         "saved_notes": saved if mode != "dual" else None, "locked": locked, "differences": differences,
-        "in_no_entry": in_no_entry,
+        "in_no_entry": in_no_entry, "unplaced": unplaced,
         "held": selectors.values_awaiting_check_count(review=review) if saved is not None and mode != "dual" else 0,
         "reports": [(r, r.record_id in documents) for r in reports],
         "value_types": ValueType.choices, "provenances": Provenance.choices,
@@ -182,7 +183,7 @@ def _page(request, review, study, layout, *, mode: str, entry, token="", base=No
 
 def _save_form(request, review, study, layout, *, consensus: bool, compare=(), compare_names=()):
     """POST of the analysed data (single extraction or consensus): save, or show why not."""
-    entry = entry_from_form(layout, request.POST)
+    entry = entry_from_form(layout, request.POST, unposted=extraction_snapshot(layout))
     token = request.POST.get("token", "")
     try:
             base = json.loads(request.POST.get("base") or "{}")
@@ -197,7 +198,7 @@ def _save_form(request, review, study, layout, *, consensus: bool, compare=(), c
         # with what changed, on top of a fresh token, ready to re-apply.
         return _page(request, review, study, layout, mode=mode, entry=entry, token=conflict.token,
                      base=conflict.current, conflict=conflict.changes, compare=compare, compare_names=compare_names,
-                     status=409)
+                     unplaced=entries_without_a_place(layout, request.POST), status=409)
     except ValidationError as invalid:
         return _page(request, review, study, layout, mode=mode, entry=entry, token=token, base=base,
                      errors=_errors(invalid), compare=compare, compare_names=compare_names, status=400)
@@ -218,7 +219,7 @@ def extraction_study(request: HttpRequest, slug: str, study_id: int) -> HttpResp
         if mine is None:
             entry = {k: "" for k in entry}  # independent: start from an empty form, not from anyone's data
         if request.method == "POST":
-            entry = entry_from_form(layout, request.POST)
+            entry = entry_from_form(layout, request.POST, unposted=mine.data if mine else None)
             try:
                 mine = extraction_entry_save(study=study, extractor=request.user, entry=entry,
                                              submit=request.POST.get("action") == "submit")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import hashlib
 import json
 import math
+import re
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -351,9 +352,50 @@ def entry_token(entry: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(dict(entry), sort_keys=True).encode()).hexdigest()
 
 
-def entry_from_form(layout: ExtractionLayout, data: Mapping[str, str]) -> Entry:
-    """The form's fields out of posted data (unknown names ignored)."""
-    return {name: (data.get(name) or "").strip() for name in extraction_empty(layout)}
+def entry_from_form(layout: ExtractionLayout, data: Mapping[str, str], unposted: Mapping[str, str] | None = None
+                    ) -> Entry:
+    """The form's fields out of posted data (unknown names ignored). A field the post does not carry
+    at all (a page opened before the form gained it) takes its value from ``unposted`` (the stored
+    data, or the extractor's saved entry), never "empty", which would delete the stored value."""
+    unposted = unposted or {}
+    return {name: (data[name] if name in data else unposted.get(name, "") or "").strip()
+            for name in extraction_empty(layout)}
+
+
+_FIELD_NAME = re.compile(r"^(cell|est)_(\d+)_(\d+)_(\d+)_(\w+)$")
+
+
+def field_label(layout: ExtractionLayout, name: str) -> str:
+    """A readable name for a form field, also for one no longer on the form (its row deleted, or its
+    outcome given subgroups since the page was opened)."""
+    labels = layout.labels()
+    if name in labels:
+        return labels[name]
+    match = _FIELD_NAME.match(name)
+    if match is None:
+        return name
+    kind, outcome_id, time_point_id, third, attr = match.groups()
+    review_id = layout.study.review_id
+    outcome = Outcome.objects.filter(pk=outcome_id, review_id=review_id).first()
+    time_point = TimePoint.objects.filter(pk=time_point_id, review_id=review_id).first()
+    parts = [outcome.name if outcome else "a deleted outcome", time_point.label if time_point else "a deleted time point"]
+    if kind == "cell":
+        arm = Arm.objects.filter(pk=third, study=layout.study).first()
+        parts.append(arm.label if arm else "a deleted arm")
+    elif third != "0":
+        subgroup = OutcomeSubgroup.objects.filter(pk=third, outcome_id=outcome_id).first()
+        parts.append(subgroup.name if subgroup else "a deleted subgroup")
+    attr_label = (ESTIMATE_LABELS if kind == "est" else ATTR_LABELS).get(attr, attr)
+    return f"{' · '.join(parts)}: {attr_label} (no longer on the form)"
+
+
+def entries_without_a_place(layout: ExtractionLayout, data: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Numbers posted for rows the form no longer has, with their names, so that a refused save can
+    show them for re-entry where they now belong instead of dropping them unseen."""
+    on_form = set(extraction_empty(layout))
+    numbers = {*NUMBER_ATTRS, *ESTIMATE_NUMBER_ATTRS}
+    return [(field_label(layout, name), str(value).strip()) for name, value in data.items()
+            if name not in on_form and str(value).strip() and (m := _FIELD_NAME.match(name)) and m.group(5) in numbers]
 
 
 def extraction_empty(layout: ExtractionLayout) -> Entry:
@@ -378,11 +420,10 @@ class Change:
 def entry_changes(layout: ExtractionLayout, before: Mapping[str, str], after: Mapping[str, str]) -> list[Change]:
     """Field by field, what differs between two versions of the form (in form order; then the fields
     that are no longer on the form, e.g. an estimate's row after its outcome gained subgroups)."""
-    labels = layout.labels()
     names = list(extraction_empty(layout))
     on_form = set(names)
     names += sorted(name for name in {*before, *after} - on_form if name not in ("token", "base"))
-    return [Change(name, labels.get(name, f"{name} (no longer on the form)"), before.get(name, ""), after.get(name, ""))
+    return [Change(name, field_label(layout, name), before.get(name, ""), after.get(name, ""))
             for name in names if before.get(name, "") != after.get(name, "")]
 
 
@@ -428,7 +469,9 @@ def _model_errors(invalid: ValidationError, names: Mapping[str, str], labels: Ma
                   errors: dict, fallback: str) -> None:
     for model_field, messages in invalid.message_dict.items():
         name = names.get(model_field, fallback)
-        errors.setdefault(name, f"{labels.get(name, name).split(':')[0]}: {' '.join(messages)}")
+        # The row's label ("Outcome · time point · arm"), not the field's: the model's messages name
+        # the field themselves. An outcome's name may hold a colon, so only the last one splits.
+        errors.setdefault(name, f"{labels.get(name, name).rsplit(': ', 1)[0]}: {' '.join(messages)}")
 
 
 def _apply_derivation(cell: Cell | EstimateCell, text: str, values: dict, errors: dict) -> tuple[dict, str | None]:
@@ -690,7 +733,7 @@ def extraction_entry_save(*, study: Study, extractor, entry: Mapping[str, str], 
         raise ValidationError({"__all__": "You have submitted this extraction; differences are settled in the "
                                           "consensus."})
     layout = extraction_layout(study)
-    cleaned = entry_from_form(layout, entry)
+    cleaned = entry_from_form(layout, entry, unposted=mine.data)
     if submit:
         with transaction.atomic():
             _plan(layout, cleaned)  # validation only: nothing is written

@@ -128,7 +128,8 @@ def test_bad_estimates_are_refused_naming_the_field_and_nothing_is_written(small
         ({"estimate": "-0.22", "se": "0"}, "se", "SE must be greater than 0"),
         ({"estimate": "big", "se": "0.1"}, "estimate", "Relapse (adjusted HR) · End of intervention: Estimate: enter "
                                                        "a number."),
-        ({"estimate": "-0.22", "se": "0.1", "n_control": "0"}, "n_control", "greater than or equal to 1"),
+        ({"estimate": "-0.22", "se": "0.1", "n_control": "0"}, "n_control", "Relapse (adjusted HR) · End of "
+                                                                           "intervention: n control must be at least 1 (got 0)."),
     ):
         form = _form_data(client.get(_url(small)))
         form.update({p + name: value for name, value in values.items()})
@@ -329,9 +330,9 @@ def test_an_estimate_deleted_meanwhile_is_named_in_the_refusal(small, extractors
     refused = client.post(_url(small), form)
     assert refused.status_code == 409
     p = estimate_prefix(hr.pk, small.time_point.pk, None)
-    changes = {(c.name, c.label, c.before, c.after) for c in refused.context["conflict"]}
-    assert {(p + "estimate", f"{p}estimate (no longer on the form)", "-0.3", ""),
-            (p + "se", f"{p}se (no longer on the form)", "0.12", "")} <= changes
+    changes = {(c.label, c.before, c.after) for c in refused.context["conflict"]}
+    assert {("Relapse (adjusted HR) · End of intervention: Estimate (no longer on the form)", "-0.3", ""),
+            ("Relapse (adjusted HR) · End of intervention: SE (no longer on the form)", "0.12", "")} <= changes
 
 
 def test_editing_only_the_source_keeps_a_confirmed_computed_estimate_exact_and_confirmed(small, extractors):
@@ -370,3 +371,32 @@ def test_the_hold_notice_names_the_estimates_row(small, extractors):
     assert client.post(_url(small), form).status_code == 302
     notes = client.get(_url(small)).context["saved_notes"]
     assert [n for n in notes if n.startswith("Awaiting check (Relapse (adjusted HR) · End of intervention · High dose):")]
+
+
+def test_what_was_typed_in_a_row_that_left_the_form_is_shown_not_dropped(small, extractors):
+    hr = _hazard_ratios(small)
+    client = _client(extractors.first)
+    p = estimate_prefix(hr.pk, small.time_point.pk, None)
+    form = _form_data(client.get(_url(small)))
+    form.update({p + "estimate": "-0.22", p + "se": "0.1"})
+    entity_save(instance=OutcomeSubgroup(outcome=hr, name="Low dose"))  # meanwhile: the row moves to subgroups
+    refused = client.post(_url(small), form)
+    assert refused.status_code == 409
+    assert refused.context["unplaced"] == [
+        ("Relapse (adjusted HR) · End of intervention: Estimate (no longer on the form)", "-0.22"),
+        ("Relapse (adjusted HR) · End of intervention: SE (no longer on the form)", "0.1")]
+    assert "enter it again where it now belongs" in refused.content.decode()
+    assert not StudyEstimate.objects.exists()
+
+
+def test_a_post_without_the_estimate_fields_keeps_the_stored_estimates(small, extractors):
+    """A page opened before the form had estimates (or any client posting only some fields): what it
+    does not carry is kept, not read as emptied."""
+    hr = _hazard_ratios(small)
+    entity_save(instance=StudyEstimate(study=small.study, outcome=hr, time_point=small.time_point, estimate=-0.3,
+                                       se=0.12))
+    client = _client(extractors.first)
+    form = {k: v for k, v in _form_data(client.get(_url(small))).items() if not k.startswith("est_")}
+    form[f"cell_{small.outcome.pk}_{small.time_point.pk}_{small.intervention.pk}_mean"] = "-5"
+    assert client.post(_url(small), form).status_code == 302
+    assert StudyEstimate.objects.get(study=small.study).estimate == -0.3
