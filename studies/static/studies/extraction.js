@@ -16,15 +16,16 @@
   var prefix = null;
   var names = { mean: "Mean", sd: "SD", estimate: "Estimate", se: "SE" };
 
-  function offerMethods(kind) {
-    // Only the conversions that give this row's numbers; the first of them chosen.
-    var first = null;
+  function offerMethods(kind, preferred) {
+    // Only the conversions that give this row's numbers; the row's preferred one (a ratio's CI for
+    // an outcome analysed on the log scale) or else the first of them chosen.
+    var first = preferred || null;
     Array.prototype.forEach.call(methodSelect.options, function (option) {
       var fits = option.getAttribute("data-kind") === kind;
       option.hidden = !fits; option.disabled = !fits;
       if (fits && first === null) { first = option.value; }
     });
-    if (methodSelect.selectedOptions[0] === undefined || methodSelect.selectedOptions[0].disabled) {
+    if (preferred || methodSelect.selectedOptions[0] === undefined || methodSelect.selectedOptions[0].disabled) {
       methodSelect.value = first;
     }
   }
@@ -60,7 +61,7 @@
     var button = event.target.closest("button.convert");
     if (!button) { return; }
     prefix = button.getAttribute("data-prefix");
-    offerMethods(button.getAttribute("data-kind"));
+    offerMethods(button.getAttribute("data-kind"), button.getAttribute("data-method"));
     renderInputs();
     dialog.showModal();
   });
