@@ -474,6 +474,18 @@ def _model_errors(invalid: ValidationError, names: Mapping[str, str], labels: Ma
         errors.setdefault(name, f"{labels.get(name, name).rsplit(': ', 1)[0]}: {' '.join(messages)}")
 
 
+def _valid(row, placed: list[str], names: Mapping[str, str], labels: Mapping[str, str], errors: dict,
+           fallback: str) -> bool:
+    """The model's own validation of a grid or estimate row (its place, ``placed``, is the form's),
+    errors by form field; uniqueness and constraints are the database's at save."""
+    try:
+        row.full_clean(exclude=placed, validate_unique=False, validate_constraints=False)
+    except ValidationError as invalid:
+        _model_errors(invalid, names, labels, errors, fallback)
+        return False
+    return True
+
+
 def _apply_derivation(cell: Cell | EstimateCell, text: str, values: dict, errors: dict) -> tuple[dict, str | None]:
     """Recompute a cell's (or a study estimate's) derived numbers; returns the stored derivation and
     the weakest provenance."""
@@ -569,11 +581,8 @@ def _plan(layout: ExtractionLayout, entry: Mapping[str, str]) -> _Plan:
         row.derivation = derivation
         posted = entry.get(p + "provenance") or Provenance.REPORTED
         row.provenance = derived_provenance or posted
-        try:
-            row.full_clean(exclude=["study", "outcome", "time_point", "arm"], validate_unique=False,
-                           validate_constraints=False)
-        except ValidationError as invalid:
-            _model_errors(invalid, {a: p + a for a in CELL_ATTRS}, labels, errors, p + "n")
+        if not _valid(row, ["study", "outcome", "time_point", "arm"], {a: p + a for a in CELL_ATTRS}, labels, errors,
+                      p + "n"):
             continue
         plan.saves.append(row)
         plan.checks += outcome_data_checks(cell, row)
@@ -611,13 +620,9 @@ def _plan_estimates(layout: ExtractionLayout, entry: Mapping[str, str], labels: 
         row.source_location = entry.get(p + "source_location", "")
         row.derivation = derivation
         row.provenance = derived_provenance or entry.get(p + "provenance") or Provenance.REPORTED
-        try:
-            row.full_clean(exclude=["study", "outcome", "time_point", "subgroup"], validate_unique=False,
-                           validate_constraints=False)
-        except ValidationError as invalid:
-            _model_errors(invalid, {a: p + a for a in ESTIMATE_ATTRS}, labels, errors, p + "estimate")
-            continue
-        plan.saves.append(row)
+        if _valid(row, ["study", "outcome", "time_point", "subgroup"], {a: p + a for a in ESTIMATE_ATTRS}, labels,
+                  errors, p + "estimate"):
+            plan.saves.append(row)
 
 
 def outcome_data_checks(cell: Cell, row: OutcomeData) -> list[Check]:

@@ -4,7 +4,6 @@ in one row per subgroup, with the same checks, concurrency and dual extraction a
 
 import json
 
-from django.test import Client
 import pytest
 
 from analysis import services
@@ -20,33 +19,9 @@ from studies.models import (
 )
 from studies.services import entity_save
 from studies.services.extraction import estimate_prefix
+from tests.studies.extraction.forms import form_data, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user) -> Client:
-    client = Client(enforce_csrf_checks=False)
-    client.force_login(user)
-    return client
-
-
-def _form_data(response) -> dict[str, str]:
-    """What the browser would post: every field of the form as shown, estimates included."""
-    context = response.context
-    data = {"token": context["token"], "base": context["base"]}
-    for c in context["characteristics"]:
-        data[c["name"]] = c["value"]
-    for a in context["arms"]:
-        data[f"arm_{a['arm'].pk}_label"] = a["label"]
-        data[f"arm_{a['arm'].pk}_randomised"] = a["randomised"]
-    for row in context["grid"]:
-        for cell in row["cells"]:
-            for f in cell["f"].values():
-                data[f["name"]] = f["value"]
-    for row in context["estimates"]:
-        for f in row["f"].values():
-            data[f["name"]] = f["value"]
-    return data
 
 
 def _hazard_ratios(small, *, subgroups=()) -> Outcome:
@@ -67,14 +42,14 @@ def test_an_estimate_entered_on_the_page_is_pooled(small, extractors):
     hr = _hazard_ratios(small)
     other = entity_save(instance=Study(review=small.review, label="Other 2019", year=2019))
     entity_save(instance=StudyEstimate(study=other, outcome=hr, time_point=small.time_point, estimate=-0.40, se=0.2))
-    client = _client(extractors.first)
+    client = signed_in(extractors.first)
     page = client.get(_url(small))
     text = page.content.decode()
     assert "Study estimates (generic inverse variance)" in text and "ln(Hazard Ratio)" in text
     # The generic outcome has no arm cells: the grid is the continuous outcome's alone.
     assert [row["outcome"] for row in page.context["grid"]] == [small.outcome]
     p = estimate_prefix(hr.pk, small.time_point.pk, None)
-    form = _form_data(page)
+    form = form_data(page)
     form.update({p + "estimate": "-0.22", p + "se": "0.1", p + "n_intervention": "40", p + "n_control": "40",
                  p + "source_location": "Table 3"})
     assert client.post(_url(small), form).status_code == 302
@@ -82,7 +57,7 @@ def test_an_estimate_entered_on_the_page_is_pooled(small, extractors):
     assert (row.estimate, row.se, row.n_intervention, row.n_control, row.source_location, row.subgroup) == (
         -0.22, 0.1, 40, 40, "Table 3", None)
     assert row.check_state == "confirmed"
-    shown = _form_data(client.get(_url(small)))
+    shown = form_data(client.get(_url(small)))
     assert (shown[p + "estimate"], shown[p + "se"]) == ("-0.22", "0.1")
 
     services.review_recompute(small.review.pk)
@@ -100,10 +75,10 @@ def test_an_estimate_entered_on_the_page_is_pooled(small, extractors):
 def test_each_subgroup_has_its_row_and_a_study_may_sit_in_several(small, extractors):
     hr = _hazard_ratios(small, subgroups=("Low dose", "High dose"))
     low, high = OutcomeSubgroup.objects.filter(outcome=hr).order_by("order")
-    client = _client(extractors.first)
+    client = signed_in(extractors.first)
     page = client.get(_url(small))
     assert [row["cell"].subgroup for row in page.context["estimates"]] == [low, high]  # no row outside them
-    form = _form_data(page)
+    form = form_data(page)
     for subgroup, estimate in ((low, "-0.1"), (high, "-0.3")):
         p = estimate_prefix(hr.pk, small.time_point.pk, subgroup.pk)
         form.update({p + "estimate": estimate, p + "se": "0.15"})
@@ -119,7 +94,7 @@ def test_each_subgroup_has_its_row_and_a_study_may_sit_in_several(small, extract
 
 def test_bad_estimates_are_refused_naming_the_field_and_nothing_is_written(small, extractors):
     hr = _hazard_ratios(small)
-    client = _client(extractors.first)
+    client = signed_in(extractors.first)
     p = estimate_prefix(hr.pk, small.time_point.pk, None)
     version = Review.objects.get(pk=small.review.pk).data_version
     for values, field, message in (
@@ -131,7 +106,7 @@ def test_bad_estimates_are_refused_naming_the_field_and_nothing_is_written(small
         ({"estimate": "-0.22", "se": "0.1", "n_control": "0"}, "n_control", "Relapse (adjusted HR) · End of "
                                                                            "intervention: n control must be at least 1 (got 0)."),
     ):
-        form = _form_data(client.get(_url(small)))
+        form = form_data(client.get(_url(small)))
         form.update({p + name: value for name, value in values.items()})
         form[f"cell_{small.outcome.pk}_{small.time_point.pk}_{small.intervention.pk}_mean"] = "-5"  # a good edit too
         refused = client.post(_url(small), form)
@@ -144,9 +119,9 @@ def test_bad_estimates_are_refused_naming_the_field_and_nothing_is_written(small
 
 def test_an_implausible_estimate_is_held_with_why(small, extractors):
     hr = _hazard_ratios(small)
-    client = _client(extractors.first)
+    client = signed_in(extractors.first)
     p = estimate_prefix(hr.pk, small.time_point.pk, None)
-    form = _form_data(client.get(_url(small)))
+    form = form_data(client.get(_url(small)))
     form.update({p + "estimate": "-0.22", p + "se": "1e-160"})  # a weight no analysis can use
     assert client.post(_url(small), form).status_code == 302
     row = StudyEstimate.objects.get(study=small.study)
@@ -158,8 +133,8 @@ def test_an_implausible_estimate_is_held_with_why(small, extractors):
 def test_two_sessions_editing_estimates_at_once_lose_nothing(small, extractors):
     hr = _hazard_ratios(small)
     p = estimate_prefix(hr.pk, small.time_point.pk, None)
-    alice, bob = _client(extractors.first), _client(extractors.second)
-    alice_form, bob_form = _form_data(alice.get(_url(small))), _form_data(bob.get(_url(small)))
+    alice, bob = signed_in(extractors.first), signed_in(extractors.second)
+    alice_form, bob_form = form_data(alice.get(_url(small))), form_data(bob.get(_url(small)))
     alice_form.update({p + "estimate": "-0.22", p + "se": "0.1"})
     assert alice.post(_url(small), alice_form).status_code == 302
     bob_form.update({p + "estimate": "-0.5", p + "se": "0.3"})
@@ -176,8 +151,8 @@ def test_dual_extraction_compares_estimates_and_the_consensus_is_analysed(small,
     entity_save(instance=small.review)
     p = estimate_prefix(hr.pk, small.time_point.pk, None)
     consensus_url = _url(small) + "consensus/"
-    alice, bob = _client(extractors.first), _client(extractors.second)
-    alice_form = _form_data(alice.get(_url(small)))
+    alice, bob = signed_in(extractors.first), signed_in(extractors.second)
+    alice_form = form_data(alice.get(_url(small)))
     alice_form.update({p + "estimate": "-0.22", p + "se": "0.1", p + "source_location": "Table 3"})
     bob_form = {**alice_form, p + "se": "0.11"}
     assert alice.post(_url(small), {**alice_form, "action": "submit"}).status_code == 302
@@ -186,7 +161,7 @@ def test_dual_extraction_compares_estimates_and_the_consensus_is_analysed(small,
     page = alice.get(consensus_url)
     assert [(c.name, c.before, c.after) for c in page.context["differences"]] == [(p + "se", "0.1", "0.11")]
     assert "0.1 ≠ 0.11" in page.content.decode()
-    consensus = _form_data(page)
+    consensus = form_data(page)
     assert (consensus[p + "estimate"], consensus[p + "se"]) == ("-0.22", "")  # the difference is theirs to settle
     consensus[p + "se"] = "0.1"
     assert alice.post(consensus_url, consensus).status_code == 302
@@ -199,8 +174,8 @@ def test_a_submitted_entry_is_validated_like_the_analysed_data(small, extractors
     small.review.dual_extraction = True
     entity_save(instance=small.review)
     p = estimate_prefix(hr.pk, small.time_point.pk, None)
-    client = _client(extractors.first)
-    form = _form_data(client.get(_url(small)))
+    client = signed_in(extractors.first)
+    form = form_data(client.get(_url(small)))
     form.update({p + "se": "0.1"})
     refused = client.post(_url(small), {**form, "action": "submit"})
     assert refused.status_code == 400
@@ -209,12 +184,12 @@ def test_a_submitted_entry_is_validated_like_the_analysed_data(small, extractors
 
 def test_a_converted_estimate_is_recomputed_on_the_server_and_keeps_its_inputs(small, extractors):
     hr = _hazard_ratios(small)
-    client = _client(extractors.first)
+    client = signed_in(extractors.first)
     p = estimate_prefix(hr.pk, small.time_point.pk, None)
     inputs = {"ratio": 0.75, "lower": 0.60, "upper": 0.94}
     derived = client.post(f"/reviews/{small.review.slug}/extraction/convert/",
                           {"method": "log_ratio_from_ci", **{f"in_{k}": v for k, v in inputs.items()}}).json()["derived"]
-    form = _form_data(client.get(_url(small)))
+    form = form_data(client.get(_url(small)))
     form.update({p + "estimate": "-0.2877", p + "se": "999",  # whatever the browser sent, the engine's value is stored
                  p + "derivation": json.dumps({k: {"method": v["method"], "inputs": v["inputs"]} for k, v in derived.items()})})
     assert client.post(_url(small), form).status_code == 302
@@ -227,7 +202,7 @@ def test_a_converted_estimate_is_recomputed_on_the_server_and_keeps_its_inputs(s
     assert "Estimate, SE: ln ratio and SE from a ratio (HR, OR, RR) with its CI (lower = 0.6, ratio = 0.75, " \
            "upper = 0.94)</span>" in page.content.decode()
     # A CI that does not hold its ratio is refused, naming the field; nothing is written.
-    shown = _form_data(page)
+    shown = form_data(page)
     shown[p + "derivation"] = json.dumps({"se": {"method": "log_ratio_from_ci", "inputs": {**inputs, "ratio": 1.2}}})
     refused = client.post(_url(small), shown)
     assert refused.status_code == 400
@@ -243,9 +218,9 @@ def test_a_number_changed_through_the_api_loses_the_derivation_it_no_longer_foll
     from rest_framework.test import APIClient
 
     hr = _hazard_ratios(small)
-    client = _client(extractors.first)
+    client = signed_in(extractors.first)
     p = estimate_prefix(hr.pk, small.time_point.pk, None)
-    form = _form_data(client.get(_url(small)))
+    form = form_data(client.get(_url(small)))
     spec = {"method": "log_ratio_from_ci", "inputs": {"ratio": 0.75, "lower": 0.60, "upper": 0.94}}
     form[p + "derivation"] = json.dumps({"estimate": spec, "se": spec})
     assert client.post(_url(small), form).status_code == 302
@@ -270,10 +245,10 @@ def test_a_study_with_only_estimates_counts_as_extracted(small, extractors):
 
     hr = _hazard_ratios(small)
     other = entity_save(instance=Study(review=small.review, label="HR only 2019", year=2019, is_included=True))
-    client = _client(extractors.first)
+    client = signed_in(extractors.first)
     url = f"/reviews/{small.review.slug}/extraction/studies/{other.pk}/"
     p = estimate_prefix(hr.pk, small.time_point.pk, None)
-    form = _form_data(client.get(url))
+    form = form_data(client.get(url))
     form.update({p + "estimate": "-0.2", p + "se": "0.1"})
     assert client.post(url, form).status_code == 302
     listing = client.get(f"/reviews/{small.review.slug}/extraction/")
@@ -284,9 +259,9 @@ def test_a_study_with_only_estimates_counts_as_extracted(small, extractors):
 def test_the_consensus_keeps_stored_values_no_entry_covers(small, extractors):
     small.review.dual_extraction = True
     entity_save(instance=small.review)
-    alice, bob = _client(extractors.first), _client(extractors.second)
+    alice, bob = signed_in(extractors.first), signed_in(extractors.second)
     for client in (alice, bob):  # both submit before the generic outcome exists
-        form = _form_data(client.get(_url(small)))
+        form = form_data(client.get(_url(small)))
         assert client.post(_url(small), {**form, "action": "submit"}).status_code == 302
     hr = _hazard_ratios(small)
     # An estimate that came another way (a RevMan file): the domain service, as the import writes it.
@@ -299,7 +274,7 @@ def test_the_consensus_keeps_stored_values_no_entry_covers(small, extractors):
                                            "Relapse (adjusted HR) · End of intervention: SE",
                                            "Relapse (adjusted HR) · End of intervention: Provenance"]
     assert "Not in either extraction" in page.content.decode()
-    form = _form_data(page)
+    form = form_data(page)
     assert (form[p + "estimate"], form[p + "se"]) == ("-0.3", "0.12")
     assert alice.post(_url(small) + "consensus/", form).status_code == 302
     assert StudyEstimate.objects.get(study=small.study).estimate == -0.3
@@ -323,13 +298,12 @@ def test_an_estimate_deleted_meanwhile_is_named_in_the_refusal(small, extractors
     hr = _hazard_ratios(small, subgroups=("Low dose",))
     row = entity_save(instance=StudyEstimate(study=small.study, outcome=hr, time_point=small.time_point,
                                              estimate=-0.3, se=0.12))
-    client = _client(extractors.first)
-    form = _form_data(client.get(_url(small)))  # the estimate outside the subgroups has its own row
+    client = signed_in(extractors.first)
+    form = form_data(client.get(_url(small)))  # the estimate outside the subgroups has its own row
     entity_delete(instance=row)  # someone else, e.g. through the API: the row leaves the form
     form[f"cell_{small.outcome.pk}_{small.time_point.pk}_{small.intervention.pk}_mean"] = "-5"
     refused = client.post(_url(small), form)
     assert refused.status_code == 409
-    p = estimate_prefix(hr.pk, small.time_point.pk, None)
     changes = {(c.label, c.before, c.after) for c in refused.context["conflict"]}
     assert {("Relapse (adjusted HR) · End of intervention: Estimate (no longer on the form)", "-0.3", ""),
             ("Relapse (adjusted HR) · End of intervention: SE (no longer on the form)", "0.12", "")} <= changes
@@ -350,9 +324,9 @@ def test_editing_only_the_source_keeps_a_confirmed_computed_estimate_exact_and_c
                                              estimate=value, se=0.1), user=extractors.second)
     assert row.check_state == "awaiting_check"
     study_estimate_confirm(row_id=row.pk, user=small.manager)
-    client = _client(extractors.first)
+    client = signed_in(extractors.first)
     p = estimate_prefix(hr.pk, small.time_point.pk, None)
-    form = _form_data(client.get(_url(small)))
+    form = form_data(client.get(_url(small)))
     assert form[p + "estimate"] == repr(value)
     form[p + "source_location"] = "Table 4"
     assert client.post(_url(small), form).status_code == 302
@@ -363,8 +337,8 @@ def test_editing_only_the_source_keeps_a_confirmed_computed_estimate_exact_and_c
 def test_the_hold_notice_names_the_estimates_row(small, extractors):
     hr = _hazard_ratios(small, subgroups=("Low dose", "High dose"))
     low, high = OutcomeSubgroup.objects.filter(outcome=hr).order_by("order")
-    client = _client(extractors.first)
-    form = _form_data(client.get(_url(small)))
+    client = signed_in(extractors.first)
+    form = form_data(client.get(_url(small)))
     for subgroup, se in ((low, "0.1"), (high, "1e-160")):
         p = estimate_prefix(hr.pk, small.time_point.pk, subgroup.pk)
         form.update({p + "estimate": "-0.2", p + "se": se})
@@ -375,9 +349,9 @@ def test_the_hold_notice_names_the_estimates_row(small, extractors):
 
 def test_what_was_typed_in_a_row_that_left_the_form_is_shown_not_dropped(small, extractors):
     hr = _hazard_ratios(small)
-    client = _client(extractors.first)
+    client = signed_in(extractors.first)
     p = estimate_prefix(hr.pk, small.time_point.pk, None)
-    form = _form_data(client.get(_url(small)))
+    form = form_data(client.get(_url(small)))
     form.update({p + "estimate": "-0.22", p + "se": "0.1"})
     entity_save(instance=OutcomeSubgroup(outcome=hr, name="Low dose"))  # meanwhile: the row moves to subgroups
     refused = client.post(_url(small), form)
@@ -395,8 +369,8 @@ def test_a_post_without_the_estimate_fields_keeps_the_stored_estimates(small, ex
     hr = _hazard_ratios(small)
     entity_save(instance=StudyEstimate(study=small.study, outcome=hr, time_point=small.time_point, estimate=-0.3,
                                        se=0.12))
-    client = _client(extractors.first)
-    form = {k: v for k, v in _form_data(client.get(_url(small))).items() if not k.startswith("est_")}
+    client = signed_in(extractors.first)
+    form = {k: v for k, v in form_data(client.get(_url(small))).items() if not k.startswith("est_")}
     form[f"cell_{small.outcome.pk}_{small.time_point.pk}_{small.intervention.pk}_mean"] = "-5"
     assert client.post(_url(small), form).status_code == 302
     assert StudyEstimate.objects.get(study=small.study).estimate == -0.3

@@ -9,47 +9,26 @@ from analysis.models import AnalysisSet
 from analysis.services import analysis_inputs_load, review_results_compute
 from studies.models import OutcomeData, Provenance
 from studies.services import entity_save
+from tests.studies.extraction.forms import form_data, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user) -> Client:
-    client = Client(enforce_csrf_checks=False)
-    client.force_login(user)
-    return client
-
-
-def _form_data(response) -> dict[str, str]:
-    """What the browser would post: every field of the form as shown."""
-    context = response.context
-    data = {"token": context["token"], "base": context["base"]}
-    for c in context["characteristics"]:
-        data[c["name"]] = c["value"]
-    for a in context["arms"]:
-        data[f"arm_{a['arm'].pk}_label"] = a["label"]
-        data[f"arm_{a['arm'].pk}_randomised"] = a["randomised"]
-    for row in context["grid"]:
-        for cell in row["cells"]:
-            for f in cell["f"].values():
-                data[f["name"]] = f["value"]
-    return data
 
 
 def test_access_follows_the_review_team(small, extractors, django_user_model):
     url = f"/reviews/{small.review.slug}/extraction/studies/{small.study.pk}/"
     assert Client().get(url).status_code == 302  # anonymous: to the login page
     stranger = django_user_model.objects.create_user("stranger", password="x-long-password")
-    assert _client(stranger).get(url).status_code == 404
-    assert _client(extractors.outsider_role).get(url).status_code == 403
-    page = _client(extractors.first).get(url)
+    assert signed_in(stranger).get(url).status_code == 404
+    assert signed_in(extractors.outsider_role).get(url).status_code == 403
+    page = signed_in(extractors.first).get(url)
     assert page.status_code == 200
     assert b"Self-stigma" in page.content and b"Convert" in page.content
 
 
 def test_two_sessions_editing_at_once_lose_nothing(small, extractors, cell):
     url = f"/reviews/{small.review.slug}/extraction/studies/{small.study.pk}/"
-    alice, bob = _client(extractors.first), _client(extractors.second)
-    alice_form, bob_form = _form_data(alice.get(url)), _form_data(bob.get(url))
+    alice, bob = signed_in(extractors.first), signed_in(extractors.second)
+    alice_form, bob_form = form_data(alice.get(url)), form_data(bob.get(url))
     alice_form[cell(small.intervention, "mean")] = "-5.5"
     assert alice.post(url, alice_form).status_code == 302
     bob_form[cell(small.control, "sd")] = "6.4"
@@ -61,7 +40,7 @@ def test_two_sessions_editing_at_once_lose_nothing(small, extractors, cell):
     # Alice's edit stands; Bob's is not written but is still in his form.
     assert OutcomeData.objects.get(arm=small.intervention).mean == -5.5
     assert OutcomeData.objects.get(arm=small.control).sd == 5.8
-    again = _form_data(refused)
+    again = form_data(refused)
     assert again[cell(small.control, "sd")] == "6.4"
     again[cell(small.intervention, "mean")] = "-5.5"
     assert bob.post(url, again).status_code == 302
@@ -71,8 +50,8 @@ def test_two_sessions_editing_at_once_lose_nothing(small, extractors, cell):
 
 def test_a_validation_error_names_the_field_on_the_page(small, extractors, cell):
     url = f"/reviews/{small.review.slug}/extraction/studies/{small.study.pk}/"
-    client = _client(extractors.first)
-    form = _form_data(client.get(url))
+    client = signed_in(extractors.first)
+    form = form_data(client.get(url))
     form[cell(small.control, "n")] = "0"
     page = client.post(url, form)
     assert page.status_code == 400
@@ -80,7 +59,7 @@ def test_a_validation_error_names_the_field_on_the_page(small, extractors, cell)
 
 
 def test_the_convert_endpoint_runs_the_engine(small, extractors):
-    client = _client(extractors.first)
+    client = signed_in(extractors.first)
     response = client.post(f"/reviews/{small.review.slug}/extraction/convert/",
                            {"method": "sd_from_se", "in_se": "2", "in_n": "25"})
     assert response.json()["derived"]["sd"]["value"] == pytest.approx(10.0)
@@ -93,8 +72,8 @@ def test_dual_extraction_is_blinded_compared_cell_by_cell_and_the_consensus_is_a
     entity_save(instance=small.review)
     url = f"/reviews/{small.review.slug}/extraction/studies/{small.study.pk}/"
     consensus_url = url + "consensus/"
-    alice, bob = _client(extractors.first), _client(extractors.second)
-    alice_form = _form_data(alice.get(url))
+    alice, bob = signed_in(extractors.first), signed_in(extractors.second)
+    alice_form = form_data(alice.get(url))
     assert alice_form[cell(small.intervention, "mean")] == ""  # independent: not pre-filled with anyone's data
     for arm, mean in ((small.intervention, "-4.2"), (small.control, "-1")):
         alice_form.update({cell(arm, "n"): "38", cell(arm, "mean"): mean, cell(arm, "sd"): "6"})
@@ -110,7 +89,7 @@ def test_dual_extraction_is_blinded_compared_cell_by_cell_and_the_consensus_is_a
     assert page.status_code == 200
     differing = [(change.name, change.before, change.after) for change in page.context["differences"]]
     assert differing == [(cell(small.control, "mean"), "-1", "-1.5")]
-    consensus = _form_data(page)
+    consensus = form_data(page)
     assert consensus[cell(small.control, "mean")] == ""  # the difference is left for them to settle
     assert consensus[cell(small.intervention, "mean")] == "-4.2"
     consensus[cell(small.control, "mean")] = "-1.5"
@@ -170,8 +149,8 @@ def test_an_implausible_value_saved_on_the_page_is_held_with_why_and_a_link(smal
     small.outcome.scale_min, small.outcome.scale_max = 0, 20
     entity_save(instance=small.outcome)
     url = f"/reviews/{small.review.slug}/extraction/studies/{small.study.pk}/"
-    client = _client(extractors.first)
-    form = _form_data(client.get(url))
+    client = signed_in(extractors.first)
+    form = form_data(client.get(url))
     form[cell(small.intervention, "sd")] = "6100"
     assert client.post(url, form).status_code == 302
     page = client.get(url).content.decode()
