@@ -596,7 +596,7 @@ def study_has_extracted_data() -> ExpressionWrapper:
 def extraction_work(*, review: Review, extractor) -> PairedWork:
     """Included studies left to extract: under dual extraction, those without this extractor's
     submitted entry; otherwise those with no outcome data yet. To agree (dual): two or more entries
-    submitted and no agreed outcome data yet."""
+    submitted and no consensus recorded yet."""
     studies = Study.objects.filter(review=review, is_included=True)
     has_data = study_has_extracted_data()
     if not review.dual_extraction:
@@ -604,7 +604,8 @@ def extraction_work(*, review: Review, extractor) -> PairedWork:
     submitted = Q(extractions__submitted_at__isnull=False)
     rows = studies.annotate(entries=Count("extractions", filter=submitted),
                             mine=Count("extractions", filter=submitted & Q(extractions__extractor=extractor)),
-                            has_data=has_data).values_list("entries", "mine", "has_data")
+                            agreed=ExpressionWrapper(Q(extraction_agreed_at__isnull=False), output_field=BooleanField())
+                            ).values_list("entries", "mine", "agreed")
     return PairedWork(to_enter=sum(1 for _, mine, _ in rows if not mine),
                       to_agree=sum(1 for entries, _, agreed in rows if entries >= 2 and not agreed))
 

@@ -27,6 +27,9 @@ class Study(models.Model):
         help_text="The RevMan review this study came with (included there).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Dual extraction: when the extractors' consensus was last recorded (data that came before, from
+    # single extraction or a RevMan file, is not a consensus the extractors reached).
+    extraction_agreed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["review", "label"]

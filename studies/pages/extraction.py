@@ -147,7 +147,7 @@ def estimate_scale(outcome) -> str:
 
 def _page(request, review, study, layout, *, mode: str, entry, token="", base=None, errors=None, checks=(),
           conflict=None, compare=(), compare_names=(), saved=None, status=200, locked=False, differences=None,
-          in_no_entry=(), unplaced=()):
+          in_no_entry=(), unplaced=(), recorded=False):
     errors = errors or {}
     labels = layout.labels()
     reports = list(Report.objects.filter(study=study).select_related("record"))
@@ -171,7 +171,7 @@ def _page(request, review, study, layout, *, mode: str, entry, token="", base=No
         "checks": list(checks), "conflict": conflict,
         "compare_names": compare_names, "saved": saved if mode == "dual" else None,
         "saved_notes": saved if mode != "dual" else None, "locked": locked, "differences": differences,
-        "in_no_entry": in_no_entry, "unplaced": unplaced,
+        "in_no_entry": in_no_entry, "unplaced": unplaced, "recorded": recorded,
         "held": selectors.values_awaiting_check_count(review=review) if saved is not None and mode != "dual" else 0,
         "reports": [(r, r.record_id in documents) for r in reports],
         "value_types": ValueType.choices, "provenances": Provenance.choices,
@@ -252,14 +252,17 @@ def extraction_consensus(request: HttpRequest, slug: str, study_id: int) -> Http
     if request.method == "POST":
         return _save_form(request, review, study, layout, consensus=True, compare=compare, compare_names=names)
     current = extraction_snapshot(layout)
-    # The values both entered alike; differences are left empty for the two to settle, so a number
-    # neither extractor entered can never slip into the consensus unseen.
-    entry = agreed_entry(layout, compare, current)
+    # Before a consensus: the values both entered alike, differences left empty for the two to
+    # settle, so a number neither extractor entered can never slip into the consensus unseen. Once
+    # one is recorded, the form is that consensus (the analysed data), to be amended, never emptied
+    # again where the entries differ.
+    recorded = study.extraction_agreed_at is not None
+    entry = dict(current) if recorded else agreed_entry(layout, compare, current)
     notes = request.session.pop(f"extraction-checks-{study.pk}", None)
     return _page(request, review, study, layout, mode="consensus", entry=entry, token=entry_token(current),
                  base=current, compare=compare, compare_names=names, saved=notes,
                  differences=entry_changes(layout, compare[0], compare[1]),
-                 in_no_entry=fields_in_no_entry(layout, compare, current))
+                 in_no_entry=() if recorded else fields_in_no_entry(layout, compare, current), recorded=recorded)
 
 
 @login_required

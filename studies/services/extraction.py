@@ -706,6 +706,8 @@ def extraction_save(*, study: Study, user, entry: Mapping[str, str], token: str,
                          if isinstance(instance, StudyEstimate) else "")
                 held += [Check(prefix + flag["field"], "held", f"Awaiting check{where}: {flag['message']}")
                          for flag in instance.check_flags]
+    if consensus:
+        Study.objects.filter(pk=study.pk).update(extraction_agreed_at=timezone.now())
     return ExtractionSaved(entry_token(extraction_snapshot(layout)), plan.checks + held, changed)
 
 

@@ -96,6 +96,17 @@ def test_dual_extraction_is_blinded_compared_cell_by_cell_and_the_consensus_is_a
     assert alice.post(consensus_url, consensus).status_code == 302
     assert OutcomeData.objects.get(arm=small.control).mean == -1.5
     assert OutcomeData.objects.get(arm=small.intervention).sd == 6
+    # Reopened, the form is the recorded consensus, the difference still marked: amending one field
+    # (the instrument) keeps the settled mean instead of emptying it (which refused or deleted the row).
+    page = alice.get(consensus_url)
+    assert page.context["recorded"] and "The form shows the consensus as recorded" in page.content.decode()
+    again = form_data(page)
+    assert again[cell(small.control, "mean")] == "-1.5"
+    assert [c.name for c in page.context["differences"]] == [cell(small.control, "mean")]
+    again[cell(small.control, "instrument")] = "ISMI"
+    assert alice.post(consensus_url, again).status_code == 302
+    row = OutcomeData.objects.get(arm=small.control)
+    assert (row.mean, row.instrument) == (-1.5, "ISMI")
 
 
 def test_the_pipeline_pools_each_outcome_again_without_imputed_values(small, extractors, cell, django_user_model):
