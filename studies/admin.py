@@ -222,6 +222,9 @@ class ReviewAdmin(ServiceModelAdmin):
             "question", "population", "intervention", "comparison", "outcomes_summary",
             "inclusion_criteria", "exclusion_criteria",
         ]}),
+        ("Screening and extraction", {"fields": [
+            "include_terms", "exclude_terms", "fulltext_reason_conflict", "dual_extraction", "change_sd_correlation",
+        ]}),
         ("Analysis settings", {"fields": [
             "effect_measure", "model_rule", "i2_threshold", "tau2_estimator", "hartung_knapp",
             "confidence_level", "funnel_min_studies", "rob_tool", "rob1_key_domains",

@@ -66,8 +66,10 @@ class ReviewSerializer(ReviewEntitySerializer):
         model = Review
         fields = ["id", "slug", "title", "question", "population", "intervention", "comparison", "outcomes_summary",
                   "registration_id", "inclusion_criteria", "exclusion_criteria", "is_public", "is_synthetic",
-                  "effect_measure", "model_rule", "i2_threshold", "tau2_estimator", "hartung_knapp",
-                  "confidence_level", "funnel_min_studies", "rob_tool", "data_version", "created_at", "updated_at"]
+                  "include_terms", "exclude_terms", "fulltext_reason_conflict", "dual_extraction",
+                  "change_sd_correlation", "effect_measure", "model_rule", "i2_threshold", "tau2_estimator",
+                  "hartung_knapp", "confidence_level", "funnel_min_studies", "rob_tool", "rob1_key_domains",
+                  "data_version", "created_at", "updated_at"]
         read_only_fields = ["id", "is_synthetic", "data_version", "created_at", "updated_at"]
 
 

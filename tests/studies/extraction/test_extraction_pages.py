@@ -170,3 +170,24 @@ def test_an_implausible_value_saved_on_the_page_is_held_with_why_and_a_link(smal
     assert f'<a href="/reviews/{small.review.slug}/extraction/awaiting-check/">1 value awaiting check</a>' in page
     row = OutcomeData.objects.get(arm=small.intervention)
     assert (row.sd, row.confirmed_sd, row.check_state) == (6100, 6.1, "awaiting_check")
+
+
+def test_a_manager_switches_dual_extraction_on_through_the_api_and_the_admin(small, extractors):
+    from rest_framework.test import APIClient
+
+    from studies.models import Review
+
+    api = APIClient()
+    api.force_authenticate(small.manager)
+    url = f"/api/reviews/{small.review.slug}/"
+    changed = api.patch(url, {"dual_extraction": True, "change_sd_correlation": 0.6,
+                              "include_terms": ["peer"]}, format="json")
+    assert changed.status_code == 200, changed.json()
+    review = Review.objects.get(pk=small.review.pk)
+    assert (review.dual_extraction, review.change_sd_correlation, review.include_terms) == (True, 0.6, ["peer"])
+    assert api.patch(url, {"change_sd_correlation": 1.5}, format="json").status_code == 400
+    # An extractor may not change the review's settings.
+    api.force_authenticate(extractors.first)
+    assert api.patch(url, {"dual_extraction": False}, format="json").status_code == 403
+    admin = signed_in(small.manager).get(f"/admin/studies/review/{small.review.pk}/change/").content.decode()
+    assert 'name="dual_extraction"' in admin and 'name="change_sd_correlation"' in admin
