@@ -42,6 +42,8 @@ urlpatterns = [
          name="extraction-study"),
     path("reviews/<slug:slug>/extraction/studies/<int:study_id>/consensus/", extraction_views.extraction_consensus,
          name="extraction-consensus"),
+    path("reviews/<slug:slug>/extraction/studies/<int:study_id>/arms/", extraction_views.extraction_arms,
+         name="extraction-arms"),
     path("reviews/<slug:slug>/extraction/studies/<int:study_id>/reports/<int:record_id>/pdf",
          extraction_views.extraction_pdf, name="extraction-pdf"),
     # Values held by the plausibility check (issue 20).

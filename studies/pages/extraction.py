@@ -19,8 +19,11 @@ from django.views.decorators.http import require_POST
 
 from studies import access, selectors
 from studies.models import (
+    Arm,
+    ArmRole,
     DataType,
     FullTextDocument,
+    OutcomeData,
     Provenance,
     Report,
     Review,
@@ -45,6 +48,8 @@ from studies.services.extraction import (
     extraction_layout,
     extraction_save,
     extraction_snapshot,
+    study_arm_add,
+    study_arm_remove,
 )
 
 TEAM = access.EXTRACTION
@@ -174,7 +179,9 @@ def _page(request, review, study, layout, *, mode: str, entry, token="", base=No
         "in_no_entry": in_no_entry, "unplaced": unplaced, "recorded": recorded,
         "held": selectors.values_awaiting_check_count(review=review) if saved is not None and mode != "dual" else 0,
         "reports": [(r, r.record_id in documents) for r in reports],
-        "value_types": ValueType.choices, "provenances": Provenance.choices,
+        "value_types": ValueType.choices, "provenances": Provenance.choices, "arm_roles": ArmRole.choices,
+        "arm_errors": request.session.pop(f"extraction-arm-errors-{study.pk}", []),
+        "arms_with_data": set(OutcomeData.objects.filter(study=study).values_list("arm_id", flat=True)),
         "methods": CONVERSION_METHODS.values(), "default_r": review.change_sd_correlation,
         "methods_json": json.dumps({m.key: {"inputs": m.inputs, "gives": m.gives, "kind": m.kind}
                                     for m in CONVERSION_METHODS.values()}),
@@ -263,6 +270,23 @@ def extraction_consensus(request: HttpRequest, slug: str, study_id: int) -> Http
                  base=current, compare=compare, compare_names=names, saved=notes,
                  differences=entry_changes(layout, compare[0], compare[1]),
                  in_no_entry=() if recorded else fields_in_no_entry(layout, compare, current), recorded=recorded)
+
+
+@login_required
+@require_POST
+def extraction_arms(request: HttpRequest, slug: str, study_id: int) -> HttpResponse:
+    """Add an arm to a study, or remove one without data (then back to the study's form)."""
+    review, _ = _review_for(request, slug, {Role.EXTRACTOR})
+    study = get_object_or_404(Study, pk=study_id, review=review, is_included=True)
+    try:
+        if request.POST.get("remove"):
+            study_arm_remove(arm=get_object_or_404(Arm, pk=request.POST["remove"], study=study), user=request.user)
+        else:
+            study_arm_add(study=study, user=request.user, role=request.POST.get("role", ""),
+                          label=request.POST.get("label", ""), randomised=request.POST.get("randomised", ""))
+    except ValidationError as invalid:
+        request.session[f"extraction-arm-errors-{study.pk}"] = list(_errors(invalid).values())
+    return redirect("studies:extraction-study", slug=slug, study_id=study.pk)
 
 
 @login_required

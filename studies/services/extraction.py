@@ -721,6 +721,43 @@ def _touched(instance, changed_names: set[str]) -> bool:
 
 
 
+# --- Arms -----------------------------------------------------------------------------------------
+
+
+def _extractor_check(user, study: Study) -> None:
+    if Role.EXTRACTOR not in access.roles_in(user, study.review_id):
+        raise PermissionDenied("Only the review's extractors enter data.")
+
+
+@transaction.atomic
+def study_arm_add(*, study: Study, user, role: str, label: str, randomised: str = "") -> Arm:
+    """An arm the study's report describes, added by an extractor: a study linked at screening has
+    none yet, and a multi-arm trial has more than two. Refused, naming the field, when the label is
+    empty or taken or the number randomised is not a whole number of at least 1."""
+    _extractor_check(user, study)
+    Study.objects.select_for_update().get(pk=study.pk)  # as a save: one change at a time per study
+    errors: dict[str, str] = {}
+    number = _number("randomised", "Number randomised", (randomised or "").strip(), errors, integer=True)
+    arm = Arm(study=study, role=role, label=(label or "").strip(), randomised=number)
+    if not arm.label:
+        errors["label"] = "Enter the new arm's label (e.g. “Waiting list”)."
+    elif Arm.objects.filter(study=study, label=arm.label).exists():
+        errors["label"] = f"{study.label} already has an arm labelled “{arm.label}”."
+    if errors:
+        raise ValidationError(errors)
+    return entity_store(instance=arm, user=user)
+
+
+@transaction.atomic
+def study_arm_remove(*, arm: Arm, user) -> None:
+    """Remove an arm added by mistake; refused while any outcome data is entered for it."""
+    _extractor_check(user, arm.study)
+    Study.objects.select_for_update().get(pk=arm.study_id)
+    if OutcomeData.objects.filter(arm=arm).exists():
+        raise ValidationError({"arm": f"{arm.label} has outcome data: empty its cells and save before removing it."})
+    entity_remove(instance=arm)
+
+
 # --- Dual extraction ------------------------------------------------------------------------------
 
 

@@ -191,3 +191,40 @@ def test_a_manager_switches_dual_extraction_on_through_the_api_and_the_admin(sma
     assert api.patch(url, {"dual_extraction": False}, format="json").status_code == 403
     admin = signed_in(small.manager).get(f"/admin/studies/review/{small.review.pk}/change/").content.decode()
     assert 'name="dual_extraction"' in admin and 'name="change_sd_correlation"' in admin
+
+
+def test_an_extractor_adds_the_arms_of_a_study_linked_without_any_and_removes_a_mistaken_one(small, extractors):
+    from studies.models import Arm, Study
+
+    study = entity_save(instance=Study(review=small.review, label="Linked 2022", year=2022))  # as screening links it
+    url = f"/reviews/{small.review.slug}/extraction/studies/{study.pk}/"
+    client = signed_in(extractors.first)
+    page = client.get(url)
+    assert "This study has no arms yet" in page.content.decode() and page.context["grid"] == []
+    for role, label, randomised in (("intervention", "Peer group", "30"), ("control", "Waiting list", ""),
+                                    ("intervention", "Typo arm", "")):
+        assert client.post(url + "arms/", {"role": role, "label": label, "randomised": randomised}).status_code == 302
+    assert sorted(Arm.objects.filter(study=study).values_list("label", "role", "randomised")) == [
+        ("Peer group", "intervention", 30), ("Typo arm", "intervention", None), ("Waiting list", "control", None)]
+    # Refused, naming what is wrong, nothing added: a taken label, no label, a number that is not whole.
+    for body, message in (({"role": "control", "label": "Peer group"}, "already has an arm labelled “Peer group”"),
+                          ({"role": "control", "label": " "}, "Enter the new arm&#x27;s label"),
+                          ({"role": "control", "label": "Other", "randomised": "2.5"}, "enter a whole number")):
+        client.post(url + "arms/", body)
+        assert message in client.get(url).content.decode()
+    assert Arm.objects.filter(study=study).count() == 3
+    typo = Arm.objects.get(study=study, label="Typo arm")
+    assert client.post(url + "arms/", {"remove": typo.pk}).status_code == 302
+    assert not Arm.objects.filter(pk=typo.pk).exists()
+    # The grid now has the study's cells; an arm with data cannot be removed.
+    page = client.get(url)
+    assert [c["arm"].label for c in page.context["grid"][0]["cells"]] == ["Peer group", "Waiting list"]
+    peer = Arm.objects.get(study=study, label="Peer group")
+    entity_save(instance=OutcomeData(study=study, outcome=small.outcome, time_point=small.time_point, arm=peer,
+                                     n=30, mean=-3.0, sd=5.0))
+    client.post(url + "arms/", {"remove": peer.pk})
+    assert "Peer group has outcome data" in client.get(url).content.decode()
+    assert Arm.objects.filter(pk=peer.pk).exists()
+    # Only extractors change a study's arms.
+    assert signed_in(extractors.outsider_role).post(url + "arms/", {"role": "control", "label": "X"}).status_code == 403
+    assert signed_in(small.manager).post(url + "arms/", {"role": "control", "label": "X"}).status_code == 403
