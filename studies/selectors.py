@@ -610,13 +610,20 @@ def extraction_work(*, review: Review, extractor) -> PairedWork:
                       to_agree=sum(1 for entries, _, agreed in rows if entries >= 2 and not agreed))
 
 
+def rob2_items(*, review: Review) -> set[tuple[int, int]]:
+    """What RoB 2 assesses: each (study, outcome) of an included study with data for that outcome,
+    arm data or a study estimate (generic inverse variance)."""
+    included = Q(study__review=review, study__is_included=True)
+    return (set(OutcomeData.objects.filter(included).values_list("study_id", "outcome_id").distinct())
+            | set(StudyEstimate.objects.filter(included).values_list("study_id", "outcome_id").distinct()))
+
+
 def rob_work(*, review: Review, assessor) -> PairedWork:
     """Risk-of-bias items left to assess (no submitted assessment by this assessor) and items with two
     or more submitted assessments and no consensus yet, under the review's tool: per included study
     (RoB 1) or per study and outcome with data (RoB 2)."""
     if review.rob_tool == RiskOfBiasTool.ROB2:
-        items = set(OutcomeData.objects.filter(study__review=review, study__is_included=True)
-                    .values_list("study_id", "outcome_id").distinct())
+        items = rob2_items(review=review)
         rows = Rob2Assessment.objects.filter(study__review=review).values_list(
             "study_id", "outcome_id", "assessor_id", "is_consensus", "submitted_at")
         keyed = [((s, o), a, c, t) for s, o, a, c, t in rows]

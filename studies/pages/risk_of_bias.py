@@ -21,7 +21,6 @@ from studies import access, rob1, rob2, selectors
 from studies.models import (
     Judgment,
     Outcome,
-    OutcomeData,
     Review,
     RiskOfBiasAssessment,
     RiskOfBiasTool,
@@ -75,7 +74,7 @@ def rob_list(request: HttpRequest, slug: str) -> HttpResponse:
     studies = {s.pk: s for s in Study.objects.filter(review=review, is_included=True).order_by("year", "label")}
     if rob2_tool:
         outcomes = {o.pk: o for o in Outcome.objects.filter(review=review)}
-        pairs = sorted(set(OutcomeData.objects.filter(study__in=list(studies)).values_list("study_id", "outcome_id")),
+        pairs = sorted(selectors.rob2_items(review=review),
                        key=lambda p: ((outcomes[p[1]].order, outcomes[p[1]].name), studies[p[0]].year or 0,
                                       studies[p[0]].label))
         model, keys = Rob2Assessment, ("study_id", "outcome_id")

@@ -109,3 +109,22 @@ def test_rob1_pages_and_the_manager_switches_the_tool(client, small, team):
     client.post(f"/reviews/{small.review.slug}/risk-of-bias/", {"rob_tool": "ROB2"})
     review = Review.objects.get(pk=small.review.pk)
     assert review.rob_tool == "ROB2" and review.data_version == version + 1
+
+
+def test_rob2_offers_each_result_with_data_generic_estimates_included(client, rob2_review, team):
+    from studies import selectors
+    from studies.models import DataType, EffectMeasure, Outcome, Study, StudyEstimate
+    from studies.services import entity_save
+
+    small = rob2_review
+    hr = entity_save(instance=Outcome(
+        review=small.review, domain=small.outcome.domain, name="Relapse (adjusted HR)", data_type=DataType.GENERIC,
+        effect_measure=EffectMeasure.GENERIC, direction=small.outcome.direction, generic_measure="Hazard Ratio",
+        log_scale=True))
+    other = entity_save(instance=Study(review=small.review, label="Cohort 2018", year=2018))
+    entity_save(instance=StudyEstimate(study=other, outcome=hr, time_point=small.time_point, estimate=-0.2, se=0.1))
+    client.force_login(team.first)
+    listing = client.get(f"/reviews/{small.review.slug}/risk-of-bias/").content.decode()
+    assert "Cohort 2018" in listing and "Relapse (adjusted HR)" in listing
+    review = Review.objects.get(pk=small.review.pk)
+    assert selectors.rob_work(review=review, assessor=team.first).to_enter == 2  # Only 2020 × Self-stigma, too
