@@ -211,6 +211,7 @@ class _DemoBuilder:
             title="Peer-led interventions and stigma in people with mental-health problems (synthetic demo)",
             slug=DEMO_SLUG,
             created_by=self.users["demo-manager"],
+            exclusion_reasons=(),  # the demo's own, with its PRISMA counts, below
             question=(
                 "Do peer-led, face-to-face interventions reduce stigma, and improve clinical symptoms, "
                 "recovery and disclosure, in people with mental-health problems, compared with usual care "

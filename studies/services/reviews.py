@@ -1,17 +1,32 @@
 """Setting up a review and its team."""
+from collections.abc import Sequence
+
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from studies.models import Review, ReviewMembership, Role, TimePoint
+from studies.models import ExclusionReason, Review, ReviewMembership, Role, TimePoint
 from studies.services.entities import entity_save
 
 
+# A new review's full-text exclusion reasons, one per PICO element and the design (Cochrane Handbook
+# 4.6.6; PRISMA 2020 item 16b asks why each full text was excluded): a full-text exclusion needs one,
+# so a review without any could not exclude at all. The manager edits the list in the back office.
+DEFAULT_EXCLUSION_REASONS = (
+    "Wrong population", "Wrong intervention", "Wrong comparator", "Wrong outcomes", "Wrong study design",
+    "Wrong publication type (e.g. conference abstract, commentary)",
+)
+
+
 @transaction.atomic
-def review_create(*, title: str, slug: str, created_by: AbstractBaseUser | None = None, **fields: object) -> Review:
-    """Create a review with its default analysis time point, making its creator a manager."""
+def review_create(*, title: str, slug: str, created_by: AbstractBaseUser | None = None,
+                  exclusion_reasons: Sequence[str] = DEFAULT_EXCLUSION_REASONS, **fields: object) -> Review:
+    """Create a review with its default analysis time point and full-text exclusion reasons, making
+    its creator a manager."""
     review = entity_save(instance=Review(title=title, slug=slug, **fields))
     entity_save(instance=TimePoint(review=review, label="End of intervention", order=0, is_analysis_default=True))
+    for order, label in enumerate(exclusion_reasons):
+        entity_save(instance=ExclusionReason(review=review, label=label, order=order))
     if created_by is not None:
         membership_add(review=review, user=created_by, role=Role.MANAGER)
     return review

@@ -94,3 +94,13 @@ def test_saving_a_stale_copy_of_the_review_keeps_the_newer_data_version(small):
     entity_save(instance=stale)
     assert version(small.review) == newer
     assert stale.data_version == newer
+
+
+def test_a_new_review_can_exclude_full_texts_from_the_start(db):
+    from studies.models import ExclusionReason
+    from studies.services.reviews import DEFAULT_EXCLUSION_REASONS, review_create
+
+    review = review_create(title="A new review", slug="a-new-review")
+    assert list(ExclusionReason.objects.filter(review=review).values_list("label", flat=True)) == list(
+        DEFAULT_EXCLUSION_REASONS)
+    assert not ExclusionReason.objects.filter(review=review_create(title="Own", slug="own", exclusion_reasons=())).exists()

@@ -91,6 +91,7 @@ MATRIX: dict[str, tuple[str, object, set[int]]] = {
     "reviews/<slug:slug>/extraction/convert/": ("POST", EXTRACTION, FORM),
     "reviews/<slug:slug>/extraction/studies/<int:study_id>/": ("GET", frozenset({"extractor"}), OK),
     "reviews/<slug:slug>/extraction/studies/<int:study_id>/consensus/": ("GET", EXTRACTION, FORM),
+    "reviews/<slug:slug>/extraction/studies/<int:study_id>/arms/": ("POST", frozenset({"extractor"}), {302}),
     "reviews/<slug:slug>/extraction/studies/<int:study_id>/reports/<int:record_id>/pdf": ("GET", EXTRACTION, MISSING),
     "reviews/<slug:slug>/screening/": ("GET", SCREENING, OK),
     "reviews/<slug:slug>/screening/agreement/": ("GET", OVERSEERS, OK),

@@ -33,7 +33,8 @@ def build_screening_review(slug: str = "screening-review", n_records: int = 6, i
             for name in ("s1", "s2", "s3", "tutor", "manager", "extractor", "outsider")}
     review = review_create(title=f"Screening review {slug}", slug=slug, created_by=make["manager"],
                            is_public=is_public, include_terms=["randomised", "peer"], exclude_terms=["qualitative"],
-                           inclusion_criteria="Randomised trials of peer-led programmes.")
+                           inclusion_criteria="Randomised trials of peer-led programmes.",
+                           exclusion_reasons=())  # its own vocabulary, below
     for name in ("s1", "s2", "s3"):
         membership_add(review=review, user=make[name], role=Role.SCREENER)
     membership_add(review=review, user=make["tutor"], role=Role.TUTOR)
