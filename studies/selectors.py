@@ -538,10 +538,21 @@ def screening_left(*, review: Review, stage: str, screener) -> int:
     return screening_queue(review=review, stage=stage, screener=screener).order_by().count()
 
 
-def conflicts_waiting(*, review: Review, stage: str) -> int:
-    """Records whose two decisions disagree and that no tutor has resolved yet."""
-    return (stage_status_queryset(review=review, stage=stage, decided_only=True)
-            .filter(status=ScreeningStatus.CONFLICT).count())
+def conflicts_waiting(*, review: Review, stage: str, tutor=None) -> int:
+    """Records whose two decisions disagree and that no tutor has resolved yet; with ``tutor``, only
+    those this tutor may resolve (not records they screened themselves)."""
+    return conflicts_queryset(review=review, stage=stage, tutor=tutor).count()
+
+
+def conflicts_queryset(*, review: Review, stage: str, tutor=None) -> QuerySet[Record]:
+    """The records in conflict at a stage; with ``tutor``, without the records that tutor screened (at
+    any stage: a screener does not settle their own disagreement, ``resolution_record`` refuses it)."""
+    records = stage_status_queryset(review=review, stage=stage, decided_only=True).filter(
+        status=ScreeningStatus.CONFLICT)
+    if tutor is not None:
+        records = records.exclude(pk__in=ScreeningDecision.objects.filter(record__review=review, screener=tutor)
+                                  .values("record_id"))
+    return records
 
 
 def fulltexts_to_retrieve(*, review: Review) -> int:

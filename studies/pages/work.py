@@ -44,7 +44,7 @@ def _screening_left(stage: str) -> Callable[[Review, object, dict], int]:
 
 
 def _conflicts(stage: str) -> Callable[[Review, object, dict], int]:
-    return lambda review, user, memo: selectors.conflicts_waiting(review=review, stage=stage)
+    return lambda review, user, memo: selectors.conflicts_waiting(review=review, stage=stage, tutor=user)
 
 
 def _paired(read: Callable[[Review, object], selectors.PairedWork], part: str,

@@ -179,3 +179,21 @@ def test_unknown_records_and_stages_are_404(setup, stage):
                    ).status_code == 404
     assert s1.post(f"/reviews/{setup.review.slug}/screening/{stage}/",
                    {"record": setup.records[0].pk, "decision": "exclude", "exclusion_reason": "x"}).status_code == 404
+
+
+def test_a_tutor_who_also_screens_is_not_offered_conflicts_on_records_they_screened(setup):
+    from studies.models import Role
+    from studies.services import membership_add
+
+    membership_add(review=setup.review, user=setup.s1, role=Role.TUTOR)  # a small team: s1 screens and tutors
+    slug, record = setup.review.slug, setup.records[3]
+    ta = f"/reviews/{slug}/screening/title_abstract/"
+    assert client_for(setup.s1).post(ta, {"record": record.pk, "decision": "include"}).status_code == 302
+    assert client_for(setup.s2).post(ta, {"record": record.pk, "decision": "exclude"}).status_code == 302
+    conflicts = f"{ta}conflicts/"
+    own = client_for(setup.s1).get(conflicts)
+    assert own.context["conflicts"] == [] and own.context["own_conflicts"] == 1
+    assert "1 more conflict at this stage is on records you screened yourself" in own.content.decode()
+    assert selectors.conflicts_waiting(review=setup.review, stage=Stage.TITLE_ABSTRACT, tutor=setup.s1) == 0
+    other = client_for(setup.tutor).get(conflicts)
+    assert [c.record.pk for c in other.context["conflicts"]] == [record.pk] and other.context["own_conflicts"] == 0
