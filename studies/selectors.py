@@ -555,12 +555,16 @@ def conflicts_queryset(*, review: Review, stage: str, tutor=None) -> QuerySet[Re
     return records
 
 
-def fulltexts_to_retrieve(*, review: Review) -> int:
+def fulltexts_to_retrieve(*, review: Review, screener=None) -> int:
     """Records at full text whose PDF nobody has uploaded or marked not retrieved, while their full-text
-    screening is still open."""
-    return (stage_status_queryset(review=review, stage=Stage.FULL_TEXT).exclude(status__in=FINAL)
-            .filter(fulltext_document__isnull=True).exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED)
-            .count())
+    screening is still open; with ``screener``, only those still in that screener's queue (a record
+    they have decided waits for the other screener or a tutor, who retrieve it from their own pages)."""
+    records = (stage_status_queryset(review=review, stage=Stage.FULL_TEXT).exclude(status__in=FINAL)
+               .filter(fulltext_document__isnull=True).exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED))
+    if screener is not None:
+        records = records.exclude(pk__in=ScreeningDecision.objects.filter(
+            record__review=review, stage=Stage.FULL_TEXT, screener=screener).values("record_id"))
+    return records.count()
 
 
 def duplicates_waiting(*, review: Review) -> int:

@@ -376,7 +376,11 @@ def fulltext(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
     """``GET``: the record's full-text PDF; ``POST``: upload it (``file``) or mark it not retrieved
     (``not_retrieved``)."""
     _, record = _fulltext_record(request, slug, record_id)
-    back = reverse("studies:screen", args=[slug, Stage.FULL_TEXT]) + f"?record={record.pk}"
+    # Back where the upload came from: a screener's record, or a tutor's conflict.
+    if request.POST.get("from") == "conflicts":
+        back = reverse("studies:conflicts", args=[slug, Stage.FULL_TEXT]) + f"#record-{record.pk}"
+    else:
+        back = reverse("studies:screen", args=[slug, Stage.FULL_TEXT]) + f"?record={record.pk}"
     if request.method == "GET":
         document = get_object_or_404(FullTextDocument, record=record)
         response = HttpResponse(bytes(document.content), content_type="application/pdf")
@@ -436,6 +440,9 @@ def _conflicts_page(request: HttpRequest, review: Review, stage: Stage, *, error
         "conflicts": [Conflict(r, visible.get(r.pk, [])) for r in records], "own_conflicts": own,
         "awaiting": [(pk, title, voters.get(pk, [])) for pk, title in awaiting],
         "reasons": list(review.exclusion_reasons.all()) if stage == Stage.FULL_TEXT else [],
+        # At full text the tutor judges from the full text: its PDF, or a place to upload it.
+        "with_pdf": set(FullTextDocument.objects.filter(record__in=[r.pk for r in records]).values_list(
+            "record_id", flat=True)) if stage == Stage.FULL_TEXT else set(),
     }, status=status)
 
 

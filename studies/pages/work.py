@@ -79,7 +79,7 @@ _ENTRIES = (
     _Entry("Titles and abstracts left for me to screen", "studies:screen", SCREENERS, Stage.TITLE_ABSTRACT,
            count=_screening_left(Stage.TITLE_ABSTRACT)),
     _Entry("Full texts to retrieve", "studies:screen", SCREENERS, Stage.FULL_TEXT,
-           count=lambda review, user, memo: selectors.fulltexts_to_retrieve(review=review)),
+           count=lambda review, user, memo: selectors.fulltexts_to_retrieve(review=review, screener=user)),
     _Entry("Full texts left for me to screen", "studies:screen", SCREENERS, Stage.FULL_TEXT,
            count=_screening_left(Stage.FULL_TEXT)),
     _Entry("Title/abstract conflicts waiting for a tutor", "studies:conflicts", TUTORS, Stage.TITLE_ABSTRACT,

@@ -197,3 +197,27 @@ def test_a_tutor_who_also_screens_is_not_offered_conflicts_on_records_they_scree
     assert selectors.conflicts_waiting(review=setup.review, stage=Stage.TITLE_ABSTRACT, tutor=setup.s1) == 0
     other = client_for(setup.tutor).get(conflicts)
     assert [c.record.pk for c in other.context["conflicts"]] == [record.pk] and other.context["own_conflicts"] == 0
+
+
+def test_a_full_text_conflict_gives_the_tutor_the_pdf_or_a_place_to_upload_it(setup):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    slug, record = setup.review.slug, setup.records[4]
+    for screener in (setup.s1, setup.s2):
+        services.decision_record(record=record, stage=Stage.TITLE_ABSTRACT, screener=screener, decision="include")
+    services.decision_record(record=record, stage=Stage.FULL_TEXT, screener=setup.s1, decision="include")
+    services.decision_record(record=record, stage=Stage.FULL_TEXT, screener=setup.s2, decision="exclude",
+                             exclusion_reason=setup.reasons[0])
+    # Both screeners decided: the record is no longer theirs to retrieve.
+    assert selectors.fulltexts_to_retrieve(review=setup.review, screener=setup.s1) == 0
+    assert selectors.fulltexts_to_retrieve(review=setup.review) == 1
+    tutor = client_for(setup.tutor)
+    conflicts = f"/reviews/{slug}/screening/full_text/conflicts/"
+    page = tutor.get(conflicts).content.decode()
+    pdf = f"/reviews/{slug}/screening/full-text/{record.pk}/pdf"
+    assert f'action="{pdf}"' in page and "No full text yet: upload its PDF" in page
+    uploaded = tutor.post(pdf, {"from": "conflicts", "file": SimpleUploadedFile("t.pdf", b"%PDF-1.4\n%%EOF\n")})
+    assert uploaded.status_code == 302 and uploaded["Location"] == f"{conflicts}#record-{record.pk}"
+    page = tutor.get(conflicts).content.decode()
+    assert f'<a href="{pdf}" target="_blank" rel="noopener">Full text (PDF)</a>' in page
+    assert tutor.get(pdf).content.startswith(b"%PDF-")
