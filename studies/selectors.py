@@ -493,6 +493,10 @@ def screening_queue(*, review: Review, stage: str, screener) -> QuerySet[Record]
              .filter(~Exists(decisions.filter(screener=screener)), ~Exists(decisions.filter(Exists(another)))))
     if stage == Stage.FULL_TEXT:
         queue = queue.exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED)
+    elif (stopped_at := screening_stopped_at(review)) is not None:
+        # The team stopped by the stopping rule: what it left unscreened is not offered (PRISMA counts
+        # it "not screened after the stopping rule") until a manager withdraws the decision.
+        queue = queue.exclude(left_by_stop(stopped_at))
     return queue.order_by("screening_key", "pk")
 
 
@@ -866,12 +870,25 @@ def records_not_screened_after_stopping_rule(review: Review, created_after: date
     had decided on when the team's standing decision to stop was recorded (0 when it has none).
     Records imported after that decision are new search results, not counted here; with
     ``created_after`` (a previous version's cut-off) only the update's records count."""
-    decision = StoppingDecision.objects.filter(review=review, withdrawn_at__isnull=True).first()
-    if decision is None:
+    stopped_at = screening_stopped_at(review)
+    if stopped_at is None:
         return 0
-    decided = ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT,
-                                               decided_at__lt=decision.decided_at)
-    records = screening_records(review=review, stage=Stage.TITLE_ABSTRACT).filter(created_at__lt=decision.decided_at)
+    records = screening_records(review=review, stage=Stage.TITLE_ABSTRACT).filter(left_by_stop(stopped_at))
     if created_after is not None:
         records = records.filter(created_at__gt=created_after)
-    return records.filter(~Exists(decided)).count()
+    return records.count()
+
+
+def screening_stopped_at(review: Review):
+    """When the team's standing decision to stop title/abstract screening was recorded, or None."""
+    return (StoppingDecision.objects.filter(review=review, withdrawn_at__isnull=True)
+            .values_list("decided_at", flat=True).first())
+
+
+def left_by_stop(stopped_at) -> Q:
+    """The records (``Record``) the decision to stop left unscreened at title/abstract: there when it
+    was recorded and decided by nobody before it. Records imported since are new search results,
+    screened as usual; records one screener had decided get their second decision."""
+    decided_before = ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT,
+                                                      decided_at__lt=stopped_at)
+    return Q(created_at__lt=stopped_at) & ~Exists(decided_before)

@@ -225,6 +225,7 @@ def _screen_page(request: HttpRequest, review: Review, stage: Stage, record: Rec
         "document": (FullTextDocument.objects.filter(record=record).only("file_name", "size").first()
                      if record is not None and stage == Stage.FULL_TEXT else None),
         "not_retrieved": record is not None and record.fulltext_status == FullTextStatus.NOT_RETRIEVED,
+        "stopped_at": selectors.screening_stopped_at(review) if stage == Stage.TITLE_ABSTRACT else None,
         "decisions": [(Decision.INCLUDE, "i"), (Decision.EXCLUDE, "e")]
         + ([(Decision.UNSURE, "u")] if stage == Stage.TITLE_ABSTRACT else []),
     }

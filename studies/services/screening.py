@@ -128,6 +128,11 @@ def decision_record(*, record: Record, stage: str, screener: AbstractBaseUser, d
     access.require_role(screener, review, {Role.SCREENER}, action="record screening decisions")
     reason = _reason(review=review, stage=stage, decision=decision, exclusion_reason=exclusion_reason)
     status = _check_open(record, stage)
+    if stage == Stage.TITLE_ABSTRACT and (stopped_at := selectors.screening_stopped_at(review)) is not None \
+            and Record.objects.filter(pk=record.pk).filter(selectors.left_by_stop(stopped_at)).exists():
+        raise ValidationError(f"Title/abstract screening stopped on {stopped_at:%Y-%m-%d} by the team's decision "
+                              "(stopping rule); this record was left unscreened. A manager can withdraw the "
+                              "decision to screen it.")
     existing = ScreeningDecision.objects.filter(record=record, stage=stage, screener=screener).first()
     if existing is None:
         if ScreeningDecision.objects.filter(record=record, stage=stage).count() >= 2:

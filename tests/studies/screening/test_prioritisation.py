@@ -323,3 +323,28 @@ def test_the_screening_page_says_why_a_record_is_high(ranked):
     # The other screener has no ranking yet (no include and exclude of their own): no terms shown.
     body = client_for(ranked.s2).get(reverse("studies:screen", args=[ranked.review.slug, TA])).content.decode()
     assert "High in your ranking for:" not in body
+
+
+def test_after_the_decision_to_stop_the_records_it_left_are_not_offered_until_it_is_withdrawn(ranked):
+    from django.test import Client
+
+    settle(ranked, 0, Decision.INCLUDE)
+    settle(ranked, 1, Decision.EXCLUDE)
+    decide(ranked, ranked.s1, 2, Decision.EXCLUDE)  # one decision before the stop: the second is still asked
+    decision = ranking_services.stopping_decision_record(review=ranked.review, user=ranked.manager,
+                                                         note="Funding ends.")
+    later = entity_save(instance=Record(review=ranked.review, title="A new search result", year=2024))
+    queue = set(selectors.screening_queue(review=ranked.review, stage=TA, screener=ranked.s2).values_list("pk", flat=True))
+    assert queue == {ranked.records[2].pk, later.pk}
+    with pytest.raises(ValidationError, match="screening stopped on .* this record was left unscreened"):
+        decide(ranked, ranked.s2, 5, Decision.INCLUDE)
+    decide(ranked, ranked.s2, 2, Decision.EXCLUDE)
+    services.decision_record(record=later, stage=TA, screener=ranked.s2, decision=Decision.EXCLUDE)
+    assert selectors.records_not_screened_after_stopping_rule(ranked.review) == 9  # 12 minus the 3 decided before
+    client = Client()
+    client.force_login(ranked.s2)
+    page = client.get(f"/reviews/{ranked.review.slug}/screening/title_abstract/").content.decode()
+    assert "Nothing left in your queue" in page and "The team stopped title/abstract screening on" in page
+    ranking_services.stopping_decision_withdraw(decision=decision, user=ranked.manager)
+    assert selectors.screening_queue(review=ranked.review, stage=TA, screener=ranked.s2).count() == 9
+    decide(ranked, ranked.s2, 5, Decision.INCLUDE)
