@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.text import slugify
 
 from studies.models import (
     Arm,
@@ -185,7 +186,7 @@ def _analysis_warnings(analysis: Rm5Analysis) -> list[str]:
 
 
 @transaction.atomic
-def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None = None,
+def rm5_import(*, content: bytes, file_name: str, slug: str | None = None, title: str | None = None,
                created_by: AbstractBaseUser | None = None) -> Rm5ImportResult:
     """Create a new review from a RevMan 5 file, in one transaction.
 
@@ -194,6 +195,8 @@ def rm5_import(*, content: bytes, file_name: str, slug: str, title: str | None =
     written then.
     """
     parsed: Rm5File = rm5_parse(content)
+    # The review's address, made from its title when not given.
+    slug = slug or slugify(title or parsed.title)[:100].strip("-") or "revman-review"
     if Review.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": f"A review with the slug {slug!r} already exists; an import creates a new "
                                        f"review."})

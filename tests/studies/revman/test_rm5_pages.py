@@ -101,3 +101,29 @@ def test_an_imported_review_is_computed_and_its_reader_pages_open(client, db):
     for outcome in review.outcomes.all():
         page = client.get(f"/reviews/{review.slug}/outcomes/{outcome.pk}/")
         assert page.status_code == 200, (outcome.revman_number, page.status_code)
+
+
+def test_a_manager_starts_a_review_from_a_revman_file_on_the_new_review_page(db):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from studies.models import Review, Study
+    from studies.services.reviews import managers_group_ensure
+
+    creator = get_user_model().objects.create_user("rm5-creator", password="pw-rm5-creator")
+    creator.groups.add(managers_group_ensure())
+    client = Client()
+    client.force_login(creator)
+    page = client.post("/new-review/", {"source": "revman", "slug": "fleiss-upload",
+                                        "revman_file": SimpleUploadedFile("Fleiss1993.rm5", FLEISS.read_bytes())})
+    assert page.status_code == 302 and page["Location"] == "/reviews/fleiss-upload/revman/parity/"
+    review = Review.objects.get(slug="fleiss-upload")
+    assert review.memberships.get(user=creator).role == Role.MANAGER
+    assert Study.objects.filter(review=review).count() == 12  # the file's studies
+    assert "37</strong> numbers checked: <strong>37</strong> equal" in client.get(page["Location"]).content.decode()
+    # Refused, naming the file, nothing created: not a RevMan file; the same address again.
+    refused = client.post("/new-review/", {"source": "revman", "revman_file": SimpleUploadedFile("notes.rm5", b"hello")})
+    assert refused.status_code == 400 and "notes.rm5: " in refused.content.decode()
+    again = client.post("/new-review/", {"source": "revman", "slug": "fleiss-upload",
+                                         "revman_file": SimpleUploadedFile("Fleiss1993.rm5", FLEISS.read_bytes())})
+    assert again.status_code == 400 and "already exists" in again.content.decode()
+    assert list(Review.objects.filter(revman_import__isnull=False).values_list("slug", flat=True)) == ["fleiss-upload"]
