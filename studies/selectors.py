@@ -496,7 +496,7 @@ def screening_queue(*, review: Review, stage: str, screener) -> QuerySet[Record]
     elif (stopped_at := screening_stopped_at(review)) is not None:
         # The team stopped by the stopping rule: what it left unscreened is not offered (PRISMA counts
         # it "not screened after the stopping rule") until a manager withdraws the decision.
-        queue = queue.exclude(left_by_stop(stopped_at))
+        queue = queue.filter(pk__in=_still_screened_after_stop(review, stopped_at))
     return queue.order_by("screening_key", "pk")
 
 
@@ -563,12 +563,11 @@ def fulltexts_to_retrieve(*, review: Review, screener=None) -> int:
     """Records at full text whose PDF nobody has uploaded or marked not retrieved, while their full-text
     screening is still open; with ``screener``, only those still in that screener's queue (a record
     they have decided waits for the other screener or a tutor, who retrieve it from their own pages)."""
-    records = (stage_status_queryset(review=review, stage=Stage.FULL_TEXT).exclude(status__in=FINAL)
-               .filter(fulltext_document__isnull=True).exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED))
     if screener is not None:
-        records = records.exclude(pk__in=ScreeningDecision.objects.filter(
-            record__review=review, stage=Stage.FULL_TEXT, screener=screener).values("record_id"))
-    return records.count()
+        return (screening_queue(review=review, stage=Stage.FULL_TEXT, screener=screener)
+                .filter(fulltext_document__isnull=True).exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED).count())
+    return (stage_status_queryset(review=review, stage=Stage.FULL_TEXT).exclude(status__in=FINAL)
+            .filter(fulltext_document__isnull=True).exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED).count())
 
 
 def duplicates_waiting(*, review: Review) -> int:
@@ -801,6 +800,9 @@ def ranked_queue_next(*, review: Review, screener, after: int | None = None) -> 
     queue = screening_queue(review=review, stage=Stage.TITLE_ABSTRACT, screener=screener)
     ranked = (RankedRecord.objects.filter(ranking_id=ranking_id)
               .filter(Exists(queue.order_by().filter(pk=OuterRef("record_id")))).order_by("position"))
+    if (stopped_at := screening_stopped_at(review)) is not None:
+        # Not a scan of every ranked position past the records the stop left: only the few still offered.
+        ranked = ranked.filter(record_id__in=_still_screened_after_stop(review, stopped_at))
     if after is not None:
         skipped = RankedRecord.objects.filter(ranking_id=ranking_id, record_id=after).values_list(
             "position", flat=True).first()
@@ -887,8 +889,21 @@ def screening_stopped_at(review: Review):
 
 def left_by_stop(stopped_at) -> Q:
     """The records (``Record``) the decision to stop left unscreened at title/abstract: there when it
-    was recorded and decided by nobody before it. Records imported since are new search results,
-    screened as usual; records one screener had decided get their second decision."""
-    decided_before = ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT,
-                                                      decided_at__lt=stopped_at)
-    return Q(created_at__lt=stopped_at) & ~Exists(decided_before)
+    was recorded and decided by nobody. Records imported since are new search results, screened as
+    usual; records one screener had decided get their second decision. (After the stop nobody can
+    decide a left record, and the only decision on a record cannot be withdrawn, so the set does not
+    move; not timing the decisions also keeps a decision committed while the stop was being recorded
+    from leaving its record half screened.)"""
+    decided = ScreeningDecision.objects.filter(record=OuterRef("pk"), stage=Stage.TITLE_ABSTRACT)
+    return Q(created_at__lt=stopped_at) & ~Exists(decided)
+
+
+def _still_screened_after_stop(review: Review, stopped_at) -> list[int]:
+    """The title/abstract records screening still offers once the team has stopped: those imported
+    since, and those waiting for their second decision. Both sets are small, so the queue is read from
+    them instead of walking the whole review past the records the stop left."""
+    since = list(Record.objects.filter(review=review, created_at__gte=stopped_at).values_list("pk", flat=True))
+    awaiting_second = list(ScreeningDecision.objects.filter(record__review=review, stage=Stage.TITLE_ABSTRACT)
+                           .values("record_id").annotate(votes=Count("pk")).filter(votes=1)
+                           .values_list("record_id", flat=True))
+    return since + awaiting_second

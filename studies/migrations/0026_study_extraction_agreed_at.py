@@ -5,6 +5,26 @@ import pgtrigger.migrations
 from django.db import migrations, models
 
 
+def consensus_already_recorded(apps, schema_editor):
+    """Studies agreed before this field existed: in a dual-extraction review, two or more submitted
+    entries and extracted data (the consensus is the only way data is written there). Marked agreed as
+    of their last submission, so the consensus page reopens them as recorded."""
+    from django.db.models import Count, Exists, Max, OuterRef, Q
+
+    Study = apps.get_model("studies", "Study")
+    OutcomeData = apps.get_model("studies", "OutcomeData")
+    StudyEstimate = apps.get_model("studies", "StudyEstimate")
+    submitted = Q(extractions__submitted_at__isnull=False)
+    agreed = (Study.objects.filter(review__dual_extraction=True)
+              .annotate(entries=Count("extractions", filter=submitted),
+                        last=Max("extractions__submitted_at", filter=submitted))
+              .filter(entries__gte=2)
+              .filter(Exists(OutcomeData.objects.filter(study=OuterRef("pk")))
+                      | Exists(StudyEstimate.objects.filter(study=OuterRef("pk")))))
+    for pk, last in agreed.values_list("pk", "last"):
+        Study.objects.filter(pk=pk).update(extraction_agreed_at=last)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -46,4 +66,5 @@ class Migration(migrations.Migration):
             model_name='study',
             trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "studies_studyevent" ("created_at", "extraction_agreed_at", "id", "is_included", "label", "notes", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "review_id", "revman_import_id", "year") VALUES (OLD."created_at", OLD."extraction_agreed_at", OLD."id", OLD."is_included", OLD."label", OLD."notes", _pgh_attach_context(), NOW(), \'delete\', OLD."id", OLD."review_id", OLD."revman_import_id", OLD."year"); RETURN NULL;', hash='79d0ecf67fc52bd168325ac83f67052670b6c325', operation='DELETE', pgid='pgtrigger_delete_delete_6aa33', table='studies_study', when='AFTER')),
         ),
+        migrations.RunPython(consensus_already_recorded, migrations.RunPython.noop),
     ]

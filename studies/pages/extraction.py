@@ -48,6 +48,7 @@ from studies.services.extraction import (
     extraction_layout,
     extraction_save,
     extraction_snapshot,
+    arm_in_entries,
     study_arm_add,
     study_arm_remove,
 )
@@ -181,7 +182,8 @@ def _page(request, review, study, layout, *, mode: str, entry, token="", base=No
         "reports": [(r, r.record_id in documents) for r in reports],
         "value_types": ValueType.choices, "provenances": Provenance.choices, "arm_roles": ArmRole.choices,
         "arm_errors": request.session.pop(f"extraction-arm-errors-{study.pk}", []),
-        "arms_with_data": set(OutcomeData.objects.filter(study=study).values_list("arm_id", flat=True)),
+        "arms_with_data": set(OutcomeData.objects.filter(study=study).values_list("arm_id", flat=True))
+        | {a.pk for a in layout.arms if review.dual_extraction and arm_in_entries(a)},
         "methods": CONVERSION_METHODS.values(), "default_r": review.change_sd_correlation,
         "methods_json": json.dumps({m.key: {"inputs": m.inputs, "gives": m.gives, "kind": m.kind}
                                     for m in CONVERSION_METHODS.values()}),
@@ -279,8 +281,10 @@ def extraction_arms(request: HttpRequest, slug: str, study_id: int) -> HttpRespo
     review, _ = _review_for(request, slug, {Role.EXTRACTOR})
     study = get_object_or_404(Study, pk=study_id, review=review, is_included=True)
     try:
-        if request.POST.get("remove"):
-            study_arm_remove(arm=get_object_or_404(Arm, pk=request.POST["remove"], study=study), user=request.user)
+        if "remove" in request.POST:
+            remove = request.POST["remove"]
+            arm = get_object_or_404(Arm, pk=int(remove) if remove.isdecimal() else 0, study=study)
+            study_arm_remove(arm=arm, user=request.user)
         else:
             study_arm_add(study=study, user=request.user, role=request.POST.get("role", ""),
                           label=request.POST.get("label", ""), randomised=request.POST.get("randomised", ""))

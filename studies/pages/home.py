@@ -2,7 +2,7 @@
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
@@ -65,6 +65,9 @@ def _review_from_revman(request: HttpRequest, form: ReviewFromRevManForm) -> Htt
     except ValidationError as invalid:
         for field, messages in invalid.message_dict.items():
             form.add_error(field if field in form.fields else None, messages)
+        return None
+    except IntegrityError:  # the same address taken by another import a moment ago
+        form.add_error("slug", "A review with this address was created a moment ago; choose another address.")
         return None
     return redirect("revman-parity", slug=review.slug)  # what came in, and RevMan's results beside ours
 

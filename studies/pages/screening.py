@@ -416,10 +416,9 @@ RESOLUTION_WITHDRAWN_KEY = "screening-resolution-withdrawn:{review}:{stage}"
 
 def _conflicts_page(request: HttpRequest, review: Review, stage: Stage, *, error: str | None = None,
                     status: int = 200) -> HttpResponse:
+    # Not the records this tutor screened: another tutor resolves those, and whether their own pair
+    # disagrees is not theirs to learn before it is settled.
     records = list(selectors.conflicts_queryset(review=review, stage=stage, tutor=request.user).order_by("pk")[:100])
-    # Conflicts on records this tutor screened wait for another tutor: counted, never offered.
-    own = (selectors.conflicts_waiting(review=review, stage=stage)
-           - selectors.conflicts_waiting(review=review, stage=stage, tutor=request.user))
     visible: dict[int, list[ScreeningDecision]] = {}
     for decision in (access.decisions_visible(request.user, ScreeningDecision.objects.filter(record__review=review))
                      .filter(record__in=[r.pk for r in records], stage=stage)
@@ -438,7 +437,7 @@ def _conflicts_page(request: HttpRequest, review: Review, stage: Stage, *, error
     return render(request, "studies/screening/conflicts.html", {
         "review": review, "stage": stage, "error": error, "stages": Stage.choices, "resolved": resolved,
         "withdrawn": withdrawn if withdrawn and withdrawn.get("record") in {r.pk for r in records} else None,
-        "conflicts": [Conflict(r, visible.get(r.pk, [])) for r in records], "own_conflicts": own,
+        "conflicts": [Conflict(r, visible.get(r.pk, [])) for r in records],
         "awaiting": [(pk, title, voters.get(pk, [])) for pk, title in awaiting],
         "reasons": list(review.exclusion_reasons.all()) if stage == Stage.FULL_TEXT else [],
         # At full text the tutor judges from the full text: its PDF, or a place to upload it.

@@ -311,11 +311,16 @@ def _generic_effect_is_log(analysis: Element, rows: list[Element]) -> bool:
     return True
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _analysis(element: Element, comparison_number: int, comparison_name: str) -> Rm5Analysis:
     kind = element.tag.split("_")[0]
     number = f"{comparison_number}.{element.get('NO') or '?'}"
     where = f"Analysis {number}"
-    if not (element.get("NO") or "").isdigit():
+    if not _is_number(element.get("NO") or ""):
         raise Rm5FormatError(f"{where}: NO={element.get('NO')!r} is not an analysis number.")
     direct_rows = element.findall(f"{kind}_DATA")
     subgroup_elements = element.findall(f"{kind}_SUBGROUP")
@@ -412,7 +417,7 @@ def rm5_parse(content: bytes) -> Rm5File:
     analyses, skipped = [], []
     for comparison in root.findall("ANALYSES_AND_DATA/COMPARISON"):
         raw_number = comparison.get("NO") or ""
-        if not raw_number.isdigit():
+        if not _is_number(raw_number):
             raise Rm5FormatError(f"Comparison {comparison.get('ID')!r}: NO={raw_number!r} is not a number.")
         name = _text(comparison.find("NAME")) or f"Comparison {raw_number}"
         for element in comparison:

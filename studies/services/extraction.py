@@ -735,9 +735,13 @@ def study_arm_add(*, study: Study, user, role: str, label: str, randomised: str 
     none yet, and a multi-arm trial has more than two. Refused, naming the field, when the label is
     empty or taken or the number randomised is not a whole number of at least 1."""
     _extractor_check(user, study)
-    Study.objects.select_for_update().get(pk=study.pk)  # as a save: one change at a time per study
+    study = Study.objects.select_related("review").select_for_update().get(pk=study.pk)  # one change at a time
     errors: dict[str, str] = {}
     number = _number("randomised", "Number randomised", (randomised or "").strip(), errors, integer=True)
+    if number is not None and study.review.dual_extraction:
+        # Under dual extraction the analysed numbers come only from the consensus.
+        errors["randomised"] = ("This review uses dual extraction: add the arm without its number randomised; "
+                                "each extractor enters it, and the consensus records it.")
     arm = Arm(study=study, role=role, label=(label or "").strip(), randomised=number)
     if not arm.label:
         errors["label"] = "Enter the new arm's label (e.g. “Waiting list”)."
@@ -755,7 +759,26 @@ def study_arm_remove(*, arm: Arm, user) -> None:
     Study.objects.select_for_update().get(pk=arm.study_id)
     if OutcomeData.objects.filter(arm=arm).exists():
         raise ValidationError({"arm": f"{arm.label} has outcome data: empty its cells and save before removing it."})
+    if arm_in_entries(arm):
+        # Said alike whoever's entry holds it: which extractor entered what stays blinded.
+        raise ValidationError({"arm": f"{arm.label} has values in an extractor's entry; it stays while it has."})
     entity_remove(instance=arm)
+
+
+def arm_in_entries(arm: Arm) -> bool:
+    """Whether any extractor's own entry (dual extraction) holds a number for this arm: its number
+    randomised or a number of one of its cells."""
+    randomised = f"arm_{arm.pk}_randomised"
+    for data in StudyExtraction.objects.filter(study_id=arm.study_id).values_list("data", flat=True):
+        for name, value in (data or {}).items():
+            if not value:
+                continue
+            if name == randomised:
+                return True
+            match = _FIELD_NAME.match(name)
+            if match and match.group(1) == "cell" and match.group(4) == str(arm.pk) and match.group(5) in NUMBER_ATTRS:
+                return True
+    return False
 
 
 # --- Dual extraction ------------------------------------------------------------------------------

@@ -194,6 +194,11 @@ def _withdraw(decision: ScreeningDecision) -> ScreeningDecision:
     if current is None:
         raise ValidationError("This decision was already withdrawn.")
     _check_own_open(_check_open(record, current.stage))
+    if current.stage == Stage.TITLE_ABSTRACT and selectors.screening_stopped_at(record.review) is not None \
+            and not ScreeningDecision.objects.filter(record=record, stage=current.stage).exclude(pk=current.pk).exists():
+        # Withdrawn, it would become a record the stop left unscreened, which nobody may decide.
+        raise ValidationError("Title/abstract screening has stopped: withdrawing the only decision on this record "
+                              "would leave it unscreened. Change your decision instead.")
     ScreeningDecision.objects.filter(pk=current.pk).delete()
     _progress_moved(record.review_id, current.stage)
     current.record = record

@@ -228,3 +228,27 @@ def test_an_extractor_adds_the_arms_of_a_study_linked_without_any_and_removes_a_
     # Only extractors change a study's arms.
     assert signed_in(extractors.outsider_role).post(url + "arms/", {"role": "control", "label": "X"}).status_code == 403
     assert signed_in(small.manager).post(url + "arms/", {"role": "control", "label": "X"}).status_code == 403
+
+
+def test_under_dual_extraction_arms_stay_while_an_entry_holds_their_numbers(small, extractors):
+    from studies.models import Arm, Study
+
+    small.review.dual_extraction = True
+    entity_save(instance=small.review)
+    study = entity_save(instance=Study(review=small.review, label="Linked 2023", year=2023))
+    url = f"/reviews/{small.review.slug}/extraction/studies/{study.pk}/"
+    alice, bob = signed_in(extractors.first), signed_in(extractors.second)
+    # The number randomised is each extractor's to enter, not written straight into the analysed arm.
+    alice.post(url + "arms/", {"role": "control", "label": "Waiting list", "randomised": "30"})
+    assert "each extractor enters it" in alice.get(url).content.decode() and not Arm.objects.filter(study=study).exists()
+    assert alice.post(url + "arms/", {"role": "control", "label": "Waiting list"}).status_code == 302
+    arm = Arm.objects.get(study=study)
+    form = form_data(bob.get(url))
+    form[f"arm_{arm.pk}_randomised"] = "30"
+    assert bob.post(url, {**form, "action": "submit"}).status_code == 302
+    page = alice.get(url)
+    assert f'name="remove" value="{arm.pk}"' not in page.content.decode()
+    alice.post(url + "arms/", {"remove": arm.pk})
+    assert "has values in an extractor&#x27;s entry" in alice.get(url).content.decode()
+    assert Arm.objects.filter(pk=arm.pk).exists()
+    assert alice.post(url + "arms/", {"remove": "abc"}).status_code == 404

@@ -338,9 +338,15 @@ def test_after_the_decision_to_stop_the_records_it_left_are_not_offered_until_it
     assert queue == {ranked.records[2].pk, later.pk}
     with pytest.raises(ValidationError, match="screening stopped on .* this record was left unscreened"):
         decide(ranked, ranked.s2, 5, Decision.INCLUDE)
+    # The only decision on a record cannot be withdrawn now (it would leave the record unscreened);
+    # changing it is fine.
+    with pytest.raises(ValidationError, match="Change your decision instead"):
+        services.decision_undo_last(review=ranked.review, stage=TA, screener=ranked.s1)
+    decide(ranked, ranked.s1, 2, Decision.INCLUDE)
     decide(ranked, ranked.s2, 2, Decision.EXCLUDE)
     services.decision_record(record=later, stage=TA, screener=ranked.s2, decision=Decision.EXCLUDE)
     assert selectors.records_not_screened_after_stopping_rule(ranked.review) == 9  # 12 minus the 3 decided before
+    assert list(selectors.screening_queue(review=ranked.review, stage=TA, screener=ranked.s1)) == [later]
     client = Client()
     client.force_login(ranked.s2)
     page = client.get(f"/reviews/{ranked.review.slug}/screening/title_abstract/").content.decode()
