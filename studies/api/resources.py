@@ -31,6 +31,7 @@ from studies.models import (
 )
 from studies.imports import ImportFileError
 from studies.services.entities import REVIEW_LOOKUP, entity_delete
+from studies.services.extraction import arm_removal_check
 from studies.services.import_preview import import_preview, import_upload
 from studies.services.reviews import review_create
 from studies.services.value_checks import (
@@ -247,6 +248,13 @@ class ArmViewSet(ReviewScopedViewSet):
     read_roles = TEAM | {PUBLIC}
     write_roles = EXTRACTION
     filterset_fields = ["study", "role"]
+
+    def perform_destroy(self, instance) -> None:
+        try:
+            arm_removal_check(instance)  # as on the extraction page: never with its outcome data
+        except DjangoValidationError as refused:
+            raise serializers.ValidationError({"non_field_errors": refused.messages}) from None
+        super().perform_destroy(instance)
 
 
 class CharacteristicFieldViewSet(ReviewScopedViewSet):

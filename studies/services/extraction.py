@@ -757,12 +757,18 @@ def study_arm_remove(*, arm: Arm, user) -> None:
     """Remove an arm added by mistake; refused while any outcome data is entered for it."""
     _extractor_check(user, arm.study)
     Study.objects.select_for_update().get(pk=arm.study_id)
+    arm_removal_check(arm)
+    entity_remove(instance=arm)
+
+
+def arm_removal_check(arm: Arm) -> None:
+    """Whichever door removes an arm (this page, the API): never while numbers are entered for it,
+    which removing it would delete with it."""
     if OutcomeData.objects.filter(arm=arm).exists():
         raise ValidationError({"arm": f"{arm.label} has outcome data: empty its cells and save before removing it."})
     if arm_in_entries(arm):
         # Said alike whoever's entry holds it: which extractor entered what stays blinded.
         raise ValidationError({"arm": f"{arm.label} has values in an extractor's entry; it stays while it has."})
-    entity_remove(instance=arm)
 
 
 def arm_in_entries(arm: Arm) -> bool:

@@ -252,3 +252,17 @@ def test_under_dual_extraction_arms_stay_while_an_entry_holds_their_numbers(smal
     assert "has values in an extractor&#x27;s entry" in alice.get(url).content.decode()
     assert Arm.objects.filter(pk=arm.pk).exists()
     assert alice.post(url + "arms/", {"remove": "abc"}).status_code == 404
+
+
+def test_the_api_removes_an_arm_only_without_its_data_as_the_page_does(small, extractors):
+    from rest_framework.test import APIClient
+
+    from studies.models import Arm, ArmRole
+
+    api = APIClient()
+    api.force_authenticate(extractors.first)
+    refused = api.delete(f"/api/reviews/{small.review.slug}/arms/{small.intervention.pk}/")
+    assert refused.status_code == 400 and "Peer group has outcome data" in str(refused.json())
+    assert OutcomeData.objects.filter(arm=small.intervention).exists()
+    spare = entity_save(instance=Arm(study=small.study, role=ArmRole.CONTROL, label="Spare"))
+    assert api.delete(f"/api/reviews/{small.review.slug}/arms/{spare.pk}/").status_code == 204
