@@ -563,11 +563,10 @@ def fulltexts_to_retrieve(*, review: Review, screener=None) -> int:
     """Records at full text whose PDF nobody has uploaded or marked not retrieved, while their full-text
     screening is still open; with ``screener``, only those still in that screener's queue (a record
     they have decided waits for the other screener or a tutor, who retrieve it from their own pages)."""
-    if screener is not None:
-        return (screening_queue(review=review, stage=Stage.FULL_TEXT, screener=screener)
-                .filter(fulltext_document__isnull=True).exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED).count())
-    return (stage_status_queryset(review=review, stage=Stage.FULL_TEXT).exclude(status__in=FINAL)
-            .filter(fulltext_document__isnull=True).exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED).count())
+    records = (screening_queue(review=review, stage=Stage.FULL_TEXT, screener=screener) if screener is not None
+               else stage_status_queryset(review=review, stage=Stage.FULL_TEXT).exclude(status__in=FINAL))
+    return (records.filter(fulltext_document__isnull=True).exclude(fulltext_status=FullTextStatus.NOT_RETRIEVED)
+            .order_by().count())
 
 
 def duplicates_waiting(*, review: Review) -> int:
@@ -800,9 +799,10 @@ def ranked_queue_next(*, review: Review, screener, after: int | None = None) -> 
     queue = screening_queue(review=review, stage=Stage.TITLE_ABSTRACT, screener=screener)
     ranked = (RankedRecord.objects.filter(ranking_id=ranking_id)
               .filter(Exists(queue.order_by().filter(pk=OuterRef("record_id")))).order_by("position"))
-    if (stopped_at := screening_stopped_at(review)) is not None:
-        # Not a scan of every ranked position past the records the stop left: only the few still offered.
-        ranked = ranked.filter(record_id__in=_still_screened_after_stop(review, stopped_at))
+    if screening_stopped_at(review) is not None:
+        # Not a scan of every ranked position past the records the stop left: only the few still
+        # offered (the queue is then read from a short list of them).
+        ranked = ranked.filter(record_id__in=queue.order_by().values("pk"))
     if after is not None:
         skipped = RankedRecord.objects.filter(ranking_id=ranking_id, record_id=after).values_list(
             "position", flat=True).first()

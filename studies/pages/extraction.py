@@ -48,7 +48,7 @@ from studies.services.extraction import (
     extraction_layout,
     extraction_save,
     extraction_snapshot,
-    arm_in_entries,
+    arms_in_entries,
     study_arm_add,
     study_arm_remove,
 )
@@ -183,7 +183,7 @@ def _page(request, review, study, layout, *, mode: str, entry, token="", base=No
         "value_types": ValueType.choices, "provenances": Provenance.choices, "arm_roles": ArmRole.choices,
         "arm_errors": request.session.pop(f"extraction-arm-errors-{study.pk}", []),
         "arms_with_data": set(OutcomeData.objects.filter(study=study).values_list("arm_id", flat=True))
-        | {a.pk for a in layout.arms if review.dual_extraction and arm_in_entries(a)},
+        | (arms_in_entries(study.pk) if review.dual_extraction else set()),
         "methods": CONVERSION_METHODS.values(), "default_r": review.change_sd_correlation,
         "methods_json": json.dumps({m.key: {"inputs": m.inputs, "gives": m.gives, "kind": m.kind}
                                     for m in CONVERSION_METHODS.values()}),

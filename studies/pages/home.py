@@ -5,13 +5,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.text import slugify
 
 from studies import access, selectors
 from studies.models import Review
 from studies.pages.work import review_tasks
 from studies.services.revman import Rm5FormatError, rm5_import
-from studies.services.reviews import review_create
+from studies.services.reviews import review_create, review_slug
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -86,7 +85,7 @@ def review_new(request: HttpRequest) -> HttpResponse:
     form = ReviewNewForm(request.POST if request.method == "POST" and not from_revman else None)
     if request.method == "POST" and not from_revman and form.is_valid():
         data = form.cleaned_data
-        slug = data["slug"] or slugify(data["title"])[:100].strip("-")
+        slug = data["slug"] or review_slug(data["title"])
         try:
             review = review_create(title=data["title"], slug=slug, question=data["question"],
                                    created_by=request.user)

@@ -365,10 +365,10 @@ def entry_from_form(layout: ExtractionLayout, data: Mapping[str, str], unposted:
 _FIELD_NAME = re.compile(r"^(cell|est)_(\d+)_(\d+)_(\d+)_(\w+)$")
 
 
-def field_label(layout: ExtractionLayout, name: str) -> str:
+def field_label(layout: ExtractionLayout, name: str, labels: Mapping[str, str] | None = None) -> str:
     """A readable name for a form field, also for one no longer on the form (its row deleted, or its
-    outcome given subgroups since the page was opened)."""
-    labels = layout.labels()
+    outcome given subgroups since the page was opened). ``labels``: ``layout.labels()``, if at hand."""
+    labels = layout.labels() if labels is None else labels
     if name in labels:
         return labels[name]
     match = _FIELD_NAME.match(name)
@@ -394,7 +394,8 @@ def entries_without_a_place(layout: ExtractionLayout, data: Mapping[str, str]) -
     show them for re-entry where they now belong instead of dropping them unseen."""
     on_form = set(extraction_empty(layout))
     numbers = {*NUMBER_ATTRS, *ESTIMATE_NUMBER_ATTRS}
-    return [(field_label(layout, name), str(value).strip()) for name, value in data.items()
+    labels = layout.labels()
+    return [(field_label(layout, name, labels), str(value).strip()) for name, value in data.items()
             if name not in on_form and str(value).strip() and (m := _FIELD_NAME.match(name)) and m.group(5) in numbers]
 
 
@@ -423,7 +424,8 @@ def entry_changes(layout: ExtractionLayout, before: Mapping[str, str], after: Ma
     names = list(extraction_empty(layout))
     on_form = set(names)
     names += sorted(name for name in {*before, *after} - on_form if name not in ("token", "base"))
-    return [Change(name, field_label(layout, name), before.get(name, ""), after.get(name, ""))
+    labels = layout.labels()
+    return [Change(name, field_label(layout, name, labels), before.get(name, ""), after.get(name, ""))
             for name in names if before.get(name, "") != after.get(name, "")]
 
 
@@ -724,17 +726,12 @@ def _touched(instance, changed_names: set[str]) -> bool:
 # --- Arms -----------------------------------------------------------------------------------------
 
 
-def _extractor_check(user, study: Study) -> None:
-    if Role.EXTRACTOR not in access.roles_in(user, study.review_id):
-        raise PermissionDenied("Only the review's extractors enter data.")
-
-
 @transaction.atomic
 def study_arm_add(*, study: Study, user, role: str, label: str, randomised: str = "") -> Arm:
     """An arm the study's report describes, added by an extractor: a study linked at screening has
     none yet, and a multi-arm trial has more than two. Refused, naming the field, when the label is
     empty or taken or the number randomised is not a whole number of at least 1."""
-    _extractor_check(user, study)
+    access.require_role(user, study.review, {Role.EXTRACTOR}, action="change a study's arms")
     study = Study.objects.select_related("review").select_for_update().get(pk=study.pk)  # one change at a time
     errors: dict[str, str] = {}
     number = _number("randomised", "Number randomised", (randomised or "").strip(), errors, integer=True)
@@ -755,7 +752,7 @@ def study_arm_add(*, study: Study, user, role: str, label: str, randomised: str 
 @transaction.atomic
 def study_arm_remove(*, arm: Arm, user) -> None:
     """Remove an arm added by mistake; refused while any outcome data is entered for it."""
-    _extractor_check(user, arm.study)
+    access.require_role(user, arm.study.review, {Role.EXTRACTOR}, action="change a study's arms")
     Study.objects.select_for_update().get(pk=arm.study_id)
     arm_removal_check(arm)
     entity_remove(instance=arm)
@@ -766,25 +763,24 @@ def arm_removal_check(arm: Arm) -> None:
     which removing it would delete with it."""
     if OutcomeData.objects.filter(arm=arm).exists():
         raise ValidationError({"arm": f"{arm.label} has outcome data: empty its cells and save before removing it."})
-    if arm_in_entries(arm):
+    if arm.pk in arms_in_entries(arm.study_id):
         # Said alike whoever's entry holds it: which extractor entered what stays blinded.
         raise ValidationError({"arm": f"{arm.label} has values in an extractor's entry; it stays while it has."})
 
 
-def arm_in_entries(arm: Arm) -> bool:
-    """Whether any extractor's own entry (dual extraction) holds a number for this arm: its number
-    randomised or a number of one of its cells."""
-    randomised = f"arm_{arm.pk}_randomised"
-    for data in StudyExtraction.objects.filter(study_id=arm.study_id).values_list("data", flat=True):
+def arms_in_entries(study_id: int) -> set[int]:
+    """The arms for which an extractor's own entry (dual extraction) holds a number: its number
+    randomised or a number of one of its cells (one read of the study's entries)."""
+    arms: set[int] = set()
+    for data in StudyExtraction.objects.filter(study_id=study_id).values_list("data", flat=True):
         for name, value in (data or {}).items():
             if not value:
                 continue
-            if name == randomised:
-                return True
-            match = _FIELD_NAME.match(name)
-            if match and match.group(1) == "cell" and match.group(4) == str(arm.pk) and match.group(5) in NUMBER_ATTRS:
-                return True
-    return False
+            if name.startswith("arm_") and name.endswith("_randomised"):
+                arms.add(int(name.split("_")[1]))
+            elif (match := _FIELD_NAME.match(name)) and match.group(1) == "cell" and match.group(5) in NUMBER_ATTRS:
+                arms.add(int(match.group(4)))
+    return arms
 
 
 # --- Dual extraction ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.text import slugify
 
 from studies.models import ExclusionReason, Review, ReviewMembership, Role, TimePoint
 from studies.services.entities import entity_save
@@ -16,6 +17,11 @@ DEFAULT_EXCLUSION_REASONS = (
     "Wrong population", "Wrong intervention", "Wrong comparator", "Wrong outcomes", "Wrong study design",
     "Wrong publication type (e.g. conference abstract, commentary)",
 )
+
+
+def review_slug(title: str) -> str:
+    """A review's address made from its title, for when the person starting it gives none."""
+    return slugify(title)[:100].strip("-") or "review"
 
 
 @transaction.atomic

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.text import slugify
 
 from studies.models import (
     Arm,
@@ -76,7 +75,7 @@ from studies import judgments, rob1
 from studies.revman.parse import Rm5Analysis, Rm5File, Rm5FormatError, Rm5Row, rm5_parse
 from studies.selectors import values_awaiting_check_count
 from studies.services.entities import entities_create, entity_save
-from studies.services.reviews import review_create
+from studies.services.reviews import review_create, review_slug
 from studies.services.risk_of_bias import Rob1Entry, rob1_consensus_import
 
 __all__ = ["Rm5FormatError", "Rm5ImportResult", "rm5_import"]
@@ -196,7 +195,7 @@ def rm5_import(*, content: bytes, file_name: str, slug: str | None = None, title
     """
     parsed: Rm5File = rm5_parse(content)
     # The review's address, made from its title when not given.
-    slug = slug or slugify(title or parsed.title)[:100].strip("-") or "revman-review"
+    slug = slug or review_slug(title or parsed.title)
     if Review.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": f"A review with the slug {slug!r} already exists; an import creates a new "
                                        f"review."})
